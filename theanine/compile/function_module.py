@@ -1,0 +1,296 @@
+"""``function``: from user variables to a compiled, callable Function."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping
+
+from theanine.compile.io import In, Out
+from theanine.compile.mode import get_mode
+from theanine.config import config
+from theanine.graph.basic import Constant, Variable, clone_replace, graph_inputs
+from theanine.graph.fg import FunctionGraph, MissingInputError
+from theanine.graph.rewriting.pipeline import run_pipeline
+from theanine.graph.shared import SharedVariable
+from theanine.link.callspec import ArgSpec, CallSpec, output_copy_flags
+from theanine.tensor.basic import as_tensor_variable
+
+_function_hooks: list = []
+
+
+def register_function_hook(hook) -> None:
+    """``hook(function)`` runs on every new Function (profiling registers itself)."""
+    _function_hooks.append(hook)
+
+
+class UnusedInputError(ValueError):
+    """An input of ``function`` is not needed by any output or update."""
+
+
+class FunctionMaker:
+    """What was compiled: the rewritten graph, the inputs/outputs and the mode."""
+
+    def __init__(self, fgraph, inputs, outputs, mode, linker, timings, report):
+        self.fgraph = fgraph
+        self.inputs = inputs
+        self.outputs = outputs
+        self.mode = mode
+        self.linker = linker
+        self.timings = timings
+        self.rewrite_report = report
+
+
+class Function:
+    """A compiled function. Calling it runs the generated code.
+
+    Each Function gets its own subclass whose ``__call__`` *is* the generated
+    function, so a call costs one Python frame.
+    """
+
+    def __init__(self, core, maker, name, return_list):
+        self.fn = core
+        self.maker = maker
+        self.name = name
+        self.return_list = return_list
+        self.profile = None
+        self.trust_input = False
+
+    @property
+    def source(self) -> str:
+        """The generated Python source of this function."""
+        return getattr(self.fn, "source", "")
+
+    def __repr__(self):
+        return f"<theanine.Function {self.name or ''}>"
+
+    def dprint(self, **kwargs):
+        from_printer = getattr(self.maker.fgraph, "_printer", None)
+        if from_printer is None:
+            raise RuntimeError("theanine.printing is not loaded")
+        return from_printer(self, **kwargs)
+
+    def copy(self):
+        return make_function_object(self.fn, self.maker, self.name, self.return_list)
+
+
+def make_function_object(core, maker, name, return_list) -> Function:
+    cls = type("Function", (Function,), {"__call__": staticmethod(core)})
+    return cls(core, maker, name, return_list)
+
+
+# -- argument normalisation ---------------------------------------------------
+
+
+def _as_inputs(inputs) -> list[In]:
+    if inputs is None:
+        return []
+    if isinstance(inputs, (Variable, In)):
+        raise TypeError("function inputs must be a list, e.g. function([x], y); "
+                        f"got a single {type(inputs).__name__}")
+    out = []
+    seen = set()
+    for pos, item in enumerate(inputs):
+        inp = item if isinstance(item, In) else In(item) if isinstance(item, Variable) else None
+        if inp is None:
+            raise TypeError(f"function input {pos} must be a Variable or In, got "
+                            f"{type(item).__name__} {item!r:.40}")
+        var = inp.variable
+        if isinstance(var, SharedVariable):
+            raise TypeError(f"input {pos} ({var}) is a shared variable: shared variables are "
+                            "implicit inputs; use givens to replace one, or set_value")
+        if isinstance(var, Constant):
+            raise TypeError(f"input {pos} ({var}) is a constant and cannot be an input")
+        if var in seen:
+            raise ValueError(f"input {pos} ({var}) is given more than once")
+        seen.add(var)
+        out.append(inp)
+    return out
+
+
+def _as_outputs(outputs):
+    """Return ``(list of Out, return_list)``."""
+    if outputs is None:
+        return [], True
+    single = not isinstance(outputs, (list, tuple))
+    items = [outputs] if single else list(outputs)
+    outs = []
+    for pos, item in enumerate(items):
+        if isinstance(item, Out):
+            outs.append(item)
+        elif isinstance(item, Variable):
+            outs.append(Out(item))
+        else:
+            try:
+                outs.append(Out(as_tensor_variable(item)))
+            except TypeError:
+                raise TypeError(f"function output {pos} must be a Variable, got "
+                                f"{type(item).__name__} {item!r:.40}") from None
+    return outs, not single
+
+
+def _as_pairs(pairs, what: str) -> list[tuple]:
+    if pairs is None:
+        return []
+    if isinstance(pairs, Mapping):
+        return list(pairs.items())
+    out = []
+    for pos, pair in enumerate(pairs):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise TypeError(f"{what} entry {pos} must be a (variable, value) pair, got "
+                            f"{pair!r:.60}")
+        out.append(tuple(pair))
+    return out
+
+
+def _check_replacement(key, value, what: str):
+    """Convert ``value`` to ``key``'s type or raise an error naming both."""
+    if not isinstance(value, Variable):
+        try:
+            value = key.type.make_constant(key.type.filter(value, allow_downcast=None))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{what} value for {key} cannot be converted to {key.type}: "
+                            f"{exc}") from None
+    converted = key.type.convert_variable(value)
+    if converted is None:
+        hint = ""
+        if getattr(value.type, "dtype", None) != getattr(key.type, "dtype", None):
+            hint = f"; cast it, e.g. value.astype('{getattr(key.type, 'dtype', '?')}')"
+        raise TypeError(f"{what} for {key}: the new value {value} has type {value.type}, "
+                        f"expected {key.type}{hint}")
+    return converted
+
+
+def _updates(updates, outputs, no_default_updates) -> list[tuple]:
+    pairs = _as_pairs(updates, "updates")
+    result, seen = [], set()
+    for key, value in pairs:
+        if not isinstance(key, SharedVariable):
+            raise TypeError(f"updates: {key} is not a shared variable; only shared "
+                            "variables can be updated")
+        if key in seen:
+            raise ValueError(f"updates: {key} is updated more than once")
+        seen.add(key)
+        result.append((key, _check_replacement(key, value, "update")))
+    if not no_default_updates:
+        frontier = list(outputs) + [v for _, v in result]
+        while frontier:
+            new = []
+            for var in graph_inputs(frontier):
+                if isinstance(var, SharedVariable) and var not in seen \
+                        and var.default_update is not None:
+                    seen.add(var)
+                    upd = _check_replacement(var, var.default_update, "default update")
+                    result.append((var, upd))
+                    new.append(upd)
+            frontier = new
+    return result
+
+
+def _cut_inner_inputs(ins: list[In], outputs):
+    """Inputs computed by other nodes become fresh roots (the graph is cut there)."""
+    replace = {}
+    for inp in ins:
+        var = inp.variable
+        if var.owner is not None:
+            fresh = var.type.make_variable(var.name)
+            replace[var] = fresh
+            inp.variable = fresh
+    if replace:
+        outputs = clone_replace(outputs, replace)
+    return outputs
+
+
+def function(inputs, outputs=None, mode=None, updates=None, givens=None,
+             no_default_updates=False, accept_inplace=False, name=None, rebuild_strict=True,
+             allow_input_downcast=None, profile=None, on_unused_input=None,
+             trust_input=False):
+    """Compile a graph into a callable: ``f = function([x, y], z, updates=...)``."""
+    t0 = time.perf_counter()
+    ins = _as_inputs(inputs)
+    outs, return_list = _as_outputs(outputs)
+    out_vars = [o.variable for o in outs]
+    upd_pairs = _updates(updates, out_vars, no_default_updates)
+    upd_keys = [k for k, _ in upd_pairs]
+    targets = out_vars + [v for _, v in upd_pairs]
+    giv = [(k, _check_replacement(k, v, "givens")) for k, v in _as_pairs(givens, "givens")]
+    for key, _ in giv:
+        if not isinstance(key, Variable):
+            raise TypeError(f"givens: keys must be Variables, got {key!r:.40}")
+    if giv:
+        targets = clone_replace(targets, dict(giv)) if targets else targets
+    targets = _cut_inner_inputs(ins, targets) if targets else targets
+    in_vars = [i.variable for i in ins]
+
+    roots = graph_inputs(targets) if targets else []
+    in_set = set(in_vars)
+    for var in roots:
+        if var.owner is None and not isinstance(var, (Constant, SharedVariable)) \
+                and var not in in_set:
+            raise MissingInputError(
+                f"the outputs depend on {var} ({var.type}), which is not an input of the "
+                "function: add it to the inputs or replace it with givens"
+            )
+    used = set(roots)
+    policy = on_unused_input or config.on_unused_input
+    for pos, var in enumerate(in_vars):
+        if var not in used and policy != "ignore":
+            msg = (f"input {pos} ({var}) is not used to compute any output or update; "
+                   "pass on_unused_input='ignore' (or 'warn') to allow this")
+            if policy == "raise":
+                raise UnusedInputError(msg)
+            warnings.warn(msg, stacklevel=2)
+    shared_vars = [v for v in roots if isinstance(v, SharedVariable)]
+    for key in upd_keys:
+        if key not in shared_vars:
+            shared_vars.append(key)
+
+    fg_inputs = in_vars + shared_vars
+    n_out = len(out_vars)
+    fgraph = FunctionGraph(fg_inputs, targets, clone=True)
+    t1 = time.perf_counter()
+    mode_obj = get_mode(mode)
+    report = run_pipeline(fgraph, mode_obj.effective_query()) if hasattr(
+        mode_obj, "effective_query") else None
+    t2 = time.perf_counter()
+
+    args = [ArgSpec(name=i.name, type=i.variable.type, default=i.value,
+                    has_default=i.has_default,
+                    allow_downcast=i.allow_downcast if i.allow_downcast is not None
+                    else allow_input_downcast,
+                    mutable=i.mutable, borrow=i.borrow) for i in ins]
+    sources = [("arg", k) for k in range(len(ins))] + \
+        [("shared", v.container) for v in shared_vars]
+    containers = [k.container for k in upd_keys]
+    copy_out, copy_upd = output_copy_flags(fgraph, n_out, [o.borrow for o in outs], containers)
+    fn_name = name if isinstance(name, str) and name.isidentifier() else "fn"
+    spec = CallSpec(args=args, input_sources=sources, n_outputs=n_out, copy_outputs=copy_out,
+                    update_containers=containers, copy_updates=copy_upd,
+                    return_list=return_list, fn_name=fn_name)
+    linker = mode_obj.linker
+    core = linker.make_function(fgraph, spec)
+    t3 = time.perf_counter()
+    timings = {"graph": t1 - t0, "rewrite": t2 - t1, "link": t3 - t2, "total": t3 - t0}
+    maker = FunctionMaker(fgraph, ins, outs, mode_obj, linker, timings, report)
+    fn = make_function_object(core, maker, name, return_list)
+    fn.trust_input = trust_input
+    fn.profile_requested = profile if profile is not None else config.profile
+    for hook in _function_hooks:
+        hook(fn)
+    return fn
+
+
+# -- Variable.eval ---------------------------------------------------------------
+
+_eval_cache: dict = {}
+
+
+def evaluate(var, inputs_to_values):
+    """``var.eval({x: value})``: compile once per variable and input set, then call."""
+    keys = tuple(inputs_to_values)
+    cache_key = (var, keys)
+    fn = _eval_cache.get(cache_key)
+    if fn is None:
+        fn = function(list(keys), var, on_unused_input="ignore")
+        _eval_cache[cache_key] = fn
+    return fn(*[inputs_to_values[k] for k in keys])

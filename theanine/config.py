@@ -1,0 +1,226 @@
+"""Typed configuration flags.
+
+Flags are read, in increasing priority, from their defaults, the rc file
+(``~/.theaninerc`` or ``$THEANINERC``, INI with a ``[global]`` section and
+``[section]`` prefixes, e.g. ``[profiling] n_apply=20``) and the
+``THEANINE_FLAGS`` environment variable (``"floatX=float32,profile=True"``).
+This is the only module that reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import functools
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+class ConfigError(ValueError):
+    """A flag name is unknown or its value is not allowed."""
+
+
+def _parse_bool(text: Any) -> bool:
+    if isinstance(text, bool):
+        return text
+    low = str(text).strip().lower()
+    if low in ("true", "1", "yes", "on"):
+        return True
+    if low in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"expected True or False, got {text!r}")
+
+
+@dataclass
+class Flag:
+    name: str
+    default: Any
+    doc: str
+    parse: Callable[[Any], Any]
+    allowed: tuple | None = None
+
+    def convert(self, value: Any) -> Any:
+        try:
+            out = self.parse(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"bad value {value!r} for flag '{self.name}': {exc}") from None
+        if self.allowed is not None and out not in self.allowed:
+            raise ConfigError(
+                f"bad value {value!r} for flag '{self.name}'; allowed values: "
+                + ", ".join(repr(a) for a in self.allowed)
+            )
+        return out
+
+
+class Config:
+    """Holds flag values; attribute access reads them, assignment validates."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_flags", {})
+        object.__setattr__(self, "_values", {})
+
+    def add(self, name, default, doc, parse=str, allowed=None):
+        flag = Flag(name, default, doc, parse, tuple(allowed) if allowed else None)
+        self._flags[name] = flag
+        self._values[name] = flag.convert(default)
+
+    def _flag(self, name: str) -> Flag:
+        try:
+            return self._flags[name]
+        except KeyError:
+            close = [n for n in self._flags if n.split("__")[-1] == name.split("__")[-1]]
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"unknown flag {name!r}.{hint} Known flags: {', '.join(sorted(self._flags))}"
+            ) from None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        self._flag(name)
+        return self._values[name]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._values[name] = self._flag(name).convert(value)
+
+    def flags(self) -> dict[str, Flag]:
+        return dict(self._flags)
+
+    @contextlib.contextmanager
+    def _changed(self, values: dict[str, Any]):
+        old = {}
+        try:
+            for key, value in values.items():
+                old[key] = self._values[self._flag(key).name]
+                setattr(self, key, value)
+            yield self
+        finally:
+            for key, value in old.items():
+                self._values[key] = value
+
+    def change_flags(self, **values):
+        """Context manager and decorator that sets flags and restores them after."""
+        return _FlagChange(self, values)
+
+    def __str__(self) -> str:
+        return "\n".join(f"{n} = {self._values[n]!r}" for n in sorted(self._flags))
+
+
+class _FlagChange(contextlib.ContextDecorator):
+    def __init__(self, cfg: Config, values: dict[str, Any]):
+        self.cfg = cfg
+        self.values = values
+        self._stack: list = []
+
+    def __enter__(self):
+        cm = self.cfg._changed(self.values)
+        self._stack.append(cm)
+        return cm.__enter__()
+
+    def __exit__(self, *exc):
+        return self._stack.pop().__exit__(*exc)
+
+
+def _parse_float_dtype(text: Any) -> str:
+    return str(text)
+
+
+config = Config()
+_add = config.add
+_add("floatX", "float64", "Default float dtype of tensor constructors",
+     allowed=("float64", "float32", "float16"))
+_add("mode", "FAST_RUN", "Default compilation mode",
+     allowed=("FAST_RUN", "FAST_COMPILE", "DebugMode", "NanGuardMode", "NUMBA", "JAX", "PY"))
+_add("linker", "auto", "Default linker (auto picks the mode's)",
+     allowed=("auto", "py", "vm", "cvm", "numba", "jax"))
+_add("optimizer", "auto", "Default rewrite set (auto picks the mode's)",
+     allowed=("auto", "fast_run", "fast_compile", "merge", "None"))
+_add("optimizer_excluding", "", "Colon-separated rewrite tags or names to exclude")
+_add("optimizer_including", "", "Colon-separated rewrite tags or names to include")
+_add("profile", False, "Profile every compiled function", _parse_bool)
+_add("profile_memory", False, "Also profile memory (needs profile)", _parse_bool)
+_add("profile_optimizer", False, "Profile the rewrite passes", _parse_bool)
+_add("profiling__destination", "stderr", "Where profiles are printed at exit")
+_add("profiling__n_apply", 20, "Rows in the Apply table of a profile", int)
+_add("profiling__n_ops", 20, "Rows in the Ops table of a profile", int)
+_add("compute_test_value", "off", "Evaluate test values while building graphs",
+     allowed=("off", "ignore", "warn", "raise"))
+_add("print_test_value", False, "Show test values in str()/repr() of variables", _parse_bool)
+_add("exception_verbosity", "low", "Detail of run-time error messages",
+     allowed=("low", "high"))
+_add("traceback__limit", 8, "How many user frames each Apply remembers", int)
+_add("compiledir", os.path.join(os.path.expanduser("~"), ".theanine", "compiledir"),
+     "Directory of the on-disk compile cache")
+_add("allow_gc", True, "Free intermediates as soon as they are dead", _parse_bool)
+_add("warn_float64", "ignore", "What to do when a float64 variable is created",
+     allowed=("ignore", "warn", "raise"))
+_add("cast_policy", "numpy", "Type promotion policy", allowed=("numpy",))
+_add("on_unused_input", "raise", "Default for on_unused_input",
+     allowed=("raise", "warn", "ignore"))
+_add("DebugMode__patience", 10, "Runs of each function DebugMode makes", int)
+_add("DebugMode__check_finite", True, "DebugMode treats NaN/Inf as an error", _parse_bool)
+_add("DebugMode__check_py", True, "DebugMode compares against perform", _parse_bool)
+_add("DebugMode__check_preallocated_output", "", "Unused; kept for Theano compatibility")
+_add("NanGuardMode__big_is_error", True, "Values above 1e10 are an error", _parse_bool)
+_add("NanGuardMode__nan_is_error", True, "NaN is an error", _parse_bool)
+_add("NanGuardMode__inf_is_error", True, "Inf is an error", _parse_bool)
+_add("fused_kernel", "auto", "Engine of fused elementwise kernels",
+     allowed=("auto", "numba", "numexpr", "numpy"))
+_add("fused_kernel_async", True, "Run NumPy while native kernels compile", _parse_bool)
+_add("cache", True, "Use the on-disk compile cache", _parse_bool)
+_add("device", "cpu", "Device (cpu only; JAX picks its own)", allowed=("cpu", "gpu", "cuda"))
+
+
+def _apply_settings(pairs: dict[str, str], source: str) -> None:
+    for key, value in pairs.items():
+        key = key.strip()
+        if not key:
+            continue
+        try:
+            setattr(config, key, value.strip())
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (from {source})") from None
+
+
+def parse_flags_string(text: str) -> dict[str, str]:
+    """Split ``"a=1,b=2"`` into a dict, rejecting entries without ``=``."""
+    out = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        if "=" not in item:
+            raise ConfigError(f"THEANINE_FLAGS entry {item!r} has no '=' (expected name=value)")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value
+    return out
+
+
+def _load_rc(path: str) -> dict[str, str]:
+    parser = configparser.ConfigParser()
+    parser.optionxform = str
+    parser.read(path)
+    out = {}
+    for section in parser.sections():
+        for key, value in parser.items(section):
+            name = key if section == "global" else f"{section}__{key}"
+            out[name] = value
+    return out
+
+
+@functools.cache
+def _load_environment() -> None:
+    rc = os.environ.get("THEANINERC", os.path.join(os.path.expanduser("~"), ".theaninerc"))
+    for path in rc.split(os.pathsep):
+        if path and os.path.isfile(path):
+            _apply_settings(_load_rc(path), path)
+    _apply_settings(parse_flags_string(os.environ.get("THEANINE_FLAGS", "")), "THEANINE_FLAGS")
+
+
+def environment_variable(name: str, default: str | None = None) -> str | None:
+    """Read an environment variable (the one sanctioned place to do so)."""
+    return os.environ.get(name, default)
+
+
+_load_environment()
+change_flags = config.change_flags

@@ -1,0 +1,250 @@
+"""FunctionGraph: a mutable graph between fixed inputs and outputs.
+
+It tracks every node's clients, lets rewrites replace Variables, prunes what is
+no longer used, and notifies attached features (destroy bookkeeping, rewrite
+history, validators) of every change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from theanine.graph.basic import Apply, Constant, Variable, clone_get_equiv, io_toposort
+
+OUTPUT = "output"
+
+
+class InconsistencyError(Exception):
+    """A change would leave the graph invalid (a feature vetoed it)."""
+
+
+class MissingInputError(ValueError):
+    """The outputs depend on a Variable that is not an input of the graph."""
+
+
+class Feature:
+    """Listener hooks a FunctionGraph calls on changes; all optional."""
+
+    def on_attach(self, fgraph): ...
+
+    def on_detach(self, fgraph): ...
+
+    def on_import(self, fgraph, node, reason): ...
+
+    def on_prune(self, fgraph, node, reason): ...
+
+    def on_change_input(self, fgraph, node, i, old, new, reason): ...
+
+    def validate(self, fgraph): ...
+
+    def orderings(self, fgraph) -> dict:
+        return {}
+
+
+class FunctionGraph:
+    """The graph a function compiles: ``inputs`` -> ``outputs`` with client lists."""
+
+    def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                 features: Sequence[Feature] = (), clone: bool = True,
+                 update_mapping: dict | None = None):
+        inputs, outputs = list(inputs), list(outputs)
+        if clone:
+            equiv = clone_get_equiv(inputs, outputs, copy_inputs=True)
+            inputs = [equiv[i] for i in inputs]
+            outputs = [equiv[o] for o in outputs]
+            self.equiv = equiv
+        else:
+            self.equiv = None
+        self.inputs: list[Variable] = []
+        self.outputs: list[Variable] = list(outputs)
+        self.apply_nodes: set[Apply] = set()
+        self.variables: set[Variable] = set()
+        self.clients: dict[Variable, list] = {}
+        self._features: list[Feature] = []
+        self.update_mapping = dict(update_mapping or {})
+        for inp in inputs:
+            if inp.owner is not None:
+                raise ValueError(f"graph input {inp} is computed by {inp.owner}; "
+                                 "inputs must be free variables")
+            self._add_input(inp)
+        for pos, out in enumerate(self.outputs):
+            self._import_var(out, reason="init")
+            self.clients[out].append((OUTPUT, pos))
+        for feature in features:
+            self.attach_feature(feature)
+
+    # -- construction ------------------------------------------------------
+    def _add_input(self, var: Variable) -> None:
+        if var in self.variables:
+            return
+        self.inputs.append(var)
+        self.variables.add(var)
+        self.clients.setdefault(var, [])
+
+    def add_input(self, var: Variable) -> None:
+        self._add_input(var)
+
+    def add_output(self, var: Variable, reason=None) -> None:
+        self._import_var(var, reason)
+        self.outputs.append(var)
+        self.clients[var].append((OUTPUT, len(self.outputs) - 1))
+
+    def _import_var(self, var: Variable, reason) -> None:
+        if var in self.variables:
+            return
+        if var.owner is None:
+            if not isinstance(var, Constant) and not getattr(var.tag, "allow_orphan", False) \
+                    and not _is_shared(var):
+                raise MissingInputError(
+                    f"the graph needs {var} ({var.type}) but it is not among the inputs; "
+                    "pass it as an input or in givens"
+                )
+            self.variables.add(var)
+            self.clients.setdefault(var, [])
+            return
+        self._import_node(var.owner, reason)
+
+    def _import_node(self, node: Apply, reason) -> None:
+        new_nodes = [n for n in io_toposort(list(self.variables), node.outputs)
+                     if n not in self.apply_nodes]
+        for n in new_nodes:
+            for inp in n.inputs:
+                if inp.owner is None and inp not in self.variables:
+                    self._import_var(inp, reason)
+        for n in new_nodes:
+            self.apply_nodes.add(n)
+            for out in n.outputs:
+                self.variables.add(out)
+                self.clients.setdefault(out, [])
+            for pos, inp in enumerate(n.inputs):
+                self.clients[inp].append((n, pos))
+            for feature in self._features:
+                feature.on_import(self, n, reason)
+
+    def import_node(self, node: Apply, reason=None) -> None:
+        self._import_node(node, reason)
+
+    # -- pruning -----------------------------------------------------------
+    def _remove_client(self, var: Variable, client, reason) -> None:
+        stack = [(var, client)]
+        while stack:
+            v, c = stack.pop()
+            lst = self.clients[v]
+            lst.remove(c)
+            if lst or v.owner is None or v.owner not in self.apply_nodes:
+                continue
+            node = v.owner
+            if any(self.clients[o] for o in node.outputs):
+                continue
+            self.apply_nodes.discard(node)
+            for out in node.outputs:
+                self.variables.discard(out)
+                del self.clients[out]
+            for feature in self._features:
+                feature.on_prune(self, node, reason)
+            for pos, inp in enumerate(node.inputs):
+                stack.append((inp, (node, pos)))
+
+    # -- changes -----------------------------------------------------------
+    def change_node_input(self, node, i: int, new: Variable, reason=None) -> None:
+        if node == OUTPUT:
+            old = self.outputs[i]
+            if old is new:
+                return
+            self._import_var(new, reason)
+            self.outputs[i] = new
+        else:
+            old = node.inputs[i]
+            if old is new:
+                return
+            if old.type != new.type and old.type.convert_variable(new) is None:
+                raise TypeError(f"cannot change input {i} of {node.op} from type "
+                                f"{old.type} to {new.type}")
+            self._import_var(new, reason)
+            node.inputs[i] = new
+        self.clients[new].append((node, i))
+        self._remove_client(old, (node, i), reason)
+        for feature in self._features:
+            feature.on_change_input(self, node, i, old, new, reason)
+
+    def replace(self, var: Variable, new: Variable, reason=None, verbose=False,
+                import_missing=False) -> None:
+        """Make every client of ``var`` use ``new`` instead."""
+        if var is new:
+            return
+        if var not in self.variables:
+            return
+        if var.type != new.type:
+            conv = var.type.convert_variable(new)
+            if conv is None:
+                raise TypeError(
+                    f"replace: {var} has type {var.type} but the replacement {new} has "
+                    f"type {new.type} (reason: {reason})"
+                )
+            new = conv
+        for client, pos in list(self.clients[var]):
+            if client != OUTPUT and client not in self.apply_nodes:
+                continue
+            self.change_node_input(client, pos, new, reason)
+
+    def replace_all(self, pairs, reason=None) -> None:
+        for var, new in pairs:
+            self.replace(var, new, reason=reason)
+
+    # -- features ----------------------------------------------------------
+    def attach_feature(self, feature: Feature) -> None:
+        if feature in self._features:
+            return
+        self._features.append(feature)
+        feature.on_attach(self)
+
+    def remove_feature(self, feature: Feature) -> None:
+        self._features.remove(feature)
+        feature.on_detach(self)
+
+    @property
+    def features(self) -> list[Feature]:
+        return list(self._features)
+
+    def validate(self) -> None:
+        for feature in self._features:
+            feature.validate(self)
+
+    def orderings(self) -> dict:
+        merged: dict = {}
+        for feature in self._features:
+            for node, deps in feature.orderings(self).items():
+                merged.setdefault(node, []).extend(deps)
+        return merged
+
+    # -- queries -----------------------------------------------------------
+    def toposort(self) -> list[Apply]:
+        """Nodes in an executable order honouring feature orderings."""
+        return io_toposort(self.inputs, self.outputs, self.orderings())
+
+    def check_integrity(self) -> None:
+        """Raise if the client lists disagree with the graph (a test helper)."""
+        nodes = set(io_toposort(self.inputs, self.outputs))
+        if nodes != self.apply_nodes:
+            raise AssertionError("apply_nodes disagree with the graph")
+        for node in nodes:
+            for pos, inp in enumerate(node.inputs):
+                if (node, pos) not in self.clients[inp]:
+                    raise AssertionError(f"missing client {node}[{pos}] of {inp}")
+
+    def clone(self, check_integrity: bool = True) -> FunctionGraph:
+        return self.clone_get_equiv()[0]
+
+    def clone_get_equiv(self):
+        equiv = clone_get_equiv(self.inputs, self.outputs, copy_inputs=True)
+        fg = FunctionGraph([equiv[i] for i in self.inputs], [equiv[o] for o in self.outputs],
+                           clone=False,
+                           update_mapping=self.update_mapping)
+        return fg, equiv
+
+    def __str__(self) -> str:
+        return f"FunctionGraph({', '.join(str(o) for o in self.outputs)})"
+
+
+def _is_shared(var: Variable) -> bool:
+    return getattr(var, "is_shared", False)

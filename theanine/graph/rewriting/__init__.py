@@ -1,0 +1,1 @@
+"""The rewrite engine: rules, passes, and the ordered pipeline modes select from."""

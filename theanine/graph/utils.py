@@ -1,0 +1,72 @@
+"""Small helpers shared by the graph layer: tags and user-source traces."""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+
+from theanine.config import config
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Scratchpad:
+    """A free-form attribute bag (``var.tag``, ``node.tag``)."""
+
+    def __repr__(self) -> str:
+        return f"Scratchpad({self.__dict__})"
+
+    def update(self, other: Scratchpad) -> None:
+        self.__dict__.update(other.__dict__)
+
+
+class TestValueError(ValueError):
+    """A test value could not be computed (``compute_test_value`` mode)."""
+
+
+class MethodNotDefined(NotImplementedError):
+    """An optional Op method is not implemented."""
+
+
+def _is_internal(filename: str) -> bool:
+    return filename.startswith(_PACKAGE_DIR + os.sep)
+
+
+def capture_user_trace(limit: int | None = None) -> tuple:
+    """Return the calling user frames as ``((file, line, function), ...)``.
+
+    Frames inside the theanine package are skipped, so the innermost entry is
+    the user's line that created a node.  Line text is looked up lazily.
+    """
+    if limit is None:
+        limit = config.traceback__limit
+    if limit <= 0:
+        return ()
+    frames = []
+    frame = sys._getframe(1)
+    while frame is not None and len(frames) < limit:
+        code = frame.f_code
+        if not _is_internal(code.co_filename):
+            frames.append((code.co_filename, frame.f_lineno, code.co_name))
+        frame = frame.f_back
+    return tuple(frames)
+
+
+def format_trace(trace: tuple, limit: int | None = None) -> str:
+    """Format a captured trace, innermost (the user's line) last, like a traceback."""
+    lines = []
+    for filename, lineno, func in reversed(trace[:limit] if limit else trace):
+        lines.append(f'  File "{filename}", line {lineno}, in {func}')
+        text = linecache.getline(filename, lineno).strip()
+        if text:
+            lines.append(f"    {text}")
+    return "\n".join(lines)
+
+
+def user_line(trace: tuple) -> str:
+    """``file:line`` of the innermost user frame, or ``'<unknown>'``."""
+    if not trace:
+        return "<unknown>"
+    filename, lineno, _ = trace[0]
+    return f"{filename}:{lineno}"

@@ -1,0 +1,1 @@
+"""Layer 4: linkers turn a rewritten FunctionGraph into a callable."""

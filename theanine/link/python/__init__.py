@@ -1,0 +1,1 @@
+"""The NumPy backend: per-node thunks, the ``py`` linker and the code-generating ``vm``."""

@@ -1,0 +1,87 @@
+"""``python_funcify``: how each Op runs as a plain Python callable.
+
+A thunk takes the node's input values and returns its output value (a tuple when
+the node has several outputs).  Ops without a registration run their ``perform``.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatch
+
+import numpy as np
+
+from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise
+from theanine.tensor.math import Dot
+from theanine.tensor.shape import Reshape, Shape
+
+
+@singledispatch
+def python_funcify(op, node):
+    return perform_thunk(op, node)
+
+
+def perform_thunk(op, node):
+    """A thunk that calls ``op.perform`` with fresh output storage."""
+    perform = op.perform
+    nout = len(node.outputs)
+    if nout == 1:
+        def thunk(*args):
+            storage = [[None]]
+            perform(node, list(args), storage)
+            return storage[0][0]
+    else:
+        def thunk(*args):
+            storage = [[None] for _ in range(nout)]
+            perform(node, list(args), storage)
+            return tuple(s[0] for s in storage)
+    return thunk
+
+
+@python_funcify.register(Elemwise)
+def _elemwise(op, node):
+    fn = op.scalar_op.nfunc
+    out = node.outputs[0]
+    simple = (isinstance(fn, np.ufunc) and fn.nout == 1 and len(node.outputs) == 1
+              and not op.inplace_pattern and out.ndim > 0
+              and all(i.dtype == node.inputs[0].dtype for i in node.inputs)
+              and getattr(op.scalar_op, "__props__", ()) == ())
+    if simple and _ufunc_matches(fn, node):
+        return fn
+    return perform_thunk(op, node)
+
+
+def _ufunc_matches(fn, node) -> bool:
+    """True when calling the ufunc directly yields the declared output dtype."""
+    samples = [np.ones(1, dtype=i.dtype) for i in node.inputs]
+    with np.errstate(all="ignore"):
+        return str(fn(*samples).dtype) == node.outputs[0].dtype
+
+
+@python_funcify.register(DimShuffle)
+def _dimshuffle(op, node):
+    return op.apply
+
+
+@python_funcify.register(Dot)
+def _dot(op, node):
+    a, b = node.inputs
+    if a.dtype == b.dtype == node.outputs[0].dtype and node.outputs[0].ndim > 0:
+        return np.dot
+    return perform_thunk(op, node)
+
+
+@python_funcify.register(Shape)
+def _shape(op, node):
+    def shape(x):
+        return np.array(x.shape, dtype=np.int64)
+    return shape
+
+
+@python_funcify.register(Reshape)
+def _reshape(op, node):
+    return perform_thunk(op, node)
+
+
+@python_funcify.register(CAReduce)
+def _careduce(op, node):
+    return perform_thunk(op, node)

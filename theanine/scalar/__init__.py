@@ -1,0 +1,4 @@
+"""Layer 2: scalar types and the per-element ops that Elemwise broadcasts."""
+
+from theanine.scalar.basic import *  # noqa: F401,F403
+from theanine.scalar.basic import Cast, ScalarOp, ScalarType, as_scalar, cast_op, get_scalar_type  # noqa: F401
