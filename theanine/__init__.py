@@ -13,6 +13,7 @@ from theanine.config import change_flags, config
 from theanine.gradient import grad
 from theanine.graph.basic import Apply, Constant, Variable, set_evaluator
 from theanine.graph.op import Op, as_op
+from theanine.ifelse import ifelse
 
 set_evaluator(_evaluate)
 
@@ -20,4 +21,4 @@ __version__ = "0.1.0"
 
 __all__ = ["config", "change_flags", "graph", "scalar", "tensor", "Apply", "Constant",
            "Variable", "Op", "as_op", "Function", "In", "Mode", "Out", "function", "shared",
-           "compile", "gradient", "grad"]
+           "compile", "ifelse", "gradient", "grad"]
