@@ -209,6 +209,8 @@ class Elemwise(Op):
 
     def L_op(self, inputs, outputs, output_grads):
         """Build the scalar op's gradient graph and map it onto Elemwise ops."""
+        output_grads = [filled_like(o, 0) if g is None else g
+                        for o, g in zip(outputs, output_grads)]
         s_in, s_out, s_g, s_grads, nodes = _scalar_gradient_graph(
             self.scalar_op, tuple(i.dtype for i in inputs),
             tuple(g.dtype for g in output_grads))
