@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from theanine.graph.basic import Constant
 from theanine.link.python.dispatch import perform_thunk, python_funcify
 from theanine.tensor.alloc import Alloc
 from theanine.tensor.indexing import format_index
 from theanine.tensor.join import Join
+from theanine.tensor.shape import ShapeI
 from theanine.tensor.subtensor import AdvancedSubtensor, Subtensor, index_error
 
 
@@ -74,10 +76,27 @@ def _alloc(op, node):
     if node.inputs[0].ndim:
         return perform_thunk(op, node)
 
+    value = node.inputs[0]
+    if isinstance(value, Constant) and not np.any(value.data):
+        def alloc_zeros(value, *shape):
+            return np.zeros(tuple(map(int, shape)), dtype=dtype)
+        return alloc_zeros
+
     def alloc(value, *shape):
         return np.full(tuple(map(int, shape)), value, dtype=dtype)
 
     return alloc
+
+
+@python_funcify.register(ShapeI)
+def _shape_i(op, node):
+    i = op.i
+    int64 = np.int64
+
+    def shape_i(x):
+        return np.array(x.shape[i], dtype=int64)
+
+    return shape_i
 
 
 @python_funcify.register(Join)
