@@ -106,6 +106,9 @@ def test_runtime_index_error_names_index_and_shape(rng):
         f = th.function([x, i], x[i], mode=th.Mode(linker=linker))
         with pytest.raises(IndexError, match=r"index 7 .*size 3.*shape \(3, 2\)"):
             f(_mat(rng, (3, 2)), 7)
+        h = th.function([x, i], tt.set_subtensor(x[i], 1.0), mode=th.Mode(linker=linker))
+        with pytest.raises(IndexError, match=r"index -4 .*shape \(3, 2\)"):
+            h(_mat(rng, (3, 2)), -4)
         g = th.function([x], x[:, 5], mode=th.Mode(linker=linker))
         with pytest.raises(IndexError, match=r"index 5 .*shape \(3, 2\)"):
             g(_mat(rng, (3, 2)))
