@@ -268,6 +268,9 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
     fgraph = FunctionGraph(fg_inputs, targets, clone=True)
     t1 = time.perf_counter()
     mode_obj = get_mode(mode)
+    prepare = getattr(mode_obj, "prepare_fgraph", None)
+    if prepare is not None:
+        prepare(fgraph)
     report = run_pipeline(fgraph, mode_obj.effective_query()) if hasattr(
         mode_obj, "effective_query") else None
     t2 = time.perf_counter()
