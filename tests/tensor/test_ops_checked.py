@@ -23,6 +23,7 @@ from op_checker import (
     check_case,
     nonzero,
     positive,
+    verify_grad,
 )
 
 import theanine.tensor as tt
@@ -218,7 +219,7 @@ MATH_CASES = ELEMWISE_CASES + CAST_CASES + REDUCTION_CASES + ARG_CASES + SHAPE_C
 
 def test_every_function_has_a_case():
     """Each public function of tensor.math (aliases included) is named by some case."""
-    covered = {c.name.split("[")[0] for c in MATH_CASES}
+    covered = {c.name.split("[")[0] for c in MATH_CASES + NEW_CASES}
     covered_objs = {id(getattr(tm, n)) for n in covered if hasattr(tm, n)}
     missing = [n for n in tm.__all__
                if inspect.isfunction(getattr(tm, n)) and n not in covered
@@ -230,3 +231,117 @@ def test_every_function_has_a_case():
 def test_math_op(case, dtype, quick):
     counts = check_case(case, dtype, quick=quick)
     assert counts["values"] > 0
+
+
+# -- linear algebra, cumulative ops, nnet -------------------------------------------------
+
+COMPOSITE = {"composite": True}  # built from other ops: no L_op of its own
+MATMUL_SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)),
+                 ((5, 2, 3), (5, 3, 4)), ((5, 2, 3), (3, 4)), ((3,), (5, 3, 4)),
+                 ((5, 2, 3), (3,)), ((1, 2, 3), (4, 3, 2)), ((2, 1, 2, 3), (5, 3, 1)),
+                 ((2, 0), (0, 4)), ((0, 2, 3), (3, 1))]
+
+LINALG_CASES = [
+    OpCase("matmul", tt.matmul, np.matmul, nin=2, shapes=MATMUL_SHAPES,
+           dtypes=FLOATS + ("int64", ("float32", "float64"))),
+    OpCase("matmul[@]", lambda a, b: a @ b, lambda a, b: a @ b, nin=2,
+           shapes=MATMUL_SHAPES[:4]),
+    OpCase("outer", tt.outer, np.outer, nin=2, extra=COMPOSITE,
+           shapes=[((3,), (4,)), ((2, 3), (2,)), ((0,), (3,)), ((), (2,))]),
+    OpCase("batched_dot", tt.batched_dot,
+           lambda a, b: np.einsum("bij,bjk->bik", a, b), nin=2,
+           shapes=[((4, 2, 3), (4, 3, 5)), ((1, 1, 1), (1, 1, 1)), ((0, 2, 3), (0, 3, 1))]),
+    OpCase("batched_dot[2d]", tt.batched_dot, lambda a, b: np.einsum("bi,bi->b", a, b),
+           nin=2, shapes=[((4, 3), (4, 3)), ((1, 1), (1, 1))]),
+    OpCase("batched_dot[mixed]", tt.batched_dot,
+           lambda a, b: np.einsum("bij,bj->bi", a, b), nin=2, shapes=[((4, 2, 3), (4, 3))]),
+] + [
+    OpCase(f"tensordot[{axes}]", lambda a, b, axes=axes: tt.tensordot(a, b, axes),
+           lambda a, b, axes=axes: np.tensordot(a, b, axes), nin=2, shapes=shapes,
+           dtypes=FLOATS + ("int64",))
+    for axes, shapes in [
+        (2, [((2, 3, 4), (3, 4, 5)), ((2, 0, 4), (0, 4, 2))]),
+        (1, [((2, 3), (3, 4)), ((3,), (3,))]),
+        (0, [((2,), (3,)), ((2, 3), ())]),
+        (([0, 2], [2, 0]), [((2, 3, 4), (4, 5, 2))]),
+        (([1], [-1]), [((2, 3), (4, 3)), ((1, 3), (1, 3))]),
+        (([2, 0], [0, 1]), [((2, 3, 4), (4, 2, 5))]),
+    ]
+] + [
+    OpCase(f"{name}[axis={axis}]", lambda x, f=f, axis=axis: f(x, axis=axis),
+           lambda x, r=r, axis=axis: r(x, axis=axis),
+           shapes=[((2, 3, 4),), ((1, 3, 1),), ((2, 0, 3),)] if axis is not None else
+           [((2, 3),), ((4,),), ((),), ((0, 2),)],
+           domains=((0.5, 1.5),) if name == "cumprod" else ((-2, 2),),
+           dtypes=(FLOATS + ("int32", "bool")) if axis in (None, 1) else FLOATS[:1])
+    for name, f, r in [("cumsum", tt.cumsum, np.cumsum), ("cumprod", tt.cumprod, np.cumprod)]
+    for axis in (None, 0, 1, -1)
+] + [
+    OpCase("cumsum[method]", lambda x: x.cumsum(axis=0), lambda x: np.cumsum(x, axis=0),
+           shapes=[((3, 2),)]),
+]
+
+
+def _np_log_softmax(x, axis):
+    return sp.log_softmax(x, axis=axis) if x.size else x.astype(_np_float(x))
+
+
+def _np_softmax(x, axis):
+    return sp.softmax(x, axis=axis) if x.size else x
+
+
+def _np_float(x):
+    return x.dtype if x.dtype.kind == "f" else np.float64
+
+
+NNET_SHAPES = [((3, 4),), ((2, 3, 4),), ((5,),), ((1, 1),), ((0, 3),)]
+NNET_CASES = [
+    OpCase(f"softmax[axis={axis}]", lambda x, axis=axis: tt.softmax(x, axis=axis),
+           lambda x, axis=axis: _np_softmax(x.astype(_np_float(x)), axis),
+           shapes=NNET_SHAPES if axis in (-1, None) else NNET_SHAPES[:2], domains=((-3, 3),),
+           dtypes=FLOATS + ("int64",) if axis == -1 else FLOATS)
+    for axis in (-1, 0, None)
+] + [
+    OpCase(f"log_softmax[axis={axis}]", lambda x, axis=axis: tt.log_softmax(x, axis=axis),
+           lambda x, axis=axis: _np_log_softmax(x.astype(_np_float(x)), axis),
+           shapes=NNET_SHAPES if axis in (-1, None) else NNET_SHAPES[:2], domains=((-3, 3),),
+           dtypes=FLOATS + ("int64",) if axis == -1 else FLOATS)
+    for axis in (-1, 0, None)
+] + [
+    OpCase(f"logsumexp[axis={axis},keepdims={kd}]",
+           lambda x, axis=axis, kd=kd: tt.logsumexp(x, axis=axis, keepdims=kd),
+           lambda x, axis=axis, kd=kd: np.asarray(
+               sp.logsumexp(x, axis=axis, keepdims=kd) if x.size else
+               np.log(np.sum(np.exp(x), axis=axis, keepdims=kd))).astype(_np_float(x)),
+           shapes=[((2, 3, 4),), ((1, 3, 1),), ((2, 0, 3),)], domains=((-3, 3),),
+           dtypes=FLOATS if axis is None else FLOATS[:1])
+    for axis in (None, 0, -1, (0, 2)) for kd in (False, True)
+] + [
+    OpCase("binary_crossentropy", tt.binary_crossentropy,
+           lambda o, t: -(t * np.log(o) + (1 - t) * np.log(1 - o)), nin=2, extra=COMPOSITE,
+           domains=((0.1, 0.9), (0, 1))),
+    OpCase("categorical_crossentropy", tt.categorical_crossentropy,
+           lambda c, t: -np.sum(t * np.log(c), axis=-1), nin=2, extra=COMPOSITE,
+           shapes=[((3, 4), (3, 4)), ((4,), (4,)), ((0, 3), (0, 3))],
+           domains=((0.1, 0.9), (0, 1))),
+    OpCase("categorical_crossentropy[labels]", tt.categorical_crossentropy,
+           lambda c, y: -np.log(c[np.arange(len(y)), y]), nin=2, extra=COMPOSITE,
+           shapes=[((3, 4), (3,)), ((0, 2), (0,))], domains=((0.1, 0.9), (0, 1)),
+           dtypes=(("float64", "int64"), ("float32", "int32"))),
+    OpCase("to_one_hot", lambda y: tt.to_one_hot(y, 5),
+           lambda y: np.eye(5)[y], shapes=[((4,),), ((2, 3),), ((0,),)], domains=((0, 4),),
+           dtypes=("int64", "int32"), grad=False),
+]
+
+NEW_CASES = LINALG_CASES + NNET_CASES
+
+
+@pytest.mark.parametrize("case,dtype,quick", case_params(NEW_CASES))
+def test_linalg_nnet_op(case, dtype, quick):
+    counts = check_case(case, dtype, quick=quick)
+    assert counts["values"] > 0
+    has_float = any(d.startswith("float") for d in ([dtype] if isinstance(dtype, str)
+                                                     else dtype))
+    if case.grad and has_float and verify_grad is None and not case.extra.get("composite"):
+        # these ops all have an L_op of their own: it must have been checked
+        assert counts["node_grads"] > 0, "no node of this case had its L_op checked"

@@ -15,6 +15,7 @@ from theanine.tensor.elemwise import (
     normalize_axis,
     reduce,
 )
+from theanine.tensor.linalg import cumprod, cumsum, matmul  # noqa: F401  (x.cumsum(), @)
 from theanine.tensor.shape import shape_i
 from theanine.tensor.type import TensorType
 
