@@ -86,7 +86,8 @@ class RandomVariable(Op):
             size = _as_size(size)
             n = size.type.shape[0]
             if n is None:
-                raise ValueError(f"{self}: the length of the size vector must be known")
+                raise ValueError(f"{self}: the length of the size vector {size} must be known "
+                                 "statically; use a tuple, or tt.specify_shape(size, (n,))")
             shape = tuple(None if s is None or s < 0 else s for s in _static_ints(size))
             if len(shape) < len(pshape):
                 raise ValueError(f"{self}: size has {len(shape)} dims but the parameters "
@@ -251,7 +252,8 @@ def float_dtype(dtype, params) -> str:
         if dtype not in ts.FLOAT_DTYPES:
             raise TypeError(f"a continuous distribution needs a float dtype, got {dtype}")
         return dtype
-    dts = [tb.as_tensor_variable(p).dtype for p in params if isinstance(p, Variable)]
+    dts = [tb.as_tensor_variable(p).dtype for p in params
+           if isinstance(p, (Variable, np.ndarray, np.generic))]
     floats = [d for d in dts if d in ts.FLOAT_DTYPES]
     return np.result_type(*floats).name if floats else config.floatX
 
