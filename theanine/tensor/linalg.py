@@ -75,8 +75,12 @@ class MatMul(Op):
                              f"{ka} (last axis of the first) != {kb} "
                              f"({'only' if b.ndim == 1 else 'second-to-last'} axis of the "
                              "second)")
-        batch = broadcast_static_shape([sa[:-2], sb[:-2]], "matmul batch axes: ") \
-            if max(a.ndim, b.ndim) > 2 else ()
+        try:
+            batch = broadcast_static_shape([sa[:-2], sb[:-2]]) if max(a.ndim, b.ndim) > 2 \
+                else ()
+        except ValueError as exc:
+            raise ValueError(f"matmul: the batch axes of shapes {_fmt(sa)} and {_fmt(sb)} do "
+                             f"not broadcast ({exc})") from None
         shape = batch + (sa[-2:-1] if a.ndim >= 2 else ()) + (sb[-1:] if b.ndim >= 2 else ())
         return Apply(self, [a, b], [TensorType(_matmul_dtype(a.dtype, b.dtype), shape)()])
 
