@@ -111,12 +111,18 @@ class _TreePrinter:
             return
         self.lines += ["", "Inner graphs:"]
         pos = 0
+        first_with_op: dict = {}
         while pos < len(self.with_inner):
             node = self.with_inner[pos]
             pos += 1
             self.lines.append("")
             ident = self.ids(node)
-            self.lines.append(f"{op_label(node.op)}" + (f" [id {ident}]" if ident else ""))
+            head = f"{op_label(node.op)}" + (f" [id {ident}]" if ident else "")
+            same = first_with_op.setdefault(node.op, node)
+            if same is not node:
+                self.lines.append(f"{head}: same inner graphs as [id {self.ids(same)}]")
+                continue
+            self.lines.append(head)
             for graph in inner_graphs(node.op):
                 labels = inner_input_labels(graph)
                 names = ", ".join(labels.get(v) or variable_text(v) for v in graph.inputs)

@@ -27,6 +27,7 @@ from theanine.printing.common import (
     variable_text,
 )
 from theanine.printing.debugprint import op_label
+from theanine.scalar.basic import ScalarOp
 from theanine.tensor.basic import MakeVector
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise
 from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape
@@ -52,7 +53,7 @@ def op_kind(op) -> str:
     Scan and IfElse live in a lower layer that may be absent, so they are
     recognised by class name along the op's MRO.
     """
-    if isinstance(op, Elemwise) or hasattr(op, "scalar_op"):
+    if isinstance(op, (Elemwise, ScalarOp)) or hasattr(op, "scalar_op"):
         return "elemwise"
     if isinstance(op, CAReduce):
         return "reduce"
@@ -220,13 +221,16 @@ class _DotWriter:
         done = set()
         while pending:
             node = pending.pop(0)
-            if node in done:
+            if node.op in done:
                 continue
-            done.add(node)
+            done.add(node.op)
             for k, graph in enumerate(inner_graphs(node.op)):
                 labels = inner_input_labels(graph)
                 for var in graph.inputs:
                     labels.setdefault(var, variable_text(var))
+                for pos, out in enumerate(graph.outputs):
+                    self.outputs.add(out)
+                    self.out_labels.setdefault(out, f"inner output {pos}")
                 cluster = f"cluster_{self.dot_name(node, 'a')}_{k}"
                 title = truncate(f"{op_label(node.op)}: {graph.title}", self.max_label_size)
                 self.lines.append(f"  subgraph {cluster} {{")

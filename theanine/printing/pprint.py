@@ -24,6 +24,7 @@ from theanine.printing.common import (
 from theanine.scalar import basic as ts
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise
 from theanine.tensor.math import Dot
+from theanine.tensor.shape import Shape, ShapeI
 
 ATOM = 1000          # precedence of names, constants and calls: never parenthesised
 NEG_PRECEDENCE = 30  # unary minus (also used for negative constants)
@@ -191,6 +192,16 @@ def _careduce(node, index, args):
     axis = node.op.axis
     extra = "" if axis is None else f"axis={axis[0] if len(axis) == 1 else axis}"
     return call(node.op.kind, args, extra)
+
+
+@register_pprint(Shape)
+def _shape(node, index, args):
+    return postfix(args[0], ".shape")
+
+
+@register_pprint(ShapeI)
+def _shape_i(node, index, args):
+    return postfix(args[0], f".shape[{node.op.i}]")
 
 
 def _default(node, index, args) -> Expr:
