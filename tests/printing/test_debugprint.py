@@ -7,12 +7,12 @@ import pytest
 
 import theanine as th
 import theanine.tensor as tt
+from tests.printing.graphs import Branch, inner_graph_example, kernel
 from theanine.compile.io import In
 from theanine.graph.basic import Apply
 from theanine.printing import char_id, debugprint, display_text, op_label
 from theanine.scalar import basic as ts
 from theanine.tensor.elemwise import Elemwise
-from tests.printing.graphs import Branch, inner_graph_example, kernel
 
 
 def test_char_ids():

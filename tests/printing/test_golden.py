@@ -5,9 +5,9 @@ Adding a golden graph is one line in CASES: a name and a function returning text
 
 import pytest
 
-from theanine.printing import debugprint, pprint
 from tests.printing.golden import check_golden
 from tests.printing.graphs import inner_graph_example, logreg
+from theanine.printing import debugprint, pprint
 
 CASES = {
     "logreg_prediction_pprint": lambda: pprint(logreg().prediction),

@@ -30,13 +30,14 @@ from theanine.printing.debugprint import op_label
 from theanine.scalar.basic import ScalarOp
 from theanine.tensor.basic import MakeVector
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise
+from theanine.tensor.math import Dot
 from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape
 
 FORMATS = ("png", "svg", "pdf", "dot")
 
 VARIABLE_COLOURS = {"input": "#99e699", "shared": "#ffd966", "constant": "#d9d9d9",
                     "output": "#8fc4ff", "intermediate": "#ffffff"}
-OP_COLOURS = {"elemwise": "#ffb98a", "reduce": "#f2a0c8", "shape": "#a8e0e6",
+OP_COLOURS = {"elemwise": "#ffb98a", "reduce": "#f2a0c8", "shape": "#a8e0e6", "dot": "#e0c9a6",
               "scan": "#c6a6ff", "ifelse": "#ff8f8f", "other": "#ffffff"}
 EDGE_COLOURS = {"view": "blue", "destroy": "red", "update": "#8a2be2", "inner": "grey50"}
 
@@ -48,7 +49,7 @@ class GraphvizNotFoundError(RuntimeError):
 
 
 def op_kind(op) -> str:
-    """Colour family of an op: elemwise, reduce, shape, scan, ifelse or other.
+    """Colour family of an op: elemwise, reduce, dot, shape, scan, ifelse or other.
 
     Scan and IfElse live in a lower layer that may be absent, so they are
     recognised by class name along the op's MRO.
@@ -57,6 +58,8 @@ def op_kind(op) -> str:
         return "elemwise"
     if isinstance(op, CAReduce):
         return "reduce"
+    if isinstance(op, Dot):
+        return "dot"
     if isinstance(op, _SHAPE_OPS):
         return "shape"
     names = {cls.__name__ for cls in type(op).__mro__}
