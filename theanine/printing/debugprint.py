@@ -47,6 +47,17 @@ def op_label(op) -> str:
     return str(op)
 
 
+MAX_BARS = 50   # deeper lines show their depth instead of one bar per level
+
+
+def tree_prefix(indent: str, level: int) -> str:
+    """`` | | |`` for a line ``level`` deep; very deep lines say their depth instead,
+    so a 100,000-node chain prints in linear rather than quadratic space."""
+    if level <= MAX_BARS:
+        return indent + " |" * level
+    return f"{indent} |...({level} levels) |"
+
+
 class _TreePrinter:
     """Writes trees of Variables sharing one id table and one 'already printed' set."""
 
@@ -93,17 +104,16 @@ class _TreePrinter:
 
     def tree(self, root, indent: str = "", suffix: str = "", leaf_labels=None) -> None:
         leaf_labels = leaf_labels or {}
-        stack = [(root, indent, indent, 0)]
+        stack = [(root, 0)]
         while stack:
-            var, line_prefix, child_prefix, level = stack.pop()
+            var, level = stack.pop()
             text, expand = self.label(var, leaf_labels, level)
             if level == 0:
                 text += suffix
-            self.lines.append(line_prefix + text)
+            self.lines.append(tree_prefix(indent, level) + text)
             if not expand or (self.depth >= 0 and level + 1 >= self.depth):
                 continue
-            for inp in reversed(var.owner.inputs):
-                stack.append((inp, child_prefix + " |", child_prefix + " |", level + 1))
+            stack.extend((inp, level + 1) for inp in reversed(var.owner.inputs))
 
     def inner_sections(self) -> None:
         """Print the inner graphs of every collected node (and of nodes found inside)."""
