@@ -101,7 +101,7 @@ def test_colours_by_role_and_kind(tutorial):
     source = dot_source(tutorial.predict)
     assert '"x\\nfloat64 (?, ?)", shape="box", style="filled", fillcolor="#99e699"' in source
     assert '"w\\nfloat64 (?,)", shape="box", style="filled", fillcolor="#ffd966"' in source
-    assert 'label="0.5", shape="box", style="filled", fillcolor="#d9d9d9"' in source
+    assert 'label="[0.5]", shape="box", style="filled", fillcolor="#d9d9d9"' in source
     assert 'shape="ellipse", style="filled", fillcolor="#ffb98a"' in source     # elemwise
     assert 'style="filled"' not in dot_source(tutorial.predict, high_contrast=False)
     assert op_kind(type("Scan", (Op,), {})()) == "scan"

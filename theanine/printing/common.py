@@ -131,14 +131,20 @@ def number_text(value) -> str:
     return str(value.item())
 
 
-def constant_text(const: Constant, limit: int = 40) -> str:
-    """A constant by value: ``0.5``, ``[1 2 3]``, ``float64 (100,) constant``."""
+def constant_text(const: Constant, limit: int = 40, broadcast_scalars: bool = False) -> str:
+    """A constant by value: ``0.5``, ``[[1]]``, ``[1. 2.]``, ``float64 (100,) constant``.
+
+    With ``broadcast_scalars`` a one-element constant prints as its number (as in
+    math, where broadcasting is implicit).
+    """
     if const.name is not None:
         return const.name
     data = np.asarray(const.data)
     if data.size == 1:
         text = number_text(data.reshape(()))
-        return text if data.ndim == 0 else "[" * data.ndim + text + "]" * data.ndim
+        if broadcast_scalars or data.ndim == 0:
+            return text
+        return "[" * data.ndim + text + "]" * data.ndim
     text = np.array2string(data, threshold=8, max_line_width=10_000, separator=" ")
     text = " ".join(text.split())
     if len(text) > limit:

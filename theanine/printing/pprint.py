@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from theanine.graph.basic import Constant
 from theanine.printing.common import (
+    constant_text,
     graph_view,
     inner_graphs,
     is_scalar_graph,
@@ -227,7 +228,8 @@ def _exprs(roots, subst: dict | None = None) -> list[Expr]:
         leaf = node is None or isinstance(var, Constant) or (
             var.name is not None and var not in root_set)
         if leaf:
-            memo[var] = atom(variable_text(var))
+            memo[var] = atom(constant_text(var, broadcast_scalars=True)
+                             if isinstance(var, Constant) else variable_text(var))
             continue
         if not ready:
             stack.append((var, True))
