@@ -1,6 +1,5 @@
 """A short tour: build a graph, compile it, call it, look at the generated code."""
 
-import logreg_pictures  # examples/ is on sys.path when run as a script
 import numpy as np
 
 import theanine as th
@@ -20,9 +19,6 @@ def main() -> None:
     step = th.function([], w, updates=[(w, w * 2)], name="step")
     step()
     print("w after one update:", w.get_value())
-
-    # The tutorial's pprint, debugprint and three pictures (pictures need Graphviz).
-    logreg_pictures.main("out")
 
 
 if __name__ == "__main__":

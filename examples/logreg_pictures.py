@@ -16,14 +16,6 @@ import theanine as th
 import theanine.tensor as tt
 
 
-def gradients(cost, x, y, p_1, w, b):
-    """``th.grad`` where available; otherwise the closed form for this model."""
-    if hasattr(th, "grad"):
-        return th.grad(cost, [w, b])
-    n = tt.cast(tt.shape_i(x, 0), th.config.floatX)
-    return tt.dot(x.T, p_1 - y) / n + 0.02 * w, tt.mean(p_1 - y)
-
-
 def build(feats: int = 4):
     rng = np.random.default_rng(0)
     x = tt.matrix("x")
@@ -34,7 +26,7 @@ def build(feats: int = 4):
     prediction = p_1 > 0.5                              # the prediction, thresholded
     xent = -y * tt.log(p_1) - (1 - y) * tt.log(1 - p_1)  # cross-entropy loss
     cost = xent.mean() + 0.01 * (w ** 2).sum()          # the cost to minimise
-    gw, gb = gradients(cost, x, y, p_1, w, b)
+    gw, gb = th.grad(cost, [w, b])
     train = th.function([x, y], [prediction, xent], name="train",
                         updates=[(w, w - 0.1 * gw), (b, b - 0.1 * gb)])
     predict = th.function([x], prediction, name="predict")
