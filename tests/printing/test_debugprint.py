@@ -137,3 +137,21 @@ def test_deep_graph_does_not_recurse():
         out = tt.exp(out)
     lines = debugprint(out, file="str", ids="").splitlines()
     assert len(lines) == 5001 and lines[-1].endswith("|x")
+
+
+def test_node_cut_by_depth_expands_where_it_appears_higher():
+    x = tt.dvector("x")
+    e = tt.exp(tt.log(x))
+    assert debugprint(tt.sin(e) + e, depth=3, file="str") == (
+        "Elemwise{add} [id A]\n"
+        " |Elemwise{sin} [id B]\n"
+        " | |Elemwise{exp} [id C]\n"
+        " |Elemwise{exp} [id C]\n"
+        " | |Elemwise{log} [id D]\n")
+
+
+def test_repeated_kernel_without_ids():
+    x = tt.dvector("x")
+    text = debugprint([kernel(x, x), kernel(x, tt.exp(x))], ids="", file="str")
+    assert text.endswith("Elemwise{ScalarKernel{exp(-i0) + i1 * i1}}: same inner graphs "
+                         "as above\n")

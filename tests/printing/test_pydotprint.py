@@ -152,3 +152,12 @@ def test_jupyter_views(tutorial):
     pretty = _FakePretty()
     tutorial.x._repr_pretty_(pretty, False)
     assert pretty.parts == ["x"]
+
+
+def test_constant_and_lone_input_outputs():
+    x = tt.dvector("x")
+    f = th.function([x], [x, tt.constant(3.0)])
+    source = dot_source(f)
+    assert 'label="3", shape="box", style="filled", fillcolor="#8fc4ff"' in source
+    assert 'label="x\\nfloat64 (?,)", shape="box", style="filled", fillcolor="#8fc4ff"' \
+        in source

@@ -185,7 +185,7 @@ def inner_graphs(op) -> list[InnerGraph]:
     Looks at ``op.inner_graphs()`` and, for wrappers such as ``Elemwise``, at the
     wrapped ``op.scalar_op.inner_graphs()``.
     """
-    entries = list(op.inner_graphs() or ())
+    entries = list(getattr(op, "inner_graphs", list)() or ())
     scalar_op = getattr(op, "scalar_op", None)
     if not entries and scalar_op is not None and hasattr(scalar_op, "inner_graphs"):
         entries = list(scalar_op.inner_graphs() or ())
@@ -235,16 +235,15 @@ def destroy_and_view(op) -> tuple[dict, dict]:
     return dict(getattr(op, "destroy_map", {}) or {}), dict(getattr(op, "view_map", {}) or {})
 
 
-def node_io_markers(op) -> list[str]:
-    """Readable in-place/view markers: ``overwrites input 1``, ``view of input 0``."""
+def node_io_markers(op) -> list[tuple[str, str]]:
+    """``(kind, text)`` pairs: ``('destroy', 'overwrites input 1')``, ``('view', ...)``."""
     destroy, view = destroy_and_view(op)
     marks = []
-    for out, ins in sorted(destroy.items()):
-        prefix = f"output {out} " if len(destroy) > 1 or out else ""
-        marks.append(f"{prefix}overwrites input {', '.join(map(str, ins))}")
-    for out, ins in sorted(view.items()):
-        prefix = f"output {out} " if len(view) > 1 or out else ""
-        marks.append(f"{prefix}view of input {', '.join(map(str, ins))}")
+    for kind, mapping, verb in (("destroy", destroy, "overwrites input"),
+                                ("view", view, "view of input")):
+        for out, ins in sorted(mapping.items()):
+            prefix = f"output {out} " if len(mapping) > 1 or out else ""
+            marks.append((kind, f"{prefix}{verb} {', '.join(map(str, ins))}"))
     return marks
 
 

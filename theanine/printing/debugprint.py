@@ -73,7 +73,11 @@ class _TreePrinter:
         self.lines: list[str] = []
 
     def label(self, var, leaf_labels, level: int) -> tuple[str, bool]:
-        """The line for ``var`` and whether its inputs should follow."""
+        """The line for ``var`` and whether its inputs should follow.
+
+        A node counts as printed only once its inputs are shown, so a node cut
+        off by ``depth`` is expanded where it appears higher up.
+        """
         node = var.owner
         id_key = node if node is not None and var not in leaf_labels else var
         ident = self.ids(id_key)
@@ -90,16 +94,16 @@ class _TreePrinter:
         if node in self.order:
             extra.append(f"#{self.order[node]}")
         show_destroy, show_view = self.markers
-        for mark in node_io_markers(node.op):
-            if ("overwrites" in mark and show_destroy) or ("view" in mark and show_view):
+        for kind, mark in node_io_markers(node.op):
+            if (kind == "destroy" and show_destroy) or (kind == "view" and show_view):
                 extra.append(f"({mark})")
         extra_text = " " + " ".join(extra) if extra else ""
-        seen = id_key in self.done
-        self.done.add(id_key)
-        if not seen and inner_graphs(node.op) and node not in self.with_inner:
+        if inner_graphs(node.op) and node not in self.with_inner:
             self.with_inner.append(node)
-        expand = not seen and not (self.stop_on_name and var.name is not None and
-                                   level > 0)
+        expand = id_key not in self.done and (self.depth < 0 or level + 1 < self.depth) \
+            and not (self.stop_on_name and var.name is not None and level > 0)
+        if expand:
+            self.done.add(id_key)
         return f"{head}{id_text}{name}{type_text}{extra_text}", expand
 
     def tree(self, root, indent: str = "", suffix: str = "", leaf_labels=None) -> None:
@@ -111,7 +115,7 @@ class _TreePrinter:
             if level == 0:
                 text += suffix
             self.lines.append(tree_prefix(indent, level) + text)
-            if not expand or (self.depth >= 0 and level + 1 >= self.depth):
+            if not expand:
                 continue
             stack.extend((inp, level + 1) for inp in reversed(var.owner.inputs))
 
@@ -130,7 +134,8 @@ class _TreePrinter:
             head = f"{op_label(node.op)}" + (f" [id {ident}]" if ident else "")
             same = first_with_op.setdefault(node.op, node)
             if same is not node:
-                self.lines.append(f"{head}: same inner graphs as [id {self.ids(same)}]")
+                ref = f"[id {self.ids(same)}]" if ident else "above"
+                self.lines.append(f"{head}: same inner graphs as {ref}")
                 continue
             self.lines.append(head)
             for graph in inner_graphs(node.op):

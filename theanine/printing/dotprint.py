@@ -134,7 +134,7 @@ class _DotWriter:
     def var_label(self, var, labels) -> str:
         if var in labels:
             return labels[var]
-        if var in self.out_labels and var.name is None:
+        if var in self.out_labels and var.name is None and not isinstance(var, Constant):
             return f"{self.out_labels[var]}\n{short_type(var.type)}"
         text = variable_text(var)
         if isinstance(var, Constant) or (self.simple_names and var.name is not None):
