@@ -15,6 +15,8 @@ from theanine.tensor.elemwise import (
     normalize_axis,
     reduce,
 )
+from theanine.tensor.nonzero import flatnonzero, nonzero  # noqa: F401  (re-exported)
+from theanine.tensor.reshaping import flatten, squeeze  # noqa: F401  (re-exported)
 from theanine.tensor.shape import shape_i
 from theanine.tensor.type import TensorType
 
