@@ -1,0 +1,195 @@
+"""Scan rewrites: hoist loop-invariant work out of the body, keep only needed steps.
+
+Each rewrite is a plain ``rewrite(fgraph, node) -> {old_var: new_var} or None``.
+``ScanPass`` runs them over a graph (and, recursively, over inner graphs of
+nested scans) as one pass of the rewrite pipeline.
+"""
+
+from __future__ import annotations
+
+from theanine.graph.basic import Constant, clone_replace, graph_inputs
+from theanine.graph.fg import OUTPUT, FunctionGraph
+from theanine.graph.rewriting.pipeline import PIPELINE
+from theanine.scan.op import Scan
+from theanine.tensor.subtensor import Subtensor
+
+
+def _rebuild(node, inner_inputs, inner_outputs, info, outer_inputs):
+    """A new Scan node (same trace) over a new inner graph and outer inputs."""
+    op = Scan(inner_inputs, inner_outputs, info, trace=node.op.trace)
+    new = op.make_node(*outer_inputs)
+    new.tag.update(node.tag)
+    return new
+
+
+def pushout_invariants(fgraph, node):
+    """Compute once, outside the loop, what the body derives from non-sequences only.
+
+    ``dot(W, W)`` on a non-sequence ``W`` inside the body becomes an outer
+    ``dot(W, W)`` fed in as a new non-sequence.
+    """
+    op = node.op
+    if not isinstance(op, Scan):
+        return None
+    info = op.info
+    slices = info.inner_in_slices()
+    inner_in = list(op.inner_inputs)
+    nonseq_idx = [g[0] for g in slices["nonseq"]]
+    nonseq_ph = [inner_in[k] for k in nonseq_idx]
+    outer_of = dict(zip(nonseq_ph, [node.inputs[p] for p in info.outer_in_positions()["nonseq"]]))
+    invariant = set(nonseq_ph)
+    order = op._inner_order()
+    for inner_node in order:
+        if inner_node.inputs and all(i in invariant or isinstance(i, Constant)
+                                     for i in inner_node.inputs):
+            invariant.update(inner_node.outputs)
+    frontier = []
+    for inner_node in order:
+        if all(o in invariant for o in inner_node.outputs):
+            continue
+        for inp in inner_node.inputs:
+            if inp in invariant and inp not in outer_of and inp not in frontier:
+                frontier.append(inp)
+    for out in op.inner_outputs:
+        if out in invariant and out not in outer_of and out not in frontier:
+            frontier.append(out)
+    if not frontier:
+        return None
+    hoisted = clone_replace(frontier, outer_of)
+    new_ph = [v.type(v.name) for v in frontier]
+    inner_outputs = clone_replace(list(op.inner_outputs), dict(zip(frontier, new_ph)))
+    return _with_nonseqs(node, inner_outputs, nonseq_ph + new_ph,
+                         [outer_of[p] for p in nonseq_ph] + hoisted)
+
+
+def _with_nonseqs(node, inner_outputs, placeholders, outer_values):
+    """Rebuild ``node`` with these non-sequences, dropping the ones no longer read."""
+    op, info = node.op, node.op.info
+    used = set(graph_inputs(inner_outputs))
+    keep = [(ph, val) for ph, val in zip(placeholders, outer_values) if ph in used]
+    n_fixed = info.inner_in_slices()["total"] - info.n_nonseq
+    inner_inputs = list(op.inner_inputs[:n_fixed]) + [ph for ph, _ in keep]
+    outer = list(node.inputs[:1 + info.n_seq + info.n_sot + info.n_carry]) + \
+        [val for _, val in keep]
+    new = _rebuild(node, inner_inputs, inner_outputs,
+                   _replace_info(info, n_nonseq=len(keep)), outer)
+    return dict(zip(node.outputs, new.outputs))
+
+
+def _replace_info(info, **changes):
+    fields = {f: getattr(info, f) for f in info.__dataclass_fields__}
+    fields.update(changes)
+    return type(info)(**fields)
+
+
+def remove_unused_nonseqs(fgraph, node):
+    """Drop non-sequences the body no longer reads (e.g. after push-out)."""
+    op = node.op
+    if not isinstance(op, Scan):
+        return None
+    info = op.info
+    nonseq_ph = [op.inner_inputs[g[0]] for g in info.inner_in_slices()["nonseq"]]
+    used = set(graph_inputs(list(op.inner_outputs)))
+    if all(ph in used for ph in nonseq_ph):
+        return None
+    outer = [node.inputs[p] for p in info.outer_in_positions()["nonseq"]]
+    return _with_nonseqs(node, list(op.inner_outputs), nonseq_ph, outer)
+
+
+def _steps_needed(client, pos) -> int | None:
+    """How many final steps ``client`` reads of its input ``pos``; None for all."""
+    if client == OUTPUT or pos != 0 or not isinstance(client.op, Subtensor):
+        return None
+    first = client.op.idx_list[0]
+    if type(first) is int:
+        return -first if first < 0 else None
+    if type(first) is tuple:
+        _, start, stop, step = first
+        if type(start) is int and start < 0 and step in (None, 1) and (
+                stop is None or (type(stop) is int and start <= stop <= 0)):
+            return -start
+    return None
+
+
+def save_memory(fgraph, node):
+    """Keep only the last ``k`` steps of outputs whose users read only those.
+
+    ``result[-1]`` needs one step: the output then comes from a one-step
+    register instead of an ``(n_steps, ...)`` buffer.
+    """
+    op = node.op
+    if not isinstance(op, Scan) or op.info.reverse:
+        return None
+    info = op.info
+    keep = list(info.keep)
+    changed = False
+    for j in range(info.n_sot + info.n_nit):
+        if keep[j] is not None:
+            continue
+        clients = fgraph.clients.get(node.outputs[j], [])
+        if not clients:
+            continue
+        needs = [_steps_needed(c, p) for c, p in clients]
+        if any(k is None for k in needs):
+            continue
+        keep[j] = max(needs)
+        changed = True
+    if not changed:
+        return None
+    new = node.op.with_info(keep=tuple(keep)).make_node(*node.inputs)
+    new.tag.update(node.tag)
+    return dict(zip(node.outputs, new.outputs))
+
+
+SCAN_REWRITES = (pushout_invariants, remove_unused_nonseqs, save_memory)
+
+
+def rewrite_inner(fgraph, node):
+    """Apply the scan rewrites inside the body (nested scans), on a copy."""
+    op = node.op
+    if not isinstance(op, Scan):
+        return None
+    inner, _ = op.fgraph.clone_get_equiv()
+    if not apply_scan_rewrites(inner):
+        return None
+    new = _rebuild(node, inner.inputs, inner.outputs, op.info, node.inputs)
+    return dict(zip(node.outputs, new.outputs))
+
+
+def apply_scan_rewrites(fgraph: FunctionGraph, rewrites=SCAN_REWRITES + (rewrite_inner,)) -> int:
+    """Run the scan rewrites on every Scan node until none applies; count the changes."""
+    count = 0
+    progress = True
+    while progress:
+        progress = False
+        for node in fgraph.toposort():
+            if not isinstance(node.op, Scan):
+                continue
+            for rewrite in rewrites:
+                if node not in fgraph.apply_nodes:
+                    break
+                result = rewrite(fgraph, node)
+                if result:
+                    for old, new in result.items():
+                        fgraph.replace(old, new, reason=rewrite.__name__)
+                    count += 1
+                    progress = True
+                    break
+    return count
+
+
+class ScanPass:
+    """The scan rewrites as one pipeline pass (on in ``fast_run``)."""
+
+    name = "scan"
+    tags = frozenset({"fast_run", "scan"})
+
+    def selected(self, query) -> bool:
+        return bool(self.tags & set(query.include)) and not (self.tags & set(query.exclude))
+
+    def apply(self, fgraph):
+        return {"pass": self.name, "rewrites": apply_scan_rewrites(fgraph)}
+
+
+if not any(isinstance(p, ScanPass) for p in PIPELINE):
+    PIPELINE.append(ScanPass())
