@@ -1,7 +1,7 @@
 """Constructing tensors: zeros/ones/full, arange, eye, tile and repeat.
 
-``Alloc`` (in ``tensor.alloc``) does the filling; this module adds the user
-functions with NumPy's signatures and the ``ARange`` and ``Eye`` ops.
+``Alloc`` and ``ARange`` (in ``tensor.alloc``) do the work; this module adds
+the user functions with NumPy's signatures and the ``Eye`` op.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from theanine.config import config
 from theanine.graph.basic import Apply, Variable
 from theanine.graph.op import Op
 from theanine.tensor import basic as tb
-from theanine.tensor import math as tm
 from theanine.tensor.alloc import (
-    INT_DTYPES,
+    ARange,
     alloc,
+    arange_dtype,
     as_int_scalar,
     fill,
     ones_like,
@@ -84,74 +84,6 @@ def empty(shape, dtype=None):
 # -- arange --------------------------------------------------------------------------
 
 
-def _arange_dtype(*dtypes) -> str:
-    samples = [np.ones((), dtype=d)[()] for d in dtypes]
-    return str(np.arange(*samples).dtype)
-
-
-class ARange(Op):
-    """``np.arange(start, stop, step)`` with scalar inputs."""
-
-    __props__ = ("dtype",)
-
-    def __init__(self, dtype):
-        self.dtype = str(np.dtype(dtype))
-
-    def __str__(self):
-        return f"ARange{{{self.dtype}}}"
-
-    def make_node(self, start, stop, step):
-        ins = [tb.as_tensor_variable(v) for v in (start, stop, step)]
-        for name, v in zip(("start", "stop", "step"), ins):
-            if v.ndim != 0:
-                raise TypeError(f"arange: {name} must be a scalar, got {v} of type {v.type}")
-            if v.dtype.startswith("complex") or v.dtype == "bool":
-                raise TypeError(f"arange: {name} has unsupported dtype {v.dtype}")
-        consts = [static_value(v) for v in ins]
-        length = None
-        if None not in consts:
-            if consts[2] == 0:
-                raise ValueError("arange: step must not be zero")
-            length = len(np.arange(*consts))
-        return Apply(self, ins, [TensorType(self.dtype, (length,))()])
-
-    def perform(self, node, inputs, output_storage):
-        start, stop, step = inputs
-        if step == 0:
-            raise ValueError("arange: step must not be zero")
-        output_storage[0][0] = np.arange(start, stop, step, dtype=self.dtype)
-
-    def infer_shape(self, fgraph, node, input_shapes):
-        if node.outputs[0].type.shape[0] is not None:
-            return [(node.outputs[0].type.shape[0],)]
-        start, stop, step = node.inputs
-        if all(v.dtype in INT_DTYPES for v in node.inputs):
-            n = tm.int_div(stop - start + step - tm.sign(step), step)
-        else:
-            n = tm.ceil(tm.true_div(stop - start, step))
-        return [(tb.cast(tm.maximum(n, 0), "int64"),)]
-
-    def L_op(self, inputs, outputs, output_grads):
-        (g,) = output_grads
-        if self.dtype in INT_DTYPES:
-            return [None, None, None]
-        # out[i] = start + i * step: d/dstart = 1, d/dstep = i, stop only sets the length
-        index = ARange(self.dtype)(tb.constant(np.array(0, dtype=self.dtype)),
-                                   tb.cast(shape_i(outputs[0], 0), self.dtype),
-                                   tb.constant(np.array(1, dtype=self.dtype)))
-        grads = [tm.sum(g), tm.mul(tm.sum(g), 0), tm.sum(tm.mul(g, index))]
-        return [None if v.dtype in INT_DTYPES else tb.cast(gv, v.dtype)
-                for v, gv in zip(inputs, grads)]
-
-
-def static_value(v):
-    """The Python number held by a 0-d constant, else None."""
-    try:
-        return tb.get_scalar_constant_value(v)[()]
-    except tb.NotScalarConstantError:
-        return None
-
-
 def arange(start, stop=None, step=1, dtype=None):
     """``np.arange``: symbolic bounds, NumPy's output dtype unless ``dtype`` is given."""
     if stop is None:
@@ -164,7 +96,7 @@ def arange(start, stop=None, step=1, dtype=None):
             ins.append(tb.constant(np.float64(v)))
         else:
             ins.append(tb.as_tensor_variable(v))
-    out_dtype = _arange_dtype(*[v.dtype for v in ins]) if dtype is None else _dtype(dtype)
+    out_dtype = arange_dtype(*[v.dtype for v in ins]) if dtype is None else _dtype(dtype)
     return ARange(out_dtype)(*ins)
 
 

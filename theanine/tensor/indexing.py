@@ -355,15 +355,15 @@ def static_out_shape(x, idx_list, inputs, context) -> tuple:
         return broadcast_static_shape(shapes, f"{context}: shape mismatch: indexing arrays "
                                       "could not be broadcast together: ")
 
-    def static_part(c):
-        return c if c is None or isinstance(c, int) else None if not isinstance(
-            c, Constant) else int(c.data)
-
     def length(n, a, b, c):
-        a, b, c = (static_part(v) if isinstance(v, Variable) else v for v in (a, b, c))
-        if any(isinstance(v, Variable) for v in (a, b, c)):
-            return None
-        return static_slice_length(n, a, b, c)
+        parts = []
+        for v in (a, b, c):
+            if isinstance(v, Constant):
+                v = int(v.data)
+            elif isinstance(v, Variable):
+                return None
+            parts.append(v)
+        return static_slice_length(n, *parts)
 
     it = iter(inputs)
     axis = 0

@@ -16,7 +16,14 @@ from theanine.graph.basic import Apply, Variable
 from theanine.graph.op import Op
 from theanine.tensor import basic as tb
 from theanine.tensor import math as tm
-from theanine.tensor.alloc import INT_DTYPES, sum_to_shape, zeros_like
+from theanine.tensor.alloc import (
+    INT_DTYPES,
+    ARange,
+    alloc,
+    static_int,
+    sum_to_shape,
+    zeros_like,
+)
 from theanine.tensor.elemwise import DimShuffle, broadcast_static_shape, dimshuffle
 from theanine.tensor.indexing import (
     build_index,
@@ -29,6 +36,7 @@ from theanine.tensor.indexing import (
     slice_length,
     static_out_shape,
 )
+from theanine.tensor.shape import reshape, shape_tuple
 from theanine.tensor.type import TensorType
 
 _DISCRETE = INT_DTYPES + ("bool",)
@@ -69,7 +77,7 @@ class _IndexOp(Op):
             for axis in range(ndim):
                 dims = [s[axis - ndim + len(s)] for s in shape_list
                         if axis - ndim + len(s) >= 0]
-                real = [d for d in dims if not (isinstance(d, int) and d == 1)]
+                real = [d for d in dims if static_int(d) != 1]
                 out.append(real[0] if real else 1)
             return out
 
@@ -222,8 +230,28 @@ class _IncBase(_IndexOp):
             gx = type(self)(self.idx_list, set_instead_of_inc=True)(g, zero, *values)
         else:
             gx = g
-        gy = sum_to_shape(self.sub_op_class(self.idx_list)(g, *values), y)
+        gsub = self.sub_op_class(self.idx_list)(g, *values)
+        if self.set_instead_of_inc and "a" in self.idx_list:
+            gsub = tm.mul(gsub, self._winners(x, values, gsub))
+        gy = sum_to_shape(gsub, y)
         return [gx, gy] + [None] * len(values)
+
+    def _winners(self, x, values, like):
+        """1 where an entry of (broadcast) ``y`` is the value a repeated index keeps.
+
+        With repeated indices the last write wins, so earlier duplicates get no
+        gradient: write each position's ordinal, read back, and compare.
+        """
+        shape = shape_tuple(like)
+        size = tb.constant(np.int64(1))
+        for d in shape:
+            size = tm.mul(size, d)
+        one = tb.constant(np.int64(1))
+        ordinals = reshape(ARange("int64")(tb.constant(np.int64(0)), size, one), shape)
+        written = type(self)(self.idx_list, set_instead_of_inc=True)(
+            alloc(np.int64(-1), *shape_tuple(x)), ordinals, *values)
+        read = self.sub_op_class(self.idx_list)(written, *values)
+        return tb.cast(tm.eq(read, ordinals), like.dtype)
 
 
 class IncSubtensor(_IncBase):

@@ -38,6 +38,8 @@ def _index_source(idx_list) -> tuple[str, list[str]]:
             comps = ["" if c is None else f"_int({take()})" if c == "i" else repr(c)
                      for c in e[1:]]
             parts.append(":".join(comps))
+    if not parts:
+        return "()", params
     return ", ".join(parts) + ("," if len(parts) == 1 else ""), params
 
 
