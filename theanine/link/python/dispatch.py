@@ -42,12 +42,23 @@ def _elemwise(op, node):
     fn = op.scalar_op.nfunc
     out = node.outputs[0]
     simple = (isinstance(fn, np.ufunc) and fn.nout == 1 and len(node.outputs) == 1
-              and not op.inplace_pattern and out.ndim > 0
+              and not op.inplace_pattern
               and all(i.dtype == node.inputs[0].dtype for i in node.inputs)
               and getattr(op.scalar_op, "__props__", ()) == ())
     if simple and _ufunc_matches(fn, node):
-        return fn
+        if out.ndim > 0:
+            return fn
+        return _zero_dim_ufunc(fn)
     return perform_thunk(op, node)
+
+
+def _zero_dim_ufunc(fn):
+    """A ufunc on 0-d arrays returns a NumPy scalar: wrap it back into a 0-d array."""
+    asarray = np.asarray
+
+    def thunk(*args):
+        return asarray(fn(*args))
+    return thunk
 
 
 def _ufunc_matches(fn, node) -> bool:

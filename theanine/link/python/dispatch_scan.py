@@ -210,9 +210,11 @@ class ScanLoopWriter:
         depth, mode = self.info.sot_depth(j), self.sot_mode(j)
         check = [f"if {value}.shape != row{j}:", f"    _bad_shape(_op, {j}, {value}, row{j}, t)"]
         if mode == "regs":
+            # a register holds the value itself: a wrong shape would stay in it, so
+            # ``sot_result`` checks it once after the loop instead of every step
             regs = [f"r{j}_{m}" for m in range(depth, 0, -1)]
             shifted = [f"r{j}_{m}" for m in range(depth - 1, 0, -1)] + [value]
-            return check + [f"{', '.join(regs)} = {', '.join(shifted)}"]
+            return [f"{', '.join(regs)} = {', '.join(shifted)}"]
         if mode == "ring":
             size = self.info.keep[j]
             return check + [f"buf{j}[({_plus('t', depth)}) % {size}] = {value}"]
@@ -224,6 +226,8 @@ class ScanLoopWriter:
         depth, mode = self.info.sot_depth(j), self.sot_mode(j)
         keep = self.info.keep[j]
         if mode == "regs":
+            self.lines.extend(f"_check_regs(_op, {j}, r{j}_{m}, row{j}, done)"
+                              for m in range(1, depth + 1))
             regs = [f"r{j}_{m}" for m in range(keep, 0, -1)]
             if self.info.reverse:
                 regs.reverse()
@@ -274,7 +278,8 @@ class ScanLoopWriter:
         linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
         self.ns.update(_np=np, _op=self.op, _check_n=check_n_steps, _check_seq=check_sequence,
                        _check_init=check_init, _bad_shape=_bad_shape,
-                       _bad_nit_shape=_bad_nit_shape, _stack_last=_stack_last,
+                       _bad_nit_shape=_bad_nit_shape, _check_regs=_check_regs,
+                       _stack_last=_stack_last,
                        _copy_if_same=_copy_if_same, _loop_error=self.loop_error)
         code = compile(src, filename, "exec")
         exec(code, self.ns)
@@ -327,6 +332,11 @@ def _bad_shape(op, j, value, row, step):
         f"scan {op.info.name!r}: at step {step}, fn returned output {j} of shape "
         f"{np.shape(value)}, but its initial state has shape {tuple(row)} per step; a "
         f"recurrent output must keep the shape of its initial state{op._where()}")
+
+
+def _check_regs(op, j, value, row, done):
+    if np.shape(value) != tuple(row):
+        _bad_shape(op, j, value, row, f"<= {done - 1}")
 
 
 def _bad_nit_shape(op, j, value, row, step):
