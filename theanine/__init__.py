@@ -12,6 +12,7 @@ from theanine.compile.function_module import evaluate as _evaluate
 from theanine.config import change_flags, config
 from theanine.graph.basic import Apply, Constant, Variable, set_evaluator
 from theanine.graph.op import Op, as_op
+from theanine.ifelse import ifelse
 from theanine.scan import foldl, foldr, map, reduce, scan
 
 set_evaluator(_evaluate)
@@ -20,4 +21,4 @@ __version__ = "0.1.0"
 
 __all__ = ["config", "change_flags", "graph", "scalar", "tensor", "Apply", "Constant",
            "Variable", "Op", "as_op", "Function", "In", "Mode", "Out", "function", "shared",
-           "compile", "scan", "map", "reduce", "foldl", "foldr"]
+           "compile", "ifelse", "scan", "map", "reduce", "foldl", "foldr"]

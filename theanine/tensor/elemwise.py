@@ -15,13 +15,17 @@ from theanine.tensor.type import TensorType
 _PY_NUMBERS = (bool, int, float, complex)
 
 
-def _weak_constant(value, tensor_dtypes):
-    """A Python number next to tensors takes their dtype family (NumPy 2 rules)."""
+def _weak_constant(value, tensor_dtypes, ndim):
+    """A Python number next to tensors takes their dtype family (NumPy 2 rules).
+
+    It is made with ``ndim`` size-1 axes directly, so broadcasting it needs no
+    DimShuffle node.
+    """
     if not tensor_dtypes:
-        return tb.constant(value)
+        return tb.constant(value, ndim=ndim)
     try:
         dtype = np.result_type(*tensor_dtypes, value)
-        return tb.constant(value, dtype=dtype)
+        return tb.constant(value, dtype=dtype, ndim=ndim)
     except OverflowError:
         raise OverflowError(
             f"Python number {value!r} does not fit the dtype "
@@ -31,15 +35,12 @@ def _weak_constant(value, tensor_dtypes):
 
 def as_elemwise_inputs(inputs):
     """Convert inputs, treating bare Python numbers as weakly typed."""
-    tensor_dtypes = [i.dtype for i in inputs
-                     if isinstance(i, Variable) or isinstance(i, (np.ndarray, np.generic))]
-    out = []
-    for inp in inputs:
-        if isinstance(inp, _PY_NUMBERS):
-            out.append(_weak_constant(inp, tensor_dtypes))
-        else:
-            out.append(tb.as_tensor_variable(inp))
-    return out
+    converted = [None if isinstance(i, _PY_NUMBERS) else tb.as_tensor_variable(i)
+                 for i in inputs]
+    tensor_dtypes = [c.dtype for c in converted if c is not None]
+    ndim = max((c.ndim for c in converted if c is not None), default=0)
+    return [c if c is not None else _weak_constant(i, tensor_dtypes, ndim)
+            for c, i in zip(converted, inputs)]
 
 
 def broadcast_static_shape(shapes, context="") -> tuple:

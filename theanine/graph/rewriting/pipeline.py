@@ -1,13 +1,22 @@
-"""The ordered list of named rewrite passes, and the query a mode makes over it."""
+"""The one ordered list of named rewrite passes, and the query a mode makes over it.
+
+The order is the compiler's story: merge, canonicalize, stabilize, specialize,
+fuse elementwise ops, make ops in-place, merge again.  Rules register into a
+pass by name (``register_rule("canonicalize", rule)``); a mode selects passes
+and rules by tag (``fast_run``, ``fast_compile``) and can exclude any by name.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from theanine.graph.rewriting.basic import EquilibriumPass, GraphPass, Rule
+from theanine.graph.rewriting.merge import merge_graph
 
-@dataclass
+
+@dataclass(frozen=True)
 class Query:
-    """Which passes/rules run: a base set by tag, plus includes and excludes."""
+    """Which passes/rules run: tags/names to include, tags/names to exclude."""
 
     include: frozenset = frozenset()
     exclude: frozenset = frozenset()
@@ -22,20 +31,66 @@ class Query:
 
 @dataclass
 class RewriteReport:
-    """What a pipeline run did: per pass, time and rule counts."""
+    """What a pipeline run did: one PassReport per pass that ran."""
 
     passes: list = field(default_factory=list)
 
+    @property
+    def time(self) -> float:
+        return sum(p.time for p in self.passes)
 
-PIPELINE: list = []
+    def summary(self) -> str:
+        return "\n".join(p.summary() for p in self.passes)
+
+
+FAST_RUN = ("fast_run",)
+BOTH = ("fast_run", "fast_compile")
+
+PIPELINE: list = [
+    GraphPass("merge1", merge_graph, tags=BOTH + ("merge",)),
+    EquilibriumPass("canonicalize", tags=BOTH),
+    EquilibriumPass("stabilize", tags=FAST_RUN),
+    EquilibriumPass("specialize", tags=FAST_RUN),
+    GraphPass("merge2", merge_graph, tags=BOTH + ("merge",)),
+    EquilibriumPass("fusion", tags=FAST_RUN),
+    EquilibriumPass("inplace", tags=FAST_RUN),
+]
+
+
+def get_pass(name: str):
+    for p in PIPELINE:
+        if p.name == name:
+            return p
+    raise KeyError(f"no rewrite pass named {name!r}; passes: "
+                   f"{', '.join(p.name for p in PIPELINE)}")
+
+
+def register_rule(pass_name: str, rw=None, *, tracks=(), name=None, tags=()):
+    """Register a rule into a pass; usable as ``@register_rule("stabilize", tracks=[...])``."""
+
+    def add(fn):
+        r = fn if isinstance(fn, Rule) else Rule(fn, tracks, name, tags)
+        get_pass(pass_name).register(r)
+        return r
+
+    return add(rw) if rw is not None else add
+
+
+def replace_pass(name: str, new_pass) -> None:
+    """Swap a pass for another of the same name (e.g. a graph-level fusion pass)."""
+    for i, p in enumerate(PIPELINE):
+        if p.name == name:
+            PIPELINE[i] = new_pass
+            return
+    raise KeyError(name)
 
 
 def run_pipeline(fgraph, query: Query) -> RewriteReport:
-    """Apply every pass of ``PIPELINE`` selected by ``query`` to ``fgraph``."""
+    """Apply every pass of ``PIPELINE`` that ``query`` selects, in order."""
     report = RewriteReport()
     for rewrite_pass in PIPELINE:
         if rewrite_pass.selected(query):
-            report.passes.append(rewrite_pass.apply(fgraph))
+            report.passes.append(rewrite_pass.apply(fgraph, query))
     return report
 
 

@@ -6,6 +6,7 @@ the node has several outputs).  Ops without a registration run their ``perform``
 
 from __future__ import annotations
 
+import functools
 from functools import singledispatch
 
 import numpy as np
@@ -42,30 +43,44 @@ def _elemwise(op, node):
     fn = op.scalar_op.nfunc
     out = node.outputs[0]
     simple = (isinstance(fn, np.ufunc) and fn.nout == 1 and len(node.outputs) == 1
-              and not op.inplace_pattern
+              and not op.inplace_pattern and out.ndim > 0
               and all(i.dtype == node.inputs[0].dtype for i in node.inputs)
               and getattr(op.scalar_op, "__props__", ()) == ())
     if simple and _ufunc_matches(fn, node):
-        if out.ndim > 0:
-            return fn
-        return _zero_dim_ufunc(fn)
+        return fn
+    if _scalar_fast_path_ok(op, node, fn):
+        return _zero_d_thunk(fn, len(node.inputs))
     return perform_thunk(op, node)
 
 
-def _zero_dim_ufunc(fn):
-    """A ufunc on 0-d arrays returns a NumPy scalar: wrap it back into a 0-d array."""
-    asarray = np.asarray
+def _scalar_fast_path_ok(op, node, fn) -> bool:
+    return (isinstance(fn, np.ufunc) and fn.nout == 1 and len(node.outputs) == 1
+            and not op.inplace_pattern and node.outputs[0].ndim == 0
+            and getattr(op.scalar_op, "__props__", ()) == ()
+            and all(i.dtype == node.inputs[0].dtype for i in node.inputs)
+            and _ufunc_matches(fn, node))
 
-    def thunk(*args):
-        return asarray(fn(*args))
-    return thunk
+
+def _zero_d_thunk(fn, nin):
+    """0-d ufunc results are NumPy scalars: wrap them back into 0-d arrays."""
+    asarray = np.asarray
+    if nin == 1:
+        return lambda a: asarray(fn(a))
+    if nin == 2:
+        return lambda a, b: asarray(fn(a, b))
+    return lambda *args: asarray(fn(*args))
 
 
 def _ufunc_matches(fn, node) -> bool:
     """True when calling the ufunc directly yields the declared output dtype."""
-    samples = [np.ones(1, dtype=i.dtype) for i in node.inputs]
+    return _ufunc_dtype(fn, tuple(i.dtype for i in node.inputs)) == node.outputs[0].dtype
+
+
+@functools.cache
+def _ufunc_dtype(fn, dtypes) -> str:
+    samples = [np.ones(1, dtype=dt) for dt in dtypes]
     with np.errstate(all="ignore"):
-        return str(fn(*samples).dtype) == node.outputs[0].dtype
+        return str(fn(*samples).dtype)
 
 
 @python_funcify.register(DimShuffle)

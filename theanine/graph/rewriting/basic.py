@@ -1,0 +1,266 @@
+"""Rules and passes: the pieces the rewrite pipeline is made of.
+
+A *rule* looks at one Apply node and returns replacements for its outputs (a
+list aligned with ``node.outputs``, or a dict ``{old_var: new_var}``) or None.
+A *pass* applies rules to a FunctionGraph (``EquilibriumPass`` repeats until no
+rule fires) or transforms the whole graph (``GraphPass``).  Every pass reports
+its time and how often each rule fired.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from theanine.graph.basic import Apply, Variable
+from theanine.graph.fg import Feature, InconsistencyError
+
+_rewrite_observers: list = []
+
+
+def add_rewrite_observer(fn) -> None:
+    """``fn(fgraph, node, pairs, rule_name)`` is called after every accepted rewrite."""
+    _rewrite_observers.append(fn)
+
+
+def remove_rewrite_observer(fn) -> None:
+    _rewrite_observers.remove(fn)
+
+
+class RewriteError(RuntimeError):
+    """A rule raised while rewriting a node; names the rule and the node."""
+
+
+class Rule:
+    """A node rewrite: ``fn(fgraph, node) -> list | dict | None``.
+
+    ``tracks`` restricts the nodes it is offered: Op classes (isinstance) or Op
+    instances (equality); empty means every node.
+    """
+
+    def __init__(self, fn: Callable, tracks: Iterable = (), name: str | None = None,
+                 tags: Iterable[str] = ()):
+        self.fn = fn
+        self.tracks = tuple(tracks)
+        self.name = name or fn.__name__
+        self.tags = frozenset(tags)
+        self._classes = tuple(t for t in self.tracks if isinstance(t, type))
+        self._instances = [t for t in self.tracks if not isinstance(t, type)]
+
+    def matches(self, node: Apply) -> bool:
+        if not self.tracks:
+            return True
+        op = node.op
+        if self._classes and isinstance(op, self._classes):
+            return True
+        return any(op == t for t in self._instances)
+
+    def __call__(self, fgraph, node):
+        return self.fn(fgraph, node)
+
+    def __repr__(self):
+        return f"Rule({self.name})"
+
+
+def rule(tracks: Iterable = (), name: str | None = None, tags: Iterable[str] = ()):
+    """Decorator: ``@rule([Elemwise])`` makes a Rule from a function."""
+
+    def wrap(fn):
+        return Rule(fn, tracks, name, tags)
+
+    return wrap
+
+
+@dataclass
+class PassReport:
+    name: str
+    time: float = 0.0
+    applied: Counter = field(default_factory=Counter)
+    iterations: int = 0
+    nodes_before: int = 0
+    nodes_after: int = 0
+
+    def summary(self) -> str:
+        rules = ", ".join(f"{k}: {v}" for k, v in self.applied.most_common())
+        return (f"{self.name}: {self.time * 1000:.1f} ms, {self.iterations} iteration(s), "
+                f"{self.nodes_before} -> {self.nodes_after} nodes" + (f"; {rules}" if rules
+                                                                       else ""))
+
+
+class _ChangeLog(Feature):
+    """Records input changes so a rejected rewrite can be undone."""
+
+    def __init__(self):
+        self.changes: list = []
+
+    def on_change_input(self, fgraph, node, i, old, new, reason):
+        self.changes.append((node, i, old, new))
+
+
+def normalize_replacements(node: Apply, result) -> list[tuple[Variable, Variable]]:
+    if result is None or result is False:
+        return []
+    if isinstance(result, dict):
+        return [(k, v) for k, v in result.items() if k is not v]
+    if isinstance(result, Variable):
+        result = [result]
+    if len(result) != len(node.outputs):
+        raise RewriteError(f"rule returned {len(result)} replacements for "
+                           f"{len(node.outputs)} outputs of {node}")
+    return [(o, n) for o, n in zip(node.outputs, result) if n is not None and o is not n]
+
+
+def apply_replacements(fgraph, node, pairs, rule_name: str) -> bool:
+    """Replace in ``fgraph``; validate; undo and return False if a feature objects."""
+    if not pairs:
+        return False
+    for old, new in pairs:
+        if old.type != new.type and old.type.convert_variable(new) is None:
+            raise RewriteError(f"rule {rule_name} replaced {old} ({old.type}) with {new} "
+                               f"({new.type}) on node {node}: incompatible types")
+    log = _ChangeLog()
+    fgraph.attach_feature(log)
+    try:
+        for old, new in pairs:
+            fgraph.replace(old, new, reason=rule_name)
+        fgraph.validate()
+    except InconsistencyError:
+        for nd, i, old, _ in reversed(log.changes):
+            fgraph.change_node_input(nd, i, old, reason="revert")
+        return False
+    finally:
+        fgraph.remove_feature(log)
+    for observer in _rewrite_observers:
+        observer(fgraph, node, pairs, rule_name)
+    return True
+
+
+def try_rule(fgraph, node, rw: Rule):
+    """Run one rule on one node, turning its exceptions into a RewriteError."""
+    try:
+        return normalize_replacements(node, rw(fgraph, node))
+    except (InconsistencyError, RewriteError):
+        raise
+    except Exception as exc:
+        raise RewriteError(f"rewrite rule {rw.name} failed on node {node}: "
+                           f"{type(exc).__name__}: {exc}") from exc
+
+
+class RewritePass:
+    """A named step of the pipeline, selected by tags."""
+
+    def __init__(self, name: str, tags: Iterable[str] = ("fast_run",)):
+        self.name = name
+        self.tags = frozenset(tags)
+
+    def selected(self, query) -> bool:
+        if self.name in query.exclude or self.tags & query.exclude:
+            return False
+        return self.name in query.include or bool(self.tags & query.include)
+
+    def apply(self, fgraph, query=None) -> PassReport:
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.name})"
+
+
+class EquilibriumPass(RewritePass):
+    """Apply rules over the graph repeatedly until none fires (or a cap is hit)."""
+
+    def __init__(self, name, tags=("fast_run",), max_iterations: int = 50):
+        super().__init__(name, tags)
+        self.rules: list[Rule] = []
+        self.max_iterations = max_iterations
+
+    def register(self, rw: Rule | Callable, *, position: int | None = None) -> Rule:
+        if not isinstance(rw, Rule):
+            rw = Rule(rw)
+        if position is None:
+            self.rules.append(rw)
+        else:
+            self.rules.insert(position, rw)
+        return rw
+
+    def active_rules(self, query) -> list[Rule]:
+        if query is None:
+            return list(self.rules)
+        return [r for r in self.rules
+                if r.name not in query.exclude and not (r.tags & query.exclude)]
+
+    def apply(self, fgraph, query=None) -> PassReport:
+        """Worklist rewriting: after a rule fires, only the new nodes and the
+        clients of the new variables are revisited, so the cost stays close to
+        linear in the graph size."""
+        report = PassReport(self.name, nodes_before=len(fgraph.apply_nodes))
+        start = time.perf_counter()
+        rules = self.active_rules(query)
+        if rules:
+            self._run(fgraph, rules, report)
+        report.time = time.perf_counter() - start
+        report.nodes_after = len(fgraph.apply_nodes)
+        return report
+
+    def _run(self, fgraph, rules, report) -> None:
+        queue = deque(fgraph.toposort())
+        queued = set(queue)
+        tracker = _ImportTracker()
+        fgraph.attach_feature(tracker)
+        budget = self.max_iterations * (len(queue) + 10)
+        try:
+            while queue and budget > 0:
+                node = queue.popleft()
+                queued.discard(node)
+                if node not in fgraph.apply_nodes:
+                    continue
+                for rw in rules:
+                    if not rw.matches(node):
+                        continue
+                    pairs = try_rule(fgraph, node, rw)
+                    tracker.imported.clear()
+                    if not (pairs and apply_replacements(fgraph, node, pairs, rw.name)):
+                        continue
+                    budget -= 1
+                    report.applied[rw.name] += 1
+                    revisit = list(tracker.imported)
+                    for _, new in pairs:
+                        revisit.extend(c for c, _ in fgraph.clients.get(new, ())
+                                       if c != "output")
+                    for n in revisit:
+                        if n not in queued:
+                            queued.add(n)
+                            queue.append(n)
+                    break
+        finally:
+            fgraph.remove_feature(tracker)
+        report.iterations = 1
+
+
+class _ImportTracker(Feature):
+    """Collects nodes imported into the graph (the output of a rewrite)."""
+
+    def __init__(self):
+        self.imported: list = []
+
+    def on_import(self, fgraph, node, reason):
+        self.imported.append(node)
+
+
+class GraphPass(RewritePass):
+    """A whole-graph transformation ``fn(fgraph) -> Counter | None``."""
+
+    def __init__(self, name, fn: Callable, tags=("fast_run",)):
+        super().__init__(name, tags)
+        self.fn = fn
+
+    def apply(self, fgraph, query=None) -> PassReport:
+        report = PassReport(self.name, nodes_before=len(fgraph.apply_nodes), iterations=1)
+        start = time.perf_counter()
+        counts = self.fn(fgraph)
+        if counts:
+            report.applied.update(counts)
+        report.time = time.perf_counter() - start
+        report.nodes_after = len(fgraph.apply_nodes)
+        return report
