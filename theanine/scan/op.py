@@ -113,6 +113,7 @@ class Scan(Op):
     """A loop over an inner graph; see the module docstring for the layout."""
 
     __props__ = ("info",)
+    inner_rewritten = False     # set on the copy the pipeline made of the body
 
     def __init__(self, inner_inputs, inner_outputs, info: ScanInfo, trace=()):
         self.info = info
@@ -156,6 +157,7 @@ class Scan(Op):
         new.fgraph = self.fgraph
         new.trace = self.trace
         new._order = self._order
+        new.inner_rewritten = self.inner_rewritten
         return new
 
     # -- building -----------------------------------------------------------------

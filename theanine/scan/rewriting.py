@@ -1,15 +1,20 @@
 """Scan rewrites: hoist loop-invariant work out of the body, keep only needed steps.
 
 Each rewrite is a plain ``rewrite(fgraph, node) -> {old_var: new_var} or None``.
-``ScanPass`` runs them over a graph (and, recursively, over inner graphs of
-nested scans) as one pass of the rewrite pipeline.
+``ScanPass`` runs them over a graph, and the whole pipeline over each body
+(so nested scans are rewritten too), as the pass "scan" after "specialize".
 """
 
 from __future__ import annotations
 
+import time
+from collections import Counter
+from dataclasses import replace
+
 from theanine.graph.basic import Constant, clone_replace, graph_inputs
 from theanine.graph.fg import OUTPUT, FunctionGraph
-from theanine.graph.rewriting.pipeline import PIPELINE
+from theanine.graph.rewriting.basic import PassReport, RewritePass
+from theanine.graph.rewriting.pipeline import PIPELINE, run_pipeline
 from theanine.scan.op import Scan
 from theanine.tensor.subtensor import Subtensor
 
@@ -72,14 +77,8 @@ def _with_nonseqs(node, inner_outputs, placeholders, outer_values):
     outer = list(node.inputs[:1 + info.n_seq + info.n_sot + info.n_carry]) + \
         [val for _, val in keep]
     new = _rebuild(node, inner_inputs, inner_outputs,
-                   _replace_info(info, n_nonseq=len(keep)), outer)
+                   replace(info, n_nonseq=len(keep)), outer)
     return dict(zip(node.outputs, new.outputs))
-
-
-def _replace_info(info, **changes):
-    fields = {f: getattr(info, f) for f in info.__dataclass_fields__}
-    fields.update(changes)
-    return type(info)(**fields)
 
 
 def remove_unused_nonseqs(fgraph, node):
@@ -144,52 +143,64 @@ def save_memory(fgraph, node):
 SCAN_REWRITES = (pushout_invariants, remove_unused_nonseqs, save_memory)
 
 
-def rewrite_inner(fgraph, node):
-    """Apply the scan rewrites inside the body (nested scans), on a copy."""
+def rewrite_inner(fgraph, node, query=None):
+    """Rewrite the body of a Scan (a copy of it) with the pipeline; None if unchanged.
+
+    The in-place pass is left out: a body's inputs are views of the loop's
+    buffers and sequences, which an in-place op must not overwrite.
+    """
     op = node.op
-    if not isinstance(op, Scan):
+    if not isinstance(op, Scan) or getattr(op, "inner_rewritten", False):
         return None
     inner, _ = op.fgraph.clone_get_equiv()
-    if not apply_scan_rewrites(inner):
-        return None
+    if query is not None:
+        run_pipeline(inner, query.excluding("inplace"))
+    else:
+        apply_scan_rewrites(inner)
     new = _rebuild(node, inner.inputs, inner.outputs, op.info, node.inputs)
+    new.op.inner_rewritten = True
     return dict(zip(node.outputs, new.outputs))
 
 
-def apply_scan_rewrites(fgraph: FunctionGraph, rewrites=SCAN_REWRITES + (rewrite_inner,)) -> int:
-    """Run the scan rewrites on every Scan node until none applies; count the changes."""
-    count = 0
+def apply_scan_rewrites(fgraph: FunctionGraph, rewrites=SCAN_REWRITES, query=None,
+                        counts: Counter | None = None) -> Counter:
+    """Run the scan rewrites on every Scan node until none applies; count what fired."""
+    counts = Counter() if counts is None else counts
     progress = True
     while progress:
         progress = False
         for node in fgraph.toposort():
             if not isinstance(node.op, Scan):
                 continue
-            for rewrite in rewrites:
+            for rewrite in rewrites + (rewrite_inner,):
                 if node not in fgraph.apply_nodes:
                     break
-                result = rewrite(fgraph, node)
+                result = rewrite(fgraph, node, query) if rewrite is rewrite_inner \
+                    else rewrite(fgraph, node)
                 if result:
                     for old, new in result.items():
                         fgraph.replace(old, new, reason=rewrite.__name__)
-                    count += 1
+                    counts[rewrite.__name__] += 1
                     progress = True
                     break
-    return count
+    return counts
 
 
-class ScanPass:
-    """The scan rewrites as one pipeline pass (on in ``fast_run``)."""
+class ScanPass(RewritePass):
+    """Scan's rewrites, and the pipeline run on each body (after ``specialize``)."""
 
-    name = "scan"
-    tags = frozenset({"fast_run", "scan"})
+    def __init__(self):
+        super().__init__("scan", tags=("fast_run", "scan"))
 
-    def selected(self, query) -> bool:
-        return bool(self.tags & set(query.include)) and not (self.tags & set(query.exclude))
+    def apply(self, fgraph, query=None) -> PassReport:
+        report = PassReport(self.name, nodes_before=len(fgraph.apply_nodes), iterations=1)
+        start = time.perf_counter()
+        if any(isinstance(n.op, Scan) for n in fgraph.apply_nodes):
+            apply_scan_rewrites(fgraph, query=query, counts=report.applied)
+        report.time = time.perf_counter() - start
+        report.nodes_after = len(fgraph.apply_nodes)
+        return report
 
-    def apply(self, fgraph):
-        return {"pass": self.name, "rewrites": apply_scan_rewrites(fgraph)}
 
-
-if not any(isinstance(p, ScanPass) for p in PIPELINE):
-    PIPELINE.append(ScanPass())
+if not any(p.name == "scan" for p in PIPELINE):
+    PIPELINE.insert([p.name for p in PIPELINE].index("specialize") + 1, ScanPass())
