@@ -119,7 +119,7 @@ def test_pushout_moves_invariant_work_out_of_the_body(rng):
 
 def test_gradient_loop_gets_invariants_pushed_out(rng):
     x, h0, w = tt.dmatrix("x"), tt.dvector("h0"), tt.dmatrix("w")
-    hs, _ = th.scan(lambda xt, h, w: tt.tanh(tt.dot(h, w) + xt), sequences=x,
+    hs, _ = th.scan(lambda xt, h, w: tt.tanh(tt.dot(w, h) + xt), sequences=x,
                     outputs_info=h0, non_sequences=w)
     g = th.grad(hs.sum(), w)
 

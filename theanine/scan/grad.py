@@ -231,9 +231,20 @@ def _bptt(op, inputs, outputs, output_grads):
         for tap, k in zip(info.seq_taps[j], group):
             seq_out.append(contrib[k] if contrib[k] is not None else zeros_like(fresh[k]))
             seq_where.append((j, tap - min(info.seq_taps[j])))
+    # the gradient reads the outputs of this step from their traces, not recomputed
+    stored = {}
+    for j, out in enumerate(body_outs):
+        if out.owner is not None:
+            ph = TensorType(out.dtype, traces[j].type.shape[1:])(f"out{j}[t]")
+            stored[out] = ph
+            bwd_seqs.append(from_start(traces[j]))
+            bwd_seq_taps.append((0,))
+            bwd_seq_ph.append(ph)
     bwd_inner_in = bwd_seq_ph + [ph for group in pending for ph in group] + acc_ph + \
         [fresh[slices["nonseq"][j][0]] for j in range(info.n_nonseq)]
     bwd_inner_out = seq_out + new_pending + new_acc
+    if stored:
+        bwd_inner_out = clone_replace(bwd_inner_out, stored)
     bwd_info = replace(info, seq_taps=tuple(bwd_seq_taps), sot_taps=(),
                             n_nit=len(seq_out), n_carry=len(new_pending) + len(new_acc),
                             n_nonseq=info.n_nonseq, until=False, keep=(), reverse=not info.reverse,
