@@ -132,3 +132,6 @@ def test_gradient_loop_gets_invariants_pushed_out(rng):
 
     assert len(transposes_of_w(NO_SCAN_PASS)) == 1
     assert transposes_of_w("FAST_RUN") == [], "W.T is computed once, outside the loop"
+    backward = [op for op in scan_ops(th.function([x, h0, w], g)) if op.info.reverse][0]
+    # x is not read backwards: the step's output comes from the forward trace
+    assert backward.info.n_seq == 3

@@ -81,17 +81,34 @@ def _with_nonseqs(node, inner_outputs, placeholders, outer_values):
     return dict(zip(node.outputs, new.outputs))
 
 
-def remove_unused_nonseqs(fgraph, node):
-    """Drop non-sequences the body no longer reads (e.g. after push-out)."""
+def remove_unused_inputs(fgraph, node):
+    """Drop sequences and non-sequences the body no longer reads (e.g. after push-out).
+
+    A dropped sequence no longer has its length checked against ``n_steps``.
+    """
     op = node.op
     if not isinstance(op, Scan):
         return None
     info = op.info
-    nonseq_ph = [op.inner_inputs[g[0]] for g in info.inner_in_slices()["nonseq"]]
+    slices = info.inner_in_slices()
     used = set(graph_inputs(list(op.inner_outputs)))
-    if all(ph in used for ph in nonseq_ph):
+    inner_in = op.inner_inputs
+    seq_keep = [j for j, group in enumerate(slices["seq"])
+                if any(inner_in[k] in used for k in group)]
+    nonseq_ph = [inner_in[g[0]] for g in slices["nonseq"]]
+    if len(seq_keep) == info.n_seq and all(ph in used for ph in nonseq_ph):
         return None
-    outer = [node.inputs[p] for p in info.outer_in_positions()["nonseq"]]
+    pos = info.outer_in_positions()
+    if len(seq_keep) < info.n_seq:
+        n_seq_inner = sum(len(taps) for taps in info.seq_taps)
+        inner = [inner_in[k] for j in seq_keep for k in slices["seq"][j]] + \
+            list(inner_in[n_seq_inner:])
+        outer = [node.inputs[0]] + [node.inputs[pos["seq"][j]] for j in seq_keep] + \
+            list(node.inputs[1 + info.n_seq:])
+        new_info = replace(info, seq_taps=tuple(info.seq_taps[j] for j in seq_keep))
+        new = _rebuild(node, inner, list(op.inner_outputs), new_info, outer)
+        return dict(zip(node.outputs, new.outputs))
+    outer = [node.inputs[p] for p in pos["nonseq"]]
     return _with_nonseqs(node, list(op.inner_outputs), nonseq_ph, outer)
 
 
@@ -140,7 +157,7 @@ def save_memory(fgraph, node):
     return dict(zip(node.outputs, new.outputs))
 
 
-SCAN_REWRITES = (pushout_invariants, remove_unused_nonseqs, save_memory)
+SCAN_REWRITES = (pushout_invariants, remove_unused_inputs, save_memory)
 
 
 def rewrite_inner(fgraph, node, query=None):

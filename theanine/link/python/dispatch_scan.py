@@ -27,8 +27,9 @@ from theanine.graph.utils import user_line
 from theanine.link.callspec import alias_roots
 from theanine.link.errors import node_error_message
 from theanine.link.python.codegen import Codegen
-from theanine.link.python.dispatch import python_funcify
+from theanine.link.python.dispatch import _ufunc_matches, python_funcify
 from theanine.scan.op import Scan, ScanError, check_init, check_n_steps, check_sequence
+from theanine.tensor.elemwise import Elemwise
 
 _counter = itertools.count()
 
@@ -37,16 +38,35 @@ def _stack_last(regs):
     return np.stack(regs)
 
 
-def _copy_if_same(value, initial):
+def _final(value, initial):
+    """A carried state's last value as a fresh ndarray (never the caller's own array)."""
     if value is initial and isinstance(value, np.ndarray):
         return value.copy()
+    if isinstance(value, np.generic):
+        return np.asarray(value)
     return value
+
+
+def loop_funcify(op, node):
+    """Thunks for a loop body: 0-d elementwise ufuncs run bare.
+
+    A ufunc on 0-d values returns a NumPy scalar; inside the body that scalar is
+    as good as a 0-d array (rows of 1-d sequences are NumPy scalars too), and not
+    wrapping it halves the cost of scalar recurrences.  Values leaving the loop
+    are stored into arrays or converted (``_final``).
+    """
+    if isinstance(op, Elemwise) and len(node.outputs) == 1 and node.outputs[0].ndim == 0:
+        fn = op.scalar_op.nfunc
+        if (isinstance(fn, np.ufunc) and fn.nout == 1 and not op.inplace_pattern
+                and getattr(op.scalar_op, "__props__", ()) == () and _ufunc_matches(fn, node)):
+            return fn
+    return python_funcify(op, node)
 
 
 class ScanLoopWriter:
     """Writes and compiles the loop function of one Scan node."""
 
-    def __init__(self, op: Scan, node, funcify=python_funcify):
+    def __init__(self, op: Scan, node, funcify=loop_funcify):
         self.op = op
         self.node = node
         self.info = op.info
@@ -153,7 +173,7 @@ class ScanLoopWriter:
         for j in range(info.n_nit):
             results.append(self.nit_result(j))
         for j in range(info.n_carry):
-            results.append(f"_copy_if_same(c{j}, c{j}_0)")
+            results.append(f"_final(c{j}, c{j}_0)")
         if len(results) == 1:
             L.append(f"return {results[0]}")
         else:
@@ -246,9 +266,9 @@ class ScanLoopWriter:
             return [f"nl{j} = {value}"]
         size = "n" if mode == "full" else str(self.info.keep[self.info.n_sot + j])
         lines = [f"if nb{j} is None:",
-                 f"    nrow{j} = _np.shape({value})",
+                 f"    nrow{j} = {value}.shape",
                  f"    nb{j} = _np.empty(({size},) + nrow{j}, dtype='{out.dtype}')",
-                 f"elif _np.shape({value}) != nrow{j}:",
+                 f"elif {value}.shape != nrow{j}:",
                  f"    _bad_nit_shape(_op, {j}, {value}, nrow{j}, t)"]
         if mode == "full":
             lines.append(f"nb{j}[t] = {value}")
@@ -280,7 +300,7 @@ class ScanLoopWriter:
                        _check_init=check_init, _bad_shape=_bad_shape,
                        _bad_nit_shape=_bad_nit_shape, _check_regs=_check_regs,
                        _stack_last=_stack_last,
-                       _copy_if_same=_copy_if_same, _loop_error=self.loop_error)
+                       _final=_final, _loop_error=self.loop_error)
         code = compile(src, filename, "exec")
         exec(code, self.ns)
         fn = self.ns["scan_loop"]
