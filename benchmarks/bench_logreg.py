@@ -8,6 +8,8 @@ code) run when installed.  Results are quoted in benchmarks/README.md.
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 from harness import Workload, optional_import, run_workloads
 
@@ -77,7 +79,7 @@ def _jax_step(jax, x, y, w0):
 
 
 def _pytensor_step(pytensor, x, y, w0):
-    pt = optional_import("pytensor.tensor")
+    pt = importlib.import_module("pytensor.tensor")
     xs, ys = pt.dmatrix("x"), pt.dvector("y")
     w, b = pytensor.shared(w0.copy(), name="w"), pytensor.shared(0.0, name="b")
     p_1 = 1 / (1 + pt.exp(-pt.dot(xs, w) - b))

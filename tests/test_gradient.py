@@ -39,6 +39,14 @@ def test_non_scalar_cost_names_its_ndim():
         th.grad(x * 2, x)
 
 
+def test_gradients_are_named_after_cost_and_wrt():
+    x = tt.dvector("x")
+    cost = tt.sum(tt.exp(x))
+    cost.name = "cost"
+    assert th.grad(cost, x).name == "(dcost/dx)"
+    assert th.grad(cost, x, add_names=False).name is None
+
+
 def test_integer_wrt_is_refused():
     i = tt.lvector("i")
     with pytest.raises(TypeError, match="integer/bool dtype int64"):

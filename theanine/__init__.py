@@ -6,7 +6,7 @@
     f = th.function([x], tt.exp(x).sum())
 """
 
-from theanine import compile, gradient, graph, scalar, tensor
+from theanine import compile, debug, gradient, graph, scalar, tensor
 from theanine.compile import Function, In, Mode, Out, function, shared
 from theanine.compile.function_module import evaluate as _evaluate
 from theanine.config import change_flags, config
@@ -22,5 +22,5 @@ __version__ = "0.1.0"
 
 __all__ = ["config", "change_flags", "graph", "scalar", "tensor", "Apply", "Constant",
            "Variable", "Op", "as_op", "Function", "In", "Mode", "Out", "function", "shared",
-           "compile", "ifelse", "gradient", "grad", "scan", "map", "reduce", "foldl",
-           "foldr"]
+           "compile", "ifelse", "gradient", "grad", "debug", "scan", "map", "reduce",
+           "foldl", "foldr"]

@@ -106,6 +106,9 @@ def test_runtime_index_error_names_index_and_shape(rng):
         f = th.function([x, i], x[i], mode=th.Mode(linker=linker))
         with pytest.raises(IndexError, match=r"index 7 .*size 3.*shape \(3, 2\)"):
             f(_mat(rng, (3, 2)), 7)
+        h = th.function([x, i], tt.set_subtensor(x[i], 1.0), mode=th.Mode(linker=linker))
+        with pytest.raises(IndexError, match=r"index -4 .*shape \(3, 2\)"):
+            h(_mat(rng, (3, 2)), -4)
         g = th.function([x], x[:, 5], mode=th.Mode(linker=linker))
         with pytest.raises(IndexError, match=r"index 5 .*shape \(3, 2\)"):
             g(_mat(rng, (3, 2)))
@@ -127,6 +130,12 @@ def test_build_time_errors():
         x[tt.dvector()]
     with pytest.raises(IndexError, match="out of bounds for axis 0 with size 3"):
         tt.tensor("float64", shape=(3, 2))[3]
+    with pytest.raises(TypeError, match="index input 0 must be an integer scalar"):
+        Subtensor(("i",))(x, tt.dscalar())
+    with pytest.raises(TypeError, match="must be a boolean array"):
+        AdvancedSubtensor(("b",))(x, tt.lvector())
+    with pytest.raises(TypeError, match="expected 1 index inputs, got 0"):
+        Subtensor(("i",))(x)
     with pytest.raises(IndexError, match="boolean index did not match"):
         tt.tensor("float64", shape=(3, 2))[np.array([True, False])]
 
@@ -213,6 +222,57 @@ def test_advanced_index_vs_numpy(case, rng):
     got = run_both([x, i], out, [a, idx])
     np.testing.assert_array_equal(got, fn(a, idx))
     check_infer_shape(out, [x, i], [a, idx])
+
+
+@st.composite
+def advanced_index(draw):
+    ndim = draw(st.integers(1, 3))
+    shape = tuple(draw(st.sampled_from([1, 2, 4])) for _ in range(ndim))
+    idx_shapes = draw(st.sampled_from([[(2,)], [(3,), (1,)], [(2, 1), (3,)], [()]]))
+    items = []
+    for axis in range(ndim):
+        kind = draw(st.sampled_from(["slice", "int", "array", "array"]))
+        if kind == "slice":
+            items.append(("slice", slice(draw(SLICE_PART), None, draw(st.sampled_from(
+                [None, -1, 2])))))
+        elif kind == "int":
+            items.append(("int", draw(st.integers(-shape[axis], shape[axis] - 1))))
+        else:
+            ishape = draw(st.sampled_from(idx_shapes))
+            vals = draw(st.lists(st.integers(-shape[axis], shape[axis] - 1),
+                                 min_size=int(np.prod(ishape)), max_size=int(np.prod(ishape))))
+            items.append(("array", np.array(vals, dtype="int64").reshape(ishape)))
+        if draw(st.integers(0, 4)) == 0:
+            items.insert(draw(st.integers(0, len(items))), ("new", None))
+    return shape, items
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(advanced_index())
+def test_random_advanced_index_vs_numpy(case):
+    shape, items = case
+    a = np.arange(int(np.prod(shape)), dtype="float64").reshape(shape)
+    x = tt.tensor("float64", shape=(None,) * len(shape), name="x")
+    arrays, values, sym_index, np_index = [], [], [], []
+    for kind, payload in items:
+        np_index.append(payload)
+        if kind == "array":
+            v = tt.tensor("int64", shape=(None,) * payload.ndim)
+            arrays.append(v)
+            values.append(payload)
+            sym_index.append(v)
+        else:
+            sym_index.append(payload)
+    out = x[tuple(sym_index)]
+    got = run_both([x, *arrays], out, [a, *values])
+    np.testing.assert_array_equal(got, a[tuple(np_index)])
+    check_infer_shape(out, [x, *arrays], [a, *values])
+    y = a[tuple(np_index)] * 0 + 1
+    ys = tt.tensor("float64", shape=(None,) * y.ndim)
+    inc = tt.inc_subtensor(out, ys)
+    want = a.copy()
+    np.add.at(want, tuple(np_index), y)
+    np.testing.assert_array_equal(run_both([x, ys, *arrays], inc, [a, y, *values]), want)
 
 
 def test_constant_and_matrix_indices(rng):

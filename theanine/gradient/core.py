@@ -65,9 +65,12 @@ def _seed_for(cost):
 
 
 def _zeros_like(var):
+    """Zeros of ``var``'s type; a disconnected marker for non-numeric types (rng states)."""
     if isinstance(var.type, ScalarType):
         return tb.scalar_from_tensor(tb.constant(np.zeros((), dtype=var.type.dtype)))
-    return filled_like(var, 0)
+    if isinstance(var.type, TensorType):
+        return filled_like(var, 0)
+    return disconnected_type()
 
 
 def _depends_on_wrt(nodes, wrt, blockers) -> set:
@@ -211,6 +214,9 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
                                     f"wrt[{pos}] ({var}): {g.type.why_null}")
         if isinstance(var.type, TensorType) and not is_null(g) and g.dtype != var.dtype:
             g = tb.cast(g, var.dtype)
+        if add_names and g.owner is not None and g.name is None and cost is not None \
+                and cost.name and var.name:
+            g.name = f"(d{cost.name}/d{var.name})"
         results.append(g)
     return results[0] if single else results
 

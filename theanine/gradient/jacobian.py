@@ -27,11 +27,12 @@ class JacobianLoop(Op):
     variables), so the op is an ordinary node for the compiler.
     """
 
-    __props__ = ("expression", "wrt")
+    __props__ = ("expression", "wrt", "consider_constant")
 
     def __init__(self, expression, wrt, consider_constant=()):
         self.expression = expression
         self.wrt = tuple(wrt)
+        self.consider_constant = tuple(consider_constant)
         self._cotangent = expression.type()
         self._vjps = Lop(expression, list(self.wrt), self._cotangent,
                          consider_constant=list(consider_constant),

@@ -116,8 +116,8 @@ _alloc = Alloc()
 
 def alloc(value, *shape):
     """``value`` broadcast into a new array of ``shape`` (sizes as ints or scalars)."""
-    if len(shape) == 1 and (isinstance(shape[0], (list, tuple, np.ndarray))
-                            or (isinstance(shape[0], Variable) and shape[0].ndim == 1)):
+    if len(shape) == 1 and (isinstance(shape[0], (list, tuple, np.ndarray)) or (
+            isinstance(shape[0], Variable) and shape[0].ndim == 1)):
         shape = tuple(shape_entries(shape[0], "alloc"))
     return _alloc(value, *shape)
 

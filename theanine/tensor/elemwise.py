@@ -209,14 +209,15 @@ class Elemwise(Op):
 
     def L_op(self, inputs, outputs, output_grads):
         """Build the scalar op's gradient graph and map it onto Elemwise ops."""
-        s_in = [ts.get_scalar_type(i.dtype)() for i in inputs]
-        s_out = self.scalar_op.make_node(*s_in).outputs
-        s_g = [ts.get_scalar_type(g.dtype)() for g in output_grads]
-        s_grads = self.scalar_op.L_op(s_in, s_out, s_g)
+        output_grads = [filled_like(o, 0) if g is None else g
+                        for o, g in zip(outputs, output_grads)]
+        s_in, s_out, s_g, s_grads, nodes = _scalar_gradient_graph(
+            self.scalar_op, tuple(i.dtype for i in inputs),
+            tuple(g.dtype for g in output_grads))
         mapping = dict(zip(s_in, inputs))
         mapping.update(zip(s_out, outputs))
         mapping.update(zip(s_g, output_grads))
-        results = scalar_graph_to_tensor(s_in + s_out + s_g, s_grads, mapping)
+        results = scalar_graph_to_tensor(s_in + s_out + s_g, s_grads, mapping, nodes)
         return [fit_gradient(x, g) for x, g in zip(inputs, results)]
 
     def infer_shape(self, fgraph, node, input_shapes):
@@ -245,7 +246,19 @@ def elemwise_op(scalar_op: ts.ScalarOp) -> Elemwise:
     return Elemwise(scalar_op)
 
 
-def scalar_graph_to_tensor(inputs, outputs, mapping: dict) -> list:
+@functools.lru_cache(maxsize=1024)
+def _scalar_gradient_graph(scalar_op, in_dtypes, gout_dtypes):
+    """The scalar gradient graph of ``scalar_op`` for these dtypes (built once)."""
+    s_in = [ts.get_scalar_type(dt)() for dt in in_dtypes]
+    s_out = scalar_op.make_node(*s_in).outputs
+    s_g = [ts.get_scalar_type(dt)() for dt in gout_dtypes]
+    s_grads = list(scalar_op.L_op(s_in, s_out, s_g))
+    nodes = io_toposort(s_in + s_out + s_g,
+                        [o for o in s_grads if isinstance(o.type, ts.ScalarType)])
+    return s_in, s_out, s_g, s_grads, nodes
+
+
+def scalar_graph_to_tensor(inputs, outputs, mapping: dict, nodes=None) -> list:
     """Rebuild a scalar graph over tensors: each scalar Apply becomes an Elemwise.
 
     ``mapping`` sends the scalar ``inputs`` to tensor variables; scalar constants
@@ -253,7 +266,9 @@ def scalar_graph_to_tensor(inputs, outputs, mapping: dict) -> list:
     disconnected or undefined gradient) pass through unchanged.
     """
     done = dict(mapping)
-    for node in io_toposort(inputs, [o for o in outputs if isinstance(o.type, ts.ScalarType)]):
+    if nodes is None:
+        nodes = io_toposort(inputs, [o for o in outputs if isinstance(o.type, ts.ScalarType)])
+    for node in nodes:
         args = [done[i] if i in done else _tensor_constant(i) for i in node.inputs]
         outs = elemwise_op(node.op).make_node(*args).outputs
         done.update(zip(node.outputs, outs))

@@ -57,6 +57,17 @@ class _IndexOp(Op):
             raise TypeError(f"{self}: expected {index_input_count(self.idx_list)} index "
                             f"inputs, got {len(inputs)}")
         inputs = [tb.as_tensor_variable(v) for v in inputs]
+        kinds = [c for e in self.idx_list if not isinstance(e, int)
+                 for c in (e[1:] if type(e) is tuple else (e,)) if c in ("i", "a", "b")]
+        for pos, (kind, v) in enumerate(zip(kinds, inputs)):
+            ok = {"i": v.ndim == 0 and v.dtype in INT_DTYPES,
+                  "a": v.ndim >= 1 and v.dtype in INT_DTYPES,
+                  "b": v.ndim >= 1 and v.dtype == "bool"}[kind]
+            if not ok:
+                want = {"i": "an integer scalar", "a": "an integer array",
+                        "b": "a boolean array"}[kind]
+                raise TypeError(f"{self}: index input {pos} must be {want}, got {v} of "
+                                f"type {v.type}")
         if consumed_axes(self.idx_list, inputs) > x.ndim:
             raise IndexError(f"{self}: too many indices for {x} of {x.ndim} dims")
         return inputs
@@ -77,8 +88,12 @@ class _IndexOp(Op):
             for axis in range(ndim):
                 dims = [s[axis - ndim + len(s)] for s in shape_list
                         if axis - ndim + len(s) >= 0]
-                real = [d for d in dims if static_int(d) != 1]
-                out.append(real[0] if real else 1)
+                size = 1
+                for d in dims:  # broadcasting: a size-1 entry gives way to the other
+                    if static_int(d) == 1:
+                        continue
+                    size = d if static_int(size) == 1 else tm.switch(tm.eq(d, 1), size, d)
+                out.append(size)
             return out
 
         return tuple(index_layout(self.idx_list, x, node_inputs, shape_of, mask_count,

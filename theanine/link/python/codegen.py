@@ -11,10 +11,12 @@ from __future__ import annotations
 import itertools
 import linecache
 
+import numpy as np
+
 from theanine.config import config
 from theanine.graph.basic import Constant
 from theanine.ifelse import IfElse
-from theanine.link.callspec import CallSpec, entry_source
+from theanine.link.callspec import CallSpec, argument_locals, entry_source
 from theanine.link.errors import reraise_with_node
 from theanine.link.python.dispatch import perform_thunk, python_funcify
 from theanine.link.python.lazy import ELSE, THEN, branch_contexts, group_by_context
@@ -41,6 +43,10 @@ class Codegen:
         self.names: dict = {}
         self.line_nodes: dict[int, tuple] = {}   # body line index -> (node, position)
         self.order: list = []
+        # user arguments keep their own parameter names in the generated code
+        for pair in _arg_names(spec, fgraph):
+            if pair is not None:
+                self.names[pair[0]] = pair[1]
 
     # -- naming ---------------------------------------------------------------
     def name_of(self, var) -> str:
@@ -55,11 +61,6 @@ class Codegen:
         self.names[var] = name
         return name
 
-    def thunk_name(self, node, pos: int) -> str:
-        name = f"_f{pos}"
-        self.ns[name] = self.make_thunk(node)
-        return name
-
     def make_thunk(self, node):
         return self.funcify(node.op, node)
 
@@ -69,7 +70,14 @@ class Codegen:
 
     def call_expr(self, node, pos: int) -> str:
         args = ", ".join(self.name_of(i) for i in node.inputs)
-        return f"{self.thunk_name(node, pos)}({args})"
+        thunk = self.make_thunk(node)
+        ufunc = getattr(thunk, "inline_ufunc", None)
+        if ufunc is not None:
+            self.ns["_asarray"] = np.asarray
+            self.ns[f"_u{pos}"] = ufunc
+            return f"_asarray(_u{pos}({args}))"
+        self.ns[f"_f{pos}"] = thunk
+        return f"_f{pos}({args})"
 
     def assign_targets(self, node) -> str:
         outs = [self.name_of(o) for o in node.outputs]
@@ -196,6 +204,12 @@ class Codegen:
         if isinstance(var, Constant):
             return var.data
         return frame.f_locals.get(self.names.get(var))
+
+
+def _arg_names(spec, fgraph):
+    locals_ = argument_locals(spec)
+    for var, source in zip(fgraph.inputs, spec.input_sources):
+        yield (var, locals_[source[1]]) if source[0] == "arg" else None
 
 
 class VMLinker:

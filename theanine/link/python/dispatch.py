@@ -62,13 +62,18 @@ def _scalar_fast_path_ok(op, node, fn) -> bool:
 
 
 def _zero_d_thunk(fn, nin):
-    """0-d ufunc results are NumPy scalars: wrap them back into 0-d arrays."""
+    """0-d ufunc results are NumPy scalars: wrap them back into 0-d arrays.
+
+    ``inline_ufunc`` lets the code generator write ``asarray(ufunc(...))`` in
+    place, saving a Python frame per call on scalar graphs.
+    """
     asarray = np.asarray
-    if nin == 1:
-        return lambda a: asarray(fn(a))
-    if nin == 2:
-        return lambda a, b: asarray(fn(a, b))
-    return lambda *args: asarray(fn(*args))
+
+    def thunk(*args):
+        return asarray(fn(*args))
+
+    thunk.inline_ufunc = fn
+    return thunk
 
 
 def _ufunc_matches(fn, node) -> bool:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from theanine.graph.basic import Constant
 from theanine.link.python.dispatch import perform_thunk, python_funcify
 from theanine.tensor.alloc import Alloc
 from theanine.tensor.indexing import format_index
 from theanine.tensor.join import Join
-from theanine.tensor.subtensor import AdvancedSubtensor, Subtensor, index_error
+from theanine.tensor.shape import ShapeI
+from theanine.tensor.subtensor import AdvancedSubtensor, IncSubtensor, Subtensor, index_error
 
 
 def _index_source(idx_list) -> tuple[str, list[str]]:
@@ -68,16 +70,50 @@ def _advanced_subtensor(op, node):
     return _compile_indexer(op, node, "advanced_subtensor", True)
 
 
+@python_funcify.register(IncSubtensor)
+def _inc_subtensor(op, node):
+    index_text, params = _index_source(op.idx_list)
+    write = "=" if op.set_instead_of_inc else "+="
+    src = (f"def inc_subtensor(x, y, {', '.join(params)}):\n"
+           f"    out = {'x' if op.inplace else 'x.copy()'}\n"
+           f"    try:\n"
+           f"        out[{index_text}] {write} y\n"
+           f"    except IndexError as exc:\n"
+           f"        raise _index_error(exc, x, _idx_list, ({', '.join(params)}"
+           f"{',' if len(params) == 1 else ''})) from None\n"
+           f"    return out\n")
+    ns = {"_int": int, "_index_error": index_error, "_idx_list": op.idx_list}
+    exec(compile(src, f"<inc_subtensor {format_index(op.idx_list)}>", "exec"), ns)
+    return ns["inc_subtensor"]
+
+
 @python_funcify.register(Alloc)
 def _alloc(op, node):
     dtype = np.dtype(node.outputs[0].dtype)
     if node.inputs[0].ndim:
         return perform_thunk(op, node)
 
+    value = node.inputs[0]
+    if isinstance(value, Constant) and not np.any(value.data):
+        def alloc_zeros(value, *shape):
+            return np.zeros(tuple(map(int, shape)), dtype=dtype)
+        return alloc_zeros
+
     def alloc(value, *shape):
         return np.full(tuple(map(int, shape)), value, dtype=dtype)
 
     return alloc
+
+
+@python_funcify.register(ShapeI)
+def _shape_i(op, node):
+    i = op.i
+    int64 = np.int64
+
+    def shape_i(x):
+        return np.array(x.shape[i], dtype=int64)
+
+    return shape_i
 
 
 @python_funcify.register(Join)
