@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import itertools
 import linecache
+import re
 
 import numpy as np
 
 from theanine.graph.basic import Constant
 from theanine.graph.utils import user_line
-from theanine.link.callspec import alias_roots
+from theanine.link.callspec import CallSpec, alias_roots
 from theanine.link.errors import node_error_message
 from theanine.link.python.codegen import Codegen
 from theanine.link.python.dispatch import _ufunc_matches, python_funcify
@@ -32,6 +33,7 @@ from theanine.scan.op import Scan, ScanError, check_init, check_n_steps, check_s
 from theanine.tensor.elemwise import Elemwise
 
 _counter = itertools.count()
+_HELPER = re.compile(r"^_([fku]\d+|asarray)$")    # thunks and constants of the body
 
 
 def _stack_last(regs):
@@ -70,7 +72,10 @@ class ScanLoopWriter:
         self.op = op
         self.node = node
         self.info = op.info
-        self.gen = Codegen(op.fgraph, spec=None, funcify=funcify, allow_gc=False)
+        # the body has no entry arguments of its own: the loop names its inputs
+        body_spec = CallSpec(args=[], input_sources=[], n_outputs=0, copy_outputs=[],
+                             update_containers=[])
+        self.gen = Codegen(op.fgraph, body_spec, funcify=funcify, allow_gc=False)
         self.ns = self.gen.ns
         self.lines: list[str] = []
         self.body_first_line = 0
@@ -178,7 +183,7 @@ class ScanLoopWriter:
             L.append(f"return {results[0]}")
         else:
             L.append(f"return ({', '.join(results)},)")
-        helpers = sorted(k for k in self.ns if k.startswith(("_f", "_k")))
+        helpers = sorted(k for k in self.ns if _HELPER.match(k))
         params = ["n_steps"] + seq_args + init_args + carry_args + ns_args
         kw = [f"{h}={h}" for h in helpers]
         signature = ", ".join(params + (["*"] + kw if kw else []))
