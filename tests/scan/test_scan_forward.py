@@ -5,7 +5,7 @@ import pytest
 
 import theanine as th
 import theanine.tensor as tt
-from theanine.scan.op import Scan
+from theanine.scan.op import Scan, ScanError
 
 MODES = ["FAST_RUN", "PY"]
 
@@ -205,3 +205,21 @@ def test_generated_loop_matches_perform(rng):
 def loop_sources(fn):
     """The generated source of each Scan loop in a compiled function."""
     return [v.source for v in fn.fn.codegen.ns.values() if hasattr(v, "writer")]
+
+
+def test_test_values_flow_through_scan():
+    x = tt.dvector("x")
+    x.tag.test_value = np.array([1.0, 2.0, 3.0])
+    with th.change_flags(compute_test_value="raise"):
+        out, _ = th.scan(lambda v, acc: acc + v * 2, sequences=x,
+                         outputs_info=tt.zeros_like(x[0]))
+    np.testing.assert_allclose(out.tag.test_value, [2.0, 6.0, 12.0])
+
+
+def test_return_list_and_strict():
+    x, w = tt.dvector("x"), tt.dscalar("w")
+    outs, _ = th.scan(lambda v, w: v * w, sequences=x, non_sequences=w, return_list=True,
+                      strict=True)
+    assert isinstance(outs, list) and len(outs) == 1
+    with pytest.raises(ScanError, match="strict=True.*w"):
+        th.scan(lambda v: v * w, sequences=x, strict=True)

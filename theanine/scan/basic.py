@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from theanine.config import config
 from theanine.graph.basic import Constant, Variable, clone_replace, io_toposort
 from theanine.graph.shared import SharedVariable
 from theanine.graph.utils import capture_user_trace, user_line
@@ -214,8 +215,12 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
             fn_args.append(ph)
     fn_args.extend(nonseqs)
 
+    if config.compute_test_value != "off":
+        _placeholder_test_values(seqs, infos, seq_ph, sot_ph)
     ret = fn(*fn_args)
     outputs, updates, cond = _split_return(ret, label, trace)
+    if not outputs and not updates:
+        raise ScanError(f"{label}: fn returned no outputs and no updates{_where(trace)}")
     if infos and len(outputs) != len(infos):
         raise ScanError(f"{label}: fn returned {len(outputs)} output(s) but outputs_info has "
                         f"{len(infos)} entries; give one entry per output (None for an "
@@ -260,7 +265,10 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     op = Scan(placeholders + nonseq_ph, inner_outs, info, trace=trace)
     outer = [n] + [v for v, _ in seqs] + [infos[j][0] for j in sot_idx] + \
         [var for var, _ in updates] + hoisted
-    node = op.make_node(*outer)
+    if config.compute_test_value != "off":
+        for var, ph in zip([var for var, _ in updates], carry_ph):
+            _set_test_value(ph, _test_value(var))
+    node = _as_list(op(*outer))[0].owner      # through Op.__call__: test values too
     traces = node.outputs[:len(sot_idx) + len(nit_idx)]
     by_position = [None] * len(infos)
     for pos, j in enumerate(sot_idx + nit_idx):
@@ -332,6 +340,37 @@ def _hoist(placeholders, inner_outs):
     for out in inner_outs:
         take(out)
     return hoisted
+
+
+def _test_value(var):
+    """The debug value of an outer variable, or None when it has none."""
+    if isinstance(var, Constant):
+        return var.data
+    if isinstance(var, SharedVariable):
+        return var.container[0]
+    return getattr(var.tag, "test_value", None)
+
+
+def _set_test_value(ph, value):
+    if value is not None:
+        ph.tag.test_value = value
+
+
+def _placeholder_test_values(seqs, infos, seq_ph, sot_ph):
+    """Give the step function's placeholders the values of the first step."""
+    it = iter(seq_ph)
+    for var, taps in seqs:
+        value = _test_value(var)
+        for tap in taps:
+            _set_test_value(next(it), None if value is None else value[tap - min(taps)])
+    it = iter(sot_ph)
+    for info in infos:
+        if info is None:
+            continue
+        init, taps = info
+        value = _test_value(init)
+        for tap in taps:
+            _set_test_value(next(it), None if value is None else value[len(value) + tap])
 
 
 def _reverse(var):
