@@ -15,6 +15,7 @@ from theanine.graph.basic import Apply, Constant, Variable, set_evaluator
 from theanine.graph.op import Op, as_op
 from theanine.ifelse import ifelse
 from theanine.printing import dprint, pp
+from theanine.scan import foldl, foldr, map, reduce, scan
 
 set_evaluator(_evaluate)
 
@@ -22,4 +23,5 @@ __version__ = "0.1.0"
 
 __all__ = ["config", "change_flags", "graph", "scalar", "tensor", "Apply", "Constant",
            "Variable", "Op", "as_op", "Function", "In", "Mode", "Out", "function", "shared",
-           "compile", "ifelse", "gradient", "grad", "debug", "printing", "pp", "dprint"]
+           "compile", "ifelse", "gradient", "grad", "debug", "printing", "pp", "dprint",
+           "scan", "map", "reduce", "foldl", "foldr"]
