@@ -23,3 +23,4 @@ from theanine.tensor.variable import (  # noqa: F401
 )
 
 as_tensor = as_tensor_variable
+from theanine.tensor import rewriting as _rewriting  # noqa: F401,E402  (registers rewrites)
