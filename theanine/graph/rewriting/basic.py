@@ -205,17 +205,14 @@ class EquilibriumPass(RewritePass):
         return report
 
     def _run(self, fgraph, rules, report) -> None:
-        by_op: dict = {}    # op -> the rules that track it (a rule that cannot match costs nothing)
+        by_op: dict = {}    # id(op) -> (op, the rules tracking it): non-matching rules cost 0
 
         def rules_for(op):
-            try:
-                return by_op[op]
-            except KeyError:
+            found = by_op.get(id(op))
+            if found is None:
                 probe = _OpProbe(op)
-                found = by_op[op] = [rw for rw in rules if rw.matches(probe)]
-                return found
-            except TypeError:   # an unhashable op: ask every rule
-                return [rw for rw in rules if rw.matches(_OpProbe(op))]
+                found = by_op[id(op)] = (op, [rw for rw in rules if rw.matches(probe)])
+            return found[1]
 
         queue = deque(fgraph.toposort())
         queued = set(queue)

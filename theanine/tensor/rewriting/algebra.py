@@ -79,18 +79,18 @@ def _sum_step(var, sign):
     if op is None:
         return None
     a = var.owner.inputs
-    if op == ts.add:
+    if type(op) is ts.Add:
         return [(a[0], sign), (a[1], sign)]
-    if op == ts.sub:
+    if type(op) is ts.Sub:
         return [(a[0], sign), (a[1], -sign)]
-    if op == ts.neg:
+    if type(op) is ts.Neg:
         return [(a[0], -sign)]
     return None
 
 
 def _coefficient(var, dtype, ndim):
     """``c * t`` with a scalar constant ``c`` -> ``(c, t)``; anything else -> ``(1, var)``."""
-    if scalar_op_of(var) == ts.mul:
+    if type(scalar_op_of(var)) is ts.Mul:
         a, b = var.owner.inputs
         for c, t in ((a, b), (b, a)):
             data = constant_array(c)
@@ -99,11 +99,31 @@ def _coefficient(var, dtype, ndim):
     return 1, var
 
 
+_SUM_OPS = (ts.Add, ts.Sub, ts.Neg)
+
+
+def _plain_pair(inputs, out) -> bool:
+    """Fast exit: ``a + b`` with no nested sum, at most one (nonzero) constant and no
+    common base is canonical already (most sums in a graph look like this)."""
+    if any(type(scalar_op_of(i)) in _SUM_OPS for i in inputs):
+        return False
+    a, b = inputs
+    ca, cb = constant_array(a), constant_array(b)
+    if ca is not None and cb is not None:
+        return False
+    if ca is not None or cb is not None:
+        return bool(np.any(cb if ca is None else ca))
+    return _coefficient(a, out.dtype, out.ndim)[1] is not _coefficient(b, out.dtype,
+                                                                          out.ndim)[1]
+
+
 @register_elemwise_rule("canonicalize", ts.add, ts.sub, name="canonical_sum")
 def canonical_sum(fgraph, node):
     """Collect constants and like terms of a sum: ``(x + 1) + 2*x - 3 -> 3*x - 2``."""
     out = node.outputs[0]
     if out.dtype[0] not in _ARITH_KINDS or out.dtype == "bool":
+        return None
+    if _plain_pair(node.inputs, out):
         return None
     leaves, consts = _walk(fgraph, out, _sum_step)
     if any(v.dtype != out.dtype for _, v in leaves):
@@ -163,13 +183,13 @@ def _product_step(var, sign):
     if op is None:
         return None
     a = var.owner.inputs
-    if op == ts.mul:
+    if type(op) is ts.Mul:
         return [(a[0], sign), (a[1], sign)]
-    if op == ts.true_div:
+    if type(op) is ts.TrueDiv:
         return [(a[0], sign), (a[1], -sign)]
-    if op == ts.reciprocal:
+    if type(op) is ts.Reciprocal:
         return [(a[0], -sign)]
-    if op == ts.neg:
+    if type(op) is ts.Neg:
         return [(a[0], sign), (_MINUS_ONE, sign)]
     return None
 

@@ -203,17 +203,27 @@ def _scalar_factor(var):
 
 
 def _scaled(var):
-    """``var`` as ``(alpha, core)``: ``a * core`` or ``-core`` or ``core``."""
+    """``var`` as ``(alpha, core)``: ``a * core``, ``-core`` or ``core`` (alpha None = 1)."""
     op = scalar_op_of(var)
-    if op == ts.mul:
+    if type(op) is ts.Mul:
         p, q = var.owner.inputs
         for s, core in ((p, q), (q, p)):
             alpha = _scalar_factor(s)
             if alpha is not None:
                 return alpha, core
-    if op == ts.neg:
-        return tb.constant(np.asarray(-1.0)), var.owner.inputs[0]
-    return tb.constant(np.asarray(1.0)), var
+    if type(op) is ts.Neg:
+        return -1.0, var.owner.inputs[0]
+    return None, var
+
+
+def _alpha(alpha, sign: float, dtype: str):
+    """The 0-d scalar ``sign * alpha`` (a constant where possible)."""
+    if alpha is None or isinstance(alpha, float):
+        return tb.constant(np.asarray(sign * (1.0 if alpha is None else alpha), dtype=dtype))
+    data = constant_array(alpha)
+    if data is not None:
+        return tb.constant(np.asarray(sign * data, dtype=dtype).reshape(()))
+    return alpha if sign == 1.0 else tm.neg(alpha)
 
 
 def _product_kind(fgraph, var, dtype):
@@ -233,7 +243,7 @@ def _product_kind(fgraph, var, dtype):
         if a.ndim == 1 and b.ndim == 2:
             return ("gemv", b.T, a)
         return None
-    if scalar_op_of(var) == ts.mul and var.ndim == 2:
+    if type(scalar_op_of(var)) is ts.Mul and var.ndim == 2:
         cols = [_column_or_row(i) for i in var.owner.inputs]
         if cols[0] and cols[1] and {cols[0][0], cols[1][0]} == {"col", "row"}:
             x = cols[0][1] if cols[0][0] == "col" else cols[1][1]
@@ -261,7 +271,7 @@ def dot_to_blas(fgraph, node):
     out = node.outputs[0]
     if out.dtype not in BLAS_DTYPES or out.ndim not in (1, 2):
         return None
-    sign = -1.0 if scalar_op_of(out) == ts.sub else 1.0
+    sign = -1.0 if type(scalar_op_of(out)) is ts.Sub else 1.0
     p, q = node.inputs
     tries = [(p, q, sign)] if sign < 0 else [(p, q, 1.0), (q, p, 1.0)]
     for acc, term, s in tries:
@@ -269,20 +279,15 @@ def dot_to_blas(fgraph, node):
         kind = _product_kind(fgraph, core, out.dtype)
         if kind is None or not fits(acc, out):
             continue
-        beta_acc, z = _scaled(acc)
-        if not fits(z, out):
-            beta_acc, z = tb.constant(np.asarray(1.0)), acc
-        a = tm.mul(alpha, s) if s != 1.0 else alpha
         name, u, v = kind
-        if name == "gemm":
-            new = gemm_no_inplace(z, a, u, v, beta_acc)
-        elif name == "gemv":
-            new = gemv_no_inplace(z, a, u, v, beta_acc)
-        else:
-            if scalar_op_of(acc) == ts.mul:   # ger has no beta: keep the scaled accumulator
-                z = acc
-            new = ger_no_inplace(z, a, u, v)
-        return [as_replacement(new, out)]
+        a = _alpha(alpha, s, out.dtype)
+        if name == "ger":   # ger has no beta: the accumulator goes in as it is
+            return [as_replacement(ger_no_inplace(acc, a, u, v), out)]
+        beta, z = _scaled(acc)
+        if not fits(z, out):
+            beta, z = None, acc
+        op = gemm_no_inplace if name == "gemm" else gemv_no_inplace
+        return [as_replacement(op(z, a, u, v, _alpha(beta, 1.0, out.dtype)), out)]
     return None
 
 

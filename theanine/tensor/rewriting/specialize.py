@@ -69,7 +69,7 @@ def sum_mul_to_dot(fgraph, node):
         return None
     (prod,) = node.inputs
     out = node.outputs[0]
-    if prod.ndim != 1 or scalar_op_of(prod) != ts.mul or not single_client(fgraph, prod):
+    if prod.ndim != 1 or type(scalar_op_of(prod)) is not ts.Mul or not single_client(fgraph, prod):
         return None
     x, y = prod.owner.inputs
     if not (x.dtype == y.dtype == out.dtype == prod.dtype) or out.dtype[0] != "f":

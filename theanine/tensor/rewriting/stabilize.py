@@ -23,11 +23,11 @@ from theanine.tensor.rewriting.utils import (
 def negated(var):
     """``-var``, simplified where the graph allows: ``-(-z) = z``, ``-(-z - b) = z + b``."""
     op = scalar_op_of(var)
-    if op == ts.neg:
+    if type(op) is ts.Neg:
         return var.owner.inputs[0]
-    if op == ts.sub:
+    if type(op) is ts.Sub:
         a, b = var.owner.inputs
-        if scalar_op_of(a) == ts.neg:
+        if type(scalar_op_of(a)) is ts.Neg:
             return tm.add(a.owner.inputs[0], b)
         return tm.sub(b, a)
     return tm.neg(var)
@@ -63,7 +63,7 @@ register_pattern("stabilize", (ts.reciprocal, (ts.add, 1, (ts.exp, "u"))),
 
 def _is_max_shifted(arg) -> bool:
     """``arg`` is ``y - (something computed from max(y))``: already stabilized."""
-    if scalar_op_of(arg) != ts.sub:
+    if type(scalar_op_of(arg)) is not ts.Sub:
         return False
     x = arg.owner.inputs[0]
     stack, seen = [arg.owner.inputs[1]], 0

@@ -172,7 +172,8 @@ def _head_matches(head, var: Variable) -> bool:
     if owner is None:
         return False
     if isinstance(head, ts.ScalarOp):
-        return scalar_op_of(var) == head
+        op = scalar_op_of(var)
+        return type(op) is type(head) and (not head.__props__ or op == head)
     if isinstance(head, type):
         if issubclass(head, ts.ScalarOp):
             return isinstance(scalar_op_of(var), head)
