@@ -14,8 +14,8 @@ NO_REWRITE = th.Mode(linker="py", optimizer=None)
 
 def compile_both(inputs, outputs, mode=REWRITE):
     """(rewritten function, reference function without rewrites, Counter of rules fired)."""
-    f = th.function(inputs, outputs, mode=mode)
-    ref = th.function(inputs, outputs, mode=NO_REWRITE)
+    f = th.function(inputs, outputs, mode=mode, on_unused_input="ignore")
+    ref = th.function(inputs, outputs, mode=NO_REWRITE, on_unused_input="ignore")
     return f, ref, fired(f)
 
 
