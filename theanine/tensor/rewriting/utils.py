@@ -192,6 +192,8 @@ def _bind(bindings: dict, name: str, var: Variable) -> bool:
 def match(var: Variable, pattern, bindings: dict | None = None) -> dict | None:
     """Bindings ``{name: Variable}`` if ``var`` has the shape of ``pattern``, else None."""
     bindings = {} if bindings is None else bindings
+    if type(pattern) is tuple:
+        return _match_node(var, pattern, bindings)
     if isinstance(pattern, str):
         return bindings if _bind(bindings, pattern, var) else None
     if isinstance(pattern, Var):
@@ -200,6 +202,10 @@ def match(var: Variable, pattern, bindings: dict | None = None) -> dict | None:
         return bindings if _bind(bindings, pattern.name, var) else None
     if isinstance(pattern, _NUMBERS):
         return bindings if is_constant_value(var, pattern) else None
+    raise TypeError(f"not a pattern: {pattern!r}")
+
+
+def _match_node(var: Variable, pattern: tuple, bindings: dict) -> dict | None:
     head, *args = pattern
     if not _head_matches(head, var):
         return None
