@@ -161,3 +161,12 @@ def test_useless_specify_shape(rng):
     assert op_names(f) == ["add"]
     x = tt.dmatrix("x")
     check([x], tt.specify_shape(x, (3, 3)) + 1, "useless_specify_shape", rng, fires=False)
+
+
+def test_sqrt_of_square(rng):
+    x = tt.dvector("x")
+    f = check([x], tt.sqrt(tt.sqr(tt.exp(x))), "sqrt(sqr(x)) -> x", rng)
+    assert op_names(f) == ["exp"]
+    # sqrt(x**2) is |x|, not x, for x of unknown sign
+    f = check([x], tt.sqrt(tt.sqr(x)), "sqrt(sqr(x)) -> x", rng, fires=False)
+    assert op_names(f) == ["sqr", "sqrt"]

@@ -120,3 +120,21 @@ def test_hand_written_cross_entropy_is_overflow_free():
     assert not np.all(np.isfinite(naive))
     assert np.all(np.isfinite(got))
     np.testing.assert_allclose(got, exact, rtol=1e-12)
+
+
+def test_other_spellings_of_the_same_formulas():
+    x = tt.dvector("x")
+    v = np.array([-1000.0, 1e-10, 1000.0])
+    small = np.array([-1000.0, 1e-10, 1.0])
+    got, naive, counts, f = run([x], tt.exp(x) + (-1), [small])
+    assert counts["add(exp(x), -1) -> expm1(x)"] == 1 and op_names(f) == ["expm1"]
+    np.testing.assert_allclose(got, np.expm1(small), rtol=1e-15)
+    got, naive, counts, f = run([x], tt.reciprocal(1 + tt.exp(-x)), [v])
+    assert counts["reciprocal(1+exp(u)) -> sigmoid(-u)"] == 1 and op_names(f) == ["sigmoid"]
+    np.testing.assert_allclose(got, sp.expit(v))
+    got, naive, counts, f = run([x], tt.log1p(-tt.sigmoid(x)), [v])
+    assert counts["log1p(neg(sigmoid(x))) -> neg(softplus(x))"] == 1
+    assert np.isinf(naive[2])
+    np.testing.assert_allclose(got, -np.logaddexp(0, v))
+    _, _, counts, f = run([x], tt.log1p(-tt.tanh(x)), [v])
+    assert "softplus" not in op_names(f)
