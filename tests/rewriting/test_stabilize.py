@@ -102,6 +102,9 @@ def test_logsumexp():
     got, naive, counts, _ = run([x], tt.log(tt.exp(x).sum()), [v[2:]])
     assert counts["logsumexp"] == 1
     np.testing.assert_allclose(got, sp.logsumexp(v[2:]))
+    got, naive, counts, _ = run([x], tt.log(tt.exp(x).sum(axis=0, keepdims=True)), [v[:1]])
+    assert counts["logsumexp"] == 1 and got.shape == (1, 3)
+    np.testing.assert_allclose(got, v[:1])
     _, _, counts, _ = run([x], tt.log(tt.sum(x, axis=1)), [np.ones((2, 2))])
     assert counts["logsumexp"] == 0
 

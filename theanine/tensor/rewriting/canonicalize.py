@@ -39,7 +39,10 @@ def constant_folding(fgraph, node):
     if not all(isinstance(o.type, TensorType) for o in node.outputs):
         return None
     storage = [[None] for _ in node.outputs]
-    op.perform(node, [i.data for i in node.inputs], storage)
+    try:
+        op.perform(node, [i.data for i in node.inputs], storage)
+    except Exception:   # e.g. a bad constant reshape: let it fail at run time, with context
+        return None
     biggest_in = max((np.size(i.data) for i in node.inputs), default=1)
     out = []
     for var, (value,) in zip(node.outputs, storage):

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from theanine.scalar import basic as ts
 from theanine.tensor import math as tm
 from theanine.tensor.elemwise import CAReduce
@@ -43,7 +45,11 @@ def pow_specialize(fgraph, node):
     if n is None or x.dtype != out.dtype:
         return None
     is_float = out.dtype[0] in "fc"
-    n = float(n.real) if hasattr(n, "real") else float(n)
+    if np.iscomplexobj(n):
+        if n.imag != 0:
+            return None
+        n = n.real
+    n = float(n)
     if n == 2:
         new = tm.sqr(x)
     elif n == 0.5 and is_float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from theanine.scalar import basic as ts
 from theanine.tensor import math as tm
-from theanine.tensor.elemwise import CAReduce, keep_dims, normalize_axis
+from theanine.tensor.elemwise import CAReduce, DimShuffle, keep_dims, normalize_axis
 from theanine.tensor.rewriting.utils import (
     as_replacement,
     match,
@@ -82,22 +82,27 @@ def _is_max_shifted(arg) -> bool:
 @register_elemwise_rule("stabilize", ts.log, name="logsumexp")
 def logsumexp(fgraph, node):
     """``log(sum(exp(x), axis))`` -> ``m + log(sum(exp(x - m), axis))``, ``m = max(x, axis)``
-    (0 where the max is infinite, so all-``-inf`` rows stay ``-inf``)."""
+    (0 where the max is infinite, so all-``-inf`` rows stay ``-inf``).  A ``keepdims``
+    DimShuffle between the log and the sum is kept."""
     out = node.outputs[0]
-    bound = match(out, (ts.log, (CAReduce, (ts.exp, "x"))))
-    if bound is None:
-        return None
-    reduce_node = out.owner.inputs[0].owner
-    if reduce_node.op.kind != "sum" or bound["x"].dtype[0] != "f":
+    (arg,) = node.inputs
+    keep = None
+    if arg.owner is not None and isinstance(arg.owner.op, DimShuffle):
+        keep, arg = arg.owner.op, arg.owner.inputs[0]
+    bound = match(arg, (CAReduce, (ts.exp, "x")))
+    if bound is None or arg.owner.op.kind != "sum":
         return None
     x = bound["x"]
-    if _is_max_shifted(x):
+    if x.dtype[0] != "f" or _is_max_shifted(x):
         return None
-    axes = normalize_axis(reduce_node.op.axis, x.ndim)
-    m = CAReduce("max", reduce_node.op.axis)(x)
-    m = tm.switch(tm.isinf(m), 0, m)
+    axis = arg.owner.op.axis
+    axes = normalize_axis(axis, x.ndim)
+    peak = CAReduce("max", axis)(x)
+    m = tm.switch(tm.isinf(peak), 0, peak)
     shifted = tm.exp(tm.sub(x, keep_dims(m, x.ndim, axes)))
-    new = tm.add(tm.log(CAReduce("sum", reduce_node.op.axis)(shifted)), m)
+    new = tm.add(tm.log(CAReduce("sum", axis)(shifted)), m)
+    if keep is not None:
+        new = keep(new)
     return [as_replacement(new, out)]
 
 
