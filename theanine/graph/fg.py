@@ -14,6 +14,30 @@ from theanine.graph.basic import Apply, Constant, Variable, clone_get_equiv, io_
 OUTPUT = "output"
 
 
+class Clients(dict):
+    """The ``(node, input_index)`` pairs reading a variable, in insertion order.
+
+    A dict underneath so removal is O(1) (a merged constant can have thousands
+    of clients); it also answers the list operations callers use.
+    """
+
+    __slots__ = ()
+
+    def append(self, item) -> None:
+        self[item] = None
+
+    def remove(self, item) -> None:
+        del self[item]
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, slice)):
+            return list(self)[key]
+        return dict.__getitem__(self, key)
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
 class InconsistencyError(Exception):
     """A change would leave the graph invalid (a feature vetoed it)."""
 
@@ -59,7 +83,7 @@ class FunctionGraph:
         self.outputs: list[Variable] = list(outputs)
         self.apply_nodes: set[Apply] = set()
         self.variables: set[Variable] = set()
-        self.clients: dict[Variable, list] = {}
+        self.clients: dict[Variable, Clients] = {}
         self._features: list[Feature] = []
         self.update_mapping = dict(update_mapping or {})
         for inp in inputs:
@@ -79,7 +103,7 @@ class FunctionGraph:
             return
         self.inputs.append(var)
         self.variables.add(var)
-        self.clients.setdefault(var, [])
+        self.clients.setdefault(var, Clients())
 
     def add_input(self, var: Variable) -> None:
         self._add_input(var)
@@ -100,7 +124,7 @@ class FunctionGraph:
                     "pass it as an input or in givens"
                 )
             self.variables.add(var)
-            self.clients.setdefault(var, [])
+            self.clients.setdefault(var, Clients())
             return
         self._import_node(var.owner, reason)
 
@@ -115,7 +139,7 @@ class FunctionGraph:
             self.apply_nodes.add(n)
             for out in n.outputs:
                 self.variables.add(out)
-                self.clients.setdefault(out, [])
+                self.clients.setdefault(out, Clients())
             for pos, inp in enumerate(n.inputs):
                 self.clients[inp].append((n, pos))
             for feature in self._features:
