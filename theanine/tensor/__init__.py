@@ -46,3 +46,4 @@ from theanine.tensor.nnet import (  # noqa: F401,E402
     softmax,
     to_one_hot,
 )
+from theanine.tensor import rewriting as _rewriting  # noqa: F401,E402  (registers rewrites)
