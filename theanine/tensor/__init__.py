@@ -23,3 +23,4 @@ from theanine.tensor.variable import (  # noqa: F401
 )
 
 as_tensor = as_tensor_variable
+from theanine.tensor.rewriting import fusion as _fusion  # noqa: F401,E402  (registers the pass)

@@ -15,6 +15,7 @@ from theanine.config import config
 from theanine.graph.basic import Constant
 from theanine.link.callspec import CallSpec, entry_source
 from theanine.link.errors import reraise_with_node
+from theanine.link.python import dispatch_fused  # noqa: F401  (fused-kernel thunks)
 from theanine.link.python.dispatch import perform_thunk, python_funcify
 
 _counter = itertools.count()

@@ -1,0 +1,1 @@
+"""Tensor graph rewrites, one module per pass family (fusion, inplace, ...)."""
