@@ -10,6 +10,7 @@ from theanine.compile.io import In, Out
 from theanine.compile.mode import get_mode
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable, clone_replace, graph_inputs
+from theanine.graph.destroyhandler import attach_destroy_handler
 from theanine.graph.fg import FunctionGraph, MissingInputError
 from theanine.graph.rewriting.pipeline import run_pipeline
 from theanine.graph.shared import SharedVariable
@@ -248,6 +249,9 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
     fg_inputs = in_vars + shared_vars
     n_out = len(out_vars)
     fgraph = FunctionGraph(fg_inputs, targets, clone=True)
+    attach_destroy_handler(
+        fgraph, mutable=[fgraph.inputs[k] for k, i in enumerate(ins) if i.mutable],
+        updates={fgraph.inputs[fg_inputs.index(key)]: n_out + j for j, key in enumerate(upd_keys)})
     t1 = time.perf_counter()
     mode_obj = get_mode(mode)
     report = run_pipeline(fgraph, mode_obj.effective_query()) if hasattr(

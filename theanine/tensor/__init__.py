@@ -13,6 +13,8 @@ from theanine.tensor.constructors import *  # noqa: F401,F403
 from theanine.tensor.constructors import tensor  # noqa: F401
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise, dimshuffle  # noqa: F401
 from theanine.tensor.math import *  # noqa: F401,F403
+from theanine.tensor.rewriting import fusion as _fusion  # noqa: F401  (registers the pass)
+from theanine.tensor.rewriting import inplace as _inplace  # noqa: F401  (registers the pass)
 from theanine.tensor.shape import Reshape, Shape, reshape, shape, shape_i, specify_shape  # noqa: F401
 from theanine.tensor.subtensor import *  # noqa: F401,F403
 from theanine.tensor.type import TensorType  # noqa: F401
@@ -23,4 +25,3 @@ from theanine.tensor.variable import (  # noqa: F401
 )
 
 as_tensor = as_tensor_variable
-from theanine.tensor.rewriting import fusion as _fusion  # noqa: F401,E402  (registers the pass)

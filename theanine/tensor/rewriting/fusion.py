@@ -223,13 +223,16 @@ def _fuse_reductions(fgraph) -> Counter:
         if not isinstance(node.op, CAReduce) or node not in fgraph.apply_nodes:
             continue
         src = node.inputs[0].owner
-        if src is None or not isinstance(src.op, Elemwise) \
-                or not isinstance(src.op.scalar_op, Composite) or src.op.inplace_pattern \
-                or len(fgraph.clients[node.inputs[0]]) != 1:
+        if src is None or not fusable_node(src) or len(fgraph.clients[node.inputs[0]]) != 1:
             continue
         if not _predicates["reduce"](node.op.kind, node.inputs[0].dtype):
             continue
-        new = FusedReduce(src.op.scalar_op, node.op.kind, node.op.axis)(*src.inputs)
+        comp, in_vars = _build(_Group(src), {src: 0})
+        if not in_vars:
+            continue
+        ndim = src.outputs[0].ndim
+        new = FusedReduce(comp, node.op.kind, node.op.axis)(
+            *[_as_input(v, ndim) for v in in_vars])
         out = node.outputs[0]
         if new.type != out.type and out.type.convert_variable(new) is None:
             continue
