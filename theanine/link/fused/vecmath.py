@@ -7,12 +7,14 @@ exponent-bit manipulation through an LLVM bitcast and ``select``-style
 branches) so that LLVM's loop vectorizer turns a ``prange`` loop that calls
 them into SIMD code.
 
-Every function is a separate ``@njit`` function compiled with
-``fastmath={'contract'}`` only: FMA contraction is allowed, but no flag lets
-LLVM assume the absence of NaN/inf or reassociate (which would break the
-exact range-reduction steps).  Numba emits the flags per instruction and LLVM
-inlines the small functions into the calling loop, so a kernel compiled with
-other flags does not change their semantics.
+The functions are ``@njit(inline='always')``: Numba inlines them into the
+caller's IR (LLVM does not reliably inline several of them into one loop, and
+an out-of-line call stops vectorization), so they take the caller's fast-math
+flags.  Callers must not enable ``nnan``/``ninf`` (special values would break)
+nor ``reassoc`` (it would undo the exact range-reduction steps); ``contract``
+(FMA) is fine.  The fused kernels use no fast-math flags at all.  Out-of-line
+``*_ni`` variants of each function are meant for scalar code paths, where a
+call is cheaper to compile than an inlined body.
 
 float32 variants evaluate the float64 algorithm and round once to float32.
 
@@ -62,7 +64,12 @@ __all__ = [
 #: fast-math flags used for the math functions (keeps NaN/inf/signed-zero semantics)
 VM_FASTMATH = frozenset({"contract"})
 
-_jit = numba.njit(fastmath=set(VM_FASTMATH), error_model="numpy", cache=True)
+# Inlined at Numba-IR level into the calling kernel: LLVM's own inliner does not
+# reliably inline several of these into one loop, and a call stops vectorization.
+_jit = numba.njit(fastmath=set(VM_FASTMATH), error_model="numpy", cache=True, inline="always")
+# Out-of-line versions (``*_ni``) for scalar code paths: cheap to compile into a
+# kernel because they are linked as calls.
+_jit_call = numba.njit(fastmath=set(VM_FASTMATH), error_model="numpy", cache=True)
 
 
 @intrinsic
@@ -493,3 +500,10 @@ FUNCS = {
     "sigmoid": (sigmoid_f32, sigmoid_f64),
     "softplus": (softplus_f32, softplus_f64),
 }
+
+#: out-of-line variants for non-vectorized code paths: ``exp_f64_ni`` etc.
+FUNCS_NI = {}
+for _name, (_f32, _f64) in FUNCS.items():
+    FUNCS_NI[_name] = (_jit_call(_f32.py_func), _jit_call(_f64.py_func))
+    globals()[f"{_name}_f32_ni"], globals()[f"{_name}_f64_ni"] = FUNCS_NI[_name]
+del _name, _f32, _f64
