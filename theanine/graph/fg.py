@@ -79,7 +79,7 @@ class FunctionGraph:
             return
         self.inputs.append(var)
         self.variables.add(var)
-        self.clients.setdefault(var, [])
+        self.clients.setdefault(var, ClientList())
 
     def add_input(self, var: Variable) -> None:
         self._add_input(var)
@@ -100,12 +100,12 @@ class FunctionGraph:
                     "pass it as an input or in givens"
                 )
             self.variables.add(var)
-            self.clients.setdefault(var, [])
+            self.clients.setdefault(var, ClientList())
             return
         self._import_node(var.owner, reason)
 
     def _import_node(self, node: Apply, reason) -> None:
-        new_nodes = [n for n in io_toposort(list(self.variables), node.outputs)
+        new_nodes = [n for n in io_toposort(self._known_frontier(node), node.outputs)
                      if n not in self.apply_nodes]
         for n in new_nodes:
             for inp in n.inputs:
@@ -115,11 +115,24 @@ class FunctionGraph:
             self.apply_nodes.add(n)
             for out in n.outputs:
                 self.variables.add(out)
-                self.clients.setdefault(out, [])
+                self.clients.setdefault(out, ClientList())
             for pos, inp in enumerate(n.inputs):
                 self.clients[inp].append((n, pos))
             for feature in self._features:
                 feature.on_import(self, n, reason)
+
+    def _known_frontier(self, node: Apply) -> list:
+        """Variables already in the graph where a walk up from ``node`` stops
+        (so importing costs the size of the new part, not of the graph)."""
+        frontier, stack, seen = [], [node], {node}
+        while stack:
+            for inp in stack.pop().inputs:
+                if inp in self.variables:
+                    frontier.append(inp)
+                elif inp.owner is not None and inp.owner not in seen:
+                    seen.add(inp.owner)
+                    stack.append(inp.owner)
+        return frontier
 
     def import_node(self, node: Apply, reason=None) -> None:
         self._import_node(node, reason)
@@ -244,6 +257,38 @@ class FunctionGraph:
 
     def __str__(self) -> str:
         return f"FunctionGraph({', '.join(str(o) for o in self.outputs)})"
+
+
+class ClientList(list):
+    """A value's ``(node, input index)`` clients with O(1) ``remove``.
+
+    A value with thousands of clients (a merged constant) is pruned client by
+    client; a plain list would make that quadratic.  Removal moves the last
+    client into the freed slot, so the order is insertion order until a removal.
+    """
+
+    __slots__ = ("_where",)
+
+    def __init__(self):
+        super().__init__()
+        self._where: dict = {}
+
+    def append(self, item) -> None:
+        self._where[item] = len(self)
+        super().append(item)
+
+    def remove(self, item) -> None:
+        try:
+            k = self._where.pop(item)
+        except KeyError:
+            raise ValueError(f"{item!r} is not a client") from None
+        last = super().pop()
+        if k < len(self):
+            self[k] = last
+            self._where[last] = k
+
+    def __contains__(self, item) -> bool:
+        return item in self._where
 
 
 def _is_shared(var: Variable) -> bool:

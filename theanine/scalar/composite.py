@@ -244,7 +244,7 @@ def expression_strings(comp: Composite) -> list[str]:
             text = (f"{sym}{inner}", prec)
         else:
             text = (f"{op.name}({', '.join(p[0] for p in parts)})", 100)
-        if len(text[0]) > 4 * NAME_LIMIT:
-            text = (text[0][:4 * NAME_LIMIT] + "...", 100)
+        if len(text[0]) > NAME_LIMIT:
+            text = (text[0][:NAME_LIMIT] + "...", 100)
         texts.append([text] * len(dts))
     return [text_of(r)[0] for r in comp.outputs_ref]

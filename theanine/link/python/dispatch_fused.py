@@ -16,7 +16,6 @@ reductions the engines can express.
 
 from __future__ import annotations
 
-import os
 import threading
 
 import numpy as np
@@ -89,7 +88,7 @@ def get_kernel(program):
         kernel = _kernels.get(key)
         if kernel is None:
             mod = _numba_engine if engine == "numba" else _numexpr_engine
-            cache_dir = os.path.join(config.compiledir, "fused")
+            cache_dir = config.compiledir
             if config.fused_kernel_async and hasattr(mod, "compile_program_async"):
                 kernel = mod.compile_program_async(program, cache_dir=cache_dir)
             else:
@@ -108,8 +107,8 @@ class FusedThunk:
     def __init__(self, op: Elemwise, node):
         self.comp = op.scalar_op
         self.numpy = NumpyComposite(self.comp)
-        self.program = make_program(self.comp)
         self.kernel = None
+        self.tried = False      # the program is built on the first large call
         self.destroyed = dict(op.inplace_pattern).get(0)
         self.single = self.comp.nout == 1
 
@@ -121,10 +120,11 @@ class FusedThunk:
             if isinstance(cand, np.ndarray) and cand.shape == shape and cand.flags.writeable:
                 out = cand
         size = max((np.size(i) for i in inputs), default=1)
-        if size >= SMALL and self.program is not None:
+        if size >= SMALL:
+            if not self.tried:
+                self.tried = True
+                self.kernel = get_kernel(make_program(self.comp))
             kernel = self.kernel
-            if kernel is None:
-                kernel = self.kernel = get_kernel(self.program)
             if kernel is not None and _kernel_ready(kernel):
                 outs = kernel(*inputs, out=out)
                 return outs[0] if self.single else tuple(outs)
@@ -141,16 +141,18 @@ class FusedReduceThunk:
         ndim = max(i.ndim for i in node.inputs)
         axis = normalize_axis(op.axis, ndim)
         self.axis = axis
-        self.program = make_program(op.scalar_op, reduce=(op.kind, axis))
         self.kernel = None
+        self.tried = False
         self.dtype = node.outputs[0].dtype
 
     def __call__(self, *inputs):
         size = max((np.size(i) for i in inputs), default=1)
-        if size >= SMALL and self.program is not None:
+        if size >= SMALL:
+            if not self.tried:
+                self.tried = True
+                self.kernel = get_kernel(make_program(self.op.scalar_op,
+                                                      reduce=(self.op.kind, self.axis)))
             kernel = self.kernel
-            if kernel is None:
-                kernel = self.kernel = get_kernel(self.program)
             if kernel is not None and _kernel_ready(kernel):
                 return np.asarray(kernel(*inputs)[0], dtype=self.dtype)
         storage = [[None]]

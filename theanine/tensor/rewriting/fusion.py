@@ -60,7 +60,14 @@ def _op_fusable(scalar_op, in_dtypes, out_dtypes) -> bool:
     if isinstance(scalar_op, Composite):
         return all(_op_fusable(op, [_ref_dtype(a, scalar_op) for a in args], dts)
                    for op, args, dts in scalar_op.code)
-    return _predicates["op"](scalar_op, tuple(in_dtypes), tuple(out_dtypes))
+    key = (_predicates["op"], scalar_op, tuple(in_dtypes), tuple(out_dtypes))
+    known = _verdicts.get(key)
+    if known is None:
+        known = _verdicts[key] = bool(_predicates["op"](scalar_op, key[2], key[3]))
+    return known
+
+
+_verdicts: dict = {}
 
 
 def _ref_dtype(a, comp) -> str:
@@ -71,7 +78,13 @@ def _ref_dtype(a, comp) -> str:
     return a[1]
 
 
-def fusable_node(node) -> bool:
+def fusable_node(node, memo: dict | None = None) -> bool:
+    """Can ``node`` join a fused group? (``memo`` caches answers within a pass.)"""
+    if memo is not None:
+        known = memo.get(node)
+        if known is None:
+            known = memo[node] = fusable_node(node)
+        return known
     op = node.op
     if not isinstance(op, Elemwise) or op.inplace_pattern or len(node.outputs) != 1:
         return False
@@ -116,7 +129,7 @@ def _n_ops(node) -> int:
     return op.n_ops if isinstance(op, Composite) else 1
 
 
-def _grow(root, clients, position, assigned) -> _Group:
+def _grow(root, clients, position, assigned, memo) -> _Group:
     group = _Group(root)
     pattern = _pattern(root.outputs[0])
     heap: list = []
@@ -132,7 +145,7 @@ def _grow(root, clients, position, assigned) -> _Group:
     push_producers(root)
     while heap and group.n_ops < MAX_FUSED_OPS:
         _, _, p = heapq.heappop(heap)
-        if not fusable_node(p) or _pattern(p.outputs[0]) != pattern \
+        if not fusable_node(p, memo) or _pattern(p.outputs[0]) != pattern \
                 or p.outputs[0].ndim != root.outputs[0].ndim:
             continue
         if not all(c in group.members for c, _ in clients[p.outputs[0]]):
@@ -196,10 +209,11 @@ def fuse(fgraph) -> Counter:
     order = fgraph.toposort()
     position = {node: i for i, node in enumerate(order)}
     assigned: set = set()
+    memo: dict = {}
     for node in reversed(order):
-        if node in assigned or not fusable_node(node):
+        if node in assigned or not fusable_node(node, memo):
             continue
-        group = _grow(node, fgraph.clients, position, assigned)
+        group = _grow(node, fgraph.clients, position, assigned, memo)
         assigned |= group.members
         if len(group.members) < 2:
             continue
@@ -219,8 +233,8 @@ def fuse(fgraph) -> Counter:
 
 def _fuse_reductions(fgraph) -> Counter:
     counts: Counter = Counter()
-    for node in list(fgraph.toposort()):
-        if not isinstance(node.op, CAReduce) or node not in fgraph.apply_nodes:
+    for node in [n for n in fgraph.apply_nodes if isinstance(n.op, CAReduce)]:
+        if node not in fgraph.apply_nodes:
             continue
         src = node.inputs[0].owner
         if src is None or not fusable_node(src) or len(fgraph.clients[node.inputs[0]]) != 1:
