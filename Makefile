@@ -19,6 +19,7 @@ system-deps:
 
 demo: $(VENV)/.installed system-deps
 	$(PY) examples/demo.py
+	$(PY) examples/logreg.py
 
 test: $(VENV)/.installed system-deps
 	$(PY) -m ruff check theanine tests benchmarks examples

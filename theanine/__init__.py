@@ -6,12 +6,14 @@
     f = th.function([x], tt.exp(x).sum())
 """
 
-from theanine import compile, graph, scalar, tensor
+from theanine import compile, gradient, graph, scalar, tensor
 from theanine.compile import Function, In, Mode, Out, function, shared
 from theanine.compile.function_module import evaluate as _evaluate
 from theanine.config import change_flags, config
+from theanine.gradient import grad
 from theanine.graph.basic import Apply, Constant, Variable, set_evaluator
 from theanine.graph.op import Op, as_op
+from theanine.ifelse import ifelse
 
 set_evaluator(_evaluate)
 
@@ -19,4 +21,4 @@ __version__ = "0.1.0"
 
 __all__ = ["config", "change_flags", "graph", "scalar", "tensor", "Apply", "Constant",
            "Variable", "Op", "as_op", "Function", "In", "Mode", "Out", "function", "shared",
-           "compile"]
+           "compile", "ifelse", "gradient", "grad"]

@@ -228,39 +228,40 @@ def io_toposort(inputs: Iterable[Variable], outputs: Iterable[Variable],
     """Apply nodes between inputs and outputs, each after the nodes it depends on.
 
     ``orderings`` maps a node to extra nodes that must run before it.
-    Deterministic: inputs are visited in order, depth first.
+    Deterministic: outputs and inputs are visited in order, depth first.
     """
     blocked = set(inputs)
     orderings = orderings or {}
+
+    def deps(node):
+        for inp in node.inputs:
+            owner = inp.owner
+            if owner is not None and inp not in blocked:
+                yield owner
+        yield from orderings.get(node, ())
+
     order: list[Apply] = []
-    done: set[int] = set()
-    visiting: set[int] = set()
+    state: dict = {}  # node -> 1 while on the stack, 2 when placed
     for out in _as_list(outputs):
-        if out.owner is None or out in blocked:
+        root = out.owner
+        if root is None or out in blocked or root in state:
             continue
-        stack: list[tuple[Apply, bool]] = [(out.owner, False)]
+        state[root] = 1
+        stack = [(root, deps(root))]
         while stack:
-            node, expanded = stack.pop()
-            nid = id(node)
-            if expanded:
-                visiting.discard(nid)
-                if nid not in done:
-                    done.add(nid)
-                    order.append(node)
-                continue
-            if nid in done:
-                continue
-            if nid in visiting:
-                raise ValueError(f"the graph has a cycle through {node}")
-            visiting.add(nid)
-            stack.append((node, True))
-            deps = [i.owner for i in node.inputs if i.owner is not None and i not in blocked]
-            deps.extend(orderings.get(node, ()))
-            for dep in reversed(deps):
-                if id(dep) not in done:
-                    if id(dep) in visiting:
-                        raise ValueError(f"the graph has a cycle through {dep}")
-                    stack.append((dep, False))
+            node, pending = stack[-1]
+            for dep in pending:
+                st = state.get(dep)
+                if st is None:
+                    state[dep] = 1
+                    stack.append((dep, deps(dep)))
+                    break
+                if st == 1:
+                    raise ValueError(f"the graph has a cycle through {dep}")
+            else:
+                stack.pop()
+                state[node] = 2
+                order.append(node)
     return order
 
 

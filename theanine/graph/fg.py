@@ -14,6 +14,30 @@ from theanine.graph.basic import Apply, Constant, Variable, clone_get_equiv, io_
 OUTPUT = "output"
 
 
+class Clients(dict):
+    """The ``(node, input_index)`` pairs reading a variable, in insertion order.
+
+    A dict underneath so removal is O(1) (a merged constant can have thousands
+    of clients); it also answers the list operations callers use.
+    """
+
+    __slots__ = ()
+
+    def append(self, item) -> None:
+        self[item] = None
+
+    def remove(self, item) -> None:
+        del self[item]
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, slice)):
+            return list(self)[key]
+        return dict.__getitem__(self, key)
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
 class InconsistencyError(Exception):
     """A change would leave the graph invalid (a feature vetoed it)."""
 
@@ -59,7 +83,7 @@ class FunctionGraph:
         self.outputs: list[Variable] = list(outputs)
         self.apply_nodes: set[Apply] = set()
         self.variables: set[Variable] = set()
-        self.clients: dict[Variable, list] = {}
+        self.clients: dict[Variable, Clients] = {}
         self._features: list[Feature] = []
         self.update_mapping = dict(update_mapping or {})
         for inp in inputs:
@@ -79,7 +103,7 @@ class FunctionGraph:
             return
         self.inputs.append(var)
         self.variables.add(var)
-        self.clients.setdefault(var, ClientList())
+        self.clients.setdefault(var, Clients())
 
     def add_input(self, var: Variable) -> None:
         self._add_input(var)
@@ -100,7 +124,7 @@ class FunctionGraph:
                     "pass it as an input or in givens"
                 )
             self.variables.add(var)
-            self.clients.setdefault(var, ClientList())
+            self.clients.setdefault(var, Clients())
             return
         self._import_node(var.owner, reason)
 
@@ -115,7 +139,7 @@ class FunctionGraph:
             self.apply_nodes.add(n)
             for out in n.outputs:
                 self.variables.add(out)
-                self.clients.setdefault(out, ClientList())
+                self.clients.setdefault(out, Clients())
             for pos, inp in enumerate(n.inputs):
                 self.clients[inp].append((n, pos))
             for feature in self._features:
@@ -257,38 +281,6 @@ class FunctionGraph:
 
     def __str__(self) -> str:
         return f"FunctionGraph({', '.join(str(o) for o in self.outputs)})"
-
-
-class ClientList(list):
-    """A value's ``(node, input index)`` clients with O(1) ``remove``.
-
-    A value with thousands of clients (a merged constant) is pruned client by
-    client; a plain list would make that quadratic.  Removal moves the last
-    client into the freed slot, so the order is insertion order until a removal.
-    """
-
-    __slots__ = ("_where",)
-
-    def __init__(self):
-        super().__init__()
-        self._where: dict = {}
-
-    def append(self, item) -> None:
-        self._where[item] = len(self)
-        super().append(item)
-
-    def remove(self, item) -> None:
-        try:
-            k = self._where.pop(item)
-        except KeyError:
-            raise ValueError(f"{item!r} is not a client") from None
-        last = super().pop()
-        if k < len(self):
-            self[k] = last
-            self._where[last] = k
-
-    def __contains__(self, item) -> bool:
-        return item in self._where
 
 
 def _is_shared(var: Variable) -> bool:

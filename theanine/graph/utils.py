@@ -29,8 +29,16 @@ class MethodNotDefined(NotImplementedError):
     """An optional Op method is not implemented."""
 
 
-def _is_internal(filename: str) -> bool:
-    return filename.startswith(_PACKAGE_DIR + os.sep)
+_internal_codes: dict = {}
+
+
+def _is_internal(code) -> bool:
+    try:
+        return _internal_codes[code]
+    except KeyError:
+        flag = code.co_filename.startswith(_PACKAGE_DIR + os.sep)
+        _internal_codes[code] = flag
+        return flag
 
 
 def capture_user_trace(limit: int | None = None) -> tuple:
@@ -40,14 +48,14 @@ def capture_user_trace(limit: int | None = None) -> tuple:
     the user's line that created a node.  Line text is looked up lazily.
     """
     if limit is None:
-        limit = config.traceback__limit
+        limit = config._values["traceback__limit"]
     if limit <= 0:
         return ()
     frames = []
     frame = sys._getframe(1)
     while frame is not None and len(frames) < limit:
         code = frame.f_code
-        if not _is_internal(code.co_filename):
+        if not _is_internal(code):
             frames.append((code.co_filename, frame.f_lineno, code.co_name))
         frame = frame.f_back
     return tuple(frames)

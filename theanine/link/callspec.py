@@ -80,6 +80,12 @@ def fast_check(var_name: str, arg: ArgSpec, ns: dict, position: int) -> str:
     return " and ".join(parts)
 
 
+def argument_locals(spec: CallSpec) -> list[str]:
+    """The Python parameter names of the entry function, one per user argument."""
+    taken: set[str] = set()
+    return [identifier(arg.name, f"_a{k}", taken) for k, arg in enumerate(spec.args)]
+
+
 def entry_source(spec: CallSpec, input_names: list[str], ns: dict, body: list[str],
                  output_names: list[str], indent: str = "    ") -> tuple[str, list[str]]:
     """Return ``(def_line, lines)`` of an entry function around ``body``.
@@ -89,12 +95,9 @@ def entry_source(spec: CallSpec, input_names: list[str], ns: dict, body: list[st
     """
     ns["_ndarray"] = np.ndarray
     ns["_copy"] = np.array
-    taken: set[str] = set(input_names) | set(output_names)
     params = []
-    arg_locals = []
-    for k, arg in enumerate(spec.args):
-        local = identifier(arg.name, f"_a{k}", taken)
-        arg_locals.append(local)
+    arg_locals = argument_locals(spec)
+    for k, (arg, local) in enumerate(zip(spec.args, arg_locals)):
         if arg.has_default:
             ns[f"_default{k}"] = arg.default
             params.append(f"{local}=_default{k}")
@@ -111,7 +114,8 @@ def entry_source(spec: CallSpec, input_names: list[str], ns: dict, body: list[st
             lines.append(f"    {local} = _filter{k}({local})")
     for pos, (source, name) in enumerate(zip(spec.input_sources, input_names)):
         if source[0] == "arg":
-            lines.append(f"{name} = {arg_locals[source[1]]}")
+            if name != arg_locals[source[1]]:
+                lines.append(f"{name} = {arg_locals[source[1]]}")
         else:
             ns[f"_shared{pos}"] = source[1]
             lines.append(f"{name} = _shared{pos}[0]")
@@ -120,7 +124,7 @@ def entry_source(spec: CallSpec, input_names: list[str], ns: dict, body: list[st
     for i in range(spec.n_outputs):
         name = output_names[i]
         results.append(f"_copy({name})" if spec.copy_outputs[i] else name)
-    if spec.n_outputs:
+    if spec.n_outputs and (spec.update_containers or spec.return_list):
         lines.append(f"_results = ({', '.join(results)},)")
     for j, container in enumerate(spec.update_containers):
         ns[f"_update{j}"] = container
@@ -131,7 +135,7 @@ def entry_source(spec: CallSpec, input_names: list[str], ns: dict, body: list[st
     if spec.return_list:
         lines.append("return list(_results)" if spec.n_outputs else "return []")
     elif spec.n_outputs == 1:
-        lines.append("return _results[0]")
+        lines.append("return _results[0]" if spec.update_containers else f"return {results[0]}")
     else:
         lines.append("return None")
     def_line = f"def {spec.fn_name}({', '.join(params)}):"

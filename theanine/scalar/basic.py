@@ -17,6 +17,7 @@ from theanine.config import config
 from theanine.graph.basic import Apply, Constant, Variable
 from theanine.graph.op import Op
 from theanine.graph.type import Type
+from theanine.graph.utils import MethodNotDefined
 
 ALL_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
               "uint64", "float16", "float32", "float64", "complex64", "complex128")
@@ -96,6 +97,21 @@ def numpy_output_dtypes(fn, in_dtypes: tuple[str, ...], nout: int) -> tuple[str,
     return tuple(str(np.asarray(o).dtype) for o in outs)
 
 
+_GRADS: dict = {}
+
+
+def register_grad(*op_classes):
+    """Register ``fn(op, inputs, outputs, output_grads)`` as the scalar gradient of classes.
+
+    The formulas live in ``theanine/scalar/grads.py``, beside the catalogue.
+    """
+    def deco(fn):
+        for cls in op_classes:
+            _GRADS[cls] = fn
+        return fn
+    return deco
+
+
 class ScalarOp(Op):
     """An operation on numbers; ``Elemwise`` broadcasts it over tensors."""
 
@@ -135,6 +151,13 @@ class ScalarOp(Op):
 
     def impl(self, *inputs):
         return self.nfunc(*inputs)
+
+    def L_op(self, inputs, outputs, output_grads):
+        """Gradient as a scalar graph (``Elemwise.L_op`` maps it to tensor ops)."""
+        fn = _GRADS.get(type(self))
+        if fn is None:
+            raise MethodNotDefined(f"{self.name}: no scalar gradient registered")
+        return fn(self, inputs, outputs, output_grads)
 
     def make_node(self, *inputs):
         if len(inputs) != self.nin:
@@ -192,6 +215,11 @@ def _clip(x, lo, hi):
 
 def _identity(x):
     return np.array(x, copy=True)
+
+
+def _second(x, y):
+    y = np.asarray(y)
+    return np.full(np.broadcast_shapes(np.shape(x), y.shape), y, dtype=y.dtype)
 
 
 def _round_half_away(x):
@@ -274,6 +302,40 @@ isnan = _def("isnan", 1, np.isnan)
 isinf = _def("isinf", 1, np.isinf)
 switch = _def("switch", 3, _switch)
 identity = _def("identity", 1, _identity)
+# ``second(x, y)``: y broadcast to the shape of x (fills zeros/ones shaped like x)
+second = _def("second", 2, _second, kernel_name="")
+
+
+class Polygamma(ScalarOp):
+    """The ``n``-th derivative of ``psi`` (``scipy.special.polygamma``), dtype of psi."""
+
+    __props__ = ("n",)
+    nin = 1
+    kernel_name = ""
+
+    def __init__(self, n: int):
+        self.n = int(n)
+
+    @property
+    def name(self):
+        return f"polygamma_{self.n}"
+
+    def output_dtypes(self, in_dtypes):
+        return numpy_output_dtypes(sp.digamma, tuple(str(d) for d in in_dtypes), 1)
+
+    def impl(self, x):
+        x = np.asarray(x)
+        out_dtype = np.result_type(sp.digamma(np.ones(1, dtype=x.dtype)))
+        return np.asarray(sp.polygamma(self.n, x), dtype=out_dtype)
+
+    @property
+    def nfunc(self):
+        return self.impl
+
+
+@functools.cache
+def polygamma_op(n: int) -> Polygamma:
+    return Polygamma(n)
 
 
 class Cast(ScalarOp):

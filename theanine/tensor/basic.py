@@ -8,8 +8,14 @@ import numpy as np
 
 from theanine.config import config
 from theanine.graph.basic import Apply, Constant, Variable
+from theanine.graph.null_type import grad_not_implemented
 from theanine.graph.op import Op
-from theanine.scalar.basic import ScalarType, python_scalar_dtype
+from theanine.scalar.basic import (
+    CONTINUOUS_DTYPES,
+    ScalarType,
+    get_scalar_type,
+    python_scalar_dtype,
+)
 from theanine.tensor.type import TensorType
 
 _PY_NUMBERS = (bool, int, float, complex)
@@ -82,8 +88,33 @@ class TensorFromScalar(Op):
     def infer_shape(self, fgraph, node, input_shapes):
         return [()]
 
+    def L_op(self, inputs, outputs, output_grads):
+        return [scalar_from_tensor(output_grads[0])]
+
 
 tensor_from_scalar = TensorFromScalar()
+
+
+class ScalarFromTensor(Op):
+    """Unwrap a 0-d tensor as a ScalarType variable (the gradient of TensorFromScalar)."""
+
+    def make_node(self, t):
+        t = as_tensor_variable(t)
+        if t.ndim != 0:
+            raise TypeError(f"ScalarFromTensor: {t} has {t.ndim} dims, expected 0")
+        return Apply(self, [t], [get_scalar_type(t.dtype)()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = np.asarray(inputs[0], dtype=node.outputs[0].type.dtype)[()]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [()]
+
+    def L_op(self, inputs, outputs, output_grads):
+        return [tensor_from_scalar(output_grads[0])]
+
+
+scalar_from_tensor = ScalarFromTensor()
 
 
 class MakeVector(Op):
@@ -109,6 +140,45 @@ class MakeVector(Op):
 
     def infer_shape(self, fgraph, node, input_shapes):
         return [(len(node.inputs),)]
+
+    def L_op(self, inputs, outputs, output_grads):
+        """Entry ``i`` of the output gradient goes to input ``i`` (zeros for integers)."""
+        (g,) = output_grads
+        return [VectorEntry(i)(g) if inp.dtype in CONTINUOUS_DTYPES else
+                constant(np.zeros((), dtype=config.floatX))
+                for i, inp in enumerate(inputs)]
+
+
+class VectorEntry(Op):
+    """Entry ``i`` of a vector as a 0-d tensor (the gradient of MakeVector)."""
+
+    __props__ = ("i",)
+
+    def __init__(self, i: int):
+        self.i = int(i)
+
+    def make_node(self, v):
+        v = as_tensor_variable(v)
+        if v.ndim != 1:
+            raise TypeError(f"{self}: expected a vector, got {v.type}")
+        if v.type.shape[0] is not None and not self.i < v.type.shape[0]:
+            raise IndexError(f"{self}: index {self.i} out of range for {v.type}")
+        return Apply(self, [v], [TensorType(v.dtype, ())()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = np.array(inputs[0][self.i], dtype=node.outputs[0].dtype)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [()]
+
+    def L_op(self, inputs, outputs, output_grads):
+        """A one-hot vector carrying the gradient (needs the static length)."""
+        (v,), (g,) = inputs, output_grads
+        n = v.type.shape[0]
+        if n is None:
+            return [grad_not_implemented(self, 0, v, "the vector's length is not static")]
+        zero = constant(np.zeros((), dtype=g.dtype))
+        return [MakeVector(g.dtype)(*[g if j == self.i else zero for j in range(n)])]
 
 
 def make_vector_or_stack(seq: Sequence):

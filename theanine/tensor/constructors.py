@@ -1,4 +1,8 @@
-"""Symbolic input constructors: ``scalar vector matrix ...``, typed and plural forms."""
+"""Symbolic input constructors: ``scalar vector matrix ...``, typed and plural forms.
+
+``matrix`` follows ``floatX`` at call time; ``dmatrix``, ``ivector``... are TensorType
+instances (calling one makes a variable).
+"""
 
 from __future__ import annotations
 
@@ -43,15 +47,18 @@ def _make(kind: str, fixed_dtype: str | None):
     return constructor
 
 
-def _make_plural(single):
+def _make_plural(single, kind):
     def plural(*names, dtype=None):
+        def one(name):
+            return single(name) if dtype is None else TensorType(dtype, _SHAPES[kind])(name)
+
         if len(names) == 1 and isinstance(names[0], int):
-            return [single(dtype=dtype) for _ in range(names[0])]
+            return [one(None) for _ in range(names[0])]
         if len(names) == 1 and isinstance(names[0], str) and "," in names[0]:
             names = [n.strip() for n in names[0].split(",")]
-        return [single(n, dtype=dtype) for n in names]
+        return [one(n) for n in names]
 
-    plural.__doc__ = f"Several {single.__name__} inputs: ``{single.__name__}s('a', 'b')``."
+    plural.__doc__ = f"Several {kind} inputs: ``{_PLURALS[kind]}('a', 'b')``."
     return plural
 
 
@@ -59,11 +66,13 @@ def _build() -> dict:
     out = {}
     for kind in _SHAPES:
         out[kind] = _make(kind, None)
-        out[_PLURALS[kind]] = _make_plural(out[kind])
+        out[_PLURALS[kind]] = _make_plural(out[kind], kind)
         for prefix, dtype in _PREFIXES.items():
+            # typed constructors are TensorType instances, as in Theano: dmatrix('x')
+            # makes a variable and dmatrix itself can be passed where a type is wanted
             name = prefix + kind
-            out[name] = _make(kind, dtype)
-            out[prefix + _PLURALS[kind]] = _make_plural(out[name])
+            out[name] = TensorType(dtype, _SHAPES[kind])
+            out[prefix + _PLURALS[kind]] = _make_plural(out[name], kind)
     return out
 
 

@@ -6,7 +6,8 @@ import functools
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Variable
+from theanine.config import config
+from theanine.graph.basic import Apply, Constant, Variable, io_toposort
 from theanine.graph.op import Op
 from theanine.scalar import basic as ts
 from theanine.tensor import basic as tb
@@ -15,13 +16,17 @@ from theanine.tensor.type import TensorType
 _PY_NUMBERS = (bool, int, float, complex)
 
 
-def _weak_constant(value, tensor_dtypes):
-    """A Python number next to tensors takes their dtype family (NumPy 2 rules)."""
+def _weak_constant(value, tensor_dtypes, ndim):
+    """A Python number next to tensors takes their dtype family (NumPy 2 rules).
+
+    It is made with ``ndim`` size-1 axes directly, so broadcasting it needs no
+    DimShuffle node.
+    """
     if not tensor_dtypes:
-        return tb.constant(value)
+        return tb.constant(value, ndim=ndim)
     try:
         dtype = np.result_type(*tensor_dtypes, value)
-        return tb.constant(value, dtype=dtype)
+        return tb.constant(value, dtype=dtype, ndim=ndim)
     except OverflowError:
         raise OverflowError(
             f"Python number {value!r} does not fit the dtype "
@@ -31,15 +36,12 @@ def _weak_constant(value, tensor_dtypes):
 
 def as_elemwise_inputs(inputs):
     """Convert inputs, treating bare Python numbers as weakly typed."""
-    tensor_dtypes = [i.dtype for i in inputs
-                     if isinstance(i, Variable) or isinstance(i, (np.ndarray, np.generic))]
-    out = []
-    for inp in inputs:
-        if isinstance(inp, _PY_NUMBERS):
-            out.append(_weak_constant(inp, tensor_dtypes))
-        else:
-            out.append(tb.as_tensor_variable(inp))
-    return out
+    converted = [None if isinstance(i, _PY_NUMBERS) else tb.as_tensor_variable(i)
+                 for i in inputs]
+    tensor_dtypes = [c.dtype for c in converted if c is not None]
+    ndim = max((c.ndim for c in converted if c is not None), default=0)
+    return [c if c is not None else _weak_constant(i, tensor_dtypes, ndim)
+            for c, i in zip(converted, inputs)]
 
 
 def broadcast_static_shape(shapes, context="") -> tuple:
@@ -120,6 +122,18 @@ class DimShuffle(Op):
         (ishape,) = input_shapes
         return [tuple(1 if i == "x" else ishape[i] for i in self.new_order)]
 
+    def L_op(self, inputs, outputs, output_grads):
+        """Undo the shuffle: sum away inserted axes, put dropped axes back."""
+        (x,), (g,) = inputs, output_grads
+        if x.dtype in ts.DISCRETE_DTYPES:
+            return [filled_like(x, 0)]
+        inserted = [pos for pos, i in enumerate(self.new_order) if i == "x"]
+        if inserted:
+            g = CAReduce("sum", inserted)(g)
+        kept = [i for i in self.new_order if i != "x"]
+        pattern = ["x" if i in self.drop else kept.index(i) for i in range(self.input_ndim)]
+        return [dimshuffle(g, pattern)]
+
 
 def dimshuffle(x, *pattern):
     x = tb.as_tensor_variable(x)
@@ -194,6 +208,19 @@ class Elemwise(Op):
                 value = value.astype(out.type.dtype)
             store[0] = value
 
+    def L_op(self, inputs, outputs, output_grads):
+        """Build the scalar op's gradient graph and map it onto Elemwise ops."""
+        output_grads = [filled_like(o, 0) if g is None else g
+                        for o, g in zip(outputs, output_grads)]
+        s_in, s_out, s_g, s_grads, nodes = _scalar_gradient_graph(
+            self.scalar_op, tuple(i.dtype for i in inputs),
+            tuple(g.dtype for g in output_grads))
+        mapping = dict(zip(s_in, inputs))
+        mapping.update(zip(s_out, outputs))
+        mapping.update(zip(s_g, output_grads))
+        results = scalar_graph_to_tensor(s_in + s_out + s_g, s_grads, mapping, nodes)
+        return [fit_gradient(x, g) for x, g in zip(inputs, results)]
+
     def infer_shape(self, fgraph, node, input_shapes):
         out_shape = []
         for axis in range(node.outputs[0].ndim):
@@ -225,6 +252,77 @@ def _best_dim(dims, static):
 @functools.cache
 def elemwise_op(scalar_op: ts.ScalarOp) -> Elemwise:
     return Elemwise(scalar_op)
+
+
+@functools.lru_cache(maxsize=1024)
+def _scalar_gradient_graph(scalar_op, in_dtypes, gout_dtypes):
+    """The scalar gradient graph of ``scalar_op`` for these dtypes (built once)."""
+    s_in = [ts.get_scalar_type(dt)() for dt in in_dtypes]
+    s_out = scalar_op.make_node(*s_in).outputs
+    s_g = [ts.get_scalar_type(dt)() for dt in gout_dtypes]
+    s_grads = list(scalar_op.L_op(s_in, s_out, s_g))
+    nodes = io_toposort(s_in + s_out + s_g,
+                        [o for o in s_grads if isinstance(o.type, ts.ScalarType)])
+    return s_in, s_out, s_g, s_grads, nodes
+
+
+def scalar_graph_to_tensor(inputs, outputs, mapping: dict, nodes=None) -> list:
+    """Rebuild a scalar graph over tensors: each scalar Apply becomes an Elemwise.
+
+    ``mapping`` sends the scalar ``inputs`` to tensor variables; scalar constants
+    become 0-d tensor constants of the same dtype; non-scalar results (a
+    disconnected or undefined gradient) pass through unchanged.
+    """
+    done = dict(mapping)
+    if nodes is None:
+        nodes = io_toposort(inputs, [o for o in outputs if isinstance(o.type, ts.ScalarType)])
+    for node in nodes:
+        args = [done[i] if i in done else _tensor_constant(i) for i in node.inputs]
+        outs = elemwise_op(node.op).make_node(*args).outputs
+        done.update(zip(node.outputs, outs))
+    result = []
+    for out in outputs:
+        if not isinstance(out.type, ts.ScalarType):
+            result.append(out)
+        elif out in done:
+            result.append(done[out])
+        else:
+            result.append(_tensor_constant(out))
+    return result
+
+
+def _tensor_constant(var):
+    if not isinstance(var, Constant):
+        raise ValueError(f"scalar gradient graph uses {var}, which is neither an input of "
+                         "the op nor a constant")
+    return tb.constant(np.asarray(var.data, dtype=var.type.dtype))
+
+
+def filled_like(x, value, dtype=None) -> Variable:
+    """A tensor shaped like ``x`` full of ``value`` (dtype: given, else x's if float,
+    else floatX)."""
+    if dtype is None:
+        dtype = x.dtype if x.dtype in ts.CONTINUOUS_DTYPES else config.floatX
+    return elemwise_op(ts.second)(x, tb.constant(np.asarray(value, dtype=dtype)))
+
+
+def fit_gradient(x, g):
+    """Make an elementwise gradient match its input: broadcast it up to x's shape,
+    sum it over the axes where x was broadcast, give it x's dtype; discrete inputs
+    get zeros."""
+    if not isinstance(g, Variable) or not isinstance(g.type, type(x.type)):
+        return g
+    if x.dtype in ts.DISCRETE_DTYPES:
+        return filled_like(x, 0)
+    if g.ndim < x.ndim or any(gs == 1 and xs != 1 for gs, xs in zip(g.type.shape, x.type.shape)):
+        g = elemwise_op(ts.second)(x, g)
+    summed = [a for a, (gs, xs) in enumerate(zip(g.type.shape, x.type.shape))
+              if xs == 1 and gs != 1]
+    if summed:
+        g = keep_dims(CAReduce("sum", summed)(g), x.ndim, summed)
+    if g.dtype != x.dtype:
+        g = tb.cast(g, x.dtype)
+    return g
 
 
 def elemwise_fn(scalar_op: ts.ScalarOp, name: str | None = None):
@@ -306,6 +404,35 @@ class CAReduce(Op):
     def infer_shape(self, fgraph, node, input_shapes):
         axis = normalize_axis(self.axis, node.inputs[0].ndim)
         return [tuple(s for i, s in enumerate(input_shapes[0]) if i not in axis)]
+
+    def L_op(self, inputs, outputs, output_grads):
+        """sum: broadcast back; prod: product of the others (exact with zeros);
+        max/min: split equally between the positions that reach the extremum."""
+        (x,), (out,), (g,) = inputs, outputs, output_grads
+        if x.dtype in ts.DISCRETE_DTYPES or self.kind in ("all", "any"):
+            return [filled_like(x, 0)]
+        axis = normalize_axis(self.axis, x.ndim)
+        g = keep_dims(g, x.ndim, axis)
+        fn = elemwise_op
+        if self.kind == "sum":
+            return [fit_gradient(x, g)]
+        out = keep_dims(out, x.ndim, axis)
+        if self.kind in ("max", "min"):
+            hit = tb.cast(fn(ts.eq)(x, out), x.dtype)
+            count = keep_dims(CAReduce("sum", axis)(hit), x.ndim, axis)
+            return [fit_gradient(x, fn(ts.mul)(g, fn(ts.true_div)(hit, count)))]
+        zero, one = (tb.constant(np.asarray(v, dtype=x.dtype)) for v in (0, 1))
+        is_zero = fn(ts.eq)(x, zero)
+        x_nz = fn(ts.switch)(is_zero, one, x)
+        prod_nz = keep_dims(CAReduce("prod", axis)(x_nz), x.ndim, axis)
+        n_zeros = keep_dims(CAReduce("sum", axis)(tb.cast(is_zero, "int64")), x.ndim, axis)
+        no_zero = fn(ts.true_div)(prod_nz, x_nz)
+        one_zero = fn(ts.switch)(is_zero, prod_nz, zero)
+        n0 = tb.constant(np.int64(0))
+        n1 = tb.constant(np.int64(1))
+        others = fn(ts.switch)(fn(ts.eq)(n_zeros, n0), no_zero,
+                               fn(ts.switch)(fn(ts.eq)(n_zeros, n1), one_zero, zero))
+        return [fit_gradient(x, fn(ts.mul)(g, others))]
 
 
 def reduce(kind, x, axis=None, keepdims=False):

@@ -5,16 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 from theanine.graph.basic import Apply
+from theanine.graph.null_type import disconnected_type, grad_not_implemented
 from theanine.graph.op import Op
 from theanine.scalar import basic as ts
 from theanine.tensor import basic as tb
 from theanine.tensor.elemwise import (
     CAReduce,
+    dimshuffle,
     elemwise_fn,
     keep_dims,
     normalize_axis,
     reduce,
 )
+from theanine.tensor.nonzero import flatnonzero, nonzero  # noqa: F401  (re-exported)
+from theanine.tensor.reshaping import flatten, squeeze  # noqa: F401  (re-exported)
 from theanine.tensor.shape import shape_i
 from theanine.tensor.type import TensorType
 
@@ -211,6 +215,13 @@ class Argmax(Op):
             return [()]
         return [tuple(s for i, s in enumerate(input_shapes[0]) if i != self.axis)]
 
+    def connection_pattern(self, node):
+        return [[False]]
+
+    def L_op(self, inputs, outputs, output_grads):
+        """An index does not vary with the values: no gradient flows."""
+        return [disconnected_type()]
+
 
 def argmax(x, axis=None, keepdims=False):
     x = tb.as_tensor_variable(x)
@@ -259,6 +270,21 @@ class Dot(Op):
         sa, sb = input_shapes
         return [tuple(sa[:-1]) + (tuple(sb[:-2]) + tuple(sb[-1:]) if len(sb) > 1 else ())]
 
+    def L_op(self, inputs, outputs, output_grads):
+        """For vectors and matrices: ``ga = g . b^T``, ``gb = a^T . g`` (outer
+        products where one side is a vector)."""
+        (a, b), (g,) = inputs, output_grads
+        if a.ndim > 2 or b.ndim > 2:
+            why = "only vectors and matrices; use tensordot for higher ranks"
+            return [grad_not_implemented(self, 0, a, why), grad_not_implemented(self, 1, b, why)]
+        if a.ndim == 1 and b.ndim == 1:
+            return [mul(g, b), mul(g, a)]
+        if a.ndim == 2 and b.ndim == 1:
+            return [mul(dimshuffle(g, (0, "x")), dimshuffle(b, ("x", 0))), dot(a.T, g)]
+        if a.ndim == 1 and b.ndim == 2:
+            return [dot(b, g), mul(dimshuffle(a, (0, "x")), dimshuffle(g, ("x", 0)))]
+        return [dot(g, b.T), dot(a.T, g)]
+
 
 def _fmt(shape):
     return "(" + ", ".join("?" if s is None else str(s) for s in shape) + \
@@ -277,5 +303,6 @@ def dot(a, b):
 
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
-    "np", "ts", "tb", "Apply", "Op", "TensorType", "elemwise_fn", "keep_dims",
+    "np", "ts", "tb", "Apply", "Op", "TensorType", "elemwise_fn", "keep_dims", "dimshuffle",
+    "disconnected_type", "grad_not_implemented",
     "normalize_axis", "reduce", "shape_i", "annotations")] + ["CAReduce"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from theanine.graph.basic import Apply, Constant, Variable
+from theanine.graph.null_type import disconnected_type
 from theanine.graph.op import Op
 from theanine.tensor import basic as tb
 from theanine.tensor.type import TensorType
@@ -22,6 +23,12 @@ class Shape(Op):
 
     def infer_shape(self, fgraph, node, input_shapes):
         return [(node.inputs[0].ndim,)]
+
+    def connection_pattern(self, node):
+        return [[False]]
+
+    def L_op(self, inputs, outputs, output_grads):
+        return [disconnected_type()]
 
 
 class ShapeI(Op):
@@ -46,6 +53,12 @@ class ShapeI(Op):
 
     def infer_shape(self, fgraph, node, input_shapes):
         return [()]
+
+    def connection_pattern(self, node):
+        return [[False]]
+
+    def L_op(self, inputs, outputs, output_grads):
+        return [disconnected_type()]
 
 
 shape = Shape()
@@ -125,6 +138,14 @@ class Reshape(Op):
     def infer_shape(self, fgraph, node, input_shapes):
         return [shape_from_vector(node.inputs[1], input_shapes[0], self.ndim)]
 
+    def connection_pattern(self, node):
+        return [[True], [False]]
+
+    def L_op(self, inputs, outputs, output_grads):
+        """The gradient takes the input's shape back; the shape vector gets none."""
+        (x, _), (g,) = inputs, output_grads
+        return [Reshape(x.ndim)(g, shape(x)), disconnected_type()]
+
 
 def shape_from_vector(shp, in_shape, ndim):
     """Symbolic output shape of a reshape, resolving a -1 entry."""
@@ -201,6 +222,9 @@ class SpecifyShape(Op):
 
     def infer_shape(self, fgraph, node, input_shapes):
         return [tuple(s if s is not None else d for s, d in zip(self.shape, input_shapes[0]))]
+
+    def L_op(self, inputs, outputs, output_grads):
+        return [output_grads[0]]
 
 
 def specify_shape(x, shape):

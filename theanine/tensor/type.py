@@ -15,27 +15,47 @@ def _ragged_error(data) -> TypeError:
                      "or an ndarray)")
 
 
+_NP_DTYPES = {name: np.dtype(name) for name in ALL_DTYPES}
+
+
+def _canonical_dtype(dtype) -> str:
+    if isinstance(dtype, str) and dtype in _NP_DTYPES:
+        return dtype
+    try:
+        name = str(np.dtype(dtype))
+    except TypeError:
+        raise TypeError(f"unknown dtype {dtype!r}") from None
+    if name not in _NP_DTYPES:
+        raise TypeError(f"unsupported dtype {dtype!r}; supported: {', '.join(ALL_DTYPES)}")
+    return name
+
+
+def _canonical_shape(shape) -> tuple:
+    out = tuple(None if s is None else int(s) for s in shape)
+    for s in out:
+        if s is not None and s < 0:
+            raise ValueError(f"static shape entries must be >= 0 or None, got {out}")
+    return out
+
+
 class TensorType(Type):
     """Arrays of a dtype with ``ndim = len(shape)``; ``shape[i]`` an int or None."""
 
     def __init__(self, dtype, shape=None, broadcastable=None, name=None):
         if dtype == "floatX":
             dtype = config.floatX
-        try:
-            dtype = str(np.dtype(dtype))
-        except TypeError:
-            raise TypeError(f"unknown dtype {dtype!r}") from None
-        if dtype not in ALL_DTYPES:
-            raise TypeError(f"unsupported dtype {dtype!r}; supported: {', '.join(ALL_DTYPES)}")
+        dtype = _canonical_dtype(dtype)
         if shape is None:
             if broadcastable is None:
                 raise TypeError("TensorType needs a shape (or broadcastable pattern)")
             shape = tuple(1 if b else None for b in broadcastable)
-        shape = tuple(None if s is None else int(s) for s in shape)
+        shape = tuple(shape)
         for s in shape:
-            if s is not None and s < 0:
-                raise ValueError(f"static shape entries must be >= 0 or None, got {shape}")
+            if s is not None and (type(s) is not int or s < 0):
+                shape = _canonical_shape(shape)
+                break
         self.dtype = dtype
+        self._np_dtype = _NP_DTYPES[dtype]
         self.shape = shape
         self.name = name
 
@@ -49,7 +69,7 @@ class TensorType(Type):
 
     @property
     def numpy_dtype(self):
-        return np.dtype(self.dtype)
+        return self._np_dtype
 
     def clone(self, dtype=None, shape=None):
         return TensorType(self.dtype if dtype is None else dtype,
@@ -75,7 +95,7 @@ class TensorType(Type):
     # -- values --------------------------------------------------------------
     def filter(self, data, strict=False, allow_downcast=None):
         """Convert ``data`` to an ndarray of this type or raise TypeError/ValueError."""
-        if type(data) is np.ndarray and data.dtype == self.dtype:
+        if type(data) is np.ndarray and data.dtype is self._np_dtype:
             arr = data
         elif strict:
             if not isinstance(data, np.ndarray):

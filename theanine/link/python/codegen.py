@@ -11,12 +11,16 @@ from __future__ import annotations
 import itertools
 import linecache
 
+import numpy as np
+
 from theanine.config import config
 from theanine.graph.basic import Constant
-from theanine.link.callspec import CallSpec, entry_source
+from theanine.ifelse import IfElse
+from theanine.link.callspec import CallSpec, argument_locals, entry_source
 from theanine.link.errors import reraise_with_node
 from theanine.link.python import dispatch_fused  # noqa: F401  (fused-kernel thunks)
 from theanine.link.python.dispatch import perform_thunk, python_funcify
+from theanine.link.python.lazy import ELSE, THEN, branch_contexts, group_by_context
 
 _counter = itertools.count()
 
@@ -29,6 +33,7 @@ class Codegen:
     """
 
     indent = "    "
+    lazy = True
 
     def __init__(self, fgraph, spec: CallSpec, funcify=python_funcify, allow_gc=None):
         self.fgraph = fgraph
@@ -39,6 +44,10 @@ class Codegen:
         self.names: dict = {}
         self.line_nodes: dict[int, tuple] = {}   # body line index -> (node, position)
         self.order: list = []
+        # user arguments keep their own parameter names in the generated code
+        for pair in _arg_names(spec, fgraph):
+            if pair is not None:
+                self.names[pair[0]] = pair[1]
 
     # -- naming ---------------------------------------------------------------
     def name_of(self, var) -> str:
@@ -53,11 +62,6 @@ class Codegen:
         self.names[var] = name
         return name
 
-    def thunk_name(self, node, pos: int) -> str:
-        name = f"_f{pos}"
-        self.ns[name] = self.make_thunk(node)
-        return name
-
     def make_thunk(self, node):
         return self.funcify(node.op, node)
 
@@ -67,7 +71,14 @@ class Codegen:
 
     def call_expr(self, node, pos: int) -> str:
         args = ", ".join(self.name_of(i) for i in node.inputs)
-        return f"{self.thunk_name(node, pos)}({args})"
+        thunk = self.make_thunk(node)
+        ufunc = getattr(thunk, "inline_ufunc", None)
+        if ufunc is not None:
+            self.ns["_asarray"] = np.asarray
+            self.ns[f"_u{pos}"] = ufunc
+            return f"_asarray(_u{pos}({args}))"
+        self.ns[f"_f{pos}"] = thunk
+        return f"_f{pos}({args})"
 
     def assign_targets(self, node) -> str:
         outs = [self.name_of(o) for o in node.outputs]
@@ -78,39 +89,66 @@ class Codegen:
     def emit_node(self, node, pos: int) -> list[str]:
         return [f"{self.assign_targets(node)} = {self.call_expr(node, pos)}"]
 
-    def gc_lines(self, order) -> dict[int, list[str]]:
-        """Per node position, the locals that die after it."""
-        if not self.allow_gc:
-            return {}
-        keep = set(self.fgraph.outputs)
-        last_use: dict = {}
-        for pos, node in enumerate(order):
-            for inp in node.inputs:
-                if not isinstance(inp, Constant):
-                    last_use[inp] = pos
-            for out in node.outputs:
-                last_use.setdefault(out, pos)
-        dead: dict[int, list[str]] = {}
-        for var, pos in last_use.items():
-            if var not in keep and var in self.names:
-                dead.setdefault(pos, []).append(self.names[var])
-        return {pos: [f"del {', '.join(sorted(names))}"] for pos, names in dead.items()}
-
     def body_lines(self) -> list[str]:
+        """Emit every node; lazily-needed nodes go inside their branch's block."""
         order = self.schedule()
         self.order = order
         for inp in self.fgraph.inputs:
             self.name_of(inp)
+        self.positions = {node: pos for pos, node in enumerate(order)}
+        if self.lazy:
+            contexts = branch_contexts(self.fgraph, order)
+            groups = group_by_context(order, contexts)
+        else:
+            groups = {(): order}
+        entries: list[tuple] = []   # (depth, text, node or None, reads)
+        self._emit_group((), groups, 0, entries)
+        return self._with_gc(entries)
+
+    def _emit_group(self, context, groups, depth, entries) -> None:
+        for node in groups.get(context, ()):
+            pos = self.positions[node]
+            if self.lazy and isinstance(node.op, IfElse):
+                self._emit_ifelse(node, pos, context, groups, depth, entries)
+                continue
+            reads = [i for i in node.inputs if not isinstance(i, Constant)]
+            for line in self.emit_node(node, pos):
+                entries.append((depth, line, node, reads))
+
+    def _emit_ifelse(self, node, pos, context, groups, depth, entries) -> None:
+        n = node.op.n_outs
+        cond = node.inputs[0]
+        entries.append((depth, f"if {self.name_of(cond)}:", node, []))
+        for branch, values in ((THEN, node.inputs[1:1 + n]), (ELSE, node.inputs[1 + n:])):
+            if branch == ELSE:
+                entries.append((depth, "else:", node, []))
+            inner = context + ((node, branch),)
+            self._emit_group(inner, groups, depth + 1, entries)
+            for out, value in zip(node.outputs, values):
+                reads = [] if isinstance(value, Constant) else [value]
+                entries.append((depth + 1, f"{self.name_of(out)} = {self.name_of(value)}",
+                                node, reads))
+
+    def _with_gc(self, entries) -> list[str]:
+        """Indent the entries and add a ``del`` after each value's textually last read."""
+        last_read: dict = {}
+        for idx, (_, _, _, reads) in enumerate(entries):
+            for var in reads:
+                last_read[var] = idx
+        keep = set(self.fgraph.outputs)
+        dels: dict[int, list[str]] = {}
+        if self.allow_gc:
+            for var, idx in last_read.items():
+                if var not in keep:
+                    dels.setdefault(idx, []).append(self.names[var])
         lines: list[str] = []
-        emitted = []
-        for pos, node in enumerate(order):
-            emitted.append(self.emit_node(node, pos))
-        dels = self.gc_lines(order)
-        for pos, node in enumerate(order):
-            for line in emitted[pos]:
-                self.line_nodes[len(lines)] = (node, pos)
-                lines.append(line)
-            lines.extend(dels.get(pos, []))
+        for idx, (depth, text, node, _) in enumerate(entries):
+            pad = self.indent * depth
+            if node is not None:
+                self.line_nodes[len(lines)] = (node, self.positions[node])
+            lines.append(pad + text)
+            if idx in dels:
+                lines.append(pad + f"del {', '.join(sorted(set(dels[idx])))}")
         return lines
 
     def source(self) -> str:
@@ -169,6 +207,12 @@ class Codegen:
         return frame.f_locals.get(self.names.get(var))
 
 
+def _arg_names(spec, fgraph):
+    locals_ = argument_locals(spec)
+    for var, source in zip(fgraph.inputs, spec.input_sources):
+        yield (var, locals_[source[1]]) if source[0] == "arg" else None
+
+
 class VMLinker:
     """The default linker: generated Python, NumPy and fused kernels per node."""
 
@@ -189,10 +233,17 @@ class VMLinker:
         return f"{type(self).__name__}()"
 
 
+class EagerCodegen(Codegen):
+    """Straight-line code: both branches of every IfElse run (the ``py`` linker)."""
+
+    lazy = False
+
+
 class PyLinker(VMLinker):
-    """The reference linker: every node runs its ``perform`` (no fast paths)."""
+    """The reference linker: every node runs its ``perform``, eagerly (no fast paths)."""
 
     name = "py"
+    codegen_class = EagerCodegen
 
     def __init__(self, allow_gc=None):
         super().__init__(allow_gc=allow_gc, funcify=perform_thunk)

@@ -6,6 +6,7 @@ the node has several outputs).  Ops without a registration run their ``perform``
 
 from __future__ import annotations
 
+import functools
 from functools import singledispatch
 
 import numpy as np
@@ -47,14 +48,44 @@ def _elemwise(op, node):
               and getattr(op.scalar_op, "__props__", ()) == ())
     if simple and _ufunc_matches(fn, node):
         return fn
+    if _scalar_fast_path_ok(op, node, fn):
+        return _zero_d_thunk(fn, len(node.inputs))
     return perform_thunk(op, node)
+
+
+def _scalar_fast_path_ok(op, node, fn) -> bool:
+    return (isinstance(fn, np.ufunc) and fn.nout == 1 and len(node.outputs) == 1
+            and not op.inplace_pattern and node.outputs[0].ndim == 0
+            and getattr(op.scalar_op, "__props__", ()) == ()
+            and all(i.dtype == node.inputs[0].dtype for i in node.inputs)
+            and _ufunc_matches(fn, node))
+
+
+def _zero_d_thunk(fn, nin):
+    """0-d ufunc results are NumPy scalars: wrap them back into 0-d arrays.
+
+    ``inline_ufunc`` lets the code generator write ``asarray(ufunc(...))`` in
+    place, saving a Python frame per call on scalar graphs.
+    """
+    asarray = np.asarray
+
+    def thunk(*args):
+        return asarray(fn(*args))
+
+    thunk.inline_ufunc = fn
+    return thunk
 
 
 def _ufunc_matches(fn, node) -> bool:
     """True when calling the ufunc directly yields the declared output dtype."""
-    samples = [np.ones(1, dtype=i.dtype) for i in node.inputs]
+    return _ufunc_dtype(fn, tuple(i.dtype for i in node.inputs)) == node.outputs[0].dtype
+
+
+@functools.cache
+def _ufunc_dtype(fn, dtypes) -> str:
+    samples = [np.ones(1, dtype=dt) for dt in dtypes]
     with np.errstate(all="ignore"):
-        return str(fn(*samples).dtype) == node.outputs[0].dtype
+        return str(fn(*samples).dtype)
 
 
 @python_funcify.register(DimShuffle)

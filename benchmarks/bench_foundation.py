@@ -1,0 +1,82 @@
+"""Foundation workloads: call overhead, one elementwise expression, compile time.
+
+Results on the project's 2-core machine are quoted in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+from harness import Workload, optional_import
+
+import theanine as th
+import theanine.tensor as tt
+
+
+def _call_overhead():
+    x = tt.dscalar("x")
+    f = th.function([x], x + 1)
+    value = np.array(1.5)
+    impls = {"theanine": lambda: f(value), "numpy": lambda: np.add(value, 1.0)}
+    jax = optional_import("jax")
+    if jax is not None:
+        jf = jax.jit(lambda v: v + 1)
+        jv = jax.numpy.asarray(1.5)
+        jf(jv).block_until_ready()
+        impls["jax"] = lambda: jf(jv).block_until_ready()
+    pytensor = optional_import("pytensor")
+    if pytensor is not None:
+        import pytensor.tensor as pt
+
+        px = pt.dscalar("x")
+        pf = pytensor.function([px], px + 1)
+        impls["pytensor"] = lambda: pf(value)
+    return impls
+
+
+def _expression(n=10**7):
+    rng = np.random.default_rng(0)
+    xv, yv = rng.standard_normal(n), rng.standard_normal(n)
+    x, y = tt.dvectors("x", "y")
+    f = th.function([x, y], tt.exp(-x * x) * tt.sin(y) + x * y / (1 + y * y))
+
+    def naive():
+        return np.exp(-xv * xv) * np.sin(yv) + xv * yv / (1 + yv * yv)
+
+    impls = {"theanine": lambda: f(xv, yv), "numpy": naive}
+    jax = optional_import("jax")
+    if jax is not None:
+        jnp = jax.numpy
+        jf = jax.jit(lambda a, b: jnp.exp(-a * a) * jnp.sin(b) + a * b / (1 + b * b))
+        ja, jb = jnp.asarray(xv), jnp.asarray(yv)
+        impls["jax"] = lambda: jf(ja, jb).block_until_ready()
+    return impls
+
+
+WORKLOADS = [
+    Workload("call overhead f(x)=x+1 (0-d float64)", _call_overhead, repeats=7,
+             number=20000, unit="us"),
+    Workload("exp(-x*x)*sin(y)+x*y/(1+y*y), 1e7 f64", _expression, repeats=5),
+]
+
+
+def compile_chain_seconds(n: int, mode=None) -> float:
+    """Seconds to build and compile a chain of ``n`` elementwise ops."""
+    start = time.perf_counter()
+    x = tt.dvector("x")
+    y = x
+    for i in range(n):
+        y = tt.sin(y) + 1.0 if i % 2 else y * 1.0001
+    th.function([x], y, mode=mode)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    print("\ncompile time of an n-node elementwise chain (build + compile, FAST_RUN):")
+    results = {}
+    for n in (100, 1000, 10000):
+        results[n] = statistics.median(compile_chain_seconds(n) for _ in range(3))
+        print(f"  n={n:6d}: {results[n]:7.3f} s  ({results[n] / n * 1e6:7.1f} us/node)")
+    print(f"  t(10k)/t(1k) = {results[10000] / results[1000]:.2f} (linear is 10)")

@@ -1,0 +1,111 @@
+"""One training step of the tutorial's logistic regression (400 x 784, float64).
+
+theanine: the compiled ``train`` of examples/logreg.py (forward, ``th.grad``
+gradient, shared-variable updates).  numpy: the same step with the gradient
+written by hand.  JAX (``jit`` of ``value_and_grad``) and PyTensor (the tutorial
+code) run when installed.  Results are quoted in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+from harness import Workload, optional_import, run_workloads
+
+import theanine as th
+import theanine.tensor as tt
+
+N, FEATS, LR, REG = 400, 784, 0.1, 0.01
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((N, FEATS)), rng.integers(0, 2, N).astype("float64"),
+            rng.standard_normal(FEATS) * 0.01)
+
+
+def _theanine_step(x, y, w0):
+    xs, ys = tt.dmatrix("x"), tt.dvector("y")
+    w, b = th.shared(w0.copy(), name="w"), th.shared(0.0, name="b")
+    p_1 = 1 / (1 + tt.exp(-tt.dot(xs, w) - b))
+    xent = -ys * tt.log(p_1) - (1 - ys) * tt.log(1 - p_1)
+    cost = xent.mean() + REG * (w ** 2).sum()
+    gw, gb = th.grad(cost, [w, b])
+    train = th.function([xs, ys], [p_1 > 0.5, xent],
+                        updates=[(w, w - LR * gw), (b, b - LR * gb)])
+    return lambda: train(x, y)
+
+
+def _numpy_step(x, y, w0):
+    state = {"w": w0.copy(), "b": 0.0}
+
+    def step():
+        w, b = state["w"], state["b"]
+        p = 1 / (1 + np.exp(-x @ w - b))
+        xent = -y * np.log(p) - (1 - y) * np.log(1 - p)
+        d = (p - y) / len(y)
+        state["w"] = w - LR * (x.T @ d + 2 * REG * w)
+        state["b"] = b - LR * d.sum()
+        return p > 0.5, xent
+
+    return step
+
+
+def _jax_step(jax, x, y, w0):
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+
+    def cost(params, xv, yv):
+        w, b = params
+        p = 1 / (1 + jnp.exp(-xv @ w - b))
+        xent = -yv * jnp.log(p) - (1 - yv) * jnp.log(1 - p)
+        return xent.mean() + REG * (w ** 2).sum(), (p > 0.5, xent)
+
+    @jax.jit
+    def step(params, xv, yv):
+        (_, aux), grads = jax.value_and_grad(cost, has_aux=True)(params, xv, yv)
+        return tuple(p - LR * g for p, g in zip(params, grads)), aux
+
+    state = {"params": (jnp.asarray(w0), jnp.asarray(0.0))}
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+
+    def run():
+        state["params"], aux = step(state["params"], xj, yj)
+        jax.block_until_ready(aux)
+        return aux
+
+    return run
+
+
+def _pytensor_step(pytensor, x, y, w0):
+    pt = importlib.import_module("pytensor.tensor")
+    xs, ys = pt.dmatrix("x"), pt.dvector("y")
+    w, b = pytensor.shared(w0.copy(), name="w"), pytensor.shared(0.0, name="b")
+    p_1 = 1 / (1 + pt.exp(-pt.dot(xs, w) - b))
+    xent = -ys * pt.log(p_1) - (1 - ys) * pt.log(1 - p_1)
+    cost = xent.mean() + REG * (w ** 2).sum()
+    gw, gb = pytensor.grad(cost, [w, b])
+    train = pytensor.function([xs, ys], [p_1 > 0.5, xent],
+                              updates=[(w, w - LR * gw), (b, b - LR * gb)])
+    return lambda: train(x, y)
+
+
+def _setup():
+    x, y, w0 = _data()
+    impls = {"theanine": _theanine_step(x, y, w0), "numpy": _numpy_step(x, y, w0)}
+    jax = optional_import("jax")
+    if jax is not None:
+        impls["jax"] = _jax_step(jax, x, y, w0)
+    pytensor = optional_import("pytensor")
+    if pytensor is not None:
+        impls["pytensor"] = _pytensor_step(pytensor, x, y, w0)
+    return impls
+
+
+WORKLOADS = [Workload("logreg train step (400x784, float64)", _setup, repeats=7, number=20,
+                      notes="tutorial logistic regression: forward + th.grad + updates")]
+
+
+if __name__ == "__main__":
+    run_workloads(WORKLOADS)

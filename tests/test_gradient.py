@@ -1,0 +1,304 @@
+"""``th.grad`` and friends: errors, options, higher order, forward mode, checking."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import theanine as th
+import theanine.tensor as tt
+from theanine.gradient import (
+    DisconnectedInputError,
+    DisconnectedType,
+    GradientError,
+    NullTypeGradError,
+    grad_undefined,
+    verify_grad,
+)
+from theanine.graph.basic import Apply
+from theanine.graph.op import Op
+
+
+def _numeric_jacobian(f, x, eps=1e-6):
+    """d f(x) / d x by central differences, shape f(x).shape + x.shape."""
+    y0 = np.asarray(f(x))
+    jac = np.zeros(y0.shape + x.shape)
+    for idx in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[idx] += eps
+        xm[idx] -= eps
+        jac[(...,) + idx] = (np.asarray(f(xp)) - np.asarray(f(xm))) / (2 * eps)
+    return jac
+
+
+# -- errors and options ----------------------------------------------------------------
+
+def test_non_scalar_cost_names_its_ndim():
+    x = tt.dmatrix("x")
+    with pytest.raises(TypeError, match="ndim=2"):
+        th.grad(x * 2, x)
+
+
+def test_gradients_are_named_after_cost_and_wrt():
+    x = tt.dvector("x")
+    cost = tt.sum(tt.exp(x))
+    cost.name = "cost"
+    assert th.grad(cost, x).name == "(dcost/dx)"
+    assert th.grad(cost, x, add_names=False).name is None
+
+
+def test_integer_wrt_is_refused():
+    i = tt.lvector("i")
+    with pytest.raises(TypeError, match="integer/bool dtype int64"):
+        th.grad(tt.sum(i * 2.0), i)
+
+
+def test_disconnected_wrt_options():
+    x, y = tt.dvector("x"), tt.dvector("y")
+    cost = tt.sum(x ** 2)
+    with pytest.raises(DisconnectedInputError, match="y"):
+        th.grad(cost, [x, y])
+    with pytest.warns(UserWarning, match="not part of the computational graph"):
+        th.grad(cost, y, disconnected_inputs="warn")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gy = th.grad(cost, y, disconnected_inputs="ignore")
+    np.testing.assert_array_equal(th.function([y], gy)(np.ones(3)), np.zeros(3))
+    assert th.grad(cost, y, disconnected_inputs="ignore", return_disconnected="none") is None
+    marker = th.grad(cost, y, disconnected_inputs="ignore", return_disconnected="disconnected")
+    assert isinstance(marker.type, DisconnectedType)
+    with pytest.raises(ValueError, match="disconnected_inputs"):
+        th.grad(cost, x, disconnected_inputs="maybe")
+
+
+def test_shape_and_argmax_paths_are_disconnected():
+    x = tt.dvector("x")
+    through_shape = tt.cast(tt.shape_i(x, 0), "float64")
+    with pytest.raises(DisconnectedInputError):
+        th.grad(through_shape, x)
+    with pytest.raises(DisconnectedInputError):
+        th.grad(tt.cast(tt.argmax(x), "float64"), x)
+    # connected through the values as well: only the value path counts
+    g = th.grad(tt.sum(x) * tt.cast(tt.argmax(x), "float64"), x)
+    np.testing.assert_allclose(th.function([x], g)(np.array([1.0, 3.0, 2.0])), [1, 1, 1])
+
+
+def test_integer_path_gives_zero_not_error():
+    x = tt.dvector("x")
+    cost = tt.sum(tt.cast(tt.cast(x, "int64"), "float64")) + tt.sum(tt.floor(x))
+    g = th.grad(cost, x)
+    np.testing.assert_array_equal(th.function([x], g)(np.array([1.5, 2.5])), [0.0, 0.0])
+
+
+class _Undefined(Op):
+    """x -> x with an undefined gradient (to test how grad reports it)."""
+
+    def make_node(self, x):
+        x = tt.as_tensor_variable(x)
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = inputs[0]
+
+    def infer_shape(self, fgraph, node, shapes):
+        return shapes
+
+    def L_op(self, inputs, outputs, gouts):
+        return [grad_undefined(self, 0, inputs[0], "it is a test")]
+
+
+def test_undefined_gradient_reports_why():
+    x, y = tt.dvector("x"), tt.dvector("y")
+    cost = tt.sum(_Undefined()(x) * y)
+    with pytest.raises(NullTypeGradError, match="undefined: it is a test"):
+        th.grad(cost, x)
+    gy = th.grad(cost, y)  # the other input does not need it
+    np.testing.assert_allclose(th.function([x, y], gy)(np.ones(2) * 3, np.ones(2)), [3, 3])
+
+
+# -- what flows where ----------------------------------------------------------------
+
+def test_shared_variables_givens_and_broadcasting():
+    x = tt.dmatrix("x")
+    w = th.shared(np.array([0.5, -1.0, 2.0]), name="w")
+    b = th.shared(np.array(0.3), name="b")
+    row = tt.drow("row")
+    cost = tt.sum(tt.exp(tt.dot(x, w) + b)) + tt.sum((x + row) ** 2)
+    gw, gb, grow = th.grad(cost, [w, b, row])
+    xv = np.arange(6.0).reshape(2, 3) / 10
+    rv = np.array([[0.1, 0.2, 0.3]])
+    f = th.function([x, row], [gw, gb, grow])
+    e = np.exp(xv @ w.get_value() + 0.3)
+    got = f(xv, rv)
+    np.testing.assert_allclose(got[0], xv.T @ e)
+    np.testing.assert_allclose(got[1], e.sum())
+    np.testing.assert_allclose(got[2], 2 * (xv + rv).sum(axis=0, keepdims=True))
+    # givens replace a variable inside the gradient graph too
+    z = tt.dmatrix("z")
+    fz = th.function([z], gw, givens={x: z * 2})
+    np.testing.assert_allclose(fz(xv / 2), xv.T @ e)
+
+
+def test_switch_and_maximum_conventions():
+    x = tt.dvector("x")
+    g = th.grad(tt.sum(tt.switch(tt.gt(x, 0), x ** 2, -x)) + tt.sum(tt.maximum(x, 0.5)), x)
+    got = th.function([x], g)(np.array([-1.0, 0.5, 2.0]))
+    # switch: 2x or -1; maximum ties go to the first argument
+    np.testing.assert_allclose(got, [-1.0, 1.0 + 1.0, 4.0 + 1.0])
+    ga = th.grad(tt.sum(tt.abs(x)), x)
+    np.testing.assert_array_equal(th.function([x], ga)(np.array([-2.0, 0.0, 3.0])), [-1, 0, 1])
+
+
+def test_consider_constant_and_known_grads():
+    x = tt.dvector("x")
+    y = x ** 2
+    cost = tt.sum(y * x)
+    g = th.grad(cost, x, consider_constant=[y])
+    xv = np.array([1.0, 2.0])
+    np.testing.assert_allclose(th.function([x], g)(xv), xv ** 2)
+    gk = th.grad(None, x, known_grads={y: tt.as_tensor_variable(np.array([1.0, 10.0]))})
+    np.testing.assert_allclose(th.function([x], gk)(xv), 2 * xv * [1, 10])
+    both = th.grad(cost, x, known_grads={y: tt.as_tensor_variable(np.array([1.0, 1.0]))})
+    np.testing.assert_allclose(th.function([x], both)(xv), 3 * xv ** 2 + 2 * xv)
+
+
+def test_gradient_shaping_ops():
+    x = tt.dvector("x")
+    xv = np.array([1.0, -2.0, 3.0])
+    dg = th.grad(tt.sum(th.gradient.disconnected_grad(x) * x), x)
+    np.testing.assert_allclose(th.function([x], dg)(xv), xv)
+    with pytest.raises(DisconnectedInputError):
+        th.grad(tt.sum(th.gradient.disconnected_grad(x) ** 2), x)
+    zg = th.grad(tt.sum(th.gradient.zero_grad(x) ** 2), x)
+    np.testing.assert_array_equal(th.function([x], zg)(xv), np.zeros(3))
+    cg = th.grad(tt.sum(th.gradient.grad_clip(x, -1.0, 4.0) ** 2), x)
+    np.testing.assert_allclose(th.function([x], cg)(xv), [2.0, -1.0, 4.0])
+    sg = th.grad(tt.sum(th.gradient.grad_scale(x, -0.5) ** 2), x)
+    np.testing.assert_allclose(th.function([x], sg)(xv), -xv)
+    f = th.function([x], th.gradient.grad_clip(x, 0, 1) * 2)
+    np.testing.assert_allclose(f(xv), 2 * xv)
+
+
+def test_long_chain_has_no_recursion_limit():
+    x = tt.dscalar("x")
+    y = x
+    for _ in range(1200):
+        y = y * 1.0001 + 0.0
+    g = th.grad(y, x)
+    np.testing.assert_allclose(th.gradient.evaluate(g, {x: np.array(1.0)}), 1.0001 ** 1200)
+
+
+# -- higher order, jacobian, hessian, forward mode -------------------------------------
+
+def test_second_derivatives_of_ops():
+    x = tt.dvector("x")
+    xv = np.array([0.3, 0.7, 1.1])
+    cases = {tt.sin: -np.sin(xv), tt.exp: np.exp(xv), tt.tanh: -2 * np.tanh(xv)
+             * (1 - np.tanh(xv) ** 2), tt.log: -1 / xv ** 2, tt.sigmoid: None}
+    for fn, want in cases.items():
+        gg = th.grad(tt.sum(th.grad(tt.sum(fn(x)), x)), x)
+        got = th.function([x], gg)(xv)
+        if want is None:
+            s = 1 / (1 + np.exp(-xv))
+            want = s * (1 - s) * (1 - 2 * s)
+        np.testing.assert_allclose(got, want, rtol=1e-10, err_msg=str(fn))
+
+
+def test_grad_of_grad_against_finite_differences(rng):
+    def gradient_of(v):
+        return th.grad(tt.sum(tt.tanh(v) ** 3 * tt.prod(v)), v)
+
+    verify_grad(gradient_of, [rng.uniform(0.5, 1.5, (4,))], rng=rng)
+    verify_grad(lambda a, b: th.grad(tt.sum(tt.dot(a, b) ** 2), a),
+                [rng.normal(size=(2, 3)), rng.normal(size=(3, 2))], rng=rng)
+
+
+def test_jacobian_against_finite_differences(rng):
+    x = tt.dvector("x")
+    m = tt.dmatrix("m")
+    y = tt.dot(m, tt.sin(x)) * tt.sum(x)
+    jx, jm = th.gradient.jacobian(y, [x, m])
+    xv, mv = rng.normal(size=3), rng.normal(size=(2, 3))
+    got_x, got_m = th.function([x, m], [jx, jm])(xv, mv)
+    want_x = _numeric_jacobian(lambda v: mv @ np.sin(v) * v.sum(), xv)
+    want_m = _numeric_jacobian(lambda w: w @ np.sin(xv) * xv.sum(), mv)
+    assert got_x.shape == (2, 3) and got_m.shape == (2, 2, 3)
+    np.testing.assert_allclose(got_x, want_x, atol=1e-7)
+    np.testing.assert_allclose(got_m, want_m, atol=1e-7)
+    with pytest.raises(DisconnectedInputError):
+        th.gradient.jacobian(y, tt.dvector("other"))
+
+
+def test_hessian_of_small_mlp_loss(rng):
+    x = th.shared(rng.normal(size=(5, 3)), name="x")
+    t = th.shared(rng.normal(size=5), name="t")
+    w1 = tt.dmatrix("w1")
+    w2 = tt.dvector("w2")
+    hidden = tt.tanh(tt.dot(x, w1))
+    loss = tt.mean((tt.dot(hidden, w2) - t) ** 2) + 0.1 * tt.sum(w1 ** 2)
+    h1, h2 = th.gradient.hessian(loss, [w1, w2])
+    w1v, w2v = rng.normal(size=(3, 4)), rng.normal(size=4)
+    got1, got2 = th.function([w1, w2], [h1, h2])(w1v, w2v)
+    xv, tv = x.get_value(), t.get_value()
+
+    def loss_np(a, b):
+        return np.mean((np.tanh(xv @ a) @ b - tv) ** 2) + 0.1 * np.sum(a ** 2)
+
+    def grad1(a):
+        return _numeric_jacobian(lambda v: loss_np(v, w2v), a, eps=1e-5)
+
+    def grad2(b):
+        return _numeric_jacobian(lambda v: loss_np(w1v, v), b, eps=1e-5)
+
+    assert got1.shape == (3, 4, 3, 4)
+    np.testing.assert_allclose(got1, _numeric_jacobian(grad1, w1v, eps=1e-4), atol=1e-4)
+    np.testing.assert_allclose(got2, _numeric_jacobian(grad2, w2v, eps=1e-4), atol=1e-4)
+    np.testing.assert_allclose(got1.reshape(12, 12), got1.reshape(12, 12).T, atol=1e-12)
+
+
+def test_rop_and_lop_match_the_jacobian(rng):
+    x = tt.dvector("x")
+    v = tt.dvector("v")
+    u = tt.dvector("u")
+    m = rng.normal(size=(3, 4))
+    y = tt.exp(tt.dot(m, x)) * tt.sum(x ** 2)
+    jv = th.gradient.Rop(y, x, v)
+    uj = th.gradient.Lop(y, x, u)
+    xv, vv, uv = rng.normal(size=4) * 0.3, rng.normal(size=4), rng.normal(size=3)
+    jac = _numeric_jacobian(lambda a: np.exp(m @ a) * np.sum(a ** 2), xv)
+    got_jv, got_uj = th.function([x, v, u], [jv, uj])(xv, vv, uv)
+    np.testing.assert_allclose(got_jv, jac @ vv, atol=1e-7)
+    np.testing.assert_allclose(got_uj, uv @ jac, atol=1e-7)
+
+
+# -- verify_grad itself --------------------------------------------------------------
+
+class _WrongSquare(Op):
+    """x**2 forward, but claims the gradient is x (missing the factor 2)."""
+
+    def make_node(self, x):
+        x = tt.as_tensor_variable(x)
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = inputs[0] ** 2
+
+    def infer_shape(self, fgraph, node, shapes):
+        return shapes
+
+    def L_op(self, inputs, outputs, gouts):
+        return [gouts[0] * inputs[0]]
+
+
+def test_verify_grad_names_the_wrong_input(rng):
+    pts = [rng.uniform(1, 2, (3,)), rng.uniform(1, 2, (3,))]
+    with pytest.raises(GradientError, match="input 1") as info:
+        verify_grad(lambda a, b: a * _WrongSquare()(b), pts, rng=rng)
+    assert info.value.arg == 1
+    assert "max absolute error" in str(info.value) and "max relative error" in str(info.value)
+    verify_grad(lambda a, b: a * b ** 2, pts, rng=rng)  # the right gradient passes
+
+
+def test_verify_grad_rejects_discrete_points():
+    with pytest.raises(TypeError, match="dtype int64"):
+        verify_grad(lambda a: a * 2, [np.arange(3)])
