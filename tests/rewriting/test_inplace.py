@@ -259,3 +259,29 @@ def test_float32_fused_inplace_chain(rng):
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, ((keep + 1) * 2 - 3) / 4, rtol=1e-6)
     assert destroyed_vars(f) == [f.maker.fgraph.inputs[0]]
+
+
+def test_set_and_inc_subtensor_become_inplace_only_when_legal(rng):
+    x = tt.dvector("x")
+    y = tt.dscalar("y")
+    t = tt.exp(x)
+    f = th.function([x, y], tt.set_subtensor(t[1:3], y) * 2)
+    assert any(getattr(n.op, "inplace", False) for n in destroyers(f))
+    a = rng.normal(size=5)
+    keep = a.copy()
+    want = np.exp(keep)
+    want[1:3] = 0.5
+    np.testing.assert_allclose(f(a, 0.5), want * 2)
+    np.testing.assert_array_equal(a, keep)
+    # t is needed by another output: the increment must not clobber it
+    g = th.function([x, y], [tt.inc_subtensor(t[0:2], y), t + 0])
+    r1, r2 = g(a, 1.0)
+    want = np.exp(keep)
+    np.testing.assert_allclose(r2, want)
+    want[0:2] += 1.0
+    np.testing.assert_allclose(r1, want)
+    # on a non-mutable input it stays out of place
+    h = th.function([x, y], tt.set_subtensor(x[0], y))
+    assert not destroyers(h)
+    np.testing.assert_allclose(h(a, 7.0)[0], 7.0)
+    np.testing.assert_array_equal(a, keep)
