@@ -197,7 +197,12 @@ class Composite(ScalarOp):
 
 def _arg_key(a) -> tuple:
     if a[0] == "const":
-        return ("const", a[1], np.asarray(a[2], dtype=a[1]).tobytes())
+        # constants are stored as NumPy scalars of their dtype (see __init__ and
+        # the fusion pass), so their bytes identify them
+        value = a[2]
+        if not isinstance(value, np.generic):
+            value = np.asarray(value, dtype=a[1])[()]
+        return ("const", a[1], value.tobytes())
     return a
 
 

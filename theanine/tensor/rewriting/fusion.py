@@ -110,6 +110,17 @@ def _scalar_constant(var):
     return None
 
 
+_DTYPE_NAMES: dict = {}
+
+
+def _dtype_name(dtype) -> str:
+    """``str(dtype)``, cached (NumPy computes dtype names in Python)."""
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype)
+    return name
+
+
 class _Group:
     """Members of one fused group and the flat scalar code they become."""
 
@@ -162,11 +173,15 @@ def _build(group: _Group, order_pos) -> tuple[Composite, list]:
     code: list = []
     in_vars: list = []
     in_index: dict = {}
+    consts: dict = {}
 
     def outside(var):
+        if var in consts:
+            return consts[var]
         value = _scalar_constant(var)
         if value is not None:
-            return ("const", str(value.dtype), value[()])
+            consts[var] = ("const", _dtype_name(value.dtype), value[()])
+            return consts[var]
         if var not in in_index:
             in_index[var] = len(in_vars)
             in_vars.append(var)
