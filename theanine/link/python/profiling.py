@@ -83,7 +83,7 @@ def inner_profile_funcify(op, node, funcify, profile: CodeProfile):
 
 
 def _nbytes(*values) -> tuple:
-    return tuple(getattr(v, "nbytes", 0) for v in values)
+    return tuple([getattr(v, "nbytes", 0) for v in values])
 
 
 class ProfilingMixin:
