@@ -24,6 +24,8 @@ class Scratchpad:
 class TestValueError(ValueError):
     """A test value could not be computed (``compute_test_value`` mode)."""
 
+    __test__ = False  # not a pytest test class
+
 
 class MethodNotDefined(NotImplementedError):
     """An optional Op method is not implemented."""
