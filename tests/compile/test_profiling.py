@@ -210,26 +210,36 @@ def _traced_peak(f, *args):
         tracemalloc.stop()
 
 
-def test_memory_peak_matches_tracemalloc():
+def _memory_graph():
     x = tt.dvector("x")
     y = tt.exp(x)
     z = y * 2.0
     w = z + y
     u = tt.log(w) - z
-    stats = _quiet(ProfileStats(memory=True))
-    f = th.function([x], [(u * w).sum(), u], profile=stats)
+    return x, [(u * w).sum(), u]
+
+
+def test_memory_peak_matches_tracemalloc():
     xv = np.random.default_rng(0).random(500_000)
-    measured = _traced_peak(f, xv)
-    peaks = memory_peaks(stats.functions[0].code)
-    assert peaks.executed == 4 * xv.nbytes
-    assert abs(peaks.executed - measured) <= 0.1 * measured, (peaks, measured)
-    assert peaks.no_gc == 6 * xv.nbytes + 8 > peaks.executed
-    # without GC the run really holds every intermediate
-    stats_nogc = _quiet(ProfileStats(memory=True))
-    with th.config.change_flags(allow_gc=False):
-        f2 = th.function([x], [(u * w).sum(), u], profile=stats_nogc)
-    measured = _traced_peak(f2, xv)
-    assert abs(memory_peaks(stats_nogc.functions[0].code).executed - measured) <= 0.1 * measured
+    for mode in (th.Mode("vm", "None"), None):   # as written, and rewritten
+        for allow_gc in (True, False):
+            x, outs = _memory_graph()
+            stats = _quiet(ProfileStats(memory=True))
+            with th.config.change_flags(allow_gc=allow_gc):
+                f = th.function([x], outs, profile=stats, mode=mode)
+            measured = _traced_peak(f, xv)
+            peaks = memory_peaks(stats.functions[0].code)
+            assert abs(peaks.executed - measured) <= 0.1 * measured, (mode, peaks, measured)
+            assert peaks.no_gc >= peaks.executed
+            if allow_gc:
+                assert peaks.no_gc > peaks.executed
+            else:
+                assert peaks.no_gc == peaks.executed
+            if mode is not None and allow_gc:
+                # exp, 2*exp, their sum and log live together; then the sums are freed
+                assert peaks.executed == 4 * xv.nbytes
+                assert peaks.no_gc == 6 * xv.nbytes + 8
+                assert peaks.intermediates == 6 * xv.nbytes + 8
 
 
 def test_memory_counts_views_and_inplace_outputs_as_shared():
@@ -278,3 +288,30 @@ def test_profile_flag_prints_at_exit_to_destination(tmp_path):
     assert "Function atexit_fn: linker vm, per-node times" in text
     assert "Function other" in text and "Profile: Sum of all profiles" in text
     assert "<string>:3" in text or "Elemwise{exp}" in text
+
+
+def test_scan_body_is_profiled_as_its_own_block():
+    k = tt.iscalar("k")
+    a = tt.dvector("a")
+    result, updates = th.scan(lambda prior, a: prior * a + 1.0, outputs_info=tt.ones_like(a),
+                              non_sequences=a, n_steps=k)
+    stats = _quiet(ProfileStats())
+    f = th.function([a, k], result[-1], updates=updates, profile=stats)
+    av = np.arange(3.0)
+    expect = np.ones(3)
+    for _ in range(4):
+        expect = expect * av + 1.0
+    np.testing.assert_allclose(f(av, 4), expect)
+    f(av, 2)
+    code = stats.functions[0].code
+    (pos, inner), = code.inner.items()
+    assert type(code.order[pos].op).__name__ == "Scan"
+    assert inner.runs[0] == 6                       # 4 + 2 steps
+    assert all(inner.calls_of(p) == 6 for p in range(len(inner.order)))
+    assert 0 < sum(inner.times) <= inner.body_time[0] <= code.times[pos]
+    text = stats.summary_text()
+    assert f"Inner graph of fn node #{pos}: Scan" in text and "body runs: 6" in text
+    block = text[text.index("Inner graph"):]
+    for rows in _tables(block).values():
+        assert rows[-1][1] == pytest.approx(100.0, abs=0.051)
+    assert "Elemwise{mul}" in block or "Composite" in block
