@@ -82,10 +82,6 @@ def inner_profile_funcify(op, node, funcify, profile: CodeProfile):
     return None
 
 
-def _nbytes(*values) -> tuple:
-    return tuple([getattr(v, "nbytes", 0) for v in values])
-
-
 class ProfilingMixin:
     """Mix into any ``Codegen`` class to add per-node clocks (see the module doc)."""
 
@@ -109,7 +105,8 @@ class ProfilingMixin:
         self.ns.update(_kacc=prof.times, _kcnt=prof.counts, _kruns=prof.runs,
                        _kbody=prof.body_time)
         if prof.memory:
-            self.ns.update(_ksz=prof.sizes, _kev=prof.events, _fnb=_nbytes)
+            self.ns.update(_ksz=prof.sizes, _fev=prof.events.append, _fevc=prof.events.clear,
+                           _fga=getattr)
         by_name = {name: var for var, name in self.names.items()}
         out = []
         n = len(lines)
@@ -133,7 +130,7 @@ class ProfilingMixin:
                         if not follows_del:
                             suffix += self._clock_suffix(line, pos)
             out.append(line + suffix)
-        mem = "; _kev.clear()" if prof.memory else ""
+        mem = "; _fevc()" if prof.memory else ""
         self.line_nodes = {k + 1: v for k, v in self.line_nodes.items()}
         return [f"_t0 = _fclk(); _tb = _t0; _kruns[0] += 1{mem}", *out,
                 "_kbody[0] += _fclk() - _tb"]
@@ -149,15 +146,15 @@ class ProfilingMixin:
     def _memory_suffix(self, node, pos: int) -> str:
         if not self.profile.memory:
             return ""
-        outs = ", ".join(self.name_of(o) for o in node.outputs)
-        return f"; _ksz[{pos}] = _fnb({outs}); _kev.append({pos})"
+        sizes = "".join(f"_fga({self.name_of(o)}, 'nbytes', 0), " for o in node.outputs)
+        return f"; _ksz[{pos}] = ({sizes.rstrip()}); _fev({pos})"
 
     def _del_suffix(self, line, by_name, lines, idx) -> str:
         suffix = ""
         if self.profile.memory:
             names = line.strip()[4:].split(", ")
             self.profile.actions.append(("del", [by_name[n] for n in names]))
-            suffix = f"; _kev.append({~(len(self.profile.actions) - 1)})"
+            suffix = f"; _fev({~(len(self.profile.actions) - 1)})"
         prev = self.line_nodes.get(idx - 1)
         if prev is not None and not isinstance(prev[0].op, IfElse):
             suffix += self._clock_suffix(lines[idx - 1], prev[1])
@@ -169,7 +166,7 @@ class ProfilingMixin:
             return ""
         target, _, value = text.partition(" = ")
         self.profile.actions.append(("alias", by_name[target], by_name.get(value)))
-        return f"; _kev.append({~(len(self.profile.actions) - 1)})"
+        return f"; _fev({~(len(self.profile.actions) - 1)})"
 
 
 @functools.lru_cache(maxsize=None)
