@@ -239,9 +239,12 @@ def write_summary(stats, out, n_apply: int, n_ops: int) -> None:
     if rows and any(r.calls for r in rows):
         class_ops_apply(rows, n_apply, n_ops, out, multi)
         source_table(rows, n_apply, out)
-    elif any(f.calls for f in stats.functions):
+    elif any(f.calls and f.code is None and f.runtime for f in stats.functions):
         out("")
         out("(no per-node times: see the linker note in the header)")
+    elif any(f.calls for f in stats.functions):
+        out("")
+        out("(no nodes ran)")
     if stats.memory:
         memory_section(stats, n_ops, out)
     if stats.optimizer:
