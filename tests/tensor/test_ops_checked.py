@@ -159,13 +159,15 @@ REDUCTIONS = [
 
 def _reduction_case(name, ref, empty_ok, dtypes, grad, axis, keepdims):
     fn = _fn(name)
+    # std has no gradient at zero variance (reducing over size-1 axes only)
+    shapes = REDUCE_SHAPES[:1] if name == "std" else REDUCE_SHAPES
     domain = (0.5, 1.5) if name == "prod" else (-2, 2)
     return OpCase(
         f"{name}[axis={axis},keepdims={keepdims}]",
         lambda x: fn(x, axis=axis, keepdims=keepdims),
         lambda x: np.asarray(ref(x, axis=axis, keepdims=keepdims)),
         domains=(domain,), dtypes=dtypes if axis in (None, 1) else dtypes[:1], grad=grad,
-        shapes=REDUCE_SHAPES + (EMPTY_OK if empty_ok else []))
+        shapes=shapes + (EMPTY_OK if empty_ok else []))
 
 
 REDUCTION_CASES = [
@@ -214,7 +216,23 @@ SHAPE_CASES = [
            shapes=[((1, 3),), ((1, 1),)]),
 ]
 
-MATH_CASES = ELEMWISE_CASES + CAST_CASES + REDUCTION_CASES + ARG_CASES + SHAPE_CASES
+RESHAPING_CASES = [
+    OpCase("flatten", tm.flatten, lambda x: x.reshape(-1),
+           shapes=[((2, 3, 4),), ((0, 3),), ((),)], dtypes=FLOATS + ("int64",)),
+    OpCase("flatten[ndim=2]", lambda x: tm.flatten(x, 2), lambda x: x.reshape(x.shape[0], -1),
+           shapes=[((2, 3, 4),), ((1, 0, 2),)]),
+    OpCase("squeeze", tm.squeeze, np.squeeze, shapes=[((1, 3, 1),), ((2, 3),), ((1,),)]),
+    OpCase("squeeze[axis=0]", lambda x: tm.squeeze(x, 0), lambda x: np.squeeze(x, 0),
+           shapes=[((1, 3, 1),), ((1, 0),)]),
+    OpCase("nonzero", tm.nonzero, np.nonzero, domains=((-1, 1),),
+           shapes=[((3, 4),), ((5,),), ((0, 2),)], dtypes=("int64", "bool", "float64"),
+           grad=False),
+    OpCase("flatnonzero", tm.flatnonzero, np.flatnonzero, domains=((-1, 1),),
+           shapes=[((3, 4),), ((5,),)], dtypes=("int64", "bool"), grad=False),
+]
+
+MATH_CASES = (RESHAPING_CASES + ELEMWISE_CASES + CAST_CASES + REDUCTION_CASES + ARG_CASES
+              + SHAPE_CASES)
 
 
 def test_every_function_has_a_case():
