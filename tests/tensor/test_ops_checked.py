@@ -170,9 +170,14 @@ def _reduction_case(name, ref, empty_ok, dtypes, grad, axis, keepdims):
         shapes=shapes + (EMPTY_OK if empty_ok else []))
 
 
+# every axis/keepdims combination for the CAReduce kinds sum and max; the others (same
+# CAReduce, or compositions of it) on a representative subset
+SOME_AXES = [None, 1, -1, (0, 2)]
 REDUCTION_CASES = [
     _reduction_case(*row, axis, keepdims)
-    for row in REDUCTIONS for axis, keepdims in itertools.product(AXES, (False, True))
+    for row in REDUCTIONS
+    for axis, keepdims in itertools.product(AXES if row[0] in ("sum", "max") else SOME_AXES,
+                                            (False, True))
 ]
 
 
