@@ -28,6 +28,7 @@ from op_checker import (
 
 import theanine.tensor as tt
 import theanine.tensor.math as tm
+import theanine.tensor.sorting as tsort
 
 INTS_BOOL = ("int64", "int32", "bool")
 NO_BOOL = ("float64", "float32", "int64", "int32")
@@ -309,6 +310,13 @@ def _np_log_softmax(x, axis):
     return sp.log_softmax(x, axis=axis) if x.size else x.astype(_np_float(x))
 
 
+def _np_add_along(like, v):
+    out = np.zeros(like.shape, dtype=np.result_type(like, v))
+    for i, row in enumerate(IDX):
+        np.add.at(out[i], row, v[i])
+    return out
+
+
 def _np_softmax(x, axis):
     return sp.softmax(x, axis=axis) if x.size else x
 
@@ -356,7 +364,26 @@ NNET_CASES = [
            dtypes=("int64", "int32"), grad=False),
 ]
 
-NEW_CASES = LINALG_CASES + NNET_CASES
+IDX = np.array([[0, 3, 3, 1], [2, 2, 0, 1], [1, 0, 3, 2]])  # repeats: gradients add up
+SORT_CASES = [
+    OpCase(f"{name}[axis={axis}]", lambda x, f=f, axis=axis: f(x, axis=axis),
+           lambda x, r=r, axis=axis: r(x, axis=axis, kind="stable"),
+           shapes=[((3, 4),), ((2, 3, 4),), ((5,),), ((0, 3),), ((1, 1),)],
+           dtypes=FLOATS + ("int64", "bool") if axis == -1 else FLOATS[:1],
+           grad=name == "sort")
+    for name, f, r in [("sort", tt.sort, np.sort), ("argsort", tt.argsort, np.argsort)]
+    for axis in (-1, 0, None)
+] + [
+    OpCase("take_along_axis", lambda x: tt.take_along_axis(x, IDX, 1),
+           lambda x: np.take_along_axis(x, IDX, 1), shapes=[((3, 4),)],
+           dtypes=FLOATS + ("int64",)),
+    OpCase("take_along_axis[axis=0]", lambda x: tt.take_along_axis(x, IDX[:2, :3], 0),
+           lambda x: np.take_along_axis(x, IDX[:2, :3], 0), shapes=[((4, 3),)]),
+    OpCase("AddAlongAxis", lambda like, v: tsort.AddAlongAxis(1)(like, IDX, v),
+           _np_add_along, nin=2, shapes=[((3, 4), (3, 4))]),
+]
+
+NEW_CASES = LINALG_CASES + NNET_CASES + SORT_CASES
 
 
 @pytest.mark.parametrize("case,dtype,quick", case_params(NEW_CASES))
