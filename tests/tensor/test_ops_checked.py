@@ -383,7 +383,57 @@ SORT_CASES = [
            _np_add_along, nin=2, shapes=[((3, 4), (3, 4))]),
 ]
 
-NEW_CASES = LINALG_CASES + NNET_CASES + SORT_CASES
+# -- indexing, joining, construction (a representative row for each op) -----------------
+
+STRUCT_CASES = [
+    OpCase("getitem[basic]", lambda x: x[1:, ::-2], lambda x: x[1:, ::-2],
+           shapes=[((3, 4),), ((1, 5),), ((0, 2),)], dtypes=FLOATS + ("int64",)),
+    OpCase("getitem[int]", lambda x: x[-1], lambda x: x[-1], shapes=[((3, 4),), ((2,),)]),
+    OpCase("getitem[advanced]", lambda x: x[np.array([2, 0, 2])],
+           lambda x: x[np.array([2, 0, 2])], shapes=[((3, 4),), ((3,),)]),
+    OpCase("getitem[bool mask]", lambda x: x[x > 0], lambda x: x[x > 0],
+           shapes=[((3, 4),), ((5,),)], domains=(nonzero(),)),
+    OpCase("set_subtensor", lambda x, y: tt.set_subtensor(x[1:], y),
+           lambda x, y: _np_set(x, slice(1, None), y), nin=2,
+           shapes=[((3, 4), (2, 4)), ((3, 4), (4,)), ((1, 2), (0, 2))]),
+    OpCase("inc_subtensor[advanced]", lambda x, y: tt.inc_subtensor(x[np.array([0, 2, 0])], y),
+           lambda x, y: _np_inc(x, np.array([0, 2, 0]), y), nin=2,
+           shapes=[((3, 4), (3, 4)), ((4,), ())]),
+    OpCase("concatenate", lambda a, b: tt.concatenate([a, b], axis=1),
+           lambda a, b: np.concatenate([a, b], axis=1), nin=2,
+           shapes=[((2, 3), (2, 1)), ((2, 0), (2, 4)), ((1, 2, 3), (1, 1, 3))],
+           dtypes=FLOATS + ("int64", ("float32", "float64"))),
+    OpCase("stack", lambda a, b: tt.stack([a, b], axis=-1),
+           lambda a, b: np.stack([a, b], axis=-1), nin=2,
+           shapes=[((2, 3), (2, 3)), ((), ()), ((0,), (0,))]),
+    OpCase("zeros_like", tt.zeros_like, np.zeros_like, shapes=[((2, 3),), ((),)],
+           dtypes=FLOATS + ("int64",)),
+    OpCase("fill", lambda x, v: tt.fill(x, v), lambda x, v: np.broadcast_to(v, x.shape)
+           .astype(np.result_type(x, v)), nin=2, shapes=[((2, 3), ()), ((0, 1), ())]),
+    OpCase("alloc", lambda v: tt.alloc(v, 2, 3), lambda v: np.broadcast_to(v, (2, 3)).copy(),
+           shapes=[((),), ((3,),), ((1, 1),)]),
+    OpCase("arange", lambda n: tt.arange(n), lambda n: np.arange(n), shapes=[((),)],
+           domains=((0, 5),), dtypes=("int64", "int32"), grad=False),
+    OpCase("tile", lambda x: tt.tile(x, (2, 1)), lambda x: np.tile(x, (2, 1)),
+           shapes=[((2, 3),), ((1, 1),)]),
+    OpCase("repeat", lambda x: tt.repeat(x, 2, axis=0), lambda x: np.repeat(x, 2, axis=0),
+           shapes=[((2, 3),), ((0, 2),)]),
+]
+
+
+def _np_set(x, idx, y):
+    out = x.copy()
+    out[idx] = y
+    return out
+
+
+def _np_inc(x, idx, y):
+    out = x.copy()
+    np.add.at(out, idx, y)
+    return out
+
+
+NEW_CASES = LINALG_CASES + NNET_CASES + SORT_CASES + STRUCT_CASES
 
 
 @pytest.mark.parametrize("case,dtype,quick", case_params(NEW_CASES))
