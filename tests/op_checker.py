@@ -41,6 +41,9 @@ FLOATS = ("float64", "float32")
 NUMERIC = ("float64", "float32", "int64", "int32")
 ALL = ("float64", "float32", "int64", "int32", "bool")
 
+# Helper graphs (shapes, node gradients) and the py linker run without rewrites.
+REFERENCE_MODE = th.Mode(linker="py", optimizer="None")
+
 # Tolerances per dtype for values (computations may reorder sums) and for gradients.
 VALUE_TOL = {"float64": (1e-7, 1e-10), "float32": (2e-4, 1e-5), "float16": (1e-2, 1e-3)}
 GRAD_TOL = {"float64": (1e-4, 1e-6), "float32": (5e-2, 5e-3)}
@@ -205,7 +208,9 @@ def check_values(case, in_vars, outs, arrays, refs, dtype, label, linkers=None):
     """Every linker gives the reference values with the declared dtypes and shapes."""
     rtol, atol = _tol(case, dtype)
     for linker in linkers or linker_names():
-        fn = th.function(in_vars, outs, mode=th.Mode(linker=linker), on_unused_input="ignore")
+        # the py linker runs the graph as built (the reference); others after fast_run
+        mode = REFERENCE_MODE if linker == "py" else th.Mode(linker=linker)
+        fn = th.function(in_vars, outs, mode=mode, on_unused_input="ignore")
         copies = [a.copy() for a in arrays]
         got = fn(*arrays)
         for pos, (a, c) in enumerate(zip(arrays, copies)):
@@ -254,7 +259,7 @@ def check_infer_shape(in_vars, outs, arrays, label):
                 where.append((node, len(watched) - 1, k))
     if not watched:
         return
-    fn = th.function(in_vars, watched + entries, mode=th.Mode(linker="py"),
+    fn = th.function(in_vars, watched + entries, mode=REFERENCE_MODE,
                      on_unused_input="ignore")
     values = fn(*arrays)
     real, inferred = values[:len(watched)], values[len(watched):]
@@ -282,7 +287,7 @@ def check_node_grads(case, in_vars, outs, arrays, dtype, label, rng):
     if not nodes:
         return 0
     every = [v for n in nodes for v in n.inputs]
-    values = th.function(in_vars, every, mode=th.Mode(linker="py"),
+    values = th.function(in_vars, every, mode=REFERENCE_MODE,
                          on_unused_input="ignore")(*arrays)
     it = iter(values)
     checked = 0
@@ -323,7 +328,7 @@ def _check_one_node(node, vals, positions, dtype, label, rng) -> bool:
     except MethodNotDefined:
         return False
     forward = th.function(free, [new.outputs[k] for k in float_outs],
-                          mode=th.Mode(linker="py"), on_unused_input="ignore")
+                          mode=REFERENCE_MODE, on_unused_input="ignore")
     fvals = [vals[i] for i in positions]
     out_vals = forward(*fvals)
     gz_vals = [rng.standard_normal(np.shape(v)).astype(v.dtype) for v in out_vals]
@@ -334,7 +339,7 @@ def _check_one_node(node, vals, positions, dtype, label, rng) -> bool:
                                  f"{g.type.why_null}")
     wanted = [g for g in symbolic if isinstance(g, Variable) and isinstance(g.type, TensorType)]
     backward = th.function(free + [gzs[k] for k in float_outs], wanted,
-                           mode=th.Mode(linker="py"), on_unused_input="ignore")
+                           mode=REFERENCE_MODE, on_unused_input="ignore")
     got_wanted = iter(backward(*fvals, *gz_vals))
     rtol, atol = GRAD_TOL.get(dtype, GRAD_TOL["float32"])
     eps = 1e-6 if dtype == "float64" else 1e-2
