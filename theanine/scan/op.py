@@ -65,6 +65,8 @@ class ScanInfo:
             object.__setattr__(self, "keep", (None,) * (self.n_sot + self.n_nit))
         if len(self.keep) != self.n_sot + self.n_nit:
             raise ValueError("ScanInfo.keep needs one entry per recurrent and mapped output")
+        if self.reverse and any(k is not None for k in self.keep):
+            raise ValueError("ScanInfo: a reverse loop keeps every step (keep must be None)")
         for taps in self.sot_taps:
             if not taps or any(t >= 0 for t in taps) or list(taps) != sorted(set(taps)):
                 raise ValueError(f"recurrent output taps must be sorted negative ints, got {taps}")
@@ -296,7 +298,7 @@ class Scan(Op):
         for j, res in enumerate(results):
             keep = info.keep[j]
             if keep is not None:
-                res = res[max(0, done - keep):] if not info.reverse else res[:keep]
+                res = res[max(0, done - keep):]
             output_storage[j][0] = np.ascontiguousarray(res)
         for j, value in enumerate(carries):
             output_storage[info.n_sot + info.n_nit + j][0] = np.asarray(

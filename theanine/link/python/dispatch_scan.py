@@ -36,10 +36,6 @@ _counter = itertools.count()
 _HELPER = re.compile(r"^_([fku]\d+|asarray)$")    # thunks and constants of the body
 
 
-def _stack_last(regs):
-    return np.stack(regs)
-
-
 def _final(value, initial):
     """A carried state's last value as a fresh ndarray (never the caller's own array)."""
     if value is initial and isinstance(value, np.ndarray):
@@ -85,15 +81,11 @@ class ScanLoopWriter:
         keep, depth = self.info.keep[j], self.info.sot_depth(j)
         if keep is None:
             return "full"
-        if keep <= depth:
-            return "regs"
-        if self.info.reverse:
-            return "full"
-        return "ring"
+        return "regs" if keep <= depth else "ring"
 
     def nit_mode(self, j: int) -> str:
         keep = self.info.keep[self.info.n_sot + j]
-        if keep is None or self.info.reverse:
+        if keep is None:
             return "full"
         return "last" if keep == 1 else "ring"
 
@@ -254,10 +246,7 @@ class ScanLoopWriter:
             self.lines.extend(f"_check_regs(_op, {j}, r{j}_{m}, row{j}, done)"
                               for m in range(1, depth + 1))
             regs = [f"r{j}_{m}" for m in range(keep, 0, -1)]
-            if self.info.reverse:
-                regs.reverse()
-                return f"_stack_last(({', '.join(regs)},))[:done]"
-            return f"_stack_last(({', '.join(regs)},))[max(0, {keep} - done):]"
+            return f"_np.stack(({', '.join(regs)},))[max(0, {keep} - done):]"
         if mode == "ring":
             return f"buf{j}[(_np.arange(max(0, done - {keep}), done) + {depth}) % {keep}]"
         if self.info.reverse:
@@ -304,7 +293,7 @@ class ScanLoopWriter:
         self.ns.update(_np=np, _op=self.op, _check_n=check_n_steps, _check_seq=check_sequence,
                        _check_init=check_init, _bad_shape=_bad_shape,
                        _bad_nit_shape=_bad_nit_shape, _check_regs=_check_regs,
-                       _stack_last=_stack_last,
+                       
                        _final=_final, _loop_error=self.loop_error)
         code = compile(src, filename, "exec")
         exec(code, self.ns)
