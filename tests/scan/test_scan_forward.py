@@ -6,6 +6,7 @@ import pytest
 import theanine as th
 import theanine.tensor as tt
 from theanine.scan.op import Scan, ScanError
+from theanine.tensor.random import RandomStream
 
 MODES = ["FAST_RUN", "PY"]
 
@@ -223,3 +224,18 @@ def test_return_list_and_strict():
     assert isinstance(outs, list) and len(outs) == 1
     with pytest.raises(ScanError, match="strict=True.*w"):
         th.scan(lambda v: v * w, sequences=x, strict=True)
+
+
+def test_random_stream_inside_the_loop():
+    draws = []
+    for mode in ("FAST_RUN", "PY"):
+        srng = RandomStream(seed=3)
+        x = tt.dvector("x")
+        out, updates = th.scan(lambda v, srng=srng: v + srng.normal(size=(2,)), sequences=x)
+        assert len(updates) == 1          # the generator's default update, collected
+        f = th.function([x], out, updates=updates, mode=mode)
+        first, second = f(np.zeros(3)), f(np.zeros(3))
+        assert len({tuple(r) for r in first}) == 3, "a new draw every step"
+        assert not np.allclose(first, second), "the generator advances between calls"
+        draws.append(first)
+    np.testing.assert_allclose(draws[0], draws[1])

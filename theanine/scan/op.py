@@ -280,7 +280,7 @@ class Scan(Op):
                 nits[j].append(np.asarray(outs[info.n_sot + j], dtype=node.outputs[
                     info.n_sot + j].dtype))
             base = info.n_sot + info.n_nit
-            carries = [np.asarray(outs[base + j]) for j in range(info.n_carry)]
+            carries = outs[base:base + info.n_carry]
             done = i + 1
             if info.until and bool(outs[-1]):
                 break
@@ -301,8 +301,10 @@ class Scan(Op):
                 res = res[max(0, done - keep):]
             output_storage[j][0] = np.ascontiguousarray(res)
         for j, value in enumerate(carries):
-            output_storage[info.n_sot + info.n_nit + j][0] = np.asarray(
-                value, dtype=node.outputs[info.n_sot + info.n_nit + j].dtype).copy()
+            out = node.outputs[info.n_sot + info.n_nit + j]
+            if isinstance(out.type, TensorType):     # a fresh array, never the input's
+                value = np.array(value, dtype=out.dtype)
+            output_storage[info.n_sot + info.n_nit + j][0] = value
 
     # -- shapes and gradients --------------------------------------------------------
     def infer_shape(self, fgraph, node, input_shapes):
