@@ -11,6 +11,7 @@ from theanine.compile.io import In, Out
 from theanine.compile.mode import get_mode
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable, clone_replace, graph_inputs
+from theanine.graph.destroyhandler import attach_destroy_handler
 from theanine.graph.fg import FunctionGraph, MissingInputError
 from theanine.graph.rewriting.pipeline import run_pipeline
 from theanine.graph.shared import SharedVariable
@@ -286,6 +287,9 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
     fgraph = FunctionGraph(fg_inputs, targets, clone=True,
                            update_mapping={n_out + j: len(in_vars) + shared_vars.index(k)
                                            for j, k in enumerate(upd_keys)})
+    attach_destroy_handler(
+        fgraph, mutable=[fgraph.inputs[k] for k, i in enumerate(ins) if i.mutable],
+        updates={fgraph.inputs[fg_inputs.index(key)]: n_out + j for j, key in enumerate(upd_keys)})
     t1 = time.perf_counter()
     mode_obj = get_mode(mode)
     prepare = getattr(mode_obj, "prepare_fgraph", None)

@@ -19,7 +19,6 @@ import copy
 
 import numpy as np
 
-from theanine.compile.function_module import function as _function
 from theanine.compile.mode import Mode, register_mode
 from theanine.config import config
 from theanine.debug.errors import (
@@ -94,7 +93,6 @@ class DebugRunner:
         history = getattr(fgraph, "debug_rewrite_history", [])
         self.rewrites = [(o, n, r, nd) for o, n, r, nd in history
                          if not any(x.op.destroy_map for x in io_toposort(fgraph.inputs, [n]))]
-        self._rewrite_fn = None
 
     def _alternative_order(self):
         """Another valid order: later branches first (reversed input lists)."""
@@ -166,18 +164,25 @@ class DebugRunner:
     def _check_rewrites(self, inputs) -> None:
         if not self.rewrites:
             return
-        if self._rewrite_fn is None:
-            targets = [v for old, new, _, _ in self.rewrites for v in (old, new)]
-            self._rewrite_fn = _function(list(self.fgraph.inputs), targets,
-                                         mode=Mode(linker="py", optimizer=None),
-                                         on_unused_input="ignore", no_default_updates=True)
-        values = self._rewrite_fn(*[_snapshot(v) for v in inputs])
+        targets = [v for old, new, _, _ in self.rewrites for v in (old, new)]
+        values = _evaluate_with_perform(self.fgraph.inputs, inputs, targets)
         for k, (old, new, rule, node) in enumerate(self.rewrites):
             a, b = values[2 * k], values[2 * k + 1]
             if not _same(old, a, b):
                 raise BadOptimization(
                     f"rewrite rule {rule!r} on {_where(node)} replaced {old} by {new}, but "
                     f"they differ on this call's inputs: {a!r:.100} vs {b!r:.100}")
+
+
+def _evaluate_with_perform(graph_inputs, values, targets) -> list:
+    """Values of ``targets`` computed node by node with ``perform`` (the reference)."""
+    env = {var: _snapshot(val) for var, val in zip(graph_inputs, values)}
+    for node in io_toposort(list(graph_inputs), targets):
+        args = [v.data if isinstance(v, Constant) else env[v] for v in node.inputs]
+        result = perform_thunk(node.op, node)(*[_snapshot(a) for a in args])
+        for var, val in zip(node.outputs, result if len(node.outputs) > 1 else (result,)):
+            env[var] = val
+    return [v.data if isinstance(v, Constant) else env[v] for v in targets]
 
 
 class DebugLinker:

@@ -29,6 +29,7 @@ from theanine.tensor.variable import (  # noqa: F401
 
 as_tensor = as_tensor_variable
 from theanine.tensor import linalg, nnet, random  # noqa: F401,E402
+from theanine.tensor import rewriting as _rewriting  # noqa: F401,E402  (registers rewrites)
 from theanine.tensor.linalg import (  # noqa: F401,E402
     batched_dot,
     cumprod,
@@ -46,4 +47,3 @@ from theanine.tensor.nnet import (  # noqa: F401,E402
     softmax,
     to_one_hot,
 )
-from theanine.tensor import rewriting as _rewriting  # noqa: F401,E402  (registers rewrites)
