@@ -293,7 +293,6 @@ class ScanLoopWriter:
         self.ns.update(_np=np, _op=self.op, _check_n=check_n_steps, _check_seq=check_sequence,
                        _check_init=check_init, _bad_shape=_bad_shape,
                        _bad_nit_shape=_bad_nit_shape, _check_regs=_check_regs,
-
                        _final=_final, _loop_error=self.loop_error)
         code = compile(src, filename, "exec")
         exec(code, self.ns)
