@@ -239,3 +239,16 @@ def test_random_stream_inside_the_loop():
         assert not np.allclose(first, second), "the generator advances between calls"
         draws.append(first)
     np.testing.assert_allclose(draws[0], draws[1])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_shared_update_to_a_loop_input_is_a_copy(mode):
+    c = th.shared(np.zeros(2), name="c")
+    w = tt.dvector("w")
+    x = tt.dvector("x")
+    out, updates = th.scan(lambda v: (v * 2, {c: w}), sequences=x)
+    f = th.function([x, w], out, updates=updates, mode=mode)
+    wv = np.array([1.0, 2.0])
+    f(np.ones(3), wv)
+    wv[0] = 99.0
+    np.testing.assert_allclose(c.get_value(borrow=True), [1.0, 2.0])

@@ -31,6 +31,7 @@ from theanine.link.python.codegen import Codegen
 from theanine.link.python.dispatch import _ufunc_matches, python_funcify
 from theanine.scan.op import Scan, ScanError, check_init, check_n_steps, check_sequence
 from theanine.tensor.elemwise import Elemwise
+from theanine.tensor.type import TensorType
 
 _counter = itertools.count()
 _HELPER = re.compile(r"^_([fku]\d+|asarray)$")    # thunks and constants of the body
@@ -170,7 +171,7 @@ class ScanLoopWriter:
         for j in range(info.n_nit):
             results.append(self.nit_result(j))
         for j in range(info.n_carry):
-            results.append(f"_final(c{j}, c{j}_0)")
+            results.append(self.carry_result(j, op.inner_outputs[base + j]))
         if len(results) == 1:
             L.append(f"return {results[0]}")
         else:
@@ -181,6 +182,13 @@ class ScanLoopWriter:
         signature = ", ".join(params + (["*"] + kw if kw else []))
         self.def_line = f"def scan_loop({signature}):"
         return "\n".join([self.def_line] + ["    " + line for line in L]) + "\n"
+
+    def carry_result(self, j: int, var) -> str:
+        """A carried state's final value; copied when it may be one of the loop's inputs."""
+        if isinstance(var.type, TensorType) and (
+                alias_roots(self.op.fgraph, var) & set(self.op.inner_inputs)):
+            return f"_np.array(c{j})"
+        return f"_final(c{j}, c{j}_0)"
 
     def maybe_copy(self, var, name, ring_inputs) -> str:
         """Copy a value kept by reference when it may view a ring slot reused later."""
