@@ -252,3 +252,20 @@ def test_shared_update_to_a_loop_input_is_a_copy(mode):
     f(np.ones(3), wv)
     wv[0] = 99.0
     np.testing.assert_allclose(c.get_value(borrow=True), [1.0, 2.0])
+
+
+def test_infer_shape_matches_the_outputs(rng):
+    x, h0, w = tt.dmatrix("x"), tt.dvector("h0"), tt.dmatrix("w")
+    (hs, norms, rows), _ = th.scan(lambda s, h, w: (tt.tanh(tt.dot(w, h) + s), h.sum(),
+                                                    tt.dot(w, s)),
+                                   sequences=x, outputs_info=[h0, None, None],
+                                   non_sequences=w)
+    node = hs.owner
+    shapes = node.op.infer_shape(None, node, [tuple(tt.shape(i)[d] for d in range(i.ndim))
+                                              for i in node.inputs])
+    f = th.function([x, h0, w], [tt.stack(list(s)) if s else tt.constant(0)
+                                 for s in shapes], on_unused_input="ignore")
+    xv, hv, wv = rng.normal(size=(5, 3)), rng.normal(size=3), rng.normal(size=(3, 3))
+    got = f(xv, hv, wv)
+    values = th.function([x, h0, w], [hs, norms, rows])(xv, hv, wv)
+    assert [tuple(g) for g in got] == [v.shape for v in values]
