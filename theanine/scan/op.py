@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from theanine.graph.basic import Apply, Constant, Variable, graph_inputs
+from theanine.graph.destroyhandler import attach_destroy_handler
 from theanine.graph.fg import FunctionGraph
 from theanine.graph.op import Op
 from theanine.graph.utils import MethodNotDefined, user_line
@@ -127,6 +128,9 @@ class Scan(Op):
             raise ValueError(f"scan {info.name!r}: {len(inner_inputs)} inner inputs, expected "
                              f"{info.inner_in_slices()['total']}")
         self.fgraph = FunctionGraph(inner_inputs, inner_outputs, clone=True)
+        if any(n.op.destroy_map for n in self.fgraph.apply_nodes):
+            # in-place nodes (from rewriting the body) must run after their buffer's readers
+            attach_destroy_handler(self.fgraph)
         self.trace = trace
         self._order = None
 
