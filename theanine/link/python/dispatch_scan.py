@@ -56,7 +56,8 @@ def loop_funcify(op, node):
     """
     if isinstance(op, Elemwise) and len(node.outputs) == 1 and node.outputs[0].ndim == 0:
         fn = op.scalar_op.nfunc
-        if (isinstance(fn, np.ufunc) and fn.nout == 1 and not op.inplace_pattern
+        # an in-place 0-d op may as well return a new scalar: nothing reads the old one
+        if (isinstance(fn, np.ufunc) and fn.nout == 1
                 and getattr(op.scalar_op, "__props__", ()) == () and _ufunc_matches(fn, node)):
             return fn
     return python_funcify(op, node)
