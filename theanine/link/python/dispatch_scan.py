@@ -28,7 +28,8 @@ from theanine.graph.utils import user_line
 from theanine.link.callspec import CallSpec, alias_roots
 from theanine.link.errors import node_error_message
 from theanine.link.python.codegen import Codegen
-from theanine.link.python.dispatch import _ufunc_matches, python_funcify
+from theanine.link.python.dispatch import _ufunc_matches, perform_thunk, python_funcify
+from theanine.link.python.profiling import inner_profile_funcify, profiling_codegen_class
 from theanine.scan.op import Scan, ScanError, check_init, check_n_steps, check_sequence
 from theanine.tensor.elemwise import Elemwise
 from theanine.tensor.type import TensorType
@@ -66,14 +67,16 @@ def loop_funcify(op, node):
 class ScanLoopWriter:
     """Writes and compiles the loop function of one Scan node."""
 
-    def __init__(self, op: Scan, node, funcify=loop_funcify):
+    def __init__(self, op: Scan, node, funcify=loop_funcify, codegen_class=Codegen,
+                 **codegen_kwargs):
         self.op = op
         self.node = node
         self.info = op.info
         # the body has no entry arguments of its own: the loop names its inputs
         body_spec = CallSpec(args=[], input_sources=[], n_outputs=0, copy_outputs=[],
                              update_containers=[])
-        self.gen = Codegen(op.fgraph, body_spec, funcify=funcify, allow_gc=False)
+        self.gen = codegen_class(op.fgraph, body_spec, funcify=funcify, allow_gc=False,
+                                 **codegen_kwargs)
         self.ns = self.gen.ns
         self.lines: list[str] = []
         self.body_first_line = 0
@@ -371,3 +374,12 @@ def _bad_nit_shape(op, j, value, row, step):
 @python_funcify.register(Scan)
 def _funcify_scan(op, node):
     return ScanLoopWriter(op, node).compile()
+
+
+@inner_profile_funcify.register(Scan)
+def _profiled_scan(op, node, funcify, profile):
+    """The loop with per-inner-node clocks into ``profile`` (``py`` keeps ``perform``)."""
+    if funcify is perform_thunk:
+        return None
+    return ScanLoopWriter(op, node, codegen_class=profiling_codegen_class(Codegen),
+                          profile=profile).compile()
