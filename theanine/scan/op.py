@@ -140,7 +140,30 @@ class Scan(Op):
         return f"Scan{{{self.info.name}}}"
 
     def inner_graphs(self) -> list:
-        return [self.fgraph]
+        """The body, titled, with what each inner output is, for printers (docs/printing.md)."""
+        return [("step function", self.fgraph.inputs, self.fgraph.outputs,
+                 self.inner_output_labels())]
+
+    def inner_output_labels(self) -> list[str]:
+        """``out0[t]`` per recurrent or mapped output (numbered as in ``fn``'s return),
+        ``w[t+1]`` per carried state, ``until`` for the stop condition."""
+        info, ins = self.info, self.fgraph.inputs
+        slices = info.inner_in_slices()
+        sot_names = []
+        for group in slices["sot"]:
+            name = ins[group[0]].name or ""
+            sot_names.append(name.split("[", 1)[0] if name.endswith("]") else "")
+        taken = {n for n in sot_names if n}
+        free = (f"out{j}" for j in range(info.n_sot + info.n_nit + len(taken))
+                if f"out{j}" not in taken)
+        names = [n or next(free) for n in sot_names] + [next(free) for _ in range(info.n_nit)]
+        labels = [f"{n}[t]" for n in names]
+        for pos in slices["carry"]:
+            name = ins[pos[0]].name or "state"
+            labels.append(f"{name[:-3] if name.endswith('[t]') else name}[t+1]")
+        if info.until:
+            labels.append("until")
+        return labels
 
     @property
     def inner_inputs(self):
