@@ -16,6 +16,7 @@ import subprocess
 
 from theanine.config import config
 from theanine.graph.basic import Constant, io_toposort
+from theanine.ifelse import IfElse
 from theanine.printing.common import (
     IdMaker,
     graph_view,
@@ -28,6 +29,7 @@ from theanine.printing.common import (
 )
 from theanine.printing.debugprint import op_label
 from theanine.scalar.basic import ScalarOp
+from theanine.scan.op import Scan
 from theanine.tensor.basic import MakeVector
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise
 from theanine.tensor.math import Dot
@@ -49,11 +51,11 @@ class GraphvizNotFoundError(RuntimeError):
 
 
 def op_kind(op) -> str:
-    """Colour family of an op: elemwise, reduce, dot, shape, scan, ifelse or other.
-
-    Scan and IfElse live in a lower layer that may be absent, so they are
-    recognised by class name along the op's MRO.
-    """
+    """Colour family of an op: elemwise, reduce, dot, shape, scan, ifelse or other."""
+    if isinstance(op, Scan):
+        return "scan"
+    if isinstance(op, IfElse):
+        return "ifelse"
     if isinstance(op, (Elemwise, ScalarOp)) or hasattr(op, "scalar_op"):
         return "elemwise"
     if isinstance(op, CAReduce):
@@ -62,11 +64,6 @@ def op_kind(op) -> str:
         return "dot"
     if isinstance(op, _SHAPE_OPS):
         return "shape"
-    names = {cls.__name__ for cls in type(op).__mro__}
-    if names & {"Scan", "ScanOp"}:
-        return "scan"
-    if names & {"IfElse", "IfElseOp"}:
-        return "ifelse"
     return "other"
 
 
@@ -231,9 +228,11 @@ class _DotWriter:
                 labels = inner_input_labels(graph)
                 for var in graph.inputs:
                     labels.setdefault(var, variable_text(var))
-                for pos, out in enumerate(graph.outputs):
+                out_labels = graph.output_labels or [f"inner output {pos}"
+                                                     for pos in range(len(graph.outputs))]
+                for out, out_label in zip(graph.outputs, out_labels):
                     self.outputs.add(out)
-                    self.out_labels.setdefault(out, f"inner output {pos}")
+                    self.out_labels.setdefault(out, out_label)
                 cluster = f"cluster_{self.dot_name(node, 'a')}_{k}"
                 title = truncate(f"{op_label(node.op)}: {graph.title}", self.max_label_size)
                 self.lines.append(f"  subgraph {cluster} {{")
