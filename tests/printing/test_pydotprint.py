@@ -7,9 +7,14 @@ import pytest
 
 import theanine as th
 import theanine.tensor as tt
-from tests.printing.graphs import inner_graph_example, logreg, scan_pow_function
+from tests.printing.graphs import (
+    inner_graph_example,
+    lazy_ifelse_function,
+    logreg,
+    scan_pow_function,
+)
 from theanine.graph.basic import Apply
-from theanine.ifelse import ifelse
+from theanine.ifelse import IfElse
 from theanine.printing import GraphvizNotFoundError, dot_source, op_kind, pydotprint
 from theanine.scalar import basic as ts
 from theanine.tensor.elemwise import Elemwise
@@ -132,12 +137,16 @@ def test_scan_and_ifelse_nodes_coloured_by_kind(scan_pow, tmp_path):
     assert 'label="Scan{scan}\\nstep 4", shape="ellipse", style="filled", ' \
         'fillcolor="#c6a6ff"' in source
     assert op_kind(scan_pow.maker.fgraph.outputs[0].owner.inputs[0].owner.op) == "scan"
-    a, b = tt.dscalars("a", "b")
-    x = tt.dvector("x")
-    f = th.function([a, b, x], ifelse(tt.lt(a, b), x.sum(), x.max()))
-    source = dot_source(f)
-    assert re.search(r'label="if\\nstep \d+", shape="ellipse", style="filled", '
-                     r'fillcolor="#ff8f8f"', source)
+    source = dot_source(lazy_ifelse_function())
+    if_node = re.search(r'(a\d+) \[label="if\\nstep (\d+)", shape="ellipse", '
+                        r'style="filled", fillcolor="#ff8f8f"\];', source)
+    assert if_node
+    name, step = if_node.groups()
+    into_if = sorted(attrs.split('"')[1] for _, dst, attrs in _edges(source) if dst == name)
+    assert into_if == ["cond", "else", "then"]                  # the ifelse's inputs by role
+    assert source.count(f"only in then branch of step {step}") == 4   # mean(x): run lazily
+    assert source.count(f"only in else branch of step {step}") == 4
+    assert op_kind(IfElse(2)) == "ifelse"
 
 
 def test_scan_graphs_draws_the_step_function(scan_pow, tmp_path):

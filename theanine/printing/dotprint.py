@@ -19,6 +19,7 @@ from theanine.graph.basic import Constant, io_toposort
 from theanine.ifelse import IfElse
 from theanine.printing.common import (
     IdMaker,
+    branch_name,
     graph_view,
     inner_graphs,
     inner_input_labels,
@@ -65,6 +66,17 @@ def op_kind(op) -> str:
     if isinstance(op, _SHAPE_OPS):
         return "shape"
     return "other"
+
+
+def input_label(node, pos: int) -> str | None:
+    """An edge's label: the input index, or ``cond`` / ``then`` / ``else`` into an ifelse."""
+    if isinstance(node.op, IfElse):
+        n = node.op.n_outs
+        if pos == 0:
+            return "cond"
+        branch = "then" if pos <= n else "else"
+        return branch if n == 1 else f"{branch} {(pos - 1) % n}"
+    return str(pos) if len(node.inputs) > 1 else None
 
 
 def quote(text: str) -> str:
@@ -161,6 +173,11 @@ class _DotWriter:
         pos = self.view.order.get(node)
         if pos is not None:
             label += f"\nstep {pos}"
+        lazy = self.view.lazy.get(node)
+        if lazy is not None:
+            ifelse_node, branch = lazy
+            where = self.view.order[ifelse_node]
+            label += f"\nonly in {branch_name(branch)} branch of step {where}"
         colour = OP_COLOURS[op_kind(node.op)]
         attrs = _attrs(label=label, shape="ellipse", **self.style(colour))
         self.lines.append(f"{indent}{name} {attrs};")
@@ -193,7 +210,7 @@ class _DotWriter:
             destroy = {i for ins in getattr(node.op, "destroy_map", {}).values() for i in ins}
             view = {i for ins in getattr(node.op, "view_map", {}).values() for i in ins}
             for pos, inp in enumerate(node.inputs):
-                attrs = {"label": str(pos) if len(node.inputs) > 1 else None}
+                attrs = {"label": input_label(node, pos)}
                 if pos in destroy:
                     attrs.update(color=EDGE_COLOURS["destroy"], fontcolor=EDGE_COLOURS["destroy"])
                 elif pos in view:
