@@ -34,6 +34,7 @@ from theanine.scan.op import Scan
 from theanine.tensor.basic import MakeVector
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise
 from theanine.tensor.math import Dot
+from theanine.tensor.rewriting.blas import Gemm, Gemv, Ger
 from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape
 
 FORMATS = ("png", "svg", "pdf", "dot")
@@ -61,7 +62,7 @@ def op_kind(op) -> str:
         return "elemwise"
     if isinstance(op, CAReduce):
         return "reduce"
-    if isinstance(op, Dot):
+    if isinstance(op, (Dot, Gemm, Gemv, Ger)):
         return "dot"
     if isinstance(op, _SHAPE_OPS):
         return "shape"
