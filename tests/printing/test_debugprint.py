@@ -13,6 +13,7 @@ from theanine.graph.basic import Apply
 from theanine.ifelse import ifelse
 from theanine.printing import char_id, debugprint, display_text, op_label, pprint
 from theanine.scalar import basic as ts
+from theanine.scan.op import Scan
 from theanine.tensor.elemwise import Elemwise
 
 
@@ -222,3 +223,27 @@ def test_repeated_kernel_without_ids():
     text = debugprint([kernel(x, x), kernel(x, tt.exp(x))], ids="", file="str")
     assert text.endswith("Elemwise{ScalarKernel{exp(-i0) + i1 * i1}}: same inner graphs "
                          "as above\n")
+
+
+def test_scan_labels_while_loops_and_gradient_scans():
+    out, _ = th.scan(lambda p: (p * 2, th.scan.until(p > 100)), outputs_info=tt.ones(()),
+                     n_steps=50)
+    inner = debugprint(out, file="str").split("\nInner graphs:\n")[1]
+    roots = [ln.rsplit(" -> ", 1)[1] for ln in inner.splitlines() if " -> " in ln]
+    assert roots == ["out0[t]", "until"]
+    x, w = tt.dvector("x"), tt.dscalar("w")
+    h, _ = th.scan(lambda xt, hp, w: tt.tanh(hp * w + xt), sequences=x,
+                   outputs_info=tt.zeros(()), non_sequences=w)
+    f = th.function([x, w], th.grad(h[-1], w))
+    labels = [op.inner_output_labels() for op in
+              {n.op for n in f.maker.fgraph.toposort() if isinstance(n.op, Scan)}]
+    for found in labels:
+        assert len(set(found)) == len(found)
+    text = f.dprint(file="str")
+    assert "Scan{scan_grad}" in text and "-> g_w[t+1]" in text
+    # an output label never reuses an inner input's name
+    grad_section = text.split("Scan{scan_grad} [id A]\n")[1].split("\n\n")[0]
+    inputs = grad_section.splitlines()[0].split("(inputs: ")[1].rstrip("):").split(", ")
+    outputs = [ln.rsplit(" -> ", 1)[1] for ln in grad_section.splitlines() if " -> " in ln]
+    assert not {o.split("[")[0] for o in outputs if o.endswith("[t]")} & \
+        {i.split("[")[0] for i in inputs}

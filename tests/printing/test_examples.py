@@ -14,6 +14,7 @@ def test_logreg_pictures_example(tmp_path, capsys):
     module.main(str(tmp_path / "pics"))
     printed = capsys.readouterr().out
     assert "gt(1 / (1 + exp(-(x \\dot w) - b)), 0.5)" in printed
+    assert "gt(sigmoid(x \\dot w + b), 0.5)" in printed             # pprint(predict)
     assert "Elemwise{Composite{gt(sigmoid(i0 + i1), 0.5)}} [id A] #2" in printed  # predict
     expected = {"prediction": "Elemwise{gt}", "train": "update of w",
                 "predict": "Elemwise{Composite{gt(sigmoid(i0 + i1), 0.5)}}"}

@@ -149,18 +149,17 @@ class Scan(Op):
         ``w[t+1]`` per carried state, ``until`` for the stop condition."""
         info, ins = self.info, self.fgraph.inputs
         slices = info.inner_in_slices()
-        sot_names = []
-        for group in slices["sot"]:
-            name = ins[group[0]].name or ""
-            sot_names.append(name.split("[", 1)[0] if name.endswith("]") else "")
-        taken = {n for n in sot_names if n}
-        free = (f"out{j}" for j in range(info.n_sot + info.n_nit + len(taken))
+
+        def base(var) -> str:
+            return (var.name or "").split("[", 1)[0]
+
+        sot_names = [base(ins[group[0]]) for group in slices["sot"]]
+        taken = {base(var) for var in ins}          # never reuse an inner input's name
+        free = (f"out{j}" for j in range(len(ins) + info.n_sot + info.n_nit)
                 if f"out{j}" not in taken)
         names = [n or next(free) for n in sot_names] + [next(free) for _ in range(info.n_nit)]
         labels = [f"{n}[t]" for n in names]
-        for pos in slices["carry"]:
-            name = ins[pos[0]].name or "state"
-            labels.append(f"{name[:-3] if name.endswith('[t]') else name}[t+1]")
+        labels += [f"{base(ins[group[0]]) or 'state'}[t+1]" for group in slices["carry"]]
         if info.until:
             labels.append("until")
         return labels
