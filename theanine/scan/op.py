@@ -146,7 +146,29 @@ class Scan(Op):
         return f"Scan{{{self.info.name}}}"
 
     def inner_graphs(self) -> list:
-        return [self.fgraph]
+        """The body, titled, with what each inner output is, for printers (docs/printing.md)."""
+        return [("step function", self.fgraph.inputs, self.fgraph.outputs,
+                 self.inner_output_labels())]
+
+    def inner_output_labels(self) -> list[str]:
+        """``out0[t]`` per recurrent or mapped output (numbered as in ``fn``'s return),
+        ``w[t+1]`` per carried state, ``until`` for the stop condition."""
+        info, ins = self.info, self.fgraph.inputs
+        slices = info.inner_in_slices()
+
+        def base(var) -> str:
+            return (var.name or "").split("[", 1)[0]
+
+        sot_names = [base(ins[group[0]]) for group in slices["sot"]]
+        taken = {base(var) for var in ins}          # never reuse an inner input's name
+        free = (f"out{j}" for j in range(len(ins) + info.n_sot + info.n_nit)
+                if f"out{j}" not in taken)
+        names = [n or next(free) for n in sot_names] + [next(free) for _ in range(info.n_nit)]
+        labels = [f"{n}[t]" for n in names]
+        labels += [f"{base(ins[group[0]]) or 'state'}[t+1]" for group in slices["carry"]]
+        if info.until:
+            labels.append("until")
+        return labels
 
     @property
     def inner_inputs(self):
