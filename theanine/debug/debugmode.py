@@ -19,7 +19,7 @@ import copy
 
 import numpy as np
 
-from theanine.compile.mode import Mode, register_mode
+from theanine.compile.mode import Mode, register_linker, register_mode
 from theanine.config import config
 from theanine.debug.errors import (
     BadDestroyMap,
@@ -224,3 +224,4 @@ class DebugMode(Mode):
 
 
 register_mode("DebugMode", DebugMode)
+register_linker("debug", DebugLinker)
