@@ -141,7 +141,7 @@ def test_long_chain_fuses_in_linear_time(rng):
         return x, y
 
     timings = {}
-    for n in (400, 2000):
+    for n in (500, 4000):
         x, y = chain(n)
         fg = FunctionGraph([x], [y])
         t0 = time.perf_counter()
@@ -149,8 +149,9 @@ def test_long_chain_fuses_in_linear_time(rng):
         timings[n] = time.perf_counter() - t0
         nodes = fg.toposort()
         assert len(nodes) == -(-n // MAX_FUSED_OPS)
-    assert timings[2000] < 1.0
-    assert timings[2000] / timings[400] < 12
+    assert timings[4000] < 2.0
+    # 8x the nodes: quadratic work would take 64x; allow for a noisy shared machine
+    assert timings[4000] / timings[500] < 32
     x, y = chain(300)
     f = th.function([x], y)
     v = rng.normal(size=4)

@@ -285,3 +285,34 @@ def test_set_and_inc_subtensor_become_inplace_only_when_legal(rng):
     assert not destroyers(h)
     np.testing.assert_allclose(h(a, 7.0)[0], 7.0)
     np.testing.assert_array_equal(a, keep)
+
+
+def test_handler_rechecks_a_destroyer_when_a_new_reader_appears():
+    x = tt.dvector("x")
+    t = tt.exp(x)
+    d = Elemwise(ts.mul, {0: 0})(t, t)
+    fg = FunctionGraph([x], [d + 1], clone=False, features=[DestroyHandler()])
+    fg.validate()
+    fg.replace(fg.outputs[0], d + t)        # reads t after d overwrote it
+    with pytest.raises(InconsistencyError):
+        fg.validate()
+
+
+def test_inplace_pass_is_linear_on_an_unfused_chain():
+    import time
+
+    def chain(n):
+        x = tt.dvector("x")
+        y = x
+        for i in range(n):
+            y = tt.sin(y) if i % 2 else y * 0.999
+        return FunctionGraph([x], [y], features=[DestroyHandler()])
+
+    times = {}
+    for n in (300, 2400):
+        fg = chain(n)
+        t0 = time.perf_counter()
+        counts = make_inplace(fg)
+        times[n] = time.perf_counter() - t0
+        assert counts["inplace_elemwise"] == n - 1
+    assert times[2400] / times[300] < 32      # quadratic would be 64
