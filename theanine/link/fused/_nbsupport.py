@@ -122,12 +122,12 @@ def ipow(a, b):
 @_jit
 def fsign(a):
     if a > 0:
-        return a - a + 1
+        return 1.0
     if a < 0:
-        return a - a - 1
+        return -1.0
     if a != a:
-        return a
-    return a - a
+        return np.float64(a)
+    return 0.0
 
 
 @_jit
@@ -141,14 +141,14 @@ def isign(a):
 
 @_jit
 def fmaximum(a, b):
-    if a >= b or a != a:
+    if a > b or a != a:
         return a
     return b
 
 
 @_jit
 def fminimum(a, b):
-    if a <= b or a != a:
+    if a < b or a != a:
         return a
     return b
 

@@ -820,7 +820,7 @@ class Kernel:
             if all(args[k].shape == shape for k in arr_idx) and (
                     all(args[k].flags.c_contiguous for k in arr_idx)
                     or all(args[k].flags.f_contiguous for k in arr_idx)):
-                fargs = [a.reshape(-1, order="K") if isinstance(a, np.ndarray) else a
+                fargs = [a.ravel(order="K") if isinstance(a, np.ndarray) else a
                          for a in args]
                 return np.asarray(self._call("red_flat", n, n, *fargs), dtype=rdt)
             r = _as_3d([args[k] for k in arr_idx], shape)
