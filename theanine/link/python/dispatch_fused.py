@@ -85,15 +85,18 @@ def get_kernel(program):
         return None
     key = (engine, program.key(), config.fused_kernel_async)
     with _lock:
-        kernel = _kernels.get(key)
-        if kernel is None:
-            mod = _numba_engine if engine == "numba" else _numexpr_engine
-            cache_dir = config.compiledir
+        if key in _kernels:
+            return _kernels[key]
+        mod = _numba_engine if engine == "numba" else _numexpr_engine
+        cache_dir = config.compiledir
+        try:
             if config.fused_kernel_async and hasattr(mod, "compile_program_async"):
                 kernel = mod.compile_program_async(program, cache_dir=cache_dir)
             else:
                 kernel = mod.compile_program(program, cache_dir=cache_dir)
-            _kernels[key] = kernel
+        except NotImplementedError:
+            kernel = None      # the engine cannot express it: NumPy it is
+        _kernels[key] = kernel
     return kernel
 
 
