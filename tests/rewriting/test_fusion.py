@@ -309,3 +309,33 @@ def test_kernel_program_of_random_composites_matches_impl(dtypes, steps, seed):
     assert got.dtype == want.dtype
     np.testing.assert_allclose(got, want, rtol=1e-6 if "float32" in dtypes else 1e-12,
                                equal_nan=True)
+
+
+def test_composite_gradient_matches_finite_differences(rng):
+    from theanine.gradient import verify_grad
+    comp = Composite(*_scalar_graph())
+    verify_grad(lambda a, b: Elemwise(comp)(a, b).sum(),
+                [rng.normal(size=5), rng.normal(size=5)], rng=rng)
+    x, y = tt.dvectors("x", "y")
+    fused = th.grad(Elemwise(comp)(x, y).sum(), [x, y])
+    plain = th.grad(_expr(x, y).sum(), [x, y])
+    f = th.function([x, y], fused + plain)
+    a, b = rng.normal(size=4), rng.normal(size=4)
+    gx, gy, px, py = f(a, b)
+    np.testing.assert_allclose(gx, px)
+    np.testing.assert_allclose(gy, py)
+
+
+def test_fused_reduce_gradient_and_shape(rng):
+    from theanine.gradient import verify_grad
+    comp = Composite(*_scalar_graph())
+    for axis in (None, (0,), (1,)):
+        verify_grad(lambda a, b, ax=axis: FusedReduce(comp, "sum", ax)(a, b).sum(),
+                    [rng.normal(size=(3, 4)), rng.normal(size=(3, 4))], rng=rng)
+    x = tt.dmatrix("x")
+    out = FusedReduce(comp, "max", (1,))(x, x)
+    f = th.function([x], [out, out.shape])
+    a = rng.normal(size=(3, 5))
+    val, shape = f(a)
+    np.testing.assert_allclose(val, _np_expr(a, a).max(axis=1))
+    assert tuple(shape) == (3,)
