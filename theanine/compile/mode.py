@@ -15,12 +15,16 @@ def register_linker(name: str, factory) -> None:
 
 
 class Mode:
-    """How to compile: ``Mode(linker='vm', optimizer='fast_run')``."""
+    """How to compile: ``Mode(linker='vm', optimizer='fast_run')``.
 
-    def __init__(self, linker=None, optimizer=None, name=None):
+    ``optimizer=None`` (or ``'None'``) means no rewrites at all; leaving it out
+    (``'auto'``) takes ``config.optimizer``.
+    """
+
+    def __init__(self, linker=None, optimizer="auto", name=None):
         if linker is None or linker == "auto":
             linker = "vm" if config.linker == "auto" else config.linker
-        if optimizer is None or optimizer == "auto":
+        if optimizer in ("auto", "default"):
             optimizer = "fast_run" if config.optimizer == "auto" else config.optimizer
         self.linker = _resolve_linker(linker)
         self.query = _resolve_optimizer(optimizer)

@@ -18,8 +18,6 @@ from theanine.tensor.join import *  # noqa: F401,F403
 from theanine.tensor.math import *  # noqa: F401,F403
 from theanine.tensor.nonzero import *  # noqa: F401,F403
 from theanine.tensor.reshaping import *  # noqa: F401,F403
-from theanine.tensor.rewriting import fusion as _fusion  # noqa: F401  (registers the pass)
-from theanine.tensor.rewriting import inplace as _inplace  # noqa: F401  (registers the pass)
 from theanine.tensor.shape import Reshape, Shape, reshape, shape, shape_i, specify_shape  # noqa: F401
 from theanine.tensor.subtensor import *  # noqa: F401,F403
 from theanine.tensor.type import TensorType  # noqa: F401
@@ -30,3 +28,22 @@ from theanine.tensor.variable import (  # noqa: F401
 )
 
 as_tensor = as_tensor_variable
+from theanine.tensor import linalg, nnet, random  # noqa: F401,E402
+from theanine.tensor import rewriting as _rewriting  # noqa: F401,E402  (registers rewrites)
+from theanine.tensor.linalg import (  # noqa: F401,E402
+    batched_dot,
+    cumprod,
+    cumsum,
+    matmul,
+    outer,
+    swapaxes,
+    tensordot,
+)
+from theanine.tensor.nnet import (  # noqa: F401,E402
+    binary_crossentropy,
+    categorical_crossentropy,
+    log_softmax,
+    logsumexp,
+    softmax,
+    to_one_hot,
+)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from theanine.graph.basic import Apply, Variable
 from theanine.graph.fg import Feature, InconsistencyError
+from theanine.graph.utils import inherit_trace
 
 _rewrite_observers: list = []
 
@@ -50,6 +51,7 @@ class Rule:
         self._instances = [t for t in self.tracks if not isinstance(t, type)]
 
     def matches(self, node: Apply) -> bool:
+        """Whether the rule is offered ``node``; looks at ``node.op`` only (passes cache it)."""
         if not self.tracks:
             return True
         op = node.op
@@ -204,6 +206,15 @@ class EquilibriumPass(RewritePass):
         return report
 
     def _run(self, fgraph, rules, report) -> None:
+        by_op: dict = {}    # id(op) -> (op, the rules tracking it): non-matching rules cost 0
+
+        def rules_for(op):
+            found = by_op.get(id(op))
+            if found is None:
+                probe = _OpProbe(op)
+                found = by_op[id(op)] = (op, [rw for rw in rules if rw.matches(probe)])
+            return found[1]
+
         queue = deque(fgraph.toposort())
         queued = set(queue)
         tracker = _ImportTracker()
@@ -215,10 +226,9 @@ class EquilibriumPass(RewritePass):
                 queued.discard(node)
                 if node not in fgraph.apply_nodes:
                     continue
-                for rw in rules:
-                    if not rw.matches(node):
-                        continue
-                    pairs = try_rule(fgraph, node, rw)
+                for rw in rules_for(node.op):
+                    with inherit_trace(getattr(node.tag, "trace", ())):
+                        pairs = try_rule(fgraph, node, rw)
                     tracker.imported.clear()
                     if not (pairs and apply_replacements(fgraph, node, pairs, rw.name)):
                         continue
@@ -236,6 +246,15 @@ class EquilibriumPass(RewritePass):
         finally:
             fgraph.remove_feature(tracker)
         report.iterations = 1
+
+
+class _OpProbe:
+    """Stands in for a node in ``Rule.matches`` (which looks at ``.op`` only)."""
+
+    __slots__ = ("op",)
+
+    def __init__(self, op):
+        self.op = op
 
 
 class _ImportTracker(Feature):

@@ -8,6 +8,7 @@ and rules by tag (``fast_run``, ``fast_compile``) and can exclude any by name.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 
 from theanine.graph.rewriting.basic import EquilibriumPass, GraphPass, Rule
@@ -86,11 +87,23 @@ def replace_pass(name: str, new_pass) -> None:
 
 
 def run_pipeline(fgraph, query: Query) -> RewriteReport:
-    """Apply every pass of ``PIPELINE`` that ``query`` selects, in order."""
+    """Apply every pass of ``PIPELINE`` that ``query`` selects, in order.
+
+    The cyclic garbage collector is paused meanwhile: rewriting allocates many small
+    objects while the whole graph is alive, and each collection would walk all of it
+    (on a 10,000-node graph that made rewriting a third slower).  What the passes
+    pruned is collected as usual afterwards.
+    """
     report = RewriteReport()
-    for rewrite_pass in PIPELINE:
-        if rewrite_pass.selected(query):
-            report.passes.append(rewrite_pass.apply(fgraph, query))
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for rewrite_pass in PIPELINE:
+            if rewrite_pass.selected(query):
+                report.passes.append(rewrite_pass.apply(fgraph, query))
+    finally:
+        if was_enabled:
+            gc.enable()
     return report
 
 

@@ -1,0 +1,140 @@
+"""BLAS ops (gemm, gemv, ger via SciPy) and the rules that introduce them."""
+
+import numpy as np
+import pytest
+from rewrite_helpers import NO_REWRITE, assert_same_values, compile_both, op_names, random_values
+
+import theanine as th
+import theanine.tensor as tt
+from theanine.tensor.rewriting.blas import Gemm, Gemv, Ger
+
+MODE_PY = NO_REWRITE
+
+
+def _vars(op, dtype):
+    kinds = {2: tt.TensorType(dtype, (None, None)), 1: tt.TensorType(dtype, (None,)),
+             0: tt.TensorType(dtype, ())}
+    return [kinds[nd](f"i{k}") for k, nd in enumerate(op.ndims)]
+
+
+def _values(op, rng, dtype, order="C"):
+    m, k, n = 3, 4, 5
+    shapes = {"Gemm": [(m, n), (), (m, k), (k, n), ()], "Gemv": [(m,), (), (m, k), (k,), ()],
+              "Ger": [(m, n), (), (m,), (n,)]}[type(op).__name__]
+    return [np.asarray(rng.standard_normal(s), dtype=dtype, order=order) for s in shapes]
+
+
+def _expected(op, vals):
+    if isinstance(op, Gemm):
+        z, a, x, y, b = vals
+        return b * z + a * (x @ y)
+    if isinstance(op, Gemv):
+        y, a, A, x, b = vals
+        return b * y + a * (A @ x)
+    A, a, x, y = vals
+    return A + a * np.outer(x, y)
+
+
+@pytest.mark.parametrize("cls", [Gemm, Gemv, Ger])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_perform_matches_numpy_and_inplace_writes_into_the_accumulator(cls, dtype, order, rng):
+    op = cls(inplace=False)
+    vals = _values(op, rng, dtype, order)
+    node = op.make_node(*_vars(op, dtype))
+    want = _expected(op, vals)
+    keep = vals[0].copy()
+    out = [[None]]
+    op.perform(node, vals, out)
+    np.testing.assert_allclose(out[0][0], want, rtol=1e-4 if dtype == "float32" else 1e-12)
+    np.testing.assert_array_equal(vals[0], keep)            # not in place: untouched
+    inplace = op.inplace_variant()
+    assert inplace.inplace and inplace.destroy_map == {0: [0]} and not op.destroy_map
+    out = [[None]]
+    inplace.perform(inplace.make_node(*_vars(op, dtype)), vals, out)
+    np.testing.assert_allclose(out[0][0], want, rtol=1e-4 if dtype == "float32" else 1e-12)
+    assert np.shares_memory(out[0][0], vals[0])             # written into the accumulator
+    assert out[0][0].dtype == dtype
+
+
+@pytest.mark.parametrize("cls", [Gemm, Gemv, Ger])
+def test_infer_shape_and_gradient(cls, rng):
+    op = cls()
+    ins = _vars(op, "float64")
+    vals = _values(op, rng, "float64")
+    out = op(*ins)
+    f = th.function(ins, [out, out.shape], mode=MODE_PY)
+    value, shape = f(*vals)
+    np.testing.assert_array_equal(shape, value.shape)
+    g = tt.TensorType("float64", out.type.shape)("g")
+    grads = op.L_op(ins, [out], [g])
+    gv = rng.standard_normal(value.shape)
+    fg = th.function(ins + [g], grads, mode=MODE_PY, on_unused_input="ignore")
+    got = fg(*vals, gv)
+    eps = 1e-6
+    for k, v in enumerate(vals):
+        num = np.zeros_like(v, dtype="float64")
+        for idx in np.ndindex(v.shape):
+            plus = [x.copy() for x in vals]
+            minus = [x.copy() for x in vals]
+            plus[k][idx] += eps
+            minus[k][idx] -= eps
+            num[idx] = (np.sum(gv * _expected(op, plus)) - np.sum(gv * _expected(op, minus))) \
+                / (2 * eps)
+        np.testing.assert_allclose(got[k], num, rtol=1e-5, atol=1e-7)
+
+
+def test_make_node_checks():
+    with pytest.raises(TypeError, match="float32 or float64"):
+        Gemm().make_node(tt.imatrix(), 1, tt.imatrix(), tt.imatrix(), 1)
+    with pytest.raises(TypeError, match="input 2"):
+        Gemm().make_node(tt.dmatrix(), 1.0, tt.dvector(), tt.dmatrix(), 1.0)
+    with pytest.raises(TypeError, match="dtype"):
+        Gemv().make_node(tt.dvector(), 1.0, tt.fmatrix(), tt.dvector(), 1.0)
+
+
+def test_gemm_falls_back_when_z_broadcasts():
+    op = Gemm()
+    node = op.make_node(*_vars(op, "float64"))
+    z = np.ones((1, 1))
+    x, y = np.ones((2, 3)), np.ones((3, 2))
+    out = [[None]]
+    op.perform(node, [z, 2.0, x, y, 1.0], out)
+    np.testing.assert_allclose(out[0][0], 1 + 2 * x @ y)
+
+
+# -- the rewrites ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("build, op", [
+    (lambda z, x, y, v, w: z + tt.dot(x, y), "Gemm"),
+    (lambda z, x, y, v, w: tt.dot(x, y) * 2 + z, "Gemm"),
+    (lambda z, x, y, v, w: 3 * z - 0.5 * tt.dot(x, y), "Gemm"),
+    (lambda z, x, y, v, w: v + tt.dot(x, w), "Gemv"),
+    (lambda z, x, y, v, w: v - tt.dot(w, x), "Gemv"),
+    (lambda z, x, y, v, w: z + v.dimshuffle(0, "x") * w.dimshuffle("x", 0), "Ger"),
+    (lambda z, x, y, v, w: z - 2 * (w.dimshuffle("x", 0) * v.dimshuffle(0, "x")), "Ger"),
+])
+def test_dot_to_blas_fires(build, op, rng):
+    z, x, y = tt.dmatrices("z", "x", "y")
+    v, w = tt.dvectors("v", "w")
+    ins = [z, x, y, v, w]
+    f, ref, counts = compile_both(ins, build(*ins), )
+    assert counts["dot_to_blas"] == 1 and op in op_names(f)
+    assert_same_values(f, ref, random_values(ins, rng), rtol=1e-12)
+
+
+def test_dot_to_blas_negative_cases(rng):
+    z, x, y = tt.dmatrices("z", "x", "y")
+    d = tt.dot(x, y)
+    f, ref, counts = compile_both([z, x, y], [z + d, d])        # dot needed elsewhere
+    assert counts["dot_to_blas"] == 0
+    i, j = tt.imatrices("i", "j")
+    f, ref, counts = compile_both([i, j], i + tt.dot(i, j))      # no integer BLAS
+    assert counts["dot_to_blas"] == 0
+    row = tt.TensorType("float64", (1, None))("row")
+    f, ref, counts = compile_both([row, x, y], row + tt.dot(x, y))   # z would broadcast
+    assert counts["dot_to_blas"] == 0
+    vals = [rng.standard_normal((1, 3)), rng.standard_normal((3, 3)),
+            rng.standard_normal((3, 3))]
+    assert_same_values(f, ref, vals)

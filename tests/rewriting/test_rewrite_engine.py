@@ -1,0 +1,109 @@
+"""The engine pieces this branch adds: patterns, matchers, rule selection by mode/flags."""
+
+import numpy as np
+import pytest
+from rewrite_helpers import REWRITE, compile_both, fired, op_names
+
+import theanine as th
+import theanine.tensor as tt
+from theanine.graph.fg import FunctionGraph
+from theanine.graph.rewriting.basic import EquilibriumPass
+from theanine.scalar import basic as ts
+from theanine.tensor.rewriting.utils import (
+    PatternRule,
+    Var,
+    as_replacement,
+    constant_value,
+    is_constant_value,
+    known_nonnegative,
+    match,
+)
+
+
+def test_is_constant_value_sees_through_broadcasting():
+    x = tt.dmatrix("x")
+    one = tt.constant(1.0).dimshuffle("x", "x")
+    assert one.owner is not None and is_constant_value(one, 1)
+    assert is_constant_value((x + 1).owner.inputs[1], 1)  # a [[1.]] constant
+    assert not is_constant_value(one, 2) and not is_constant_value(x, 1)
+    assert constant_value(tt.constant(np.array([3.0, 3.0]))) == 3.0
+    assert constant_value(tt.constant(np.array([3.0, 4.0]))) is None
+
+
+def test_match_binds_names_and_tries_both_orders():
+    x, y = tt.dvectors("x", "y")
+    assert match(1 + tt.exp(x), (ts.add, (ts.exp, "u"), 1)) == {"u": x}
+    assert match(x * x, (ts.mul, "a", "a")) == {"a": x}
+    assert match(x * y, (ts.mul, "a", "a")) is None
+    assert match(x - 1, (ts.sub, 1, "a")) is None         # sub is not commutative
+    assert match(tt.exp(x), (ts.exp, Var("v", known_nonnegative))) is None
+    assert match(tt.exp(tt.abs(x)), (ts.exp, Var("v", known_nonnegative))) is not None
+
+
+def test_pattern_rule_in_a_pass_of_its_own():
+    x = tt.dvector("x")
+    rule = PatternRule((ts.mul, "x", 2), (ts.add, "x", "x"), name="double")
+    rewrite = EquilibriumPass("test")
+    rewrite.register(rule)
+    fg = FunctionGraph([x], [x * 2])
+    report = rewrite.apply(fg)
+    assert report.applied["double"] == 1
+    (node,) = fg.toposort()
+    assert node.op.scalar_op == ts.add and node.inputs[0] is node.inputs[1]
+    fg2 = FunctionGraph([x], [x * 3])
+    assert rewrite.apply(fg2).applied["double"] == 0
+
+
+def test_as_replacement_refuses_a_type_change():
+    x = tt.dvector("x")
+    assert as_replacement(x, tt.ivector("i")) is None               # would lose precision
+    i = tt.ivector("i")
+    widened = as_replacement(i, tt.cast(i, "float64"))
+    assert widened is not None and widened.dtype == "float64"
+    row = tt.TensorType("float64", (1, None))("row")
+    assert as_replacement(row, tt.dmatrix("m")) is None            # would broadcast
+
+
+def test_mode_excluding_a_rule_by_name_and_by_flag():
+    x = tt.dmatrix("x")
+    out = tt.log(1 + tt.exp(x))
+    assert fired(th.function([x], out, mode=REWRITE))["log(add(1, exp(x))) -> softplus(x)"]
+    off = REWRITE.excluding("log(add(1, exp(x))) -> softplus(x)",
+                            "log1p(exp(x)) -> softplus(x)")
+    f = th.function([x], out, mode=off)
+    assert "softplus" not in op_names(f) and "log1p" in op_names(f)
+    with th.change_flags(optimizer_excluding="stabilize"):
+        f = th.function([x], out, mode=REWRITE)
+    assert "softplus" not in op_names(f) and "log1p" not in op_names(f)
+    f = th.function([x], out, mode=REWRITE.excluding("stabilize"))
+    assert op_names(f) == ["exp", "add", "log"]
+
+
+@pytest.mark.parametrize("optimizer, passes", [
+    ("fast_run", {"merge1", "canonicalize", "stabilize", "specialize", "merge2"}),
+    ("fast_compile", {"merge1", "canonicalize", "merge2"}),
+    ("merge", {"merge1", "merge2"}),
+    (None, set()),
+])
+def test_optimizer_names_select_passes(optimizer, passes):
+    x = tt.dvector("x")
+    mode = th.Mode(linker="py", optimizer=optimizer).excluding("fusion", "inplace", "scan")
+    f = th.function([x], tt.log(1 + x) * 1, mode=mode)
+    ran = {p.name for p in f.maker.rewrite_report.passes} if f.maker.rewrite_report else set()
+    assert ran == passes
+
+
+def test_fast_compile_mode_canonicalizes_but_does_not_stabilize():
+    x = tt.dvector("x")
+    f = th.function([x], tt.log(1 + x) * 1, mode="FAST_COMPILE")
+    assert op_names(f) == ["add", "log"]
+    f = th.function([x], tt.log(1 + x) * 1, mode="FAST_RUN")
+    assert fired(f)["log(add(1, x)) -> log1p(x)"] == 1
+
+
+def test_every_pass_reports_time_and_counts():
+    x = tt.dvector("x")
+    f, _, counts = compile_both([x], tt.log(1 + x) * 1)
+    report = f.maker.rewrite_report
+    assert all(p.time >= 0 for p in report.passes)
+    assert "log1p" in report.summary() and counts["mul(x, 1) -> x"] == 1

@@ -1,0 +1,52 @@
+"""Specialize rules: powers and sum-of-products."""
+
+import numpy as np
+import pytest
+from rewrite_helpers import assert_same_values, compile_both, op_names, random_values
+
+import theanine.tensor as tt
+
+
+@pytest.mark.parametrize("exponent, ops", [
+    (2, ["sqr"]), (0.5, ["sqrt"]), (-1, ["reciprocal"]), (-0.5, ["sqrt", "true_div"]),
+    (3, ["sqr", "mul"]), (4, ["sqr", "sqr"]), (5, ["sqr", "sqr", "mul"]),
+    (-2, ["sqr", "true_div"]),
+])
+def test_pow_specialize(exponent, ops, rng):
+    x = tt.dvector("x")
+    f, ref, counts = compile_both([x], x ** exponent)
+    assert counts["pow_specialize"] == 1
+    assert sorted(op_names(f)) == sorted(ops)
+    assert_same_values(f, ref, [rng.uniform(0.5, 2.0, 5)], rtol=1e-13)
+
+
+def test_pow_specialize_negative_cases(rng):
+    x = tt.dvector("x")
+    for e in (2.5, 9, -9):
+        f, _, counts = compile_both([x], x ** e)
+        assert counts["pow_specialize"] == 0 and op_names(f) == ["pow"]
+    y = tt.dvector("y")
+    _, _, counts = compile_both([x, y], x ** y)
+    assert counts["pow_specialize"] == 0
+    i = tt.ivector("i")
+    f, ref, counts = compile_both([i], i ** -1)           # integer reciprocal: kept
+    assert counts["pow_specialize"] == 0
+    f, ref, counts = compile_both([i], i ** 3)
+    assert counts["pow_specialize"] == 1
+    assert_same_values(f, ref, [np.arange(5, dtype="int32")])
+
+
+def test_sum_of_product_becomes_dot(rng):
+    x, y = tt.dvectors("x", "y")
+    f, ref, counts = compile_both([x, y], tt.sum(x * y))
+    assert counts["sum_mul_to_dot"] == 1 and op_names(f) == ["Dot"]
+    assert_same_values(f, ref, random_values([x, y], rng), rtol=1e-12)
+    a, b = tt.dmatrices("a", "b")
+    _, _, counts = compile_both([a, b], tt.sum(a * b))   # matrices: no single dot
+    assert counts["sum_mul_to_dot"] == 0
+    p = x * y
+    _, _, counts = compile_both([x, y], [tt.sum(p), p])  # product needed anyway
+    assert counts["sum_mul_to_dot"] == 0
+    one = tt.TensorType("float64", (1,))("one")
+    _, _, counts = compile_both([one, y], tt.sum(one * y))  # broadcasting product
+    assert counts["sum_mul_to_dot"] == 0

@@ -1,0 +1,143 @@
+"""Stabilize rules: the naive graph overflows or loses digits, the rewritten one does not.
+
+Each test evaluates the same user formula without rewrites (``NO_REWRITE``) and with
+them, at an input where the naive formula fails, against an exact reference.
+"""
+
+import numpy as np
+import pytest
+import scipy.special as sp
+from rewrite_helpers import compile_both, op_names
+
+import theanine.tensor as tt
+
+
+def run(inputs, out, values):
+    f, ref, counts = compile_both(inputs, out)
+    return f(*values), ref(*values), counts, f
+
+
+def test_log1p():
+    x = tt.dvector("x")
+    v = np.array([1e-17, 1e-10, 0.5])
+    got, naive, counts, f = run([x], tt.log(1 + x), [v])
+    assert counts["log(add(1, x)) -> log1p(x)"] == 1 and op_names(f) == ["log1p"]
+    assert naive[0] == 0.0                                   # all digits lost
+    np.testing.assert_allclose(got, np.log1p(v), rtol=1e-15)
+    got, naive, counts, _ = run([x], tt.log(1 - x), [v])
+    assert naive[0] == 0.0
+    np.testing.assert_allclose(got, np.log1p(-v), rtol=1e-15)
+    _, _, counts, _ = run([x], tt.log(2 + x), [v])
+    assert counts["log(add(1, x)) -> log1p(x)"] == 0
+
+
+@pytest.mark.parametrize("build", [lambda x: tt.log(1 + tt.exp(x)),
+                                   lambda x: tt.log(tt.exp(x) + 1),
+                                   lambda x: tt.log1p(tt.exp(x))])
+def test_softplus(build):
+    x = tt.dvector("x")
+    v = np.array([-1000.0, 0.0, 1000.0])
+    got, naive, _, f = run([x], build(x), [v])
+    assert op_names(f) == ["softplus"]
+    assert np.isinf(naive[2])                               # exp(1000) overflows
+    np.testing.assert_allclose(got, np.logaddexp(0, v))
+
+
+def test_softplus_negative_case():
+    x = tt.dvector("x")
+    _, _, _, f = run([x], tt.log(2 + tt.exp(x)), [np.zeros(2)])
+    assert "softplus" not in op_names(f)
+
+
+def test_sigmoid_from_its_formula():
+    x = tt.fvector("x")
+    v = np.array([-100.0, 0.0, 30.0], dtype="float32")
+    got, naive, counts, f = run([x], 1 / (1 + tt.exp(-x)), [v])
+    assert op_names(f) == ["sigmoid"] and got.dtype == np.float32
+    _, inner, _, _ = run([x], tt.exp(-x), [v])
+    assert np.isinf(inner[0])           # the naive graph goes through inf (exp(100), float32)
+    np.testing.assert_allclose(got, sp.expit(v), rtol=1e-6)
+    np.testing.assert_allclose(naive, sp.expit(v), rtol=1e-6)
+    # the tutorial's form: exp(-dot - b), the sigmoid of dot + b
+    w, b = tt.fvector("w"), tt.fscalar("b")
+    _, _, _, f = run([x, w, b], 1 / (1 + tt.exp(-x * w - b)),
+                     [v, np.ones(3, "float32"), np.float32(0)])
+    assert "sigmoid" in op_names(f) and "exp" not in op_names(f)
+    _, _, _, f = run([x], 1 / (2 + tt.exp(-x)), [v])
+    assert "sigmoid" not in op_names(f)
+
+
+def test_log_sigmoid_and_log_one_minus_sigmoid():
+    x = tt.dvector("x")
+    v = np.array([-1000.0, -40.0, 0.0, 40.0, 1000.0])
+    got, naive, _, f = run([x], tt.log(tt.sigmoid(x)), [v])
+    assert "log" not in op_names(f) and np.isinf(naive[0])
+    np.testing.assert_allclose(got, -np.logaddexp(0, -v))
+    got, naive, _, f = run([x], tt.log(1 - tt.sigmoid(x)), [v])
+    assert "log" not in op_names(f) and np.isinf(naive[3])   # 1 - sigmoid(40) == 0
+    np.testing.assert_allclose(got, -np.logaddexp(0, v))
+    got, naive, _, _ = run([x], tt.log(1 / (1 + tt.exp(-x))), [v])
+    assert np.isinf(naive[0])
+    np.testing.assert_allclose(got, -np.logaddexp(0, -v))
+
+
+def test_expm1():
+    x = tt.dvector("x")
+    v = np.array([1e-10, 1e-5, 1.0])
+    got, naive, counts, f = run([x], tt.exp(x) - 1, [v])
+    assert op_names(f) == ["expm1"]
+    assert abs(naive[0] - 1e-10) / 1e-10 > 1e-8             # most digits lost
+    np.testing.assert_allclose(got, np.expm1(v), rtol=1e-15)
+    _, _, _, f = run([x], tt.exp(x) - 2, [v])
+    assert "expm1" not in op_names(f)
+
+
+def test_logsumexp():
+    x = tt.dmatrix("x")
+    v = np.array([[1000.0, 1000.0, 999.0], [-np.inf, -np.inf, -np.inf], [0.0, 1.0, 2.0]])
+    got, naive, counts, _ = run([x], tt.log(tt.sum(tt.exp(x), axis=1)), [v])
+    assert counts["logsumexp"] == 1
+    assert np.isinf(naive[0])
+    np.testing.assert_allclose(got, sp.logsumexp(v, axis=1))
+    got, naive, counts, _ = run([x], tt.log(tt.exp(x).sum()), [v[2:]])
+    assert counts["logsumexp"] == 1
+    np.testing.assert_allclose(got, sp.logsumexp(v[2:]))
+    got, naive, counts, _ = run([x], tt.log(tt.exp(x).sum(axis=0, keepdims=True)), [v[:1]])
+    assert counts["logsumexp"] == 1 and got.shape == (1, 3)
+    np.testing.assert_allclose(got, v[:1])
+    _, _, counts, _ = run([x], tt.log(tt.sum(x, axis=1)), [np.ones((2, 2))])
+    assert counts["logsumexp"] == 0
+
+
+def test_hand_written_cross_entropy_is_overflow_free():
+    """The logistic-regression tutorial's loss, exactly as written there."""
+    x, w = tt.dmatrix("x"), tt.dvector("w")
+    b, y = tt.dscalar("b"), tt.dvector("y")
+    p_1 = 1 / (1 + tt.exp(-tt.dot(x, w) - b))
+    xent = -y * tt.log(p_1) - (1 - y) * tt.log(1 - p_1)
+    xv = np.array([[100.0, 0.0], [-100.0, 0.0], [800.0, 1.0], [-800.0, 1.0]])
+    wv, bv, yv = np.array([1.0, 0.5]), np.float64(0.0), np.array([0.0, 1.0, 0.0, 1.0])
+    got, naive, _, _ = run([x, w, b, y], xent, [xv, wv, bv, yv])
+    z = xv @ wv + bv
+    exact = yv * np.logaddexp(0, -z) + (1 - yv) * np.logaddexp(0, z)
+    assert not np.all(np.isfinite(naive))
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, exact, rtol=1e-12)
+
+
+def test_other_spellings_of_the_same_formulas():
+    x = tt.dvector("x")
+    v = np.array([-1000.0, 1e-10, 1000.0])
+    small = np.array([-1000.0, 1e-10, 1.0])
+    got, naive, counts, f = run([x], tt.exp(x) + (-1), [small])
+    assert counts["add(exp(x), -1) -> expm1(x)"] == 1 and op_names(f) == ["expm1"]
+    np.testing.assert_allclose(got, np.expm1(small), rtol=1e-15)
+    got, naive, counts, f = run([x], tt.reciprocal(1 + tt.exp(-x)), [v])
+    assert counts["reciprocal(1+exp(u)) -> sigmoid(-u)"] == 1 and op_names(f) == ["sigmoid"]
+    np.testing.assert_allclose(got, sp.expit(v))
+    got, naive, counts, f = run([x], tt.log1p(-tt.sigmoid(x)), [v])
+    assert counts["log1p(neg(sigmoid(x))) -> neg(softplus(x))"] == 1
+    assert np.isinf(naive[2])
+    np.testing.assert_allclose(got, -np.logaddexp(0, v))
+    _, _, counts, f = run([x], tt.log1p(-tt.tanh(x)), [v])
+    assert "softplus" not in op_names(f)

@@ -1,0 +1,156 @@
+"""Canonicalize: constant folding, algebraic identities and useless ops removed.
+
+These rules make equal computations look equal (so merge finds them) and take
+away work that does nothing.  Sums and products are put in canonical form in
+``algebra.py``; the shape graph lives in ``shape.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theanine.graph.basic import Constant
+from theanine.graph.rewriting.basic import Rule
+from theanine.graph.rewriting.pipeline import register_rule
+from theanine.scalar import basic as ts
+from theanine.tensor import basic as tb
+from theanine.tensor.elemwise import DimShuffle, Elemwise
+from theanine.tensor.rewriting.utils import (
+    Var,
+    as_replacement,
+    known_nonnegative,
+    register_op_rule,
+    register_pattern,
+)
+from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape
+from theanine.tensor.type import TensorType
+
+FOLD_LIMIT = 1 << 20    # elements: larger folded results are kept only if no input was larger
+
+
+def constant_folding(fgraph, node):
+    """A node whose inputs are all constants becomes the constant it computes."""
+    for inp in node.inputs:
+        if not isinstance(inp, Constant):
+            return None
+    op = node.op
+    if op.destroy_map or not op.do_constant_folding(fgraph, node):
+        return None
+    if not all(isinstance(o.type, TensorType) for o in node.outputs):
+        return None
+    storage = [[None] for _ in node.outputs]
+    try:
+        op.perform(node, [i.data for i in node.inputs], storage)
+    except Exception:   # e.g. a bad constant reshape: let it fail at run time, with context
+        return None
+    biggest_in = max((np.size(i.data) for i in node.inputs), default=1)
+    out = []
+    for var, (value,) in zip(node.outputs, storage):
+        value = np.array(value, dtype=var.dtype, copy=True)
+        if value.size > FOLD_LIMIT and value.size > biggest_in:
+            return None
+        out.append(var.type.make_constant(value))
+    return out
+
+
+FOLD = Rule(constant_folding, (), "constant_folding")
+for _pass in ("canonicalize", "stabilize", "specialize"):   # rules there build new constants
+    register_rule(_pass, FOLD)
+
+# -- identities, in the declarative form -------------------------------------------------
+
+register_pattern("canonicalize", (ts.mul, "x", 1), "x")
+register_pattern("canonicalize", (ts.add, "x", 0), "x")
+register_pattern("canonicalize", (ts.sub, "x", 0), "x")
+register_pattern("canonicalize", (ts.true_div, "x", 1), "x")
+register_pattern("canonicalize", (ts.pow, "x", 1), "x")
+register_pattern("canonicalize", (ts.neg, (ts.neg, "x")), "x")
+register_pattern("canonicalize", (ts.log, (ts.exp, "x")), "x")
+register_pattern("canonicalize", (ts.exp, (ts.log, Var("x", known_nonnegative))), "x")
+register_pattern("canonicalize", (ts.sqrt, (ts.sqr, Var("x", known_nonnegative))), "x")
+
+
+# -- useless ops -------------------------------------------------------------------------
+
+
+@register_op_rule("canonicalize", Elemwise, name="useless_cast")
+def useless_cast(fgraph, node):
+    """``cast(x, x.dtype) -> x``; ``cast(cast(x, wider), x.dtype) -> x``."""
+    op = node.op.scalar_op
+    if not isinstance(op, ts.Cast) or node.op.inplace_pattern:
+        return None
+    (x,) = node.inputs
+    if x.dtype == op.dtype:
+        return [as_replacement(x, node.outputs[0])]
+    inner = x.owner
+    if inner is not None and type(inner.op) is Elemwise and \
+            isinstance(inner.op.scalar_op, ts.Cast):
+        (y,) = inner.inputs
+        if y.dtype == op.dtype and np.can_cast(y.dtype, x.dtype, "safe"):
+            return [as_replacement(y, node.outputs[0])]
+    return None
+
+
+@register_op_rule("canonicalize", DimShuffle, name="useless_dimshuffle")
+def useless_dimshuffle(fgraph, node):
+    """Identity DimShuffles vanish; two in a row become one."""
+    op = node.op
+    (x,) = node.inputs
+    if op.is_identity:
+        return [x]
+    inner = x.owner
+    if inner is None or not isinstance(inner.op, DimShuffle):
+        return None
+    (y,) = inner.inputs
+    order = tuple("x" if i == "x" else inner.op.new_order[i] for i in op.new_order)
+    composed = DimShuffle(y.ndim, order)
+    return [as_replacement(y if composed.is_identity else composed(y), node.outputs[0])]
+
+
+def _is_dim_of(entry, x, i: int) -> bool:
+    """``entry`` (a scalar Variable) is known to equal ``x.shape[i]``."""
+    static = x.type.shape[i]
+    if isinstance(entry, Constant):
+        return static is not None and int(entry.data) == static
+    owner = entry.owner
+    if owner is None:
+        return False
+    if isinstance(owner.op, ShapeI):
+        return owner.op.i == i and owner.inputs[0] is x
+    if type(owner.op) is Elemwise and isinstance(owner.op.scalar_op, ts.Cast):
+        return _is_dim_of(owner.inputs[0], x, i)
+    return False
+
+
+@register_op_rule("canonicalize", Reshape, name="useless_reshape")
+def useless_reshape(fgraph, node):
+    """Reshape to the shape ``x`` already has vanishes; reshape of reshape keeps the last."""
+    x, shp = node.inputs
+    out = node.outputs[0]
+    if x.ndim == out.ndim:
+        same = False
+        if shp.owner is not None and isinstance(shp.owner.op, Shape):
+            same = shp.owner.inputs[0] is x
+        elif shp.owner is not None and isinstance(shp.owner.op, tb.MakeVector):
+            same = all(_is_dim_of(e, x, i) for i, e in enumerate(shp.owner.inputs))
+        elif isinstance(shp, Constant):
+            same = tuple(int(s) for s in shp.data) == x.type.shape
+        if same:
+            return [as_replacement(x, out)]
+    inner = x.owner
+    if inner is not None and isinstance(inner.op, Reshape):
+        return [as_replacement(node.op(inner.inputs[0], shp), out)]
+    return None
+
+
+@register_op_rule("canonicalize", SpecifyShape, name="useless_specify_shape")
+def useless_specify_shape(fgraph, node):
+    """``specify_shape(x, s)`` where ``x``'s static shape already says ``s``."""
+    (x,) = node.inputs
+    if all(w is None or w == s for w, s in zip(node.op.shape, x.type.shape)):
+        return [as_replacement(x, node.outputs[0])]
+    return None
+
+
+__all__ = ["constant_folding", "useless_cast", "useless_dimshuffle", "useless_reshape",
+           "useless_specify_shape"]

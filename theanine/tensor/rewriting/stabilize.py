@@ -1,0 +1,109 @@
+"""Stabilize: formulas users write that overflow or lose digits, replaced by ones that don't.
+
+The patterns follow what ``tt`` operators build: ``1 + x`` is ``add(1, x)`` with the
+1 a constant (maybe behind a DimShuffle), and either operand order matches.
+Rules that share a prefix are registered most specific first (``log(1 + exp(x))``
+before ``log(1 + x)``), because a pass offers a node its rules in order.
+"""
+
+from __future__ import annotations
+
+from theanine.scalar import basic as ts
+from theanine.tensor import math as tm
+from theanine.tensor.elemwise import CAReduce, DimShuffle, keep_dims, normalize_axis
+from theanine.tensor.rewriting.utils import (
+    as_replacement,
+    match,
+    register_elemwise_rule,
+    register_pattern,
+    scalar_op_of,
+)
+
+
+def negated(var):
+    """``-var``, simplified where the graph allows: ``-(-z) = z``, ``-(-z - b) = z + b``."""
+    op = scalar_op_of(var)
+    if type(op) is ts.Neg:
+        return var.owner.inputs[0]
+    if type(op) is ts.Sub:
+        a, b = var.owner.inputs
+        if type(scalar_op_of(a)) is ts.Neg:
+            return tm.add(a.owner.inputs[0], b)
+        return tm.sub(b, a)
+    return tm.neg(var)
+
+
+# log(1 + exp(x)) and friends first: they share the log(1 + .) prefix with log1p.
+register_pattern("stabilize", (ts.log, (ts.add, 1, (ts.exp, "x"))), (ts.softplus, "x"))
+register_pattern("stabilize", (ts.log1p, (ts.exp, "x")), (ts.softplus, "x"))
+register_pattern("stabilize", (ts.log, (ts.sigmoid, "x")),
+                 lambda x: tm.neg(tm.softplus(negated(x))), name="log(sigmoid(x)) -> "
+                 "-softplus(-x)")
+register_pattern("stabilize", (ts.log, (ts.sub, 1, (ts.sigmoid, "x"))),
+                 (ts.neg, (ts.softplus, "x")))
+register_pattern("stabilize", (ts.log1p, (ts.neg, (ts.sigmoid, "x"))),
+                 (ts.neg, (ts.softplus, "x")))
+register_pattern("stabilize", (ts.log, (ts.add, 1, "x")), (ts.log1p, "x"))
+register_pattern("stabilize", (ts.log, (ts.sub, 1, "x")), lambda x: tm.log1p(negated(x)),
+                 name="log(sub(1, x)) -> log1p(-x)")
+register_pattern("stabilize", (ts.sub, (ts.exp, "x"), 1), (ts.expm1, "x"))
+register_pattern("stabilize", (ts.add, (ts.exp, "x"), -1), (ts.expm1, "x"))
+
+
+def _sigmoid_of_negated(u):
+    return tm.sigmoid(negated(u))
+
+
+# 1 / (1 + exp(u)) = sigmoid(-u) for every u; with u = -x that is the logistic sigmoid.
+register_pattern("stabilize", (ts.true_div, 1, (ts.add, 1, (ts.exp, "u"))),
+                 _sigmoid_of_negated, name="1/(1+exp(u)) -> sigmoid(-u)")
+register_pattern("stabilize", (ts.reciprocal, (ts.add, 1, (ts.exp, "u"))),
+                 _sigmoid_of_negated, name="reciprocal(1+exp(u)) -> sigmoid(-u)")
+
+
+def _is_max_shifted(arg) -> bool:
+    """``arg`` is ``y - (something computed from max(y))``: already stabilized."""
+    if type(scalar_op_of(arg)) is not ts.Sub:
+        return False
+    x = arg.owner.inputs[0]
+    stack, seen = [arg.owner.inputs[1]], 0
+    while stack and seen < 8:
+        var = stack.pop()
+        seen += 1
+        if var.owner is None:
+            continue
+        if isinstance(var.owner.op, CAReduce) and var.owner.op.kind == "max" \
+                and var.owner.inputs[0] is x:
+            return True
+        stack.extend(var.owner.inputs)
+    return False
+
+
+@register_elemwise_rule("stabilize", ts.log, name="logsumexp")
+def logsumexp(fgraph, node):
+    """``log(sum(exp(x), axis))`` -> ``m + log(sum(exp(x - m), axis))``, ``m = max(x, axis)``
+    (0 where the max is infinite, so all-``-inf`` rows stay ``-inf``).  A ``keepdims``
+    DimShuffle between the log and the sum is kept."""
+    out = node.outputs[0]
+    (arg,) = node.inputs
+    keep = None
+    if arg.owner is not None and isinstance(arg.owner.op, DimShuffle):
+        keep, arg = arg.owner.op, arg.owner.inputs[0]
+    bound = match(arg, (CAReduce, (ts.exp, "x")))
+    if bound is None or arg.owner.op.kind != "sum":
+        return None
+    x = bound["x"]
+    if x.dtype[0] != "f" or _is_max_shifted(x):
+        return None
+    axis = arg.owner.op.axis
+    axes = normalize_axis(axis, x.ndim)
+    peak = CAReduce("max", axis)(x)
+    m = tm.switch(tm.isinf(peak), 0, peak)
+    shifted = tm.exp(tm.sub(x, keep_dims(m, x.ndim, axes)))
+    new = tm.add(tm.log(CAReduce("sum", axis)(shifted)), m)
+    if keep is not None:
+        new = keep(new)
+    return [as_replacement(new, out)]
+
+
+__all__ = ["logsumexp", "negated"]
