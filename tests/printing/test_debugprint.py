@@ -79,8 +79,9 @@ def test_compiled_function_shows_order_markers_and_updates():
     f = th.function([x], tt.exp(x.T) * 2, updates=[(w, w - x)], name="step")
     text = f.dprint(file="str")
     lines = text.splitlines()
-    assert lines[0].startswith("Elemwise{mul} [id A] #")
-    assert "Transpose [id C] #0 (view of input 0)" in text
+    assert lines[0].startswith("Elemwise{Composite{exp(i0) * 2}} [id A] #")   # fused
+    assert "Transpose [id B] #0 (view of input 0)" in text
+    assert "(overwrites input 0) (update of w)" in text
     assert any(line.endswith("(update of w)") for line in lines)
     positions = sorted(int(tok[1:]) for tok in text.split() if tok.startswith("#"))
     assert positions == list(range(len(f.maker.fgraph.toposort())))
