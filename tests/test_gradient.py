@@ -302,3 +302,25 @@ def test_verify_grad_names_the_wrong_input(rng):
 def test_verify_grad_rejects_discrete_points():
     with pytest.raises(TypeError, match="dtype int64"):
         verify_grad(lambda a: a * 2, [np.arange(3)])
+
+
+def test_grad_of_hand_written_cross_entropy_is_finite_far_from_zero():
+    """grad differentiates a stabilized copy: no inf * 0 where sigmoid saturates."""
+    z = tt.dvector("z")
+    y = tt.dvector("y")
+    p = 1 / (1 + tt.exp(-z))
+    cost = (-y * tt.log(p) - (1 - y) * tt.log(1 - p)).sum()
+    g = th.function([z, y], th.grad(cost, z))
+    zv = np.array([-800.0, -40.0, 0.0, 40.0, 800.0])
+    yv = np.array([1.0, 0.0, 1.0, 1.0, 0.0])
+    expected = 1 / (1 + np.exp(-zv)) - yv     # d/dz of the stable cross-entropy
+    np.testing.assert_allclose(g(zv, yv), expected, atol=1e-12)
+
+
+def test_stabilized_copy_leaves_the_users_graph_alone():
+    z = tt.dvector("z")
+    p = 1 / (1 + tt.exp(-z))
+    cost = tt.log(p).sum()
+    before = th.pp(cost)
+    th.grad(cost, z)
+    assert th.pp(cost) == before

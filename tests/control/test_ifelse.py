@@ -185,3 +185,34 @@ def test_switch_evaluates_elementwise():
     x, y = tt.dvectors("x", "y")
     f = th.function([c, x, y], tt.switch(c, x, y))
     np.testing.assert_array_equal(f([1, 0], [1, 2], [3, 4]), [1, 4])
+
+
+def test_gradient_flows_only_to_the_chosen_branch():
+    c = tt.iscalar("c")
+    x, y = tt.dvectors("x", "y")
+    cost = ifelse(c, (x ** 2).sum(), (3 * y).sum())
+    gx, gy = th.grad(cost, [x, y])
+    f = th.function([c, x, y], [gx, gy])
+    xv, yv = np.array([1.0, 2.0]), np.array([5.0, 6.0])
+    gxv, gyv = f(1, xv, yv)
+    np.testing.assert_allclose(gxv, 2 * xv)
+    np.testing.assert_allclose(gyv, [0.0, 0.0])
+    gxv, gyv = f(0, xv, yv)
+    np.testing.assert_allclose(gxv, [0.0, 0.0])
+    np.testing.assert_allclose(gyv, [3.0, 3.0])
+
+
+@pytest.mark.parametrize("cond", [0, 1])
+def test_verify_grad_through_ifelse_and_switch(cond):
+    rng = np.random.default_rng(0)
+
+    def through_ifelse(x, y):
+        chosen = tt.gt(x.sum(), -100.0) if cond else tt.lt(x.sum(), -100.0)
+        return ifelse(chosen, tt.sin(x) * y, tt.exp(x) + y)
+
+    def through_switch(x, y):
+        return tt.switch(tt.gt(x, 0.5), tt.sin(x) * y, tt.exp(x) + y)
+
+    points = [rng.random(4), rng.random(4)]
+    th.gradient.verify_grad(through_ifelse, points, rng=rng)
+    th.gradient.verify_grad(through_switch, points, rng=rng)

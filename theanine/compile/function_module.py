@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from theanine.compile.io import In, Out
 from theanine.compile.mode import get_mode
+from theanine.compile.profiling import attach, profiled_link, stats_for
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable, clone_replace, graph_inputs
 from theanine.graph.destroyhandler import attach_destroy_handler
@@ -313,13 +314,22 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
                     update_containers=containers, copy_updates=copy_upd,
                     return_list=return_list, fn_name=fn_name)
     linker = mode_obj.linker
-    core = linker.make_function(fgraph, spec)
+    stats, runtime = stats_for(profile, name)
+    code = None
+    if runtime:
+        core, code = profiled_link(linker, fgraph, spec, stats.memory)
+    else:
+        core = linker.make_function(fgraph, spec)
     t3 = time.perf_counter()
-    timings = {"graph": t1 - t0, "rewrite": t2 - t1, "link": t3 - t2, "total": t3 - t0}
+    timings = {"graph": t1 - t0, "rewrite": t2 - t1, "link": t3 - t2, "total": t3 - t0,
+               "validate": getattr(fgraph, "validate_time", 0.0)}
     maker = FunctionMaker(fgraph, ins, outs, mode_obj, linker, timings, report)
+    if stats is not None:
+        core = attach(stats, runtime, core, code, maker, name or fn_name)
     fn = make_function_object(core, maker, name, return_list)
     fn.trust_input = trust_input
     fn.profile_requested = profile if profile is not None else config.profile
+    fn.profile = stats
     for hook in _function_hooks:
         hook(fn)
     return fn

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from theanine.config import config
+from theanine.gradient.stabilize import stable_cost
 from theanine.graph.basic import Variable, clone_replace, io_toposort
 from theanine.graph.null_type import (
     DisconnectedType,
@@ -189,6 +190,8 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
             raise TypeError(f"grad: the cost must be a scalar (0-d tensor), but {cost} has "
                             f"ndim={ndim} (type {cost.type}); reduce it first, e.g. "
                             "cost.sum() or cost.mean()")
+        if not known_grads and not consider_constant:
+            cost = stable_cost(cost, wrt)
         seeds[cost] = _seed_for(cost)
     for var, g in (known_grads or {}).items():
         if not isinstance(var, Variable):

@@ -1,0 +1,39 @@
+"""Differentiate a numerically stable copy of the cost.
+
+Gradients of expressions such as ``log(1 / (1 + exp(-z)))`` written by hand are
+unstable even when the forward graph is later rewritten (the gradient graph has
+``g / sigmoid(z)`` factors that overflow to inf * 0).  Applying the
+``canonicalize`` and ``stabilize`` passes to a copy of the cost *before*
+differentiating gives gradients of the stable forms (``softplus``, ``sigmoid``),
+as the tutorial's logistic regression needs.  The user's graph is not changed.
+"""
+
+from __future__ import annotations
+
+from theanine.graph.basic import ancestors, clone_get_equiv, graph_inputs
+from theanine.graph.fg import FunctionGraph
+from theanine.graph.rewriting.basic import RewriteError
+from theanine.graph.rewriting.pipeline import Query, run_pipeline
+
+_PASSES = Query(frozenset({"canonicalize", "stabilize"}), name="grad-stabilize")
+
+
+def stable_cost(cost, wrt):
+    """A rewritten copy of ``cost`` over the same leaves, or ``cost`` itself when the
+    copy cannot serve (an intermediate ``wrt``, or a rewrite dropping a dependence)."""
+    if cost.owner is None or any(w.owner is not None for w in wrt):
+        return cost
+    leaves = graph_inputs([cost])
+    equiv = clone_get_equiv(leaves, [cost], copy_inputs=False, copy_orphans=False)
+    inputs = [v for v in leaves if not hasattr(v, "data")]
+    try:
+        fgraph = FunctionGraph(inputs, [equiv[cost]], clone=False)
+        run_pipeline(fgraph, _PASSES)
+    except (RewriteError, TypeError, ValueError):
+        return cost
+    new_cost = fgraph.outputs[0]
+    before = set(ancestors([cost]))
+    after = set(ancestors([new_cost]))
+    if any(w in before and w not in after for w in wrt):
+        return cost
+    return new_cost
