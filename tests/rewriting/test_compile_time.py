@@ -17,7 +17,7 @@ def rewrite_seconds(n: int) -> float:
     report = run_pipeline(fg, OPTIMIZER_QUERIES["fast_run"].excluding("fusion", "inplace"))
     elapsed = time.process_time() - start
     assert len(fg.apply_nodes) == 2 * n                  # the constant 1s merged into one
-    assert report.passes[0].applied["merge_node"] == n - 1
+    assert report.passes[0].applied["merge_constant"] == n - 1
     return elapsed
 
 
