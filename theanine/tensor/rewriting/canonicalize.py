@@ -14,6 +14,7 @@ from theanine.graph.rewriting.basic import Rule
 from theanine.graph.rewriting.pipeline import register_rule
 from theanine.scalar import basic as ts
 from theanine.tensor import basic as tb
+from theanine.tensor.alloc import Alloc
 from theanine.tensor.elemwise import DimShuffle, Elemwise
 from theanine.tensor.rewriting.utils import (
     Var,
@@ -152,5 +153,45 @@ def useless_specify_shape(fgraph, node):
     return None
 
 
-__all__ = ["constant_folding", "useless_cast", "useless_dimshuffle", "useless_reshape",
-           "useless_specify_shape"]
+@register_op_rule("canonicalize", Alloc, name="useless_alloc")
+def useless_alloc(fgraph, node):
+    """``alloc(x, *x.shape) -> x``: the value already has the requested shape."""
+    x, *dims = node.inputs
+    out = node.outputs[0]
+    if x.ndim != out.ndim or not all(_is_dim_of(d, x, i) for i, d in enumerate(dims)):
+        return None
+    return [as_replacement(x, out)]
+
+
+@register_op_rule("canonicalize", Elemwise, name="alloc_under_elemwise")
+def alloc_under_elemwise(fgraph, node):
+    """``alloc(v, *s) + y -> v + y`` where ``y``'s shape already gives the result shape.
+
+    An axis along which the alloc broadcasts ``v`` needs another input that is not
+    static size 1 there (by the static-shape contract it then has the full size).
+    One alloc per firing; the worklist comes back for the next.
+    """
+    ins = node.inputs
+    for pos, a in enumerate(ins):
+        if a.owner is None or not isinstance(a.owner.op, Alloc):
+            continue
+        value = a.owner.inputs[0]
+        if value.ndim < a.ndim:
+            value = DimShuffle(value.ndim, ("x",) * (a.ndim - value.ndim)
+                               + tuple(range(value.ndim)))(value)
+        covered = all(
+            value.type.shape[axis] != 1 or a.type.shape[axis] == 1
+            or any(j != pos and other.type.shape[axis] != 1 for j, other in enumerate(ins))
+            for axis in range(a.ndim))
+        if not covered:
+            continue
+        new = node.op(*[value if j == pos else other for j, other in enumerate(ins)])
+        outs = new if isinstance(new, (list, tuple)) else [new]
+        reps = [as_replacement(n, o) for n, o in zip(outs, node.outputs)]
+        if all(r is not None for r in reps):
+            return reps
+    return None
+
+
+__all__ = ["alloc_under_elemwise", "constant_folding", "useless_alloc", "useless_cast",
+           "useless_dimshuffle", "useless_reshape", "useless_specify_shape"]
