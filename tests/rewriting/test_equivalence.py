@@ -73,9 +73,9 @@ def build(data):
             name = data.draw(st.sampled_from(sorted(BINARY)), label="op")
             new = BINARY[name](a, b)
         else:
-            mats = [p for p in pool if p.ndim == 2]
+            mats = [p for p in pool if p.type.shape == (None, None)]     # square (3, 3)
             z, m = data.draw(st.sampled_from(mats)), data.draw(st.sampled_from(mats))
-            vec = [p for p in pool if p.ndim == 1]
+            vec = [p for p in pool if p.type.shape == (None,)]
             if vec and data.draw(st.booleans(), label="gemv"):
                 name, new = "gemv", vec[-1] - 0.5 * tt.dot(m, vec[0])
             else:
