@@ -17,6 +17,7 @@ from theanine.tensor import basic as tb
 from theanine.tensor.alloc import Alloc
 from theanine.tensor.elemwise import DimShuffle, Elemwise
 from theanine.tensor.rewriting.utils import (
+    ElemwiseOf,
     Var,
     as_replacement,
     known_nonnegative,
@@ -74,12 +75,10 @@ register_pattern("canonicalize", (ts.sqrt, (ts.sqr, Var("x", known_nonnegative))
 # -- useless ops -------------------------------------------------------------------------
 
 
-@register_op_rule("canonicalize", Elemwise, name="useless_cast")
+@register_op_rule("canonicalize", ElemwiseOf(ts.Cast), name="useless_cast")
 def useless_cast(fgraph, node):
     """``cast(x, x.dtype) -> x``; ``cast(cast(x, wider), x.dtype) -> x``."""
     op = node.op.scalar_op
-    if not isinstance(op, ts.Cast) or node.op.inplace_pattern:
-        return None
     (x,) = node.inputs
     if x.dtype == op.dtype:
         return [as_replacement(x, node.outputs[0])]
