@@ -20,6 +20,7 @@ system-deps:
 demo: $(VENV)/.installed system-deps
 	$(PY) examples/demo.py
 	$(PY) examples/logreg.py
+	$(PY) examples/logreg_pictures.py out
 
 test: $(VENV)/.installed system-deps
 	$(PY) -m ruff check theanine tests benchmarks examples

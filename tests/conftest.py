@@ -1,12 +1,7 @@
-"""Shared pytest setup: a private compile directory and deterministic NumPy."""
-
-import os
-import tempfile
+"""Shared pytest fixtures."""
 
 import numpy as np
 import pytest
-
-os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "theanine-numba"))
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@
     f = th.function([x], tt.exp(x).sum())
 """
 
-from theanine import compile, debug, gradient, graph, scalar, tensor
+from theanine import compile, debug, gradient, graph, printing, scalar, tensor
 from theanine.compile import Function, In, Mode, Out, function, shared
 from theanine.compile.function_module import evaluate as _evaluate
 from theanine.config import change_flags, config
@@ -14,6 +14,8 @@ from theanine.gradient import grad
 from theanine.graph.basic import Apply, Constant, Variable, set_evaluator
 from theanine.graph.op import Op, as_op
 from theanine.ifelse import ifelse
+from theanine.printing import dprint, pp
+from theanine.scan import foldl, foldr, map, reduce, scan
 
 set_evaluator(_evaluate)
 
@@ -21,4 +23,5 @@ __version__ = "0.1.0"
 
 __all__ = ["config", "change_flags", "graph", "scalar", "tensor", "Apply", "Constant",
            "Variable", "Op", "as_op", "Function", "In", "Mode", "Out", "function", "shared",
-           "compile", "ifelse", "gradient", "grad", "debug"]
+           "compile", "ifelse", "gradient", "grad", "debug", "printing", "pp", "dprint",
+           "scan", "map", "reduce", "foldl", "foldr"]

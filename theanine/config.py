@@ -170,6 +170,8 @@ _add("fused_kernel", "auto", "Engine of fused elementwise kernels",
 _add("fused_kernel_async", True, "Run NumPy while native kernels compile", _parse_bool)
 _add("cache", True, "Use the on-disk compile cache", _parse_bool)
 _add("device", "cpu", "Device (cpu only; JAX picks its own)", allowed=("cpu", "gpu", "cuda"))
+_add("graphviz_dot", "dot", "Graphviz's dot program (a name on PATH or a full path) "
+     "that pydotprint runs")
 
 
 def _apply_settings(pairs: dict[str, str], source: str) -> None:

@@ -11,6 +11,7 @@ from theanine.compile.io import In, Out
 from theanine.compile.mode import get_mode
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable, clone_replace, graph_inputs
+from theanine.graph.destroyhandler import attach_destroy_handler
 from theanine.graph.fg import FunctionGraph, MissingInputError
 from theanine.graph.rewriting.pipeline import run_pipeline
 from theanine.graph.shared import SharedVariable
@@ -23,6 +24,18 @@ _function_hooks: list = []
 def register_function_hook(hook) -> None:
     """``hook(function)`` runs on every new Function (profiling registers itself)."""
     _function_hooks.append(hook)
+
+
+def _printing_missing(fn, **kwargs):
+    raise RuntimeError("theanine.printing is not loaded")
+
+
+_display = {"dprint": _printing_missing, "svg": lambda fn: None, "text": repr}
+
+
+def set_function_display(dprint, svg, text) -> None:
+    """Install ``Function.dprint`` and its Jupyter views (registered by printing)."""
+    _display.update(dprint=dprint, svg=svg, text=text)
 
 
 class UnusedInputError(ValueError):
@@ -66,10 +79,16 @@ class Function:
         return f"<theanine.Function {self.name or ''}>"
 
     def dprint(self, **kwargs):
-        from_printer = getattr(self.maker.fgraph, "_printer", None)
-        if from_printer is None:
-            raise RuntimeError("theanine.printing is not loaded")
-        return from_printer(self, **kwargs)
+        """``debugprint`` of the compiled graph (execution order, in-place markers)."""
+        return _display["dprint"](self, **kwargs)
+
+    def _repr_svg_(self):
+        """Jupyter shows a Function as its graph picture (None without Graphviz)."""
+        return _display["svg"](self)
+
+    def _repr_pretty_(self, printer, cycle):
+        """IPython's text view: the debugprint tree."""
+        printer.text(repr(self) if cycle else _display["text"](self))
 
     def copy(self):
         return make_function_object(self.fn, self.maker, self.name, self.return_list)
@@ -265,9 +284,17 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
 
     fg_inputs = in_vars + shared_vars
     n_out = len(out_vars)
-    fgraph = FunctionGraph(fg_inputs, targets, clone=True)
+    fgraph = FunctionGraph(fg_inputs, targets, clone=True,
+                           update_mapping={n_out + j: len(in_vars) + shared_vars.index(k)
+                                           for j, k in enumerate(upd_keys)})
+    attach_destroy_handler(
+        fgraph, mutable=[fgraph.inputs[k] for k, i in enumerate(ins) if i.mutable],
+        updates={fgraph.inputs[fg_inputs.index(key)]: n_out + j for j, key in enumerate(upd_keys)})
     t1 = time.perf_counter()
     mode_obj = get_mode(mode)
+    prepare = getattr(mode_obj, "prepare_fgraph", None)
+    if prepare is not None:
+        prepare(fgraph)
     report = run_pipeline(fgraph, mode_obj.effective_query()) if hasattr(
         mode_obj, "effective_query") else None
     t2 = time.perf_counter()

@@ -72,12 +72,17 @@ class NanGuardLinker(VMLinker):
 
 
 class NanGuardMode(Mode):
-    """``mode=NanGuardMode(nan_is_error=True, inf_is_error=True, big_is_error=True)``."""
+    """``mode=NanGuardMode(nan_is_error=True, inf_is_error=True, big_is_error=True)``.
+
+    Elementwise fusion is off, so the node named is the one elementwise op that
+    produced the bad value, with its own source line.
+    """
 
     def __init__(self, nan_is_error=None, inf_is_error=None, big_is_error=None,
                  optimizer="fast_run"):
         super().__init__(NanGuardLinker(nan_is_error, inf_is_error, big_is_error), optimizer,
                          name="NanGuardMode")
+        self.query = self.query.excluding("fusion")
 
 
 register_mode("NanGuardMode", NanGuardMode)

@@ -64,6 +64,14 @@ class Variable:
     def dprint(self, **kwargs):
         return _printer(self, **kwargs)
 
+    def _repr_svg_(self):
+        """Jupyter shows a Variable as its graph picture (None: no picture)."""
+        return _display["svg"](self)
+
+    def _repr_pretty_(self, printer, cycle):
+        """IPython's text view: the debugprint tree of a computed Variable."""
+        printer.text(repr(self) if cycle else _display["text"](self))
+
     def get_test_value(self):
         if not hasattr(self.tag, "test_value"):
             raise AttributeError(f"{self} has no test value")
@@ -368,3 +376,11 @@ def set_printer(fn) -> None:
     """Install ``Variable.dprint``'s implementation (registered by printing)."""
     global _printer
     _printer = fn
+
+
+_display = {"svg": lambda var: None, "text": repr}
+
+
+def set_display(svg, text) -> None:
+    """Install the Jupyter views of Variables: ``svg(var)`` and ``text(var)``."""
+    _display.update(svg=svg, text=text)

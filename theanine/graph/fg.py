@@ -129,7 +129,7 @@ class FunctionGraph:
         self._import_node(var.owner, reason)
 
     def _import_node(self, node: Apply, reason) -> None:
-        new_nodes = [n for n in io_toposort(list(self.variables), node.outputs)
+        new_nodes = [n for n in io_toposort(self._known_frontier(node), node.outputs)
                      if n not in self.apply_nodes]
         for n in new_nodes:
             for inp in n.inputs:
@@ -144,6 +144,19 @@ class FunctionGraph:
                 self.clients[inp].append((n, pos))
             for feature in self._features:
                 feature.on_import(self, n, reason)
+
+    def _known_frontier(self, node: Apply) -> list:
+        """Variables already in the graph where a walk up from ``node`` stops
+        (so importing costs the size of the new part, not of the graph)."""
+        frontier, stack, seen = [], [node], {node}
+        while stack:
+            for inp in stack.pop().inputs:
+                if inp in self.variables:
+                    frontier.append(inp)
+                elif inp.owner is not None and inp.owner not in seen:
+                    seen.add(inp.owner)
+                    stack.append(inp.owner)
+        return frontier
 
     def import_node(self, node: Apply, reason=None) -> None:
         self._import_node(node, reason)

@@ -85,6 +85,19 @@ class Op:
     def do_constant_folding(self, fgraph, node: Apply) -> bool:
         return True
 
+    def inplace_variant(self) -> Op | None:
+        """The in-place form of this op, or None (the protocol of the inplace pass).
+
+        An op that can overwrite one of its inputs (gemm into its accumulator,
+        set_subtensor into its target) returns an equal-meaning op whose
+        ``destroy_map`` says which input it overwrites.  The variant must accept
+        the same inputs (``variant.make_node(*node.inputs)``) and give outputs of
+        the same types.  The inplace pass swaps it in when the destroy handler
+        agrees (the input is not needed later, not a constant, not a non-mutable
+        function input) and leaves the node alone otherwise.
+        """
+        return None
+
     def inner_graphs(self) -> list:
         """Inner FunctionGraphs (Composite, IfElse, Scan) for printers and rewrites."""
         return []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import linecache
 import os
 import sys
@@ -43,12 +44,28 @@ def _is_internal(code) -> bool:
         return flag
 
 
+_inherited: list[tuple] = []
+
+
+@contextlib.contextmanager
+def inherit_trace(trace: tuple):
+    """Nodes built inside this block (by a rewrite) take ``trace``: the user's line of
+    the node being rewritten, not the line that called ``function``."""
+    _inherited.append(trace)
+    try:
+        yield
+    finally:
+        _inherited.pop()
+
+
 def capture_user_trace(limit: int | None = None) -> tuple:
     """Return the calling user frames as ``((file, line, function), ...)``.
 
     Frames inside the theanine package are skipped, so the innermost entry is
     the user's line that created a node.  Line text is looked up lazily.
     """
+    if _inherited:
+        return _inherited[-1]
     if limit is None:
         limit = config._values["traceback__limit"]
     if limit <= 0:

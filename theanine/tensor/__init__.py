@@ -28,4 +28,22 @@ from theanine.tensor.variable import (  # noqa: F401
 )
 
 as_tensor = as_tensor_variable
+from theanine.tensor import linalg, nnet, random  # noqa: F401,E402
 from theanine.tensor import rewriting as _rewriting  # noqa: F401,E402  (registers rewrites)
+from theanine.tensor.linalg import (  # noqa: F401,E402
+    batched_dot,
+    cumprod,
+    cumsum,
+    matmul,
+    outer,
+    swapaxes,
+    tensordot,
+)
+from theanine.tensor.nnet import (  # noqa: F401,E402
+    binary_crossentropy,
+    categorical_crossentropy,
+    log_softmax,
+    logsumexp,
+    softmax,
+    to_one_hot,
+)

@@ -195,7 +195,8 @@ class Elemwise(Op):
     def perform(self, node, inputs, output_storage):
         fn = self.scalar_op.nfunc
         with np.errstate(all="ignore"):
-            if self.inplace_pattern and isinstance(fn, np.ufunc) and fn.nout == 1:
+            if self.inplace_pattern and isinstance(fn, np.ufunc) and fn.nout == 1 \
+                    and _can_overwrite(inputs, self.inplace_pattern[0][1]):
                 (o, i), = self.inplace_pattern
                 result = fn(*inputs, out=inputs[i])
             else:
@@ -230,6 +231,13 @@ class Elemwise(Op):
             else:
                 out_shape.append(_best_dim(dims, node.outputs[0].type.shape[axis]))
         return [tuple(out_shape)] * len(node.outputs)
+
+
+def _can_overwrite(inputs, i) -> bool:
+    """The destroyed input has the broadcast shape at run time (else compute fresh)."""
+    target = inputs[i]
+    return isinstance(target, np.ndarray) and target.flags.writeable and \
+        target.shape == np.broadcast_shapes(*(np.shape(v) for v in inputs))
 
 
 def _best_dim(dims, static):

@@ -17,6 +17,7 @@ from theanine.tensor.elemwise import (
     normalize_axis,
     reduce,
 )
+from theanine.tensor.linalg import cumprod, cumsum, matmul  # noqa: F401  (x.cumsum(), @)
 from theanine.tensor.nonzero import flatnonzero, nonzero  # noqa: F401  (re-exported)
 from theanine.tensor.reshaping import flatten, squeeze  # noqa: F401  (re-exported)
 from theanine.tensor.shape import shape_i

@@ -150,10 +150,17 @@ class Reshape(Op):
 def shape_from_vector(shp, in_shape, ndim):
     """Symbolic output shape of a reshape, resolving a -1 entry."""
     from_static = _static_ints(shp)
+    entries = shp.owner.inputs if shp.owner is not None and isinstance(
+        shp.owner.op, tb.MakeVector) else None
     out = []
     for i in range(ndim):
         s = from_static[i] if i < len(from_static) else None
-        out.append(s if s is not None and s >= 0 else shp[i])
+        if s is not None and s >= 0:
+            out.append(s)
+        elif s == -1:
+            out.append(None)  # resolved below
+        else:
+            out.append(entries[i] if entries is not None else shp[i])
     if any(s == -1 for s in from_static):
         total = 1
         for d in in_shape:

@@ -195,6 +195,13 @@ class _IncBase(_IndexOp):
         self.set_instead_of_inc = bool(set_instead_of_inc)
         self.destroy_map = {0: [0]} if self.inplace else {}
 
+    def inplace_variant(self):
+        """The form writing into ``x`` (see ``Op.inplace_variant``)."""
+        if self.inplace:
+            return None
+        return type(self)(self.idx_list, inplace=True,
+                          set_instead_of_inc=self.set_instead_of_inc)
+
     def __str__(self):
         verb = "Set" if self.set_instead_of_inc else "Inc"
         extra = ", inplace" if self.inplace else ""

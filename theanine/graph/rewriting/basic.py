@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from theanine.graph.basic import Apply, Variable
 from theanine.graph.fg import Feature, InconsistencyError
+from theanine.graph.utils import inherit_trace
 
 _rewrite_observers: list = []
 
@@ -232,7 +233,8 @@ class EquilibriumPass(RewritePass):
                 if node not in fgraph.apply_nodes:
                     continue
                 for rw in rules_for(node.op):
-                    pairs = try_rule(fgraph, node, rw)
+                    with inherit_trace(getattr(node.tag, "trace", ())):
+                        pairs = try_rule(fgraph, node, rw)
                     tracker.imported.clear()
                     if not (pairs and apply_replacements(fgraph, node, pairs, rw.name)):
                         continue

@@ -18,6 +18,7 @@ from theanine.graph.basic import Constant
 from theanine.ifelse import IfElse
 from theanine.link.callspec import CallSpec, argument_locals, entry_source
 from theanine.link.errors import reraise_with_node
+from theanine.link.python import dispatch_fused  # noqa: F401  (fused-kernel thunks)
 from theanine.link.python.dispatch import perform_thunk, python_funcify
 from theanine.link.python.lazy import ELSE, THEN, branch_contexts, group_by_context
 

@@ -24,6 +24,7 @@ def test_is_constant_value_sees_through_broadcasting():
     x = tt.dmatrix("x")
     one = tt.constant(1.0).dimshuffle("x", "x")
     assert one.owner is not None and is_constant_value(one, 1)
+    assert is_constant_value((x + 1).owner.inputs[1], 1)  # a [[1.]] constant
     assert not is_constant_value(one, 2) and not is_constant_value(x, 1)
     assert constant_value(tt.constant(np.array([3.0, 3.0]))) == 3.0
     assert constant_value(tt.constant(np.array([3.0, 4.0]))) is None
@@ -86,7 +87,7 @@ def test_mode_excluding_a_rule_by_name_and_by_flag():
 ])
 def test_optimizer_names_select_passes(optimizer, passes):
     x = tt.dvector("x")
-    mode = th.Mode(linker="py", optimizer=optimizer).excluding("fusion", "inplace")
+    mode = th.Mode(linker="py", optimizer=optimizer).excluding("fusion", "inplace", "scan")
     f = th.function([x], tt.log(1 + x) * 1, mode=mode)
     ran = {p.name for p in f.maker.rewrite_report.passes} if f.maker.rewrite_report else set()
     assert ran == passes

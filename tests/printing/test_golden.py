@@ -1,0 +1,27 @@
+"""Printed forms of fixed graphs against checked-in text (see golden.py).
+
+Adding a golden graph is one line in CASES: a name and a function returning text.
+"""
+
+import pytest
+
+from tests.printing.golden import check_golden
+from tests.printing.graphs import inner_graph_example, logreg
+from theanine.printing import debugprint, pprint
+
+CASES = {
+    "logreg_prediction_pprint": lambda: pprint(logreg().prediction),
+    "logreg_prediction_debugprint": lambda: debugprint(logreg().prediction, file="str"),
+    "logreg_prediction_debugprint_types": lambda: debugprint(
+        logreg().prediction, file="str", print_type=True),
+    "logreg_predict_debugprint": lambda: debugprint(logreg().predict, file="str"),
+    "logreg_train_debugprint": lambda: debugprint(logreg().train, file="str"),
+    "logreg_train_pprint": lambda: pprint(logreg().train),
+    "inner_graphs_debugprint": lambda: debugprint(inner_graph_example(), file="str"),
+    "inner_graphs_pprint": lambda: pprint(inner_graph_example()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden(name):
+    check_golden(name, CASES[name]())

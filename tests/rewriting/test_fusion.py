@@ -1,0 +1,252 @@
+"""Elementwise fusion: Composite, the fusion pass, fused thunks, fused reductions."""
+
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import theanine as th
+import theanine.tensor as tt
+from theanine.compile.mode import Mode
+from theanine.graph.basic import Constant
+from theanine.graph.fg import FunctionGraph
+from theanine.link.fused.program import KernelProgram
+from theanine.link.python import dispatch_fused
+from theanine.scalar import basic as ts
+from theanine.scalar.composite import Composite
+from theanine.tensor.elemwise import Elemwise
+from theanine.tensor.fused import FusedReduce
+from theanine.tensor.rewriting.fusion import MAX_FUSED_OPS, fuse
+
+PY = Mode("py", None)
+
+
+def _nodes(f):
+    return f.maker.fgraph.toposort()
+
+
+def _expr(x, y):
+    return tt.exp(-x * x) * tt.sin(y) + x * y / (1 + y * y)
+
+
+def _np_expr(a, b):
+    return np.exp(-a * a) * np.sin(b) + a * b / (1 + b * b)
+
+
+def _scalar_graph():
+    a, b = ts.get_scalar_type("float64")(), ts.get_scalar_type("float64")()
+    t = ts.mul(ts.neg(a), a)
+    out = ts.add(ts.mul(ts.exp(t), ts.sin(b)),
+                 ts.true_div(ts.mul(a, b), ts.add(Constant(ts.get_scalar_type("float64"), 1.0),
+                                                  ts.mul(b, b))))
+    return [a, b], [out]
+
+
+def test_composite_impl_name_hash_and_inner_graph(rng):
+    ins, outs = _scalar_graph()
+    comp = Composite(ins, outs)
+    a, b = rng.normal(size=7), rng.normal(size=7)
+    np.testing.assert_allclose(comp.impl(a, b), _np_expr(a, b))
+    assert comp.name == "Composite{exp(-i0*i0)*sin(i1)+i0*i1/(1.0+i1*i1)}"
+    ins2, outs2 = _scalar_graph()
+    assert Composite(ins2, outs2) == comp and hash(Composite(ins2, outs2)) == hash(comp)
+    other = Composite(ins2[:1], [ts.exp(ins2[0])])
+    assert other != comp
+    (gin, gout), = comp.inner_graphs()
+    assert len(gin) == 2 and gout[0].owner.op == ts.add
+    assert comp.output_dtypes(["float64", "float64"]) == ("float64",)
+    with pytest.raises(TypeError, match="expects input dtypes"):
+        comp.output_dtypes(["float32", "float64"])
+
+
+def test_composite_kernel_program_matches_numpy(rng):
+    comp = Composite(*_scalar_graph())
+    prog = KernelProgram(**comp.kernel_program_data())
+    assert [op for _, op, _ in prog.instructions][:2] == ["neg", "mul"]
+    a, b = rng.normal(size=5), rng.normal(size=5)
+    from theanine.link.fused.numba_engine import numpy_eval
+    np.testing.assert_allclose(numpy_eval(prog, a, b)[0], _np_expr(a, b))
+
+
+def test_benchmark_expression_fuses_into_one_node(rng):
+    x, y = tt.dvectors("x", "y")
+    f = th.function([x, y], _expr(x, y))
+    (node,) = _nodes(f)
+    assert isinstance(node.op, Elemwise) and isinstance(node.op.scalar_op, Composite)
+    assert "exp(-i0*i0)*sin(i1)" in str(node.op)
+    a, b = rng.normal(size=9), rng.normal(size=9)
+    np.testing.assert_allclose(f(a, b), _np_expr(a, b))
+
+
+def test_shared_intermediate_is_not_duplicated(rng):
+    x = tt.dvector("x")
+    t = tt.exp(x)
+    f = th.function([x], [t * 2 + 1, t - 3])
+    ops = [n.op for n in _nodes(f)]
+    exps = [op for op in ops if isinstance(op, Elemwise) and op.scalar_op == ts.exp]
+    assert len(exps) == 1          # t stays a node of its own, computed once
+    a = rng.normal(size=6)
+    r1, r2 = f(a)
+    np.testing.assert_allclose(r1, np.exp(a) * 2 + 1)
+    np.testing.assert_allclose(r2, np.exp(a) - 3)
+
+
+def test_different_broadcast_pattern_is_not_fused(rng):
+    x = tt.dmatrix("x")
+    r = tt.dvector("r")
+    row = tt.exp(r * 2).dimshuffle("x", 0)
+    f = th.function([x, r], tt.tanh(x + row))
+    kinds = [str(n.op) for n in _nodes(f)]
+    assert any("exp" in k for k in kinds) and any("tanh" in k for k in kinds)
+    assert not any("exp" in k and "tanh" in k for k in kinds)
+    a, b = rng.normal(size=(3, 4)), rng.normal(size=4)
+    np.testing.assert_allclose(f(a, b), np.tanh(a + np.exp(b * 2)))
+
+
+def test_group_through_non_elemwise_stays_convex(rng):
+    # a feeds both the reduction and the final add: fusing a into the add would
+    # need the sum (outside) before it and after it, a cycle; a stays apart
+    x = tt.dvector("x")
+    a = tt.exp(x)
+    out = (a + tt.sum(a)) * 2
+    f = th.function([x], out)
+    order = _nodes(f)
+    assert len(order) >= 3
+    v = rng.normal(size=5)
+    np.testing.assert_allclose(f(v), (np.exp(v) + np.exp(v).sum()) * 2)
+
+
+def test_nested_composites_are_inlined():
+    x = tt.dvector("x")
+    fg = FunctionGraph([x], [tt.sin(tt.exp(x) + 1)])
+    fuse(fg)
+    (node,) = fg.toposort()
+    inner = node.op.scalar_op
+    fg2 = FunctionGraph(list(fg.inputs), [tt.cos(fg.outputs[0]) * 3], clone=False)
+    fuse(fg2)
+    (node2,) = fg2.toposort()
+    comp = node2.op.scalar_op
+    assert comp.n_ops == inner.n_ops + 2
+    assert not any(isinstance(op, Composite) for op, _, _ in comp.code)
+
+
+def test_long_chain_fuses_in_linear_time(rng):
+    def chain(n):
+        x = tt.dvector("x")
+        y = x
+        for i in range(n):
+            y = tt.sin(y) if i % 2 else y * 0.999
+        return x, y
+
+    timings = {}
+    for n in (400, 2000):
+        x, y = chain(n)
+        fg = FunctionGraph([x], [y])
+        t0 = time.perf_counter()
+        fuse(fg)
+        timings[n] = time.perf_counter() - t0
+        nodes = fg.toposort()
+        assert len(nodes) == -(-n // MAX_FUSED_OPS)
+    assert timings[2000] < 1.0
+    assert timings[2000] / timings[400] < 12
+    x, y = chain(300)
+    f = th.function([x], y)
+    v = rng.normal(size=4)
+    ref = v.copy()
+    for i in range(300):
+        ref = np.sin(ref) if i % 2 else ref * 0.999
+    np.testing.assert_allclose(f(v), ref)
+
+
+def test_fused_reduce_when_the_engine_reduces(rng):
+    x = tt.dmatrix("x")
+    f = th.function([x], [tt.exp(x * 2).sum(), tt.sin(x).max(axis=0)])
+    reduces = [n for n in _nodes(f) if isinstance(n.op, FusedReduce)]
+    if dispatch_fused.engine_name() == "numpy":
+        assert not reduces
+    else:
+        assert len(reduces) == 2
+    a = rng.normal(size=(3, 4))
+    s, m = f(a)
+    np.testing.assert_allclose(s, np.exp(a * 2).sum())
+    np.testing.assert_allclose(m, np.sin(a).max(axis=0))
+
+
+def test_native_kernel_on_large_input_matches_numpy(rng):
+    x, y = tt.dvectors("x", "y")
+    with th.change_flags(fused_kernel_async=False):
+        f = th.function([x, y], _expr(x, y))
+        a, b = rng.normal(size=3 * dispatch_fused.SMALL), rng.normal(size=3 * dispatch_fused.SMALL)
+        np.testing.assert_allclose(f(a, b), _np_expr(a, b), rtol=1e-12, atol=1e-14)
+    thunk = f.fn.codegen.ns["_f0"]
+    assert (thunk.kernel is not None) == (dispatch_fused.engine_name() != "numpy")
+    assert thunk.tried
+
+
+def test_numpy_fallback_keeps_one_temporary(rng):
+    import tracemalloc
+    x = tt.dvector("x")
+    with th.change_flags(fused_kernel="numpy"):
+        f = th.function([x], ((x + 1) * 2 - 3) / 4)
+        a = rng.normal(size=200_000)
+        f(a)
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            r = f(a)
+            peak = tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+    np.testing.assert_allclose(r, ((a + 1) * 2 - 3) / 4)
+    assert peak < 1.5 * a.nbytes
+
+
+_UNARY = [tt.exp, tt.sin, tt.tanh, tt.neg, tt.sqr, tt.abs, tt.cos]
+_BINARY = [tt.add, tt.mul, tt.sub, tt.maximum, tt.minimum]
+
+
+@st.composite
+def _programs(draw):
+    n = draw(st.integers(2, 12))
+    steps = []
+    for k in range(n):
+        if draw(st.booleans()):
+            steps.append(("u", draw(st.integers(0, len(_UNARY) - 1)),
+                          draw(st.integers(0, k + 2))))
+        else:
+            steps.append(("b", draw(st.integers(0, len(_BINARY) - 1)),
+                          draw(st.integers(0, k + 2)), draw(st.integers(0, k + 2))))
+    n_out = draw(st.integers(1, 3))
+    outs = draw(st.lists(st.integers(0, n + 2), min_size=n_out, max_size=n_out))
+    return steps, outs
+
+
+def _build(steps, outs, inputs):
+    vals = list(inputs)
+    for step in steps:
+        if step[0] == "u":
+            vals.append(tt.tanh(_UNARY[step[1]](vals[step[2]])))
+        else:
+            vals.append(_BINARY[step[1]](vals[step[2]], vals[step[3]]))
+    return [vals[o] for o in outs]
+
+
+@settings(max_examples=40, deadline=None)
+@given(_programs(), st.integers(0, 2**32 - 1))
+def test_random_graphs_match_py_linker_without_rewrites(program, seed):
+    steps, outs = program
+    x, y = tt.dvectors("x", "y")
+    z = tt.dmatrix("z")
+    ins = [x, y, z]
+    out_vars = _build(steps, outs, ins)
+    r = np.random.default_rng(seed)
+    vals = [r.normal(size=4), r.normal(size=4), r.normal(size=(3, 4))]
+    keep = [v.copy() for v in vals]
+    fast = th.function(ins, out_vars, on_unused_input="ignore")
+    ref = th.function(ins, out_vars, mode=PY, on_unused_input="ignore")
+    for got, want in zip(fast(*vals), ref(*vals)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    for v, k in zip(vals, keep):
+        np.testing.assert_array_equal(v, k)

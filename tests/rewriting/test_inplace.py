@@ -1,0 +1,287 @@
+"""In-place rewriting and the destroy handler: try hard to make it clobber."""
+
+import numpy as np
+import pytest
+
+import theanine as th
+import theanine.tensor as tt
+from theanine.compile.io import In, Out
+from theanine.compile.mode import Mode
+from theanine.graph.basic import Apply
+from theanine.graph.destroyhandler import DestroyHandler, buffer_root
+from theanine.graph.fg import FunctionGraph, InconsistencyError
+from theanine.graph.op import Op
+from theanine.scalar import basic as ts
+from theanine.tensor.elemwise import Elemwise
+from theanine.tensor.rewriting.inplace import make_inplace
+
+NO_FUSION = Mode("vm", "fast_run").excluding("fusion")
+
+
+def destroyers(f):
+    return [n for n in f.maker.fgraph.toposort() if n.op.destroy_map]
+
+
+def destroyed_vars(f):
+    return [n.inputs[i] for n in destroyers(f) for ins in n.op.destroy_map.values()
+            for i in ins]
+
+
+def test_function_input_is_never_overwritten(rng):
+    x = tt.dvector("x")
+    f = th.function([x], tt.exp(x) * 2 + x)
+    assert not destroyed_vars(f) or all(v.owner is not None for v in destroyed_vars(f))
+    a = rng.normal(size=20_000)
+    keep = a.copy()
+    np.testing.assert_allclose(f(a), np.exp(keep) * 2 + keep)
+    np.testing.assert_array_equal(a, keep)
+
+
+def test_mutable_input_may_be_overwritten(rng):
+    x = tt.dvector("x")
+    f = th.function([In(x, mutable=True)], (x + 1) * 3)
+    assert destroyed_vars(f) == [f.maker.fgraph.inputs[0]]
+    a = rng.normal(size=50)
+    keep = a.copy()
+    out = f(a)
+    np.testing.assert_allclose(out, (keep + 1) * 3)
+    assert not np.shares_memory(out, a)      # the output is still a copy (no borrow)
+
+
+def test_mutable_input_with_two_consumers_orders_the_destroyer_last(rng):
+    x = tt.dvector("x")
+    f = th.function([In(x, mutable=True)], [tt.exp(x), tt.sin(x)], mode=NO_FUSION)
+    order = f.maker.fgraph.toposort()
+    ds = [n for n in order if n.op.destroy_map]
+    assert len(ds) == 1
+    others = [n for n in order if n.inputs[0] is f.maker.fgraph.inputs[0] and n not in ds]
+    assert all(order.index(o) < order.index(ds[0]) for o in others)
+    a = rng.normal(size=30)
+    keep = a.copy()
+    e, s = f(a)
+    np.testing.assert_allclose(e, np.exp(keep))
+    np.testing.assert_allclose(s, np.sin(keep))
+
+
+def test_view_of_input_is_read_before_the_base_is_destroyed(rng):
+    x = tt.dmatrix("x")
+    v = x.T                                  # a view of x
+    f = th.function([In(x, mutable=True)], [(x + 1) * 2, (v * 3).sum()])
+    order = f.maker.fgraph.toposort()
+    (d,) = [n for n in order if n.op.destroy_map]
+    assert d.inputs[0] is f.maker.fgraph.inputs[0]
+    view_readers = [n for n in order if any(i.owner is not None and i.owner.inputs[0] is
+                                            d.inputs[0] for i in n.inputs)]
+    assert view_readers and all(order.index(n) < order.index(d) for n in view_readers)
+    a = rng.normal(size=(4, 3))
+    keep = a.copy()
+    r1, r2 = f(a)
+    np.testing.assert_allclose(r1, (keep + 1) * 2)
+    np.testing.assert_allclose(r2, (keep.T * 3).sum())
+
+
+def test_node_reading_a_transposed_view_of_the_destroyed_input(rng):
+    x = tt.dmatrix("x")
+    f = th.function([In(x, mutable=True)], x + x.T, mode=NO_FUSION)
+    assert not destroyers(f)          # x is read through x.T by the same node
+    a = rng.normal(size=(5, 5))
+    keep = a.copy()
+    np.testing.assert_allclose(f(a), keep + keep.T)
+
+
+def test_intermediate_used_twice_is_not_clobbered(rng):
+    x = tt.dvector("x")
+    t = tt.exp(x)
+    f = th.function([x], [t * 2, t + 1, tt.sin(t)], mode=NO_FUSION)
+    a = rng.normal(size=40)
+    r = f(a)
+    np.testing.assert_allclose(r[0], np.exp(a) * 2)
+    np.testing.assert_allclose(r[1], np.exp(a) + 1)
+    np.testing.assert_allclose(r[2], np.sin(np.exp(a)))
+    assert len(destroyed_vars(f)) <= 1
+
+
+def test_constant_is_never_destroyed():
+    x = tt.dvector("x")
+    c = tt.constant(np.arange(4.0))
+    f = th.function([x], tt.exp(c) + x)
+    assert not any(isinstance(v, th.Constant) for v in destroyed_vars(f))
+    np.testing.assert_allclose(f(np.ones(4)), np.exp(np.arange(4.0)) + 1)
+    np.testing.assert_allclose(f(np.ones(4)), np.exp(np.arange(4.0)) + 1)
+
+
+def test_destroy_handler_rejects_constants_inputs_and_double_destroyers():
+    x = tt.dvector("x")
+    inplace_add = Elemwise(ts.add, {0: 0})
+    c = tt.constant(np.ones(3))
+    with pytest.raises(InconsistencyError, match="constant"):
+        FunctionGraph([x], [inplace_add(c, x)], features=[DestroyHandler()]).validate()
+    with pytest.raises(InconsistencyError, match="mutable"):
+        FunctionGraph([x], [inplace_add(x, x)], features=[DestroyHandler()]).validate()
+    fg = FunctionGraph([x], [inplace_add(x, x)], clone=False,
+                       features=[DestroyHandler(mutable=[x])])
+    fg.validate()
+    t = tt.exp(x)
+    fg = FunctionGraph([x], [inplace_add(t, x) + inplace_add(t, x * 2)],
+                       features=[DestroyHandler()])
+    with pytest.raises(InconsistencyError, match="both overwrite"):
+        fg.validate()
+
+
+def test_destroy_handler_orderings_and_views():
+    x = tt.dmatrix("x")
+    t = tt.exp(x)
+    v = t.T
+    reader = tt.sin(v)
+    destroyer = Elemwise(ts.mul, {0: 0})(t, t)
+    fg = FunctionGraph([x], [reader, destroyer], clone=False, features=[DestroyHandler()])
+    fg.validate()
+    assert buffer_root(v) is t
+    order = fg.toposort()
+    assert order.index(reader.owner) < order.index(destroyer.owner)
+    # the old value is read before the destroyer, its result after: legal
+    ok = FunctionGraph([x], [tt.sin(v) + destroyer.dimshuffle(1, 0)], clone=False,
+                       features=[DestroyHandler()])
+    ok.validate()
+    # one node reads the old value (through a view) and the destroyer's result
+    late = tt.exp(x)
+    clash_d = Elemwise(ts.mul, {0: 0})(late, late)
+    clash = FunctionGraph([x], [late.T * clash_d.T], clone=False, features=[DestroyHandler()])
+    with pytest.raises(InconsistencyError):
+        clash.validate()
+
+
+def test_shared_update_is_computed_in_the_shared_buffer(rng):
+    w = th.shared(rng.normal(size=100))
+    g = tt.dvector("g")
+    f = th.function([g], [], updates={w: w - 0.5 * g})
+    buf = w.get_value(borrow=True)
+    ref = buf.copy()
+    gv = rng.normal(size=100)
+    f(gv)
+    assert destroyed_vars(f)
+    assert w.get_value(borrow=True) is buf
+    np.testing.assert_allclose(buf, ref - 0.5 * gv)
+
+
+def test_shared_update_when_old_value_is_also_needed(rng):
+    w = th.shared(rng.normal(size=10))
+    g = tt.dvector("g")
+    f = th.function([g], (w * 3).sum(), updates={w: w - g})
+    old = w.get_value()
+    gv = rng.normal(size=10)
+    np.testing.assert_allclose(f(gv), (old * 3).sum())
+    np.testing.assert_allclose(w.get_value(), old - gv)
+
+
+def test_output_that_is_also_updated(rng):
+    w = th.shared(rng.normal(size=6))
+    f = th.function([], w, updates={w: w * 2})
+    old = w.get_value()
+    out = f()
+    np.testing.assert_allclose(out, old)
+    np.testing.assert_allclose(w.get_value(), old * 2)
+    f2 = th.function([], w * 2, updates={w: w * 2})
+    out2 = f2()
+    np.testing.assert_allclose(out2, old * 4)
+    assert not np.shares_memory(out2, w.get_value(borrow=True))
+
+
+def test_borrowed_output_never_aliases_a_non_mutable_input(rng):
+    x = tt.dvector("x")
+    f = th.function([x], Out(tt.exp(x) + 1, borrow=True))
+    a = rng.normal(size=5)
+    keep = a.copy()
+    r1 = f(a)
+    np.testing.assert_allclose(r1, np.exp(keep) + 1)
+    np.testing.assert_array_equal(a, keep)
+    assert not np.shares_memory(r1, a)
+
+
+def test_runtime_broadcast_does_not_write_into_a_small_input(rng):
+    x, y = tt.dvectors("x", "y")
+    for mode in (Mode("py", "fast_run"), Mode("vm", "fast_run")):
+        f = th.function([In(x, mutable=True), y], x + y, mode=mode)
+        a = np.array([2.0])
+        b = rng.normal(size=5)
+        np.testing.assert_allclose(f(a, b), 2.0 + b)
+
+
+class _AddInto(Op):
+    """Test op: ``a + b``; its in-place variant writes into ``a``."""
+
+    __props__ = ("inplace",)
+
+    def __init__(self, inplace=False):
+        self.inplace = inplace
+        self.destroy_map = {0: [0]} if inplace else {}
+
+    def make_node(self, a, b):
+        return Apply(self, [a, b], [a.type()])
+
+    def perform(self, node, inputs, output_storage):
+        a, b = inputs
+        if self.inplace:
+            a += b
+            output_storage[0][0] = a
+        else:
+            output_storage[0][0] = a + b
+
+    def infer_shape(self, fgraph, node, shapes):
+        return [shapes[0]]
+
+    def inplace_variant(self):
+        return None if self.inplace else _AddInto(True)
+
+
+def test_inplace_variant_protocol(rng):
+    x = tt.dvector("x")
+    y = tt.dvector("y")
+    t = tt.exp(x)
+    out = _AddInto()(t, y)
+    fg = FunctionGraph([x, y], [out], features=[DestroyHandler()])
+    counts = make_inplace(fg)
+    assert counts["inplace__addinto"] == 1
+    assert [n.op.inplace for n in fg.toposort() if isinstance(n.op, _AddInto)] == [True]
+    fg2 = FunctionGraph([x, y], [_AddInto()(x, y)], features=[DestroyHandler()])
+    assert not make_inplace(fg2)     # x is a non-mutable input
+    f = th.function([x, y], _AddInto()(tt.exp(x), y))
+    a, b = rng.normal(size=3), rng.normal(size=3)
+    np.testing.assert_allclose(f(a, b), np.exp(a) + b)
+
+
+def test_float32_fused_inplace_chain(rng):
+    x = tt.fvector("x")
+    f = th.function([In(x, mutable=True)], ((x + 1) * 2 - 3) / 4)
+    a = rng.normal(size=20_000).astype("float32")
+    keep = a.copy()
+    out = f(a)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, ((keep + 1) * 2 - 3) / 4, rtol=1e-6)
+    assert destroyed_vars(f) == [f.maker.fgraph.inputs[0]]
+
+
+def test_set_and_inc_subtensor_become_inplace_only_when_legal(rng):
+    x = tt.dvector("x")
+    y = tt.dscalar("y")
+    t = tt.exp(x)
+    f = th.function([x, y], tt.set_subtensor(t[1:3], y) * 2)
+    assert any(getattr(n.op, "inplace", False) for n in destroyers(f))
+    a = rng.normal(size=5)
+    keep = a.copy()
+    want = np.exp(keep)
+    want[1:3] = 0.5
+    np.testing.assert_allclose(f(a, 0.5), want * 2)
+    np.testing.assert_array_equal(a, keep)
+    # t is needed by another output: the increment must not clobber it
+    g = th.function([x, y], [tt.inc_subtensor(t[0:2], y), t + 0])
+    r1, r2 = g(a, 1.0)
+    want = np.exp(keep)
+    np.testing.assert_allclose(r2, want)
+    want[0:2] += 1.0
+    np.testing.assert_allclose(r1, want)
+    # on a non-mutable input it stays out of place
+    h = th.function([x, y], tt.set_subtensor(x[0], y))
+    assert not destroyers(h)
+    np.testing.assert_allclose(h(a, 7.0)[0], 7.0)
+    np.testing.assert_array_equal(a, keep)

@@ -1,0 +1,137 @@
+"""Scan rewrites: memory saving (measured with tracemalloc) and push-out of invariants."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import theanine as th
+import theanine.tensor as tt
+from theanine.compile.mode import Mode
+from theanine.graph.fg import FunctionGraph
+from theanine.scan.op import Scan, ScanInfo
+from theanine.scan.rewriting import pushout_invariants, save_memory
+from theanine.tensor.math import Dot
+
+NO_SCAN_PASS = Mode("vm", "fast_run").excluding("scan")
+
+
+def scan_ops(fn):
+    return [n.op for n in fn.maker.fgraph.toposort() if isinstance(n.op, Scan)]
+
+
+def pow_graph():
+    k, a = tt.lscalar("k"), tt.dvector("a")
+    result, _ = th.scan(lambda prior, a: prior * a, outputs_info=tt.ones_like(a),
+                        non_sequences=a, n_steps=k)
+    return k, a, result
+
+
+def peak_bytes(fn, *args):
+    tracemalloc.start()
+    try:
+        fn(*args)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_last_step_only_keeps_one_vector():
+    k, a, result = pow_graph()
+    power = th.function([a, k], result[-1])
+    assert scan_ops(power)[0].info.keep == (1,)
+    full = th.function([a, k], result[-1], mode=NO_SCAN_PASS)
+    assert scan_ops(full)[0].info.keep == (None,)
+    av = np.full(1000, 1.0001)
+    np.testing.assert_allclose(power(av, 5000), full(av, 5000))
+    saved, kept_all = peak_bytes(power, av, 5000), peak_bytes(full, av, 5000)
+    assert saved < 5 * av.nbytes, saved               # a few vectors, not 5000 of them
+    assert kept_all > 5000 * av.nbytes                 # the whole trace
+    assert "_np.empty" not in [v.source for v in power.fn.codegen.ns.values()
+                               if hasattr(v, "writer")][0]
+
+
+@pytest.mark.parametrize("linker", ["vm", "py"])
+def test_last_k_steps_from_a_ring_buffer(linker, rng):
+    mode = Mode(linker, "fast_run")
+    x0 = tt.dmatrix("x0")
+    seq = tt.dvector("seq")
+    out, _ = th.scan(lambda s, y2, y1: 0.5 * y1 + 0.25 * y2 + s, sequences=seq,
+                     outputs_info=dict(initial=x0, taps=[-2, -1]))
+    outs = [out[-4:], out[-1], out[-3]]
+    f = th.function([seq, x0], outs, mode=mode)
+    ref = th.function([seq, x0], out, mode=NO_SCAN_PASS)
+    assert scan_ops(f)[0].info.keep == (4,)
+    xv, x0v = rng.normal(size=9), rng.normal(size=(2, 3))
+    full = ref(xv, x0v)
+    got = f(xv, x0v)
+    np.testing.assert_allclose(got[0], full[-4:])
+    np.testing.assert_allclose(got[1], full[-1])
+    np.testing.assert_allclose(got[2], full[-3])
+    # fewer steps than kept: the output is the whole (short) trace
+    np.testing.assert_allclose(f(xv[:3], x0v)[0], ref(xv[:3], x0v))
+
+
+def test_mapped_output_last_steps(rng):
+    x = tt.dmatrix("x")
+    squares, _ = th.map(lambda r: (r ** 2).sum(), sequences=x)
+    f = th.function([x], [squares[-1], squares[-2:]])
+    assert scan_ops(f)[0].info.keep == (2,)
+    xv = rng.normal(size=(6, 3))
+    want = (xv ** 2).sum(axis=1)
+    got_last, got_two = f(xv)
+    np.testing.assert_allclose(got_last, want[-1])
+    np.testing.assert_allclose(got_two, want[-2:])
+
+
+def test_full_trace_kept_when_any_client_needs_it():
+    k, a, result = pow_graph()
+    f = th.function([a, k], [result[-1], result.sum()])
+    assert scan_ops(f)[0].info.keep == (None,)
+    node = [n for n in f.maker.fgraph.toposort() if isinstance(n.op, Scan)][0]
+    assert save_memory(f.maker.fgraph, node) is None
+
+
+def handmade_invariant_scan():
+    """A Scan whose body recomputes dot(W, W) every step (W a non-sequence)."""
+    h_ph, w_ph = tt.dvector("h[t-1]"), tt.dmatrix("W")
+    body = tt.dot(tt.dot(w_ph, w_ph), h_ph)
+    op = Scan([h_ph, w_ph], [body], ScanInfo(sot_taps=((-1,),), n_nonseq=1, name="ww"))
+    h0, w, n = tt.dvector("h0"), tt.dmatrix("w"), tt.lscalar("n")
+    out = op(n, h0.dimshuffle("x", 0), w)
+    return [h0, w, n], out
+
+
+def test_pushout_moves_invariant_work_out_of_the_body(rng):
+    inputs, out = handmade_invariant_scan()
+    fgraph = FunctionGraph(inputs, [out])
+    replacements = pushout_invariants(fgraph, fgraph.outputs[0].owner)
+    new_node = replacements[fgraph.outputs[0]].owner
+    assert [type(n.op) for n in new_node.op.fgraph.toposort()] == [Dot]
+    assert isinstance(new_node.inputs[-1].owner.op, Dot)      # dot(W, W), outside
+    f = th.function(inputs, out)
+    slow = th.function(inputs, out, mode=NO_SCAN_PASS)
+    assert [type(n.op) for n in scan_ops(f)[0].fgraph.toposort()] == [Dot]
+    assert len(scan_ops(slow)[0].fgraph.apply_nodes) == 2
+    h0, w = rng.normal(size=4), rng.normal(size=(4, 4)) * 0.3
+    np.testing.assert_allclose(f(h0, w, 5), slow(h0, w, 5))
+
+
+def test_gradient_loop_gets_invariants_pushed_out(rng):
+    x, h0, w = tt.dmatrix("x"), tt.dvector("h0"), tt.dmatrix("w")
+    hs, _ = th.scan(lambda xt, h, w: tt.tanh(tt.dot(w, h) + xt), sequences=x,
+                    outputs_info=h0, non_sequences=w)
+    g = th.grad(hs.sum(), w)
+
+    def transposes_of_w(mode):
+        f = th.function([x, h0, w], g, mode=mode)
+        backward = [op for op in scan_ops(f) if op.info.reverse][0]
+        nonseqs = backward.fgraph.inputs[len(backward.fgraph.inputs) - backward.info.n_nonseq:]
+        return [n for n in backward.fgraph.toposort()
+                if type(n.op).__name__ == "DimShuffle" and n.inputs[0] in nonseqs]
+
+    assert len(transposes_of_w(NO_SCAN_PASS)) == 1
+    assert transposes_of_w("FAST_RUN") == [], "W.T is computed once, outside the loop"
+    backward = [op for op in scan_ops(th.function([x, h0, w], g)) if op.info.reverse][0]
+    # x is not read backwards: the step's output comes from the forward trace
+    assert backward.info.n_seq == 3

@@ -1,0 +1,200 @@
+"""Numba helpers shared by the generated fused kernels.
+
+Generated kernel modules import this module; everything here is compiled with
+``cache=True`` so that a warm process only loads machine code.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import types
+from numba.extending import overload
+
+_jit = numba.njit(error_model="numpy", cache=True)
+# only the reduction helpers may reassociate (that is what lets them vectorize)
+_jit_reassoc = numba.njit(error_model="numpy", cache=True, fastmath={"reassoc", "contract"})
+
+
+# ---------------------------------------------------------------- operand loads
+def ld(a, i):
+    """Element ``i`` of a 1-d operand, or the operand itself when it is a scalar."""
+
+
+def ld2(a, i, j):
+    """Element ``[i, j]`` of a 2-d operand, or the scalar itself."""
+
+
+def ld3(a, i, j, k):
+    """Element ``[i, j, k]`` of a 3-d operand, or the scalar itself."""
+
+
+@overload(ld, inline="always")
+def _ov_ld(a, i):
+    if isinstance(a, types.Array):
+        return lambda a, i: a[i]
+    return lambda a, i: a
+
+
+@overload(ld2, inline="always")
+def _ov_ld2(a, i, j):
+    if isinstance(a, types.Array):
+        return lambda a, i, j: a[i, j]
+    return lambda a, i, j: a
+
+
+@overload(ld3, inline="always")
+def _ov_ld3(a, i, j, k):
+    if isinstance(a, types.Array):
+        return lambda a, i, j, k: a[i, j, k]
+    return lambda a, i, j, k: a
+
+
+# ---------------------------------------------------------------- NumPy-exact ops
+@_jit
+def ifloordiv(a, b):
+    if b == 0:
+        return a - a                       # NumPy gives 0
+    if b == -1:
+        return -a                          # wraps for INT_MIN like NumPy (no trap)
+    return a // b
+
+
+@_jit
+def imod(a, b):
+    if b == 0 or b == -1:
+        return a - a
+    return a % b
+
+
+@_jit
+def ffloordiv(a, b):
+    if b == 0:
+        return a / b
+    mod = np.fmod(a, b)
+    div = (a - mod) / b
+    if mod != 0:
+        if (b < 0) != (mod < 0):
+            div -= 1
+    if div != 0:
+        fl = np.floor(div)
+        if div - fl > 0.5:
+            fl += 1
+    else:
+        fl = np.copysign(div - div, a / b)
+    return fl
+
+
+@_jit
+def fremainder(a, b):
+    if b == 0:
+        return np.fmod(a, b)
+    mod = np.fmod(a, b)
+    if mod != 0:
+        if (b < 0) != (mod < 0):
+            mod += b
+    else:
+        mod = np.copysign(mod, b)
+    return mod
+
+
+@_jit
+def ipow(a, b):
+    """Integer power with wrap-around; negative exponents give 0 (or +-1 for +-1 bases)."""
+    one = a - a + 1
+    if b < 0:
+        if a == 1:
+            return one
+        if a == -1:
+            return one if (b & 1) == 0 else -one
+        return a - a
+    res = one
+    base = a
+    e = b
+    while e > 0:
+        if e & 1:
+            res = res * base
+        base = base * base
+        e >>= 1
+    return res
+
+
+@_jit
+def fsign(a):
+    if a > 0:
+        return 1.0
+    if a < 0:
+        return -1.0
+    if a != a:
+        return np.float64(a)
+    return 0.0
+
+
+@_jit
+def isign(a):
+    if a > 0:
+        return 1
+    if a < 0:
+        return -1
+    return 0
+
+
+@_jit
+def fmaximum(a, b):
+    if a > b or a != a:
+        return a
+    return b
+
+
+@_jit
+def fminimum(a, b):
+    if a < b or a != a:
+        return a
+    return b
+
+
+# ---------------------------------------------------------------- reductions
+@_jit_reassoc
+def sum_buf(buf, n, init):
+    acc = init
+    for i in range(n):
+        acc += buf[i]
+    return acc
+
+
+@_jit_reassoc
+def prod_buf(buf, n, init):
+    acc = init
+    for i in range(n):
+        acc *= buf[i]
+    return acc
+
+
+@_jit
+def max_buf(buf, n, init):
+    acc = init
+    for i in range(n):
+        acc = fmaximum(acc, buf[i])
+    return acc
+
+
+@_jit
+def min_buf(buf, n, init):
+    acc = init
+    for i in range(n):
+        acc = fminimum(acc, buf[i])
+    return acc
+
+
+@_jit
+def comb_sum(a, b):
+    return a + b
+
+
+@_jit
+def comb_prod(a, b):
+    return a * b
+
+
+comb_max = fmaximum
+comb_min = fminimum

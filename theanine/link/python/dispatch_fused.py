@@ -1,0 +1,192 @@
+"""Thunks for fused nodes: ``Elemwise(Composite)`` and ``FusedReduce``.
+
+The Composite becomes a ``KernelProgram`` compiled by the engine that
+``config.fused_kernel`` names (``auto``: Numba if importable, else numexpr, else
+NumPy), cached on disk under ``config.compiledir``.  Native kernels are built
+lazily, on the first call with a large input, and shared by every node with the
+same program.  With ``config.fused_kernel_async`` that call (and later ones, until
+the kernel is ready) runs the NumPy evaluation while a thread compiles.  Arrays
+below ``SMALL`` elements always take the NumPy path: there a native call's
+overhead costs more than it saves.  In-place nodes pass the destroyed input as
+``out=``.
+
+Importing this module also tells the fusion pass which scalar ops and
+reductions the engines can express.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from theanine.config import config
+from theanine.link.python.dispatch import python_funcify
+from theanine.link.python.fused_numpy import NumpyComposite
+from theanine.scalar.composite import Composite
+from theanine.tensor.elemwise import Elemwise, normalize_axis
+from theanine.tensor.fused import FusedReduce
+from theanine.tensor.rewriting import fusion
+
+try:
+    from theanine.link.fused import program as _program
+except ImportError:  # the engine package is optional
+    _program = None
+try:
+    from theanine.link.fused import numba_engine as _numba_engine
+except ImportError:
+    _numba_engine = None
+try:
+    from theanine.link.fused import numexpr_engine as _numexpr_engine
+except ImportError:
+    _numexpr_engine = None
+
+SMALL = 10_000
+
+_kernels: dict = {}
+_lock = threading.Lock()
+
+
+def engine_name() -> str:
+    """The engine ``config.fused_kernel`` selects on this machine."""
+    choice = config.fused_kernel
+    if _program is None:
+        return "numpy"
+    if choice == "auto":
+        if _numba_engine is not None and _numba_engine.available():
+            return "numba"
+        if _numexpr_engine is not None and _numexpr_engine.available():
+            return "numexpr"
+        return "numpy"
+    if choice == "numba" and (_numba_engine is None or not _numba_engine.available()):
+        raise RuntimeError("config.fused_kernel='numba' but Numba is not installed")
+    if choice == "numexpr" and (_numexpr_engine is None or not _numexpr_engine.available()):
+        raise RuntimeError("config.fused_kernel='numexpr' but numexpr is not installed")
+    return choice
+
+
+def make_program(comp: Composite, reduce=None):
+    """The ``KernelProgram`` of a Composite, or None if some op is not expressible."""
+    if _program is None:
+        return None
+    data = comp.kernel_program_data()
+    if data is None:
+        return None
+    try:
+        return _program.KernelProgram(reduce=reduce, **data)
+    except (ValueError, TypeError):
+        return None
+
+
+def get_kernel(program):
+    """The compiled (or compiling) kernel for ``program``, or None for NumPy."""
+    engine = engine_name()
+    if program is None or engine == "numpy":
+        return None
+    key = (engine, program.key(), config.fused_kernel_async)
+    with _lock:
+        kernel = _kernels.get(key)
+        if kernel is None:
+            mod = _numba_engine if engine == "numba" else _numexpr_engine
+            cache_dir = config.compiledir
+            if config.fused_kernel_async and hasattr(mod, "compile_program_async"):
+                kernel = mod.compile_program_async(program, cache_dir=cache_dir)
+            else:
+                kernel = mod.compile_program(program, cache_dir=cache_dir)
+            _kernels[key] = kernel
+    return kernel
+
+
+def _kernel_ready(kernel) -> bool:
+    return getattr(kernel, "ready", True)
+
+
+class FusedThunk:
+    """Runs one ``Elemwise(Composite)`` node; see the module docstring."""
+
+    def __init__(self, op: Elemwise, node):
+        self.comp = op.scalar_op
+        self.numpy = NumpyComposite(self.comp)
+        self.kernel = None
+        self.tried = False      # the program is built on the first large call
+        self.destroyed = dict(op.inplace_pattern).get(0)
+        self.single = self.comp.nout == 1
+
+    def __call__(self, *inputs):
+        out = None
+        if self.destroyed is not None:
+            cand = inputs[self.destroyed]
+            shape = np.broadcast_shapes(*(np.shape(i) for i in inputs))
+            if isinstance(cand, np.ndarray) and cand.shape == shape and cand.flags.writeable:
+                out = cand
+        size = max((np.size(i) for i in inputs), default=1)
+        if size >= SMALL:
+            if not self.tried:
+                self.tried = True
+                self.kernel = get_kernel(make_program(self.comp))
+            kernel = self.kernel
+            if kernel is not None and _kernel_ready(kernel):
+                outs = kernel(*inputs, out=out)
+                return outs[0] if self.single else tuple(outs)
+        outs = self.numpy(*inputs, out=out)
+        return outs[0] if self.single else tuple(outs)
+
+
+class FusedReduceThunk:
+    """Runs a ``FusedReduce``: the engine's in-loop reduction for large inputs."""
+
+    def __init__(self, op: FusedReduce, node):
+        self.op = op
+        self.node = node
+        ndim = max(i.ndim for i in node.inputs)
+        axis = normalize_axis(op.axis, ndim)
+        self.axis = axis
+        self.kernel = None
+        self.tried = False
+        self.dtype = node.outputs[0].dtype
+
+    def __call__(self, *inputs):
+        size = max((np.size(i) for i in inputs), default=1)
+        if size >= SMALL:
+            if not self.tried:
+                self.tried = True
+                self.kernel = get_kernel(make_program(self.op.scalar_op,
+                                                      reduce=(self.op.kind, self.axis)))
+            kernel = self.kernel
+            if kernel is not None and _kernel_ready(kernel):
+                return np.asarray(kernel(*inputs)[0], dtype=self.dtype)
+        storage = [[None]]
+        self.op.perform(self.node, list(inputs), storage)
+        return storage[0][0]
+
+
+_base_elemwise = python_funcify.dispatch(Elemwise)
+
+
+@python_funcify.register(Elemwise)
+def _elemwise_or_fused(op, node):
+    if isinstance(op.scalar_op, Composite):
+        return FusedThunk(op, node)
+    return _base_elemwise(op, node)
+
+
+@python_funcify.register(FusedReduce)
+def _fused_reduce(op, node):
+    return FusedReduceThunk(op, node)
+
+
+def _op_supported(scalar_op, in_dtypes, out_dtypes) -> bool:
+    if not scalar_op.kernel_name or len(out_dtypes) != 1:
+        return False
+    if _program is None:
+        return True
+    return _program.supported(scalar_op.kernel_name, in_dtypes, out_dtypes[0])
+
+
+def _reduce_supported(kind: str, dtype: str) -> bool:
+    return _program is not None and kind in _program.REDUCE_OPS \
+        and dtype in _program.SUPPORTED_DTYPES and engine_name() != "numpy"
+
+
+fusion.set_fusable_predicate(_op_supported)
+fusion.set_reduce_predicate(_reduce_supported)

@@ -1,0 +1,42 @@
+"""Layer 5: looking at graphs.
+
+- ``pprint(var)`` (alias ``pp``): one line of math, ``gt(1 / (1 + exp(-(x \\dot w) - b)), 0.5)``
+- ``debugprint(obj)`` (alias ``dprint``, ``Variable.dprint()``, ``Function.dprint()``): a tree
+- ``pydotprint(obj, outfile, format)``: a picture drawn by Graphviz
+
+Importing this package installs ``Variable.dprint`` and the Jupyter views of
+Variables and Functions.
+"""
+
+from theanine.compile.function_module import set_function_display
+from theanine.graph.basic import set_display, set_printer
+from theanine.printing.common import char_id, short_type
+from theanine.printing.debugprint import debugprint, dprint, op_label
+from theanine.printing.display import display_svg, display_text
+from theanine.printing.dotprint import (
+    FORMATS,
+    GraphvizNotFoundError,
+    dot_source,
+    op_kind,
+    pydotprint,
+)
+from theanine.printing.pprint import (
+    Expr,
+    atom,
+    call,
+    infix,
+    postfix,
+    pp,
+    pprint,
+    prefix,
+    register_pprint,
+)
+
+set_printer(debugprint)
+set_display(display_svg, display_text)
+set_function_display(debugprint, display_svg, display_text)
+
+__all__ = ["FORMATS", "Expr", "GraphvizNotFoundError", "atom", "call", "char_id",
+           "debugprint", "display_svg", "display_text", "dot_source", "dprint", "infix",
+           "op_kind", "op_label", "postfix", "pp", "pprint", "prefix", "pydotprint",
+           "register_pprint", "short_type"]

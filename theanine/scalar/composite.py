@@ -1,0 +1,255 @@
+"""Composite: one scalar op made of a small graph of scalar ops.
+
+The fusion pass turns a group of elementwise tensor ops into ``Elemwise(Composite)``;
+the Composite's inner graph is what a kernel compiler turns into one loop over
+memory.  The op is identified by the *structure* of its graph (op, argument
+wiring, constants, dtypes), so two fusions of the same expression merge and share
+one compiled kernel.  ``impl`` evaluates the graph with NumPy: the reference
+(``perform``) and the fallback for kernels a native engine cannot express.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theanine.graph.basic import Apply, Constant, Variable, io_toposort
+from theanine.scalar.basic import ScalarOp, ScalarType, get_scalar_type
+
+NAME_LIMIT = 160
+
+
+def _const_key(var: Constant) -> tuple:
+    data = np.asarray(var.data, dtype=var.type.dtype)
+    return (var.type.dtype, data.tobytes())
+
+
+class Composite(ScalarOp):
+    """A scalar op defined by the graph from ``inputs`` to ``outputs``.
+
+    ``inputs`` are owner-less ScalarType Variables; ``outputs`` are ScalarType
+    Variables computed from them (and from scalar Constants) by ScalarOps.
+    The graph is flattened into ``code``: one ``(op, args, out_dtypes)`` entry per
+    node, where each argument is ``("in", k)``, ``("node", j, out_index)`` or
+    ``("const", dtype, value)``; ``outputs_ref`` lists the output references.
+    """
+
+    kernel_name = ""   # not a kernel primitive: the fusion pass inlines it
+
+    def __init__(self, inputs, outputs):
+        inputs, outputs = list(inputs), list(outputs)
+        for pos, var in enumerate(inputs):
+            if not isinstance(var.type, ScalarType) or var.owner is not None:
+                raise TypeError(f"Composite input {pos} must be a free scalar Variable, "
+                                f"got {var} of type {var.type}")
+        if not outputs:
+            raise ValueError("Composite needs at least one output")
+        ref: dict = {var: ("in", k) for k, var in enumerate(inputs)}
+        code = []
+        for j, node in enumerate(io_toposort(inputs, outputs)):
+            args = []
+            for pos, inp in enumerate(node.inputs):
+                if inp in ref:
+                    args.append(ref[inp])
+                elif isinstance(inp, Constant):
+                    args.append(("const", inp.type.dtype,
+                                 np.asarray(inp.data, dtype=inp.type.dtype)[()]))
+                else:
+                    raise ValueError(f"Composite: {node.op} input {pos} ({inp}) is neither "
+                                     "a Composite input, a constant nor computed inside")
+            if not isinstance(node.op, ScalarOp):
+                raise TypeError(f"Composite: {node.op} is not a scalar op")
+            code.append((node.op, tuple(args), tuple(o.type.dtype for o in node.outputs)))
+            for k, out in enumerate(node.outputs):
+                ref[out] = ("node", j, k)
+        out_refs = []
+        for pos, out in enumerate(outputs):
+            if out in ref:
+                out_refs.append(ref[out])
+            elif isinstance(out, Constant):
+                out_refs.append(("const", out.type.dtype,
+                                 np.asarray(out.data, dtype=out.type.dtype)[()]))
+            else:
+                raise ValueError(f"Composite output {pos} ({out}) is not computed from the "
+                                 "inputs")
+        self._setup(tuple(v.type.dtype for v in inputs), tuple(code), tuple(out_refs),
+                    tuple(o.type.dtype for o in outputs))
+
+    @classmethod
+    def from_code(cls, in_dtypes, code, out_refs, out_dtypes) -> Composite:
+        """Build directly from the flat form (what the fusion pass produces)."""
+        self = cls.__new__(cls)
+        self._setup(tuple(in_dtypes), tuple(code), tuple(out_refs), tuple(out_dtypes))
+        return self
+
+    def _setup(self, in_dtypes, code, out_refs, out_dtypes) -> None:
+        self.in_dtypes = in_dtypes
+        self.code = code
+        self.outputs_ref = out_refs
+        self.out_dtypes = out_dtypes
+        self.nin = len(in_dtypes)
+        self.nout = len(out_refs)
+        self._graph = None
+        key_code = tuple((op, tuple(_arg_key(a) for a in args), dts) for op, args, dts in code)
+        self._key = (in_dtypes, key_code, tuple(_arg_key(a) for a in out_refs), out_dtypes)
+        self._hash = hash(self._key)
+        self._name = None
+
+    # -- identity ---------------------------------------------------------------
+    def __eq__(self, other):
+        return type(self) is type(other) and (self is other or self._key == other._key)
+
+    def __hash__(self):
+        return self._hash
+
+    @property
+    def name(self) -> str:
+        if self._name is None:
+            exprs = expression_strings(self)
+            text = ", ".join(exprs)
+            if len(text) > NAME_LIMIT:
+                text = text[:NAME_LIMIT - 3] + "..."
+            self._name = f"Composite{{{text}}}"
+        return self._name
+
+    def __str__(self):
+        return self.name
+
+    # -- typing and evaluation -----------------------------------------------------
+    def output_dtypes(self, in_dtypes):
+        in_dtypes = tuple(str(d) for d in in_dtypes)
+        if in_dtypes != self.in_dtypes:
+            raise TypeError(f"{self.name} expects input dtypes {self.in_dtypes}, "
+                            f"got {in_dtypes}")
+        return self.out_dtypes
+
+    def impl(self, *inputs):
+        """Evaluate the graph with NumPy (inputs broadcast as NumPy does)."""
+        values = []
+        with np.errstate(all="ignore"):
+            for op, args, dts in self.code:
+                vals = [_arg_value(a, inputs, values) for a in args]
+                result = op.impl(*vals)
+                results = result if len(dts) > 1 else (result,)
+                fixed = []
+                for val, dt in zip(results, dts):
+                    val = np.asarray(val)
+                    fixed.append(val if val.dtype == dt else val.astype(dt))
+                values.append(fixed)
+        outs = []
+        for ref, dt in zip(self.outputs_ref, self.out_dtypes):
+            val = np.asarray(_arg_value(ref, inputs, values))
+            outs.append(val if val.dtype == dt else val.astype(dt))
+        return tuple(outs) if self.nout > 1 else outs[0]
+
+    @property
+    def n_ops(self) -> int:
+        return len(self.code)
+
+    # -- the inner graph -------------------------------------------------------------
+    def fgraph_io(self) -> tuple[list[Variable], list[Variable]]:
+        """``(inputs, outputs)`` of the inner scalar graph (built once, on demand)."""
+        if self._graph is None:
+            ins = [get_scalar_type(dt)(name=f"i{k}") for k, dt in enumerate(self.in_dtypes)]
+            nodes: list = []
+
+            def var_of(a):
+                if a[0] == "in":
+                    return ins[a[1]]
+                if a[0] == "node":
+                    return nodes[a[1]].outputs[a[2]]
+                return Constant(get_scalar_type(a[1]), a[2])
+
+            for op, args, dts in self.code:
+                node = Apply(op, [var_of(a) for a in args],
+                             [get_scalar_type(dt)() for dt in dts])
+                nodes.append(node)
+            self._graph = (ins, [var_of(a) for a in self.outputs_ref])
+        return self._graph
+
+    def inner_graphs(self) -> list:
+        """The inner scalar graph as ``[(inputs, outputs)]`` for printers."""
+        return [self.fgraph_io()]
+
+    def kernel_program_data(self) -> dict | None:
+        """Plain data for a ``KernelProgram`` (keyword arguments), or None when an
+        op has no kernel name.  SSA names: inputs ``i<k>``, values ``t<j>``."""
+        inputs = tuple((f"i{k}", dt) for k, dt in enumerate(self.in_dtypes))
+        instructions, dtypes = [], []
+        for j, (op, args, dts) in enumerate(self.code):
+            if not op.kernel_name or len(dts) != 1:
+                return None
+            instructions.append((f"t{j}", op.kernel_name, tuple(_kernel_arg(a) for a in args)))
+            dtypes.append((f"t{j}", dts[0]))
+        outputs = []
+        for ref, dt in zip(self.outputs_ref, self.out_dtypes):
+            if ref[0] == "const":
+                return None
+            if ref[0] == "in":
+                name = f"o{len(instructions)}"
+                instructions.append((name, "identity", (f"i{ref[1]}",)))
+                dtypes.append((name, dt))
+                outputs.append(name)
+            else:
+                outputs.append(f"t{ref[1]}")
+        return {"inputs": inputs, "instructions": tuple(instructions),
+                "dtypes": tuple(dtypes), "outputs": tuple(outputs)}
+
+
+def _arg_key(a) -> tuple:
+    if a[0] == "const":
+        # constants are stored as NumPy scalars of their dtype (see __init__ and
+        # the fusion pass), so their bytes identify them
+        value = a[2]
+        if not isinstance(value, np.generic):
+            value = np.asarray(value, dtype=a[1])[()]
+        return ("const", a[1], value.tobytes())
+    return a
+
+
+def _arg_value(a, inputs, values):
+    kind = a[0]
+    if kind == "in":
+        return inputs[a[1]]
+    if kind == "node":
+        return values[a[1]][a[2]]
+    return np.asarray(a[2], dtype=a[1])
+
+
+def _kernel_arg(a):
+    if a[0] == "in":
+        return f"i{a[1]}"
+    if a[0] == "node":
+        return f"t{a[1]}"
+    value = np.asarray(a[2], dtype=a[1])[()]
+    return value.item()
+
+
+def expression_strings(comp: Composite) -> list[str]:
+    """Infix text of each output, inputs named ``i0, i1, ...``."""
+    texts: list = []   # per node: list of (text, precedence) per output
+
+    def text_of(a) -> tuple[str, int]:
+        if a[0] == "in":
+            return f"i{a[1]}", 100
+        if a[0] == "node":
+            return texts[a[1]][a[2]]
+        value = np.asarray(a[2])[()]
+        return (repr(value.item()) if hasattr(value, "item") else repr(value)), 100
+
+    for op, args, dts in comp.code:
+        parts = [text_of(a) for a in args]
+        sym = getattr(op, "symbol", None)
+        prec = getattr(op, "precedence", 100)
+        if sym and len(parts) == 2:
+            left = parts[0][0] if parts[0][1] >= prec else f"({parts[0][0]})"
+            right = parts[1][0] if parts[1][1] > prec else f"({parts[1][0]})"
+            text = (f"{left}{sym}{right}", prec)
+        elif sym and len(parts) == 1:
+            inner = parts[0][0] if parts[0][1] > prec else f"({parts[0][0]})"
+            text = (f"{sym}{inner}", prec)
+        else:
+            text = (f"{op.name}({', '.join(p[0] for p in parts)})", 100)
+        if len(text[0]) > NAME_LIMIT:
+            text = (text[0][:NAME_LIMIT] + "...", 100)
+        texts.append([text] * len(dts))
+    return [text_of(r)[0] for r in comp.outputs_ref]

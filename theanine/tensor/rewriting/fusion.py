@@ -1,0 +1,273 @@
+"""Elementwise fusion: groups of Elemwise nodes become one ``Elemwise(Composite)``.
+
+A group grows from a consumer towards its producers.  A producer joins when it
+is a fusable Elemwise with the group's broadcast pattern and *all* its clients
+are already in the group; that rule keeps every group convex (no path leaves the
+group and comes back), so the fused node can be scheduled like any other.
+Candidates are visited in decreasing topological position, so when a producer is
+examined every client that could join already has: one pass, O(n log n).
+
+A ``CAReduce`` whose input is a fused group used only by it becomes a
+``FusedReduce`` when the kernel engine can reduce inside its loop, so the
+elementwise result is never written to memory.
+
+Which scalar ops (and reductions) the kernel engine can express is decided by
+predicates the engine layer installs (``set_fusable_predicate``,
+``set_reduce_predicate``); the graph layer never imports an engine.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+
+import numpy as np
+
+from theanine.graph.basic import Constant
+from theanine.graph.rewriting.basic import GraphPass
+from theanine.graph.rewriting.pipeline import replace_pass
+from theanine.scalar.basic import ScalarOp
+from theanine.scalar.composite import Composite
+from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise
+from theanine.tensor.fused import FusedReduce
+
+MAX_FUSED_OPS = 256      # bigger groups are split: kernel compile time grows with size
+MAX_FUSED_INPUTS = 32    # native kernels take their arguments positionally
+
+
+def _default_fusable(scalar_op: ScalarOp, in_dtypes, out_dtypes) -> bool:
+    return bool(scalar_op.kernel_name)
+
+
+def _default_reduce(kind: str, dtype: str) -> bool:
+    return False
+
+
+_predicates = {"op": _default_fusable, "reduce": _default_reduce}
+
+
+def set_fusable_predicate(fn) -> None:
+    """``fn(scalar_op, in_dtypes, out_dtypes) -> bool``: can a kernel express it?"""
+    _predicates["op"] = fn
+
+
+def set_reduce_predicate(fn) -> None:
+    """``fn(kind, dtype) -> bool``: can a kernel reduce a fused result in its loop?"""
+    _predicates["reduce"] = fn
+
+
+def _op_fusable(scalar_op, in_dtypes, out_dtypes) -> bool:
+    if isinstance(scalar_op, Composite):
+        return all(_op_fusable(op, [_ref_dtype(a, scalar_op) for a in args], dts)
+                   for op, args, dts in scalar_op.code)
+    key = (_predicates["op"], scalar_op, tuple(in_dtypes), tuple(out_dtypes))
+    known = _verdicts.get(key)
+    if known is None:
+        known = _verdicts[key] = bool(_predicates["op"](scalar_op, key[2], key[3]))
+    return known
+
+
+_verdicts: dict = {}
+
+
+def _ref_dtype(a, comp) -> str:
+    if a[0] == "in":
+        return comp.in_dtypes[a[1]]
+    if a[0] == "node":
+        return comp.code[a[1]][2][a[2]]
+    return a[1]
+
+
+def fusable_node(node, memo: dict | None = None) -> bool:
+    """Can ``node`` join a fused group? (``memo`` caches answers within a pass.)"""
+    if memo is not None:
+        known = memo.get(node)
+        if known is None:
+            known = memo[node] = fusable_node(node)
+        return known
+    op = node.op
+    if not isinstance(op, Elemwise) or op.inplace_pattern or len(node.outputs) != 1:
+        return False
+    return _op_fusable(op.scalar_op, [i.dtype for i in node.inputs],
+                       [o.dtype for o in node.outputs])
+
+
+def _pattern(var) -> tuple:
+    return tuple(s == 1 for s in var.type.shape)
+
+
+def _scalar_constant(var):
+    """The value of ``var`` if it is a constant with one element (maybe via
+    a DimShuffle that only adds broadcast axes), else None."""
+    if isinstance(var, Constant):
+        data = np.asarray(var.data)
+        return data.reshape(()) if data.size == 1 else None
+    owner = var.owner
+    if owner is not None and isinstance(owner.op, DimShuffle) \
+            and isinstance(owner.inputs[0], Constant):
+        data = np.asarray(owner.inputs[0].data)
+        return data.reshape(()) if data.size == 1 else None
+    return None
+
+
+_DTYPE_NAMES: dict = {}
+
+
+def _dtype_name(dtype) -> str:
+    """``str(dtype)``, cached (NumPy computes dtype names in Python)."""
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype)
+    return name
+
+
+class _Group:
+    """Members of one fused group and the flat scalar code they become."""
+
+    def __init__(self, root):
+        self.root = root
+        self.members = {root}
+        self.n_ops = _n_ops(root)
+        self.outside: dict = {}          # outside Variable -> input index
+
+    def add(self, node) -> None:
+        self.members.add(node)
+        self.n_ops += _n_ops(node)
+
+
+def _n_ops(node) -> int:
+    op = node.op.scalar_op
+    return op.n_ops if isinstance(op, Composite) else 1
+
+
+def _grow(root, clients, position, assigned, memo) -> _Group:
+    group = _Group(root)
+    pattern = _pattern(root.outputs[0])
+    heap: list = []
+    seen = {root}
+
+    def push_producers(node):
+        for inp in node.inputs:
+            p = inp.owner
+            if p is not None and p not in seen and p not in assigned:
+                seen.add(p)
+                heapq.heappush(heap, (-position[p], id(p), p))
+
+    push_producers(root)
+    while heap and group.n_ops < MAX_FUSED_OPS:
+        _, _, p = heapq.heappop(heap)
+        if not fusable_node(p, memo) or _pattern(p.outputs[0]) != pattern \
+                or p.outputs[0].ndim != root.outputs[0].ndim:
+            continue
+        if not all(c in group.members for c, _ in clients[p.outputs[0]]):
+            continue
+        group.add(p)
+        push_producers(p)
+    return group
+
+
+def _build(group: _Group, order_pos) -> tuple[Composite, list]:
+    """The Composite of a group and the outside Variables it reads."""
+    nodes = sorted(group.members, key=order_pos.__getitem__)
+    ref: dict = {}
+    code: list = []
+    in_vars: list = []
+    in_index: dict = {}
+    consts: dict = {}
+
+    def outside(var):
+        if var in consts:
+            return consts[var]
+        value = _scalar_constant(var)
+        if value is not None:
+            consts[var] = ("const", _dtype_name(value.dtype), value[()])
+            return consts[var]
+        if var not in in_index:
+            in_index[var] = len(in_vars)
+            in_vars.append(var)
+        return ("in", in_index[var])
+
+    for node in nodes:
+        args = [ref[i] if i in ref else outside(i) for i in node.inputs]
+        sop = node.op.scalar_op
+        if isinstance(sop, Composite):
+            base = len(code)
+            for op, cargs, dts in sop.code:
+                code.append((op, tuple(_shift(a, args, base) for a in cargs), dts))
+            ref[node.outputs[0]] = _shift(sop.outputs_ref[0], args, base)
+        else:
+            code.append((sop, tuple(args), (node.outputs[0].dtype,)))
+            ref[node.outputs[0]] = ("node", len(code) - 1, 0)
+    out = group.root.outputs[0]
+    comp = Composite.from_code([v.dtype for v in in_vars], code, [ref[out]], [out.dtype])
+    return comp, in_vars
+
+
+def _shift(a, args, base):
+    """An inner Composite reference rewritten for the enclosing code."""
+    if a[0] == "in":
+        return args[a[1]]
+    if a[0] == "node":
+        return ("node", base + a[1], a[2])
+    return a
+
+
+def _as_input(var, ndim):
+    if var.ndim == ndim:
+        return var
+    return DimShuffle(var.ndim, ("x",) * (ndim - var.ndim) + tuple(range(var.ndim)))(var)
+
+
+def fuse(fgraph) -> Counter:
+    """The fusion pass: replace each fusable group (of 2+ nodes) by one node."""
+    counts: Counter = Counter()
+    order = fgraph.toposort()
+    position = {node: i for i, node in enumerate(order)}
+    assigned: set = set()
+    memo: dict = {}
+    for node in reversed(order):
+        if node in assigned or not fusable_node(node, memo):
+            continue
+        group = _grow(node, fgraph.clients, position, assigned, memo)
+        assigned |= group.members
+        if len(group.members) < 2:
+            continue
+        comp, in_vars = _build(group, position)
+        if len(in_vars) > MAX_FUSED_INPUTS or not in_vars:
+            continue
+        out = node.outputs[0]
+        new = Elemwise(comp)(*[_as_input(v, out.ndim) for v in in_vars])
+        if new.type != out.type and out.type.convert_variable(new) is None:
+            continue
+        new.name = out.name
+        fgraph.replace(out, new, reason="fusion")
+        counts["fuse_elemwise"] += 1
+    counts.update(_fuse_reductions(fgraph))
+    return counts
+
+
+def _fuse_reductions(fgraph) -> Counter:
+    counts: Counter = Counter()
+    for node in [n for n in fgraph.apply_nodes if isinstance(n.op, CAReduce)]:
+        if node not in fgraph.apply_nodes:
+            continue
+        src = node.inputs[0].owner
+        if src is None or not fusable_node(src) or len(fgraph.clients[node.inputs[0]]) != 1:
+            continue
+        if not _predicates["reduce"](node.op.kind, node.inputs[0].dtype):
+            continue
+        comp, in_vars = _build(_Group(src), {src: 0})
+        if not in_vars:
+            continue
+        ndim = src.outputs[0].ndim
+        new = FusedReduce(comp, node.op.kind, node.op.axis)(
+            *[_as_input(v, ndim) for v in in_vars])
+        out = node.outputs[0]
+        if new.type != out.type and out.type.convert_variable(new) is None:
+            continue
+        fgraph.replace(out, new, reason="fusion")
+        counts["fuse_reduce"] += 1
+    return counts
+
+
+replace_pass("fusion", GraphPass("fusion", fuse, tags=("fast_run", "fusion")))

@@ -1,0 +1,74 @@
+"""The inplace pass: let ops write their result into an input's buffer.
+
+Runs last in the pipeline.  For each node, in schedule order, it tries the
+in-place form and keeps it only if the graph's ``DestroyHandler`` validates it
+(the rewrite engine reverts a rejected attempt):
+
+* ``Elemwise`` (``Composite`` included) overwrites an input of the output's
+  dtype and static shape; inputs that are shared variables updated by this very
+  node are tried first, so an update ``w - lr*g`` is computed in ``w``'s buffer;
+* any op whose ``inplace_variant()`` returns an op (gemm, set_subtensor, ...).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from theanine.graph.basic import Constant
+from theanine.graph.destroyhandler import attach_destroy_handler
+from theanine.graph.rewriting.basic import GraphPass, apply_replacements
+from theanine.graph.rewriting.pipeline import replace_pass
+from theanine.tensor.elemwise import Elemwise
+
+
+def _elemwise_candidates(fgraph, node, handler) -> list[int]:
+    """Input positions an Elemwise output could overwrite, best first."""
+    out = node.outputs[0]
+    update_of_out = any(fgraph.outputs[k] is out for k in handler.updates.values())
+    cands = []
+    for pos, inp in enumerate(node.inputs):
+        if isinstance(inp, Constant) or inp.type != out.type:
+            continue
+        if inp in node.inputs[:pos]:
+            continue
+        priority = 0 if (update_of_out and inp in handler.updates) else (
+            1 if len(fgraph.clients[inp]) == 1 else 2)
+        cands.append((priority, pos))
+    return [pos for _, pos in sorted(cands)]
+
+
+def _try(fgraph, node, new_node, name) -> bool:
+    pairs = [(o, n) for o, n in zip(node.outputs, new_node.outputs)]
+    for (old, new) in pairs:
+        new.name = old.name
+    return apply_replacements(fgraph, node, pairs, name)
+
+
+def make_inplace(fgraph) -> Counter:
+    """The pass body: returns how many nodes of each kind became in-place."""
+    counts: Counter = Counter()
+    handler = attach_destroy_handler(fgraph)
+    for node in fgraph.toposort():
+        if node not in fgraph.apply_nodes or node.op.destroy_map:
+            continue
+        op = node.op
+        if isinstance(op, Elemwise):
+            if len(node.outputs) != 1:
+                continue
+            for pos in _elemwise_candidates(fgraph, node, handler):
+                new_op = Elemwise(op.scalar_op, {0: pos}, name=op.name)
+                new_node = new_op.make_node(*node.inputs)
+                if _try(fgraph, node, new_node, "inplace_elemwise"):
+                    counts["inplace_elemwise"] += 1
+                    break
+            continue
+        variant = op.inplace_variant()
+        if variant is None:
+            continue
+        new_node = variant.make_node(*node.inputs)
+        if _try(fgraph, node, new_node, f"inplace_{type(op).__name__.lower()}"):
+            counts[f"inplace_{type(op).__name__.lower()}"] += 1
+    return counts
+
+
+replace_pass("inplace", GraphPass("inplace", make_inplace, tags=("fast_run", "inplace")))
