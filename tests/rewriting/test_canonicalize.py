@@ -205,3 +205,19 @@ def test_alloc_made_unnecessary_by_broadcasting(rng):
     # the alloc supplies the leading axis v lacks: it stays
     f = check([v], tt.alloc(1.0, 3, v.shape[0]) + v, "alloc_under_elemwise", rng, fires=False)
     assert "Alloc" in op_names(f) and f(np.ones(4)).shape == (3, 4)
+
+
+def test_second_becomes_an_alloc_that_broadcasting_then_removes(rng):
+    """Gradients fill with ``Elemwise{second}(model, value)``: the model is only a shape."""
+    second = elemwise_op(ts.second)
+    half = tt.constant(np.float64(0.5))
+    x, y = tt.dmatrices("x", "y")
+    f = check([x, y], second(tt.exp(x), half) * y, "second_to_alloc", rng)
+    assert op_names(f) == ["mul"]                          # exp(x) is never computed
+    f = check([x], -second(tt.exp(x), half), "second_to_alloc", rng)
+    assert "exp" not in op_names(f) and "Alloc" in op_names(f)   # neg lifted into the value
+    np.testing.assert_array_equal(f(np.ones((2, 3))), np.full((2, 3), -0.5))
+    v = tt.dvector("v")
+    f = check([x, v], second(x, v), "second_to_alloc", rng)
+    assert f(np.ones((2, 3)), np.arange(3.0)).shape == (2, 3)
+    check([x], tt.exp(x) * 2, "second_to_alloc", rng, fires=False)

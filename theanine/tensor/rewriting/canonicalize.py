@@ -14,7 +14,7 @@ from theanine.graph.rewriting.basic import Rule
 from theanine.graph.rewriting.pipeline import register_rule
 from theanine.scalar import basic as ts
 from theanine.tensor import basic as tb
-from theanine.tensor.alloc import Alloc
+from theanine.tensor.alloc import Alloc, alloc
 from theanine.tensor.elemwise import DimShuffle, Elemwise
 from theanine.tensor.rewriting.utils import (
     ElemwiseOf,
@@ -24,7 +24,7 @@ from theanine.tensor.rewriting.utils import (
     register_op_rule,
     register_pattern,
 )
-from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape
+from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape, shape_i
 from theanine.tensor.type import TensorType
 
 FOLD_LIMIT = 1 << 20    # elements: larger folded results are kept only if no input was larger
@@ -162,6 +162,27 @@ def useless_alloc(fgraph, node):
     return [as_replacement(x, out)]
 
 
+@register_op_rule("canonicalize", ElemwiseOf(ts.Second), name="second_to_alloc")
+def second_to_alloc(fgraph, node):
+    """``second(x, v)`` (``v`` broadcast to ``x``'s shape) -> ``alloc(v, *shape)`` with the
+    sizes taken from ``v`` where it has them and from ``x`` only where it broadcasts:
+    ``x`` itself is then no longer computed (its shape is lifted to the inputs) and the
+    alloc rules can drop the broadcast altogether."""
+    x, v = node.inputs
+    out = node.outputs[0]
+    lead = out.ndim - v.ndim
+    dims = []
+    for axis in range(out.ndim):
+        vdim = v.type.shape[axis - lead] if axis >= lead else 1
+        if vdim != 1:
+            dims.append(shape_i(v, axis - lead))
+        elif axis >= out.ndim - x.ndim and x.type.shape[axis - out.ndim + x.ndim] != 1:
+            dims.append(shape_i(x, axis - out.ndim + x.ndim))
+        else:
+            dims.append(1)
+    return [as_replacement(alloc(v, *dims), out)]
+
+
 @register_op_rule("canonicalize", Elemwise, name="alloc_under_elemwise")
 def alloc_under_elemwise(fgraph, node):
     """``alloc(v, *s) + y -> v + y`` where ``y``'s shape already gives the result shape.
@@ -171,6 +192,10 @@ def alloc_under_elemwise(fgraph, node):
     One alloc per firing; the worklist comes back for the next.
     """
     ins = node.inputs
+    if len(ins) == 1 and len(node.outputs) == 1 and ins[0].owner is not None and \
+            isinstance(ins[0].owner.op, Alloc):          # f(alloc(v, *s)) -> alloc(f(v), *s)
+        value, *dims = ins[0].owner.inputs
+        return [as_replacement(alloc(node.op(value), *dims), node.outputs[0])]
     for pos, a in enumerate(ins):
         if a.owner is None or not isinstance(a.owner.op, Alloc):
             continue
@@ -192,5 +217,5 @@ def alloc_under_elemwise(fgraph, node):
     return None
 
 
-__all__ = ["alloc_under_elemwise", "constant_folding", "useless_alloc", "useless_cast",
-           "useless_dimshuffle", "useless_reshape", "useless_specify_shape"]
+__all__ = ["alloc_under_elemwise", "constant_folding", "second_to_alloc", "useless_alloc",
+           "useless_cast", "useless_dimshuffle", "useless_reshape", "useless_specify_shape"]
