@@ -1,6 +1,5 @@
 """Elementwise fusion: Composite, the fusion pass, fused thunks, fused reductions."""
 
-import time
 
 import numpy as np
 import pytest
@@ -132,7 +131,9 @@ def test_nested_composites_are_inlined():
     assert not any(isinstance(op, Composite) for op, _, _ in comp.code)
 
 
-def test_long_chain_fuses_in_linear_time(rng):
+def test_long_chain_fuses_into_bounded_groups(rng):
+    """A long chain becomes ceil(n / MAX_FUSED_OPS) kernels (its compile time is
+    measured in benchmarks/bench_foundation.py, not here)."""
     def chain(n):
         x = tt.dvector("x")
         y = x
@@ -140,18 +141,12 @@ def test_long_chain_fuses_in_linear_time(rng):
             y = tt.sin(y) if i % 2 else y * 0.999
         return x, y
 
-    timings = {}
     for n in (500, 4000):
         x, y = chain(n)
         fg = FunctionGraph([x], [y])
-        t0 = time.perf_counter()
         fuse(fg)
-        timings[n] = time.perf_counter() - t0
         nodes = fg.toposort()
         assert len(nodes) == -(-n // MAX_FUSED_OPS)
-    assert timings[4000] < 2.0
-    # 8x the nodes: quadratic work would take 64x; allow for a noisy shared machine
-    assert timings[4000] / timings[500] < 32
     x, y = chain(300)
     f = th.function([x], y)
     v = rng.normal(size=4)

@@ -180,7 +180,8 @@ def test_sigmoid_times_exp_of_the_negation():
 
 @pytest.mark.parametrize("dtype, z", [("float64", 100.0), ("float32", 50.0)])
 def test_hand_written_cross_entropy_gradient_is_overflow_free(dtype, z):
-    """th.grad of the tutorial's loss: the naive gradient divides by 1 - p == 0."""
+    """th.grad of the tutorial's loss is exact where p saturates, in FAST_RUN and also
+    without rewrites (th.grad differentiates a stabilized copy of the cost)."""
     x, y = tt.matrix("x", dtype=dtype), tt.vector("y", dtype=dtype)
     w = th.shared(np.array([1.0, 0.5], dtype=dtype), "w")
     b = th.shared(np.asarray(0.0, dtype=dtype), "b")
@@ -191,6 +192,6 @@ def test_hand_written_cross_entropy_gradient_is_overflow_free(dtype, z):
     yv = np.array([0.0, 1.0, 1.0], dtype=dtype)
     got, naive, _, _ = run([x, y], [gw, gb], [xv, yv])
     err = sp.expit(xv.astype("float64") @ np.array([1.0, 0.5])) - yv
-    assert not np.all(np.isfinite(naive[0]))
+    np.testing.assert_allclose(naive[0], got[0], rtol=1e-5)
     np.testing.assert_allclose(got[0], xv.T.astype("float64") @ err / 3, rtol=1e-5)
     np.testing.assert_allclose(got[1], err.mean(), rtol=1e-5)

@@ -59,7 +59,7 @@ def _same(var, a, b) -> bool:
                                     atol=1e-6, equal_nan=True))
         return bool(np.array_equal(a, b))
     try:
-        return bool(a == b)
+        return bool(var.type.values_eq(a, b))
     except Exception:
         return a is b
 

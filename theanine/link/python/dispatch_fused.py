@@ -25,7 +25,7 @@ from theanine.link.fused import numba_engine as _numba_engine
 from theanine.link.fused import numexpr_engine as _numexpr_engine
 from theanine.link.fused import program as _program
 from theanine.link.python.dispatch import python_funcify
-from theanine.link.python.fused_numpy import NumpyComposite
+from theanine.link.python.fused_numpy import NumpyComposite, compile_chain
 from theanine.scalar.composite import Composite
 from theanine.tensor.elemwise import Elemwise, normalize_axis
 from theanine.tensor.fused import FusedReduce
@@ -96,29 +96,42 @@ class FusedThunk:
     def __init__(self, op: Elemwise, node):
         self.comp = op.scalar_op
         self.numpy = NumpyComposite(self.comp)
+        self.chain = compile_chain(self.comp)
         self.kernel = None
         self.tried = False      # the program is built on the first large call
         self.destroyed = dict(op.inplace_pattern).get(0)
         self.single = self.comp.nout == 1
 
     def __call__(self, *inputs):
-        out = None
-        if self.destroyed is not None:
-            cand = inputs[self.destroyed]
-            shape = np.broadcast_shapes(*(np.shape(i) for i in inputs))
-            if isinstance(cand, np.ndarray) and cand.shape == shape and cand.flags.writeable:
-                out = cand
-        size = max((np.size(i) for i in inputs), default=1)
-        if size >= SMALL:
-            if not self.tried:
-                self.tried = True
-                self.kernel = get_kernel(make_program(self.comp))
-            kernel = self.kernel
-            if kernel is not None and _kernel_ready(kernel):
-                outs = kernel(*inputs, out=out)
-                return outs[0] if self.single else tuple(outs)
+        size = 1
+        for value in inputs:
+            if value.size > size:
+                size = value.size
+        if size < SMALL:
+            if self.destroyed is None:
+                outs = self.chain(*inputs)
+            else:
+                outs = self.chain(*inputs, _out=self._inplace_target(inputs))
+            return outs[0] if self.single else tuple(outs)
+        out = None if self.destroyed is None else self._inplace_target(inputs)
+        if not self.tried:
+            self.tried = True
+            self.kernel = get_kernel(make_program(self.comp))
+        kernel = self.kernel
+        if kernel is not None and _kernel_ready(kernel):
+            outs = kernel(*inputs, out=out)
+            return outs[0] if self.single else tuple(outs)
         outs = self.numpy(*inputs, out=out)
         return outs[0] if self.single else tuple(outs)
+
+
+    def _inplace_target(self, inputs):
+        """The destroyed input, when it has the output's shape at run time."""
+        cand = inputs[self.destroyed]
+        shape = np.broadcast_shapes(*(np.shape(i) for i in inputs))
+        if isinstance(cand, np.ndarray) and cand.shape == shape and cand.flags.writeable:
+            return cand
+        return None
 
 
 class FusedReduceThunk:
