@@ -13,6 +13,7 @@ import numpy as np
 from theanine.scalar import basic as ts
 from theanine.tensor import math as tm
 from theanine.tensor.elemwise import CAReduce, DimShuffle, keep_dims, normalize_axis
+from theanine.tensor.nnet import LogSoftmax, Softmax
 from theanine.tensor.rewriting.utils import (
     as_replacement,
     constant_array,
@@ -174,4 +175,65 @@ def logsumexp(fgraph, node):
     return [as_replacement(new, out)]
 
 
-__all__ = ["is_negation", "logsumexp", "negated", "sigmoid_times_exp"]
+def _kept_reduction(var, kind):
+    """``(reduced input, axes)`` if ``var`` is ``CAReduce(kind)`` with the reduced axes
+    put back as size-1 axes (``keepdims=True``, or the broadcast of a full reduction)."""
+    if var.owner is None or not isinstance(var.owner.op, DimShuffle):
+        return None
+    red = var.owner.inputs[0]
+    if red.owner is None or not isinstance(red.owner.op, CAReduce) or \
+            red.owner.op.kind != kind:
+        return None
+    x = red.owner.inputs[0]
+    axes = normalize_axis(red.owner.op.axis, x.ndim)
+    it = iter(range(red.ndim))
+    expected = tuple("x" if i in axes else next(it) for i in range(x.ndim))
+    if var.owner.op.new_order != expected:
+        return None
+    return x, axes
+
+
+def _unshifted(z, axes):
+    """``x`` when ``z`` is ``x - max(x, axes, keepdims)``: softmax is blind to that shift."""
+    if type(scalar_op_of(z)) is not ts.Sub:
+        return z
+    x, m = z.owner.inputs
+    kept = _kept_reduction(m, "max")
+    return x if kept is not None and kept[0] is x and kept[1] == axes else z
+
+
+@register_elemwise_rule("stabilize", ts.log, name="log(softmax(x)) -> log_softmax(x)")
+def log_softmax(fgraph, node):
+    """``log(softmax(x))`` -> ``log_softmax(x)``, for the ``Softmax`` op and for softmax
+    written out as ``exp(z) / sum(exp(z), axis, keepdims=True)`` (``z`` maybe shifted by
+    its max).  The quotient underflows to 0 (log: ``-inf``) once ``x`` spreads over
+    ~750 along the axis; ``log_softmax`` stays finite."""
+    (arg,) = node.inputs
+    owner = arg.owner
+    if owner is None:
+        return None
+    if isinstance(owner.op, Softmax):
+        new = LogSoftmax(owner.op.axis)(owner.inputs[0])
+        return [as_replacement(new, node.outputs[0])]
+    if type(scalar_op_of(arg)) is not ts.TrueDiv:
+        return None
+    num, den = owner.inputs
+    if type(scalar_op_of(num)) is not ts.Exp:
+        return None
+    kept = _kept_reduction(den, "sum")
+    if kept is None or kept[0] is not num:
+        return None
+    z, axes = num.owner.inputs[0], kept[1]
+    if z.dtype[0] != "f" or z.ndim == 0:
+        return None
+    if len(axes) == z.ndim:
+        axis = None
+    elif len(axes) == 1:
+        axis = axes[0]
+    else:
+        return None
+    new = LogSoftmax(axis)(_unshifted(z, axes))
+    return [as_replacement(new, node.outputs[0])]
+
+
+__all__ = ["is_negation", "log_softmax", "logsumexp", "negated", "sigmoid_times_exp"]
