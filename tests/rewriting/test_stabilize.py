@@ -195,3 +195,67 @@ def test_hand_written_cross_entropy_gradient_is_overflow_free(dtype, z):
     np.testing.assert_allclose(naive[0], got[0], rtol=1e-5)
     np.testing.assert_allclose(got[0], xv.T.astype("float64") @ err / 3, rtol=1e-5)
     np.testing.assert_allclose(got[1], err.mean(), rtol=1e-5)
+
+
+SOFTMAX_SPELLINGS = {
+    "op": lambda x: tt.nnet.softmax(x, axis=1),
+    "max_shifted": lambda x: (lambda e: e / e.sum(axis=1, keepdims=True))(
+        tt.exp(x - x.max(axis=1, keepdims=True))),
+    "plain": lambda x: tt.exp(x) / tt.exp(x).sum(axis=1, keepdims=True),
+}
+
+
+@pytest.mark.parametrize("spelling", sorted(SOFTMAX_SPELLINGS))
+def test_log_softmax(spelling):
+    x = tt.dmatrix("x")
+    v = np.array([[0.0, 1000.0, 3.0], [-500.0, 500.0, 0.0], [1.0, 2.0, 3.0]])
+    got, naive, counts, f = run([x], tt.log(SOFTMAX_SPELLINGS[spelling](x)), [v])
+    assert counts["log(softmax(x)) -> log_softmax(x)"] == 1
+    assert op_names(f) == ["LogSoftmax"]
+    assert np.isneginf(naive[0, 0]) or np.isnan(naive[0, 0])   # softmax underflows to 0
+    np.testing.assert_allclose(got, sp.log_softmax(v, axis=1), rtol=1e-15)
+
+
+def test_log_softmax_over_all_axes_and_float32():
+    x = tt.fmatrix("x")
+    v = np.array([[0.0, 100.0], [-100.0, 3.0]], dtype="float32")
+    got, naive, counts, f = run([x], tt.log(tt.exp(x) / tt.exp(x).sum()), [v])
+    assert op_names(f) == ["LogSoftmax"] and got.dtype == np.float32
+    assert np.isneginf(naive[1, 0])
+    np.testing.assert_allclose(got, sp.log_softmax(v.astype("float64")), rtol=1e-6)
+
+
+def test_log_softmax_negative_cases():
+    x, y = tt.dmatrices("x", "y")
+    v = np.array([[0.0, 1.0], [2.0, 4.0]])
+    # sum along axis 1 without keepdims broadcasts along the wrong axis: not a softmax
+    got, _, counts, f = run([x], tt.log(tt.exp(x) / tt.exp(x).sum(axis=1)), [v])
+    assert counts["log(softmax(x)) -> log_softmax(x)"] == 0 and "LogSoftmax" not in op_names(f)
+    np.testing.assert_allclose(got, v - np.log(np.exp(v).sum(axis=1)))
+    # numerator and denominator of different variables
+    _, _, counts, _ = run([x, y], tt.log(tt.exp(x) / tt.exp(y).sum(axis=1, keepdims=True)),
+                          [v, v])
+    assert counts["log(softmax(x)) -> log_softmax(x)"] == 0
+    # a max over another axis is not a shift softmax ignores: the shifted input is kept
+    z = x - x.max(axis=0, keepdims=True)
+    got, _, counts, _ = run([x], tt.log(tt.exp(z) / tt.exp(z).sum(axis=1, keepdims=True)),
+                            [v])
+    assert counts["log(softmax(x)) -> log_softmax(x)"] == 1
+    np.testing.assert_allclose(got, sp.log_softmax(v - v.max(axis=0), axis=1))
+    _, _, counts, _ = run([x], tt.log(tt.sigmoid(x) / 2), [v])
+    assert counts["log(softmax(x)) -> log_softmax(x)"] == 0
+
+
+def test_categorical_crossentropy_of_softmax_is_overflow_free():
+    x, y = tt.dmatrix("x"), tt.ivector("y")
+    v = np.array([[0.0, 1000.0, 3.0], [-500.0, 500.0, 0.0], [1.0, 2.0, 3.0]])
+    yv = np.array([0, 2, 1], dtype="int32")
+    cost = tt.nnet.categorical_crossentropy(tt.nnet.softmax(x), y).mean()
+    got, naive, _, f = run([x, y], [cost, th.grad(cost, x)], [v, yv])
+    exact = -sp.log_softmax(v, axis=1)[np.arange(3), yv].mean()
+    assert not np.isfinite(naive[0])
+    assert "LogSoftmax" in op_names(f) and "log" not in op_names(f)
+    np.testing.assert_allclose(got[0], exact, rtol=1e-15)
+    grad = (sp.softmax(v, axis=1) - np.eye(3)[yv]) / 3
+    np.testing.assert_allclose(got[1], grad, atol=1e-15)
+    np.testing.assert_allclose(naive[1], grad, atol=1e-15)   # th.grad stabilizes first
