@@ -138,3 +138,37 @@ def test_dot_to_blas_negative_cases(rng):
     vals = [rng.standard_normal((1, 3)), rng.standard_normal((3, 3)),
             rng.standard_normal((3, 3))]
     assert_same_values(f, ref, vals)
+
+
+@pytest.mark.parametrize("build, op", [
+    (lambda z, x, y, v, w: tt.exp(z) + tt.dot(x, y), "Gemm"),
+    (lambda z, x, y, v, w: tt.exp(v) - 0.5 * tt.dot(x, w), "Gemv"),
+    (lambda z, x, y, v, w: tt.exp(z) + tt.outer(v, w), "Ger"),
+])
+def test_blas_ops_become_inplace_on_an_intermediate_accumulator(build, op, rng):
+    z, x, y = tt.dmatrices("z", "x", "y")
+    v, w = tt.dvectors("v", "w")
+    ins = [z, x, y, v, w]
+    mode = th.Mode(linker="py", optimizer="fast_run").excluding("fusion")
+    f, ref, counts = compile_both(ins, build(*ins), mode=mode)
+    node = next(n for n in f.maker.fgraph.toposort() if type(n.op).__name__ == op)
+    assert node.op.inplace and node.op.destroy_map == {0: [0]}
+    assert counts[f"inplace_{op.lower()}"] == 1
+    assert_same_values(f, ref, random_values(ins, rng), rtol=1e-12)
+
+
+def test_blas_accumulator_that_is_an_input_is_not_overwritten(rng):
+    z, x, y = tt.dmatrices("z", "x", "y")
+    mode = th.Mode(linker="py", optimizer="fast_run").excluding("fusion")
+    f, ref, counts = compile_both([z, x, y], z + tt.dot(x, y), mode=mode)
+    (node,) = [n for n in f.maker.fgraph.toposort() if isinstance(n.op, Gemm)]
+    assert not node.op.inplace and counts["inplace_gemm"] == 0
+    vals = random_values([z, x, y], rng)
+    before = vals[0].copy()
+    assert_same_values(f, ref, vals, rtol=1e-12)
+    np.testing.assert_array_equal(vals[0], before)
+    # the accumulator is also an output: overwriting it would change that output
+    acc = tt.exp(z)
+    f, ref, counts = compile_both([z, x, y], [acc + tt.dot(x, y), acc], mode=mode)
+    assert counts["inplace_gemm"] == 0
+    assert_same_values(f, ref, vals, rtol=1e-12)

@@ -55,6 +55,11 @@ def test_identities_negative_cases(rng):
     row = tt.TensorType("float64", (1, 3))("row")
     f = check([row], row * np.ones((3, 3)), "mul(x, 1) -> x", rng, fires=False)
     assert f(np.ones((1, 3))).shape == (3, 3)
+    check([x], x + 1, "add(x, 0) -> x", rng, fires=False)
+    f = check([row], row + np.zeros((3, 3)), "add(x, 0) -> x", rng, fires=False)
+    assert f(np.ones((1, 3))).shape == (3, 3)
+    f = check([x], tt.neg(tt.abs(tt.neg(x))), "neg(neg(x)) -> x", rng, fires=False)
+    assert op_names(f).count("neg") == 2
 
 
 def test_int_times_float_one_keeps_dtype(rng):
@@ -114,6 +119,20 @@ def test_canonical_product_negative_cases(rng):
     f = check([x, y], x * y / x, "canonical_product", rng, fires=False,
               values=[np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 3.0])])
     assert np.isnan(f(np.array([0.0]), np.array([1.0]))[0])
+    # x / x is 1 only where x is nonzero and finite: kept for x of unknown value ...
+    f = check([x], x / x, "canonical_product", rng, fires=False,
+              values=[np.array([0.0, 1.0, 2.0])])
+    assert op_names(f) == ["true_div"] and np.isnan(f(np.array([0.0]))[0])
+    # ... and x - y is no cancellation
+    check([x, y], x - y, "canonical_sum", rng, fires=False)
+
+
+def test_division_by_itself_cancels_when_provably_nonzero(rng):
+    x = tt.dvector("x")
+    d = tt.sqr(x) + 1                                  # >= 1 everywhere
+    f = check([x], d / d, "canonical_product", rng)
+    assert "true_div" not in op_names(f) and "sqr" not in op_names(f)
+    np.testing.assert_array_equal(f(np.array([0.0, 3.0])), [1.0, 1.0])
 
 
 def test_useless_cast(rng):

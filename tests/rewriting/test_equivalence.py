@@ -36,13 +36,33 @@ UNARY = {
     "double_neg": lambda a: tt.neg(tt.neg(a)),
     "cosh_cancel": lambda a: a * tt.cosh(a) / tt.cosh(a),
     "cast_round_trip": lambda a: tt.cast(tt.cast(a, "float32"), "float64") * 0 + a,
+    "pow4": lambda a: tt.tanh(a) ** 4,
+    "pow_neg2": lambda a: (2 + tt.sin(a)) ** -2,
+    "pow_neg_half": lambda a: (2 + tt.sin(a)) ** -0.5,
+    "exp_log_abs": lambda a: tt.exp(tt.log(tt.abs(a))),
+    "div_self": lambda a: a / a,
+    "log1p_neg_sigmoid": lambda a: tt.log1p(-tt.sigmoid(tt.tanh(a))),
+    "expm1_add_form": lambda a: tt.exp(tt.tanh(a)) + (-1),
+    "sigmoid_times_exp": lambda a: tt.sigmoid(tt.tanh(a)) * tt.exp(-tt.tanh(a)),
+    "one_minus_sigmoid": lambda a: 1 - tt.sigmoid(a),
+    "div_one_plus_exp": lambda a: tt.sin(a) / (1 + tt.exp(tt.tanh(a))),
+    "like_terms": lambda a: a + a + 2 * a - a,
+    "product_consts": lambda a: a * 2 / 4 * tt.cos(a) / 0.5,
 }
 MATRIX_UNARY = {
     "transpose": lambda a: a.T,
     "double_transpose": lambda a: a.T.T,
     "logsumexp": lambda a: tt.log(tt.sum(tt.exp(a), axis=1, keepdims=True)),
     "reshape_same": lambda a: tt.reshape(a, a.shape),
+    "log_softmax_op": lambda a: tt.log(tt.nnet.softmax(a, axis=1)),
+    "log_softmax_hand": lambda a: (lambda e: tt.log(e / e.sum(axis=0, keepdims=True)))(
+        tt.exp(a - a.max(axis=0, keepdims=True))),
+    "log_softmax_plain": lambda a: tt.log(tt.exp(a) / tt.exp(a).sum(axis=1, keepdims=True)),
+    "logsumexp_op": lambda a: tt.nnet.logsumexp(a, axis=0, keepdims=True),
+    "flatten_back": lambda a: tt.reshape(a.flatten(), a.shape),
 }
+MATRIX_SHAPES = {"transpose": lambda s: s[::-1], "logsumexp": lambda s: (s[0], 1),
+                 "logsumexp_op": lambda s: (1, s[1])}
 BINARY = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
@@ -51,6 +71,7 @@ BINARY = {
     "sub_self": lambda a, b: a - b + b,
     "zeros_like_add": lambda a, b: tt.zeros_like(a) + b,
     "cancel_all": lambda a, b: (a - a) + (b - b),
+    "cancel_div": lambda a, b: a * tt.exp(b) / tt.exp(b),
 }
 
 
@@ -61,7 +82,8 @@ def build(data):
     pool = [(x, (3, 3)), (y, (3, 3)), (v, (3,))]
     names = []
     for _ in range(data.draw(st.integers(1, 6), label="steps")):
-        kind = data.draw(st.sampled_from(["unary", "matrix", "binary", "dot"]), label="kind")
+        kind = data.draw(st.sampled_from(["unary", "matrix", "binary", "dot", "sum"]),
+                         label="kind")
         a, sa = data.draw(st.sampled_from(pool), label="a")
         if kind == "unary":
             name = data.draw(st.sampled_from(sorted(UNARY)), label="op")
@@ -69,17 +91,23 @@ def build(data):
         elif kind == "matrix" and a.ndim == 2:
             name = data.draw(st.sampled_from(sorted(MATRIX_UNARY)), label="op")
             new = MATRIX_UNARY[name](a)
-            shape = {"transpose": sa[::-1], "logsumexp": (sa[0], 1)}.get(name, sa)
+            shape = MATRIX_SHAPES.get(name, lambda s: s)(sa)
         elif kind == "binary":
             b, sb = data.draw(st.sampled_from(pool), label="b")
             name = data.draw(st.sampled_from(sorted(BINARY)), label="op")
             new, shape = BINARY[name](a, b), np.broadcast_shapes(sa, sb)
+        elif kind == "sum":                                    # sum(a * b) -> dot for vectors
+            b, sb = data.draw(st.sampled_from([p for p in pool if p[1] == sa]), label="b")
+            name, new, shape = "sum_product", tt.sum(a * b), ()
         else:
             mats = [p for p, s in pool if s == (3, 3)]
             z, m = data.draw(st.sampled_from(mats)), data.draw(st.sampled_from(mats))
             vec = [p for p, s in pool if s == (3,)]
-            if data.draw(st.booleans(), label="gemv"):
+            blas = data.draw(st.sampled_from(["gemv", "gemm", "ger"]), label="blas")
+            if blas == "gemv":
                 name, new, shape = "gemv", vec[-1] - 0.5 * tt.dot(m, vec[0]), (3,)
+            elif blas == "ger":
+                name, new, shape = "ger", z + 0.5 * tt.outer(vec[0], vec[-1]), (3, 3)
             else:
                 name, new, shape = "gemm", 2 * z + tt.dot(m, z.T), (3, 3)
         names.append(name)
@@ -87,7 +115,7 @@ def build(data):
     return [x, y, v], pool[-1][0], names
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.data(), st.integers(0, 2**32 - 1))
 def test_fast_run_matches_unrewritten_py_linker(data, seed):
     inputs, out, names = build(data)

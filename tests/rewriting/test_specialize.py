@@ -29,6 +29,8 @@ def test_pow_specialize_negative_cases(rng):
     _, _, counts = compile_both([x, y], x ** y)
     assert counts["pow_specialize"] == 0
     i = tt.ivector("i")
+    f, ref, counts = compile_both([i], i ** 0.5)          # float result of ints: kept
+    assert counts["pow_specialize"] == 0 and op_names(f) == ["pow"]
     f, ref, counts = compile_both([i], i ** -1)           # integer reciprocal: kept
     assert counts["pow_specialize"] == 0
     f, ref, counts = compile_both([i], i ** 3)

@@ -84,6 +84,18 @@ def test_log_sigmoid_and_log_one_minus_sigmoid():
     np.testing.assert_allclose(got, -np.logaddexp(0, -v))
 
 
+def test_log_sigmoid_negative_cases():
+    x = tt.dvector("x")
+    v = np.array([-3.0, 0.0, 3.0])
+    got, _, counts, f = run([x], tt.log(tt.sigmoid(x) * 2), [v])
+    assert counts["log(sigmoid(x)) -> -softplus(-x)"] == 0 and "softplus" not in op_names(f)
+    np.testing.assert_allclose(got, np.log(2 * sp.expit(v)))
+    got, _, counts, f = run([x], tt.log(2 - tt.sigmoid(x)), [v])
+    assert counts["log(sub(1, sigmoid(x))) -> neg(softplus(x))"] == 0
+    assert "softplus" not in op_names(f)
+    np.testing.assert_allclose(got, np.log(2 - sp.expit(v)))
+
+
 def test_expm1():
     x = tt.dvector("x")
     v = np.array([1e-10, 1e-5, 1.0])
