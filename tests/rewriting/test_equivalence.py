@@ -76,10 +76,13 @@ BINARY = {
 
 
 def build(data):
-    """Draw a program; each pool entry carries its run-time shape (inputs are 3x3, 3)."""
+    """Draw a program; each pool entry carries its run-time shape (inputs: 3x3 matrices, a
+    3-vector, a 3x1 column of static shape (None, 1), a scalar, a float32 3-vector)."""
     x, y = tt.dmatrices("x", "y")
-    v = tt.dvector("v")
-    pool = [(x, (3, 3)), (y, (3, 3)), (v, (3,))]
+    v, s = tt.dvector("v"), tt.dscalar("s")
+    c = tt.TensorType("float64", (None, 1))("c")             # a broadcasting column
+    w = tt.fvector("w")                                       # float32: upcasts in the mix
+    pool = [(x, (3, 3)), (y, (3, 3)), (v, (3,)), (c, (3, 1)), (s, ()), (w, (3,))]
     names = []
     for _ in range(data.draw(st.integers(1, 6), label="steps")):
         kind = data.draw(st.sampled_from(["unary", "matrix", "binary", "dot", "sum"]),
@@ -110,9 +113,13 @@ def build(data):
                 name, new, shape = "ger", z + 0.5 * tt.outer(vec[0], vec[-1]), (3, 3)
             else:
                 name, new, shape = "gemm", 2 * z + tt.dot(m, z.T), (3, 3)
+        # the tracked run-time shape must agree with the graph's static shape, so a
+        # generator mistake shows up here rather than as an invalid graph
+        assert new.ndim == len(shape) and all(
+            t is None or t == r for t, r in zip(new.type.shape, shape)), (names, name)
         names.append(name)
         pool.append((new, shape))
-    return [x, y, v], pool[-1][0], names
+    return [x, y, v, c, s, w], pool[-1][0], names
 
 
 @settings(max_examples=120, deadline=None)
@@ -123,11 +130,12 @@ def test_fast_run_matches_unrewritten_py_linker(data, seed):
     ref = th.function(inputs, out, mode=th.Mode(linker="py", optimizer=None),
                       on_unused_input="ignore")
     rng = np.random.default_rng(seed)
-    values = [rng.uniform(-1.5, 1.5, (3, 3)), rng.uniform(-1.5, 1.5, (3, 3)),
-              rng.uniform(-1.5, 1.5, 3)]
+    values = [rng.uniform(-1.5, 1.5, shape) for shape in [(3, 3), (3, 3), (3,), (3, 1), ()]]
+    values.append(rng.uniform(-1.5, 1.5, 3).astype("float32"))
     got, want = f(*values), ref(*values)
     assert got.dtype == want.dtype and got.shape == want.shape, names
     finite = np.isfinite(want)
     scale = 1 + np.max(np.abs(want[finite]), initial=0)
-    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-7, atol=1e-9 * scale,
+    rtol = 1e-7 if want.dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(got[finite], want[finite], rtol=rtol, atol=rtol * 1e-2 * scale,
                                err_msg=str(names))
