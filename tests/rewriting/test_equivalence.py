@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import theanine as th
 import theanine.tensor as tt
+from theanine.graph.basic import graph_inputs
 
 UNARY = {
     "neg": lambda a: -a,
@@ -136,6 +137,7 @@ def test_fast_run_matches_unrewritten_py_linker(data, seed):
     assert got.dtype == want.dtype and got.shape == want.shape, names
     finite = np.isfinite(want)
     scale = 1 + np.max(np.abs(want[finite]), initial=0)
-    rtol = 1e-7 if want.dtype == np.float64 else 1e-4
+    # float32 intermediates round differently in a rewritten formula (w**3 vs w*sqr(w))
+    rtol = 1e-4 if any(i is inputs[-1] for i in graph_inputs([out])) else 1e-7
     np.testing.assert_allclose(got[finite], want[finite], rtol=rtol, atol=rtol * 1e-2 * scale,
                                err_msg=str(names))
