@@ -20,7 +20,8 @@ UNARY = {
     "sin": tt.sin,
     "sigmoid_formula": lambda a: 1 / (1 + tt.exp(-a)),
     "log_sigmoid": lambda a: tt.log(1 / (1 + tt.exp(-a))),
-    "log1m_sigmoid": lambda a: tt.log(1 - tt.sigmoid(a)),
+    # bounded argument: for large a the naive 1 - sigmoid(a) keeps few correct digits
+    "log1m_sigmoid": lambda a: tt.log(1 - tt.sigmoid(3 * tt.tanh(a))),
     "exp_tanh": lambda a: tt.exp(tt.tanh(a)),
     "log1p_form": lambda a: tt.log(1 + tt.sqr(a)),
     "softplus_form": lambda a: tt.log(1 + tt.exp(a)),
@@ -45,7 +46,7 @@ UNARY = {
     "log1p_neg_sigmoid": lambda a: tt.log1p(-tt.sigmoid(tt.tanh(a))),
     "expm1_add_form": lambda a: tt.exp(tt.tanh(a)) + (-1),
     "sigmoid_times_exp": lambda a: tt.sigmoid(tt.tanh(a)) * tt.exp(-tt.tanh(a)),
-    "one_minus_sigmoid": lambda a: 1 - tt.sigmoid(a),
+    "one_minus_sigmoid": lambda a: 1 - tt.sigmoid(3 * tt.tanh(a)),
     "div_one_plus_exp": lambda a: tt.sin(a) / (1 + tt.exp(tt.tanh(a))),
     "like_terms": lambda a: a + a + 2 * a - a,
     "product_consts": lambda a: a * 2 / 4 * tt.cos(a) / 0.5,
