@@ -232,6 +232,27 @@ def test_exercise_4_polynomial_reduced_by_scan():
     assert not any(isinstance(n.op, CAReduce) for n in nodes)
 
 
+# -- Exercise 5: "Where does it come from? (Use ProfileMode)" (no GPU here: CPU profile) ----
+
+def test_exercise_5_profile_mode():
+    profmode = theano.ProfileMode(optimizer="fast_run", linker="vm")
+    profmode.profile_stats.atexit_print = False
+    model = tutorial_logreg(n=50, mode=profmode)
+    run_steps(model, 2)
+    assert model["train"].profile is model["predict"].profile is profmode.profile_stats
+    out = io.StringIO()
+    profmode.print_summary(file=out)
+    text = out.getvalue()
+    assert "Profile: ProfileMode  (2 function(s): train, predict)" in text
+    assert "Function train" in text and "calls: 2;" in text and "Class (op classes)" in text
+    # the string names one shared instance
+    x = T.dvector("x")
+    f = theano.function([x], x + 1, mode="ProfileMode")
+    g = theano.function([x], x * 2, mode="ProfileMode")
+    f.profile.atexit_print = False
+    assert f.profile is g.profile and f.profile is not profmode.profile_stats
+
+
 # -- Printing/Drawing -----------------------------------------------------------------------
 
 def test_printing_and_drawing(tmp_path, capsys):

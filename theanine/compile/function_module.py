@@ -317,6 +317,8 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
                     update_containers=containers, copy_updates=copy_upd,
                     return_list=return_list, fn_name=fn_name)
     linker = mode_obj.linker
+    if profile is None:        # a ProfileMode brings its own stats
+        profile = getattr(mode_obj, "profile_stats", None)
     stats, runtime = stats_for(profile, name)
     code = None
     if runtime:
