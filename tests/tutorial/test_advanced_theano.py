@@ -277,6 +277,11 @@ def test_printing_and_drawing(tmp_path, capsys):
     assert compiled.splitlines()[0].startswith("Elemwise{Composite{")
     assert " |Dot [id " in compiled and "DimShuffle{x}" in compiled
 
+    theano.printing.debugprint([prediction, model["gw"]])     # a list of variables
+    both = capsys.readouterr().out.splitlines()
+    assert both[0].startswith("Elemwise{gt}") and len(both) > len(tree)
+    assert sum(not ln.startswith(" ") for ln in both) == 2     # two roots
+
     theano.printing.pydotprint_variables(prediction, outfile=tmp_path / "prediction.png")
     theano.printing.pydotprint(predict, outfile=tmp_path / "predict.png")
     theano.printing.pydotprint(model["train"], outfile=tmp_path / "train.png")
