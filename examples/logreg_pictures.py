@@ -38,6 +38,7 @@ def main(out_dir: str = "out") -> None:
     print("pprint(prediction):\n ", th.pp(prediction))
     print("\ndebugprint(prediction):")
     th.dprint(prediction)
+    print("\npprint(predict), after FAST_RUN's rewrites:\n ", th.pp(predict))
     print("\ndebugprint(predict):")
     th.dprint(predict)
     os.makedirs(out_dir, exist_ok=True)

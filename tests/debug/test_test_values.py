@@ -80,3 +80,17 @@ def test_test_value_is_converted_to_the_type(raise_mode):
     x.tag.test_value = [1, 2]
     y = x * 2
     assert y.tag.test_value.dtype == np.float32
+
+
+def test_shape_error_inside_a_scan_body_points_at_the_body_line(raise_mode):
+    seq = tt.dmatrix("seq")
+    seq.tag.test_value = np.ones((4, 3))
+    w = tt.dmatrix("w")
+    w.tag.test_value = np.ones((5, 2))
+
+    def step(row, w):
+        return tt.dot(row, w)  # the body's bad line
+
+    with pytest.raises(ValueError) as info:
+        th.scan(step, sequences=[seq], non_sequences=[w])
+    assert "the body's bad line" in str(info.value)

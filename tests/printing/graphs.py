@@ -11,6 +11,7 @@ import theanine as th
 import theanine.tensor as tt
 from theanine.graph.basic import Apply
 from theanine.graph.op import Op
+from theanine.ifelse import ifelse
 from theanine.scalar import basic as ts
 from theanine.tensor.elemwise import Elemwise
 
@@ -32,6 +33,23 @@ def logreg(feats: int = 3) -> SimpleNamespace:
                         updates=[(w, w - 0.1 * gw), (b, b - 0.1 * gb)])
     return SimpleNamespace(x=x, y=y, w=w, b=b, p_1=p_1, prediction=prediction, xent=xent,
                            predict=predict, train=train)
+
+
+def scan_pow_function():
+    """The tutorial's ``A ** k`` by repeated multiplication with ``scan``, compiled."""
+    k = tt.iscalar("k")
+    A = tt.vector("A")
+    result, updates = th.scan(fn=lambda prior_result, A: prior_result * A,
+                              outputs_info=tt.ones_like(A), non_sequences=A, n_steps=k)
+    return th.function(inputs=[A, k], outputs=result[-1], updates=updates, name="power")
+
+
+def lazy_ifelse_function():
+    """The tutorial's ``f_lazyifelse``: only the mean of the chosen matrix is computed."""
+    a, b = tt.scalars("a", "b")
+    x, y = tt.matrices("x", "y")
+    z_lazy = ifelse(tt.lt(a, b), tt.mean(x), tt.mean(y))
+    return th.function([a, b, x, y], z_lazy, mode=th.Mode(linker="vm"), name="f_lazyifelse")
 
 
 def _scalar_inputs(n: int):

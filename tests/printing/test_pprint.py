@@ -7,6 +7,7 @@ import theanine as th
 import theanine.tensor as tt
 from theanine.graph.basic import Apply
 from theanine.graph.op import Op
+from theanine.ifelse import ifelse
 from theanine.printing import atom, call, pp, pprint, register_pprint
 
 
@@ -108,3 +109,40 @@ def test_deep_graph_does_not_recurse():
         out = out + 1
     text = pprint(out)
     assert text == "x" + " + 1" * 3000
+
+
+def test_blas_calls_print_as_the_math_they_compute():
+    A, B = tt.dmatrices("A", "B")
+    a = tt.dscalar("a")
+    u, v = tt.dvectors("u", "v")
+    C = th.shared(np.ones((2, 2)), name="C")
+    gemm = th.function([A, B, a], [], updates=[(C, C * 2 + a * tt.dot(A, B))])
+    assert "Gemm{inplace}" in gemm.dprint(file="str")
+    assert pprint(gemm) == "C <- 2 * C + a * A \\dot B"
+    ger = th.function([A, u, v], A + 3 * tt.outer(u, v))
+    assert "Ger{" in ger.dprint(file="str")
+    assert pprint(ger) == "A + 3 * outer(u, v)"
+    values = [np.arange(4.0).reshape(2, 2), np.ones(2), np.arange(2.0)]
+    np.testing.assert_allclose(ger(*values), eval(pprint(ger), {"outer": np.outer},
+                                                   dict(zip("Auv", values))))
+
+
+def test_indexing_scan_and_ifelse():
+    x = tt.dmatrix("x")
+    i = tt.iscalar("i")
+    assert pprint(x[1:, i]) == "x[1:, i]"
+    assert pprint(x[::2, :i]) == "x[::2, :i]"
+    assert pprint((x + 1)[0]) == "(x + 1)[0]"
+    assert pprint(tt.set_subtensor(x[0], 1.0)) == "set_subtensor(x[0], 1)"
+    assert pprint(tt.inc_subtensor(x[i:-1], x[0])) == "inc_subtensor(x[i:-1], x[0])"
+    a, b = tt.dscalars("a", "b")
+    assert pprint(ifelse(tt.lt(a, b), a, b * 2)) == "ifelse(lt(a, b), a, b * 2)"
+    assert pprint(ifelse(a > 0, [a, b], [b, a])[1]) == "ifelse(gt(a, 0), (a, b), (b, a))[1]"
+    s = th.shared(0.0, name="s")
+    v = tt.dvector("v")
+    outs, _ = th.scan(lambda vt, prev: ([prev + vt, vt * 2], {s: s + vt}), sequences=v,
+                      outputs_info=[tt.zeros(()), None])
+    step = ("scan(out0[t] = out0[t-1] + v[t+0], out1[t] = v[t+0] * 2, s[t+1] = s[t] + v[t+0]; "
+            "n_steps=v.shape[0], sequences=[v], outputs_info=[alloc(0)], shared=[s])")
+    assert pprint(outs[0][-1]) == step + ".out0[-1]"
+    assert pprint(outs[1]) == step + ".out1"

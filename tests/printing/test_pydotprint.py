@@ -1,14 +1,20 @@
 """pydotprint: real PNG/SVG/PDF files through Graphviz, and the DOT it draws from."""
 
+import html
 import re
 
 import pytest
 
 import theanine as th
 import theanine.tensor as tt
-from tests.printing.graphs import inner_graph_example, logreg
+from tests.printing.graphs import (
+    inner_graph_example,
+    lazy_ifelse_function,
+    logreg,
+    scan_pow_function,
+)
 from theanine.graph.basic import Apply
-from theanine.graph.op import Op
+from theanine.ifelse import IfElse
 from theanine.printing import GraphvizNotFoundError, dot_source, op_kind, pydotprint
 from theanine.scalar import basic as ts
 from theanine.tensor.elemwise import Elemwise
@@ -19,6 +25,11 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def tutorial():
     return logreg()
+
+
+@pytest.fixture(scope="module")
+def scan_pow():
+    return scan_pow_function()
 
 
 @pytest.mark.parametrize("which", ["prediction", "predict", "train"])
@@ -34,14 +45,24 @@ def test_tutorial_pictures_png_and_svg(tutorial, tmp_path, capsys, which):
     assert data[:8] == PNG_MAGIC and len(data) > 10_000
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert width > 300 and height > 300
-    text = svg.read_text()
+    text = html.unescape(svg.read_text())             # Graphviz writes '-' as &#45;
     assert text.lstrip().startswith("<?xml") and "</svg>" in text
-    for op_name in ("Elemwise{gt}", "Elemwise{true_div}", "Elemwise{exp}", "Dot"):
+    for op_name in OP_NAMES[which]:
         assert op_name in text
     if which == "train":
-        assert "update of w" in text and "update of b" in text and "Elemwise{log}" in text
+        assert "update of w" in text and "update of b" in text
+        assert 'stroke="red"' in text               # FAST_RUN's in-place ops: red edges
     if which != "prediction":
         assert "step 0" in text                    # compiled: execution order
+
+
+# what the user wrote, and what FAST_RUN made of it: fused kernels show their expression
+OP_NAMES = {
+    "prediction": ("Elemwise{gt}", "Elemwise{true_div}", "Elemwise{exp}", "Dot"),
+    "predict": ("Elemwise{Composite{gt(sigmoid(i0 + i1), 0.5)}}", "Dot", "DimShuffle{x}"),
+    "train": ("Elemwise{gt}", "Elemwise{sigmoid}", "Gemv", "Dot",
+              "Elemwise{Composite{i1 - 0.1 * i0}}"),
+}
 
 
 def test_pdf_and_return_image(tutorial, tmp_path):
@@ -101,12 +122,45 @@ def test_colours_by_role_and_kind(tutorial):
     source = dot_source(tutorial.predict)
     assert '"x\\nfloat64 (?, ?)", shape="box", style="filled", fillcolor="#99e699"' in source
     assert '"w\\nfloat64 (?,)", shape="box", style="filled", fillcolor="#ffd966"' in source
-    assert 'label="[0.5]", shape="box", style="filled", fillcolor="#d9d9d9"' in source
-    assert 'shape="ellipse", style="filled", fillcolor="#ffb98a"' in source     # elemwise
+    assert 'label="Elemwise{Composite{gt(sigmoid(i0 + i1), 0.5)}}\\nstep 2", ' \
+        'shape="ellipse", style="filled", fillcolor="#ffb98a"' in source      # elemwise
+    assert 'label="Dot\\nstep 0", shape="ellipse", style="filled", fillcolor="#e0c9a6"' \
+        in source
+    assert 'label="[0.5]", shape="box", style="filled", fillcolor="#d9d9d9"' in \
+        dot_source(tutorial.prediction)
     assert 'style="filled"' not in dot_source(tutorial.predict, high_contrast=False)
-    assert op_kind(type("Scan", (Op,), {})()) == "scan"
-    assert op_kind(type("IfElse", (Op,), {})()) == "ifelse"
     assert op_kind(Elemwise(ts.exp)) == "elemwise"
+
+
+def test_scan_and_ifelse_nodes_coloured_by_kind(scan_pow, tmp_path):
+    source = dot_source(scan_pow)
+    assert 'label="Scan{scan}\\nstep 4", shape="ellipse", style="filled", ' \
+        'fillcolor="#c6a6ff"' in source
+    assert op_kind(scan_pow.maker.fgraph.outputs[0].owner.inputs[0].owner.op) == "scan"
+    source = dot_source(lazy_ifelse_function())
+    if_node = re.search(r'(a\d+) \[label="if\\nstep (\d+)", shape="ellipse", '
+                        r'style="filled", fillcolor="#ff8f8f"\];', source)
+    assert if_node
+    name, step = if_node.groups()
+    into_if = sorted(attrs.split('"')[1] for _, dst, attrs in _edges(source) if dst == name)
+    assert into_if == ["cond", "else", "then"]                  # the ifelse's inputs by role
+    assert source.count(f"only in then branch of step {step}") == 4   # mean(x): run lazily
+    assert source.count(f"only in else branch of step {step}") == 4
+    assert op_kind(IfElse(2)) == "ifelse"
+
+
+def test_scan_graphs_draws_the_step_function(scan_pow, tmp_path):
+    assert "subgraph" not in dot_source(scan_pow)
+    source = dot_source(scan_pow, scan_graphs=True)
+    assert source.count("subgraph cluster_") == 1
+    assert 'label="Scan{scan}: step function"' in source
+    assert 'label="out0[t]\\nfloat64 (?,)"' in source             # the body's output
+    assert 'label="out0[t-1]"' in source and 'label="A"' in source  # its inputs
+    assert 'label="Elemwise{mul}"' in source
+    assert 'arrowhead="none"' in source                             # op -> cluster inputs
+    svg = tmp_path / "scan.svg"
+    pydotprint(scan_pow, outfile=svg, format="svg", scan_graphs=True, print_output_file=False)
+    assert "Scan{scan}: step function" in svg.read_text()
 
 
 def test_compact_names_ids_and_label_size(tutorial):
@@ -148,7 +202,7 @@ def test_jupyter_views(tutorial):
     assert pretty.parts == [tutorial.prediction.dprint(file="str").rstrip("\n")]
     pretty = _FakePretty()
     tutorial.predict._repr_pretty_(pretty, False)
-    assert pretty.parts[0].startswith("Elemwise{gt} [id A] #")
+    assert pretty.parts[0].startswith("Elemwise{Composite{gt(sigmoid(i0 + i1), 0.5)}} [id A] #2")
     pretty = _FakePretty()
     tutorial.x._repr_pretty_(pretty, False)
     assert pretty.parts == ["x"]

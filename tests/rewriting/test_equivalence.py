@@ -49,38 +49,42 @@ BINARY = {
     "mul": lambda a, b: a * b,
     "div_cosh": lambda a, b: a / tt.cosh(b),
     "sub_self": lambda a, b: a - b + b,
+    "zeros_like_add": lambda a, b: tt.zeros_like(a) + b,
+    "cancel_all": lambda a, b: (a - a) + (b - b),
 }
 
 
 def build(data):
+    """Draw a program; each pool entry carries its run-time shape (inputs are 3x3, 3)."""
     x, y = tt.dmatrices("x", "y")
     v = tt.dvector("v")
-    pool = [x, y, v]
+    pool = [(x, (3, 3)), (y, (3, 3)), (v, (3,))]
     names = []
     for _ in range(data.draw(st.integers(1, 6), label="steps")):
         kind = data.draw(st.sampled_from(["unary", "matrix", "binary", "dot"]), label="kind")
-        a = data.draw(st.sampled_from(pool), label="a")
+        a, sa = data.draw(st.sampled_from(pool), label="a")
         if kind == "unary":
             name = data.draw(st.sampled_from(sorted(UNARY)), label="op")
-            new = UNARY[name](a)
+            new, shape = UNARY[name](a), sa
         elif kind == "matrix" and a.ndim == 2:
             name = data.draw(st.sampled_from(sorted(MATRIX_UNARY)), label="op")
             new = MATRIX_UNARY[name](a)
+            shape = {"transpose": sa[::-1], "logsumexp": (sa[0], 1)}.get(name, sa)
         elif kind == "binary":
-            b = data.draw(st.sampled_from(pool), label="b")
+            b, sb = data.draw(st.sampled_from(pool), label="b")
             name = data.draw(st.sampled_from(sorted(BINARY)), label="op")
-            new = BINARY[name](a, b)
+            new, shape = BINARY[name](a, b), np.broadcast_shapes(sa, sb)
         else:
-            mats = [p for p in pool if p.ndim == 2]
+            mats = [p for p, s in pool if s == (3, 3)]
             z, m = data.draw(st.sampled_from(mats)), data.draw(st.sampled_from(mats))
-            vec = [p for p in pool if p.ndim == 1]
-            if vec and data.draw(st.booleans(), label="gemv"):
-                name, new = "gemv", vec[-1] - 0.5 * tt.dot(m, vec[0])
+            vec = [p for p, s in pool if s == (3,)]
+            if data.draw(st.booleans(), label="gemv"):
+                name, new, shape = "gemv", vec[-1] - 0.5 * tt.dot(m, vec[0]), (3,)
             else:
-                name, new = "gemm", 2 * z + tt.dot(m, z.T)
+                name, new, shape = "gemm", 2 * z + tt.dot(m, z.T), (3, 3)
         names.append(name)
-        pool.append(new)
-    return [x, y, v], pool[-1], names
+        pool.append((new, shape))
+    return [x, y, v], pool[-1][0], names
 
 
 @settings(max_examples=60, deadline=None)

@@ -9,12 +9,15 @@ import pytest
 import scipy.special as sp
 from rewrite_helpers import compile_both, op_names
 
+import theanine as th
 import theanine.tensor as tt
 
 
 def run(inputs, out, values):
     f, ref, counts = compile_both(inputs, out)
-    return f(*values), ref(*values), counts, f
+    with np.errstate(all="ignore"):                          # the naive graph overflows
+        naive = ref(*values)
+    return f(*values), naive, counts, f
 
 
 def test_log1p():
@@ -141,3 +144,54 @@ def test_other_spellings_of_the_same_formulas():
     np.testing.assert_allclose(got, -np.logaddexp(0, v))
     _, _, counts, f = run([x], tt.log1p(-tt.tanh(x)), [v])
     assert "softplus" not in op_names(f)
+
+
+def test_one_minus_sigmoid():
+    x = tt.dvector("x")
+    v = np.array([-5.0, 0.0, 40.0])
+    got, naive, counts, f = run([x], 1 - tt.sigmoid(x), [v])
+    assert counts["1 - sigmoid(x) -> sigmoid(-x)"] == 1 and op_names(f) == ["neg", "sigmoid"]
+    assert naive[2] == 0.0                                   # sigmoid(40) rounds to 1
+    np.testing.assert_allclose(got, sp.expit(-v), rtol=1e-15)
+    _, _, counts, _ = run([x], 2 - tt.sigmoid(x), [v])
+    assert counts["1 - sigmoid(x) -> sigmoid(-x)"] == 0
+
+
+def test_division_by_one_plus_exp():
+    x, a = tt.dvectors("x", "a")
+    v, av = np.array([-800.0, 0.0, 800.0]), np.array([2.0, 3.0, 4.0])
+    got, naive, counts, f = run([a, x], a / (1 + tt.exp(x)), [av, v])
+    assert counts["a/(1+exp(u)) -> a*sigmoid(-u)"] == 1 and "exp" not in op_names(f)
+    np.testing.assert_allclose(got, av * sp.expit(-v))
+    _, _, counts, _ = run([a, x], a / (2 + tt.exp(x)), [av, v])
+    assert counts["a/(1+exp(u)) -> a*sigmoid(-u)"] == 0
+
+
+def test_sigmoid_times_exp_of_the_negation():
+    x, a = tt.dvectors("x", "a")
+    v, av = np.array([-800.0, 0.0, 30.0]), np.array([2.0, 3.0, 4.0])
+    got, naive, counts, f = run([a, x], -(a * tt.sigmoid(x)) * tt.exp(-x), [av, v])
+    assert counts["sigmoid_times_exp"] == 1 and "exp" not in op_names(f)
+    assert np.isnan(naive[0])                                # 0 * inf
+    np.testing.assert_allclose(got, -av * sp.expit(-v))
+    _, _, counts, _ = run([a, x], a * tt.sigmoid(x) * tt.exp(x), [av, v])
+    assert counts["sigmoid_times_exp"] == 0
+
+
+@pytest.mark.parametrize("dtype, z", [("float64", 100.0), ("float32", 50.0)])
+def test_hand_written_cross_entropy_gradient_is_overflow_free(dtype, z):
+    """th.grad of the tutorial's loss is exact where p saturates, in FAST_RUN and also
+    without rewrites (th.grad differentiates a stabilized copy of the cost)."""
+    x, y = tt.matrix("x", dtype=dtype), tt.vector("y", dtype=dtype)
+    w = th.shared(np.array([1.0, 0.5], dtype=dtype), "w")
+    b = th.shared(np.asarray(0.0, dtype=dtype), "b")
+    p_1 = 1 / (1 + tt.exp(-tt.dot(x, w) - b))
+    cost = (-y * tt.log(p_1) - (1 - y) * tt.log(1 - p_1)).mean()
+    gw, gb = th.grad(cost, [w, b])
+    xv = np.array([[z, 0.0], [-z, 0.0], [0.3, 0.1]], dtype=dtype)
+    yv = np.array([0.0, 1.0, 1.0], dtype=dtype)
+    got, naive, _, _ = run([x, y], [gw, gb], [xv, yv])
+    err = sp.expit(xv.astype("float64") @ np.array([1.0, 0.5])) - yv
+    np.testing.assert_allclose(naive[0], got[0], rtol=1e-5)
+    np.testing.assert_allclose(got[0], xv.T.astype("float64") @ err / 3, rtol=1e-5)
+    np.testing.assert_allclose(got[1], err.mean(), rtol=1e-5)

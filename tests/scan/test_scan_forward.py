@@ -6,6 +6,7 @@ import pytest
 import theanine as th
 import theanine.tensor as tt
 from theanine.scan.op import Scan, ScanError
+from theanine.tensor.random import RandomStream
 
 MODES = ["FAST_RUN", "PY"]
 
@@ -223,3 +224,48 @@ def test_return_list_and_strict():
     assert isinstance(outs, list) and len(outs) == 1
     with pytest.raises(ScanError, match="strict=True.*w"):
         th.scan(lambda v: v * w, sequences=x, strict=True)
+
+
+def test_random_stream_inside_the_loop():
+    draws = []
+    for mode in ("FAST_RUN", "PY"):
+        srng = RandomStream(seed=3)
+        x = tt.dvector("x")
+        out, updates = th.scan(lambda v, srng=srng: v + srng.normal(size=(2,)), sequences=x)
+        assert len(updates) == 1          # the generator's default update, collected
+        f = th.function([x], out, updates=updates, mode=mode)
+        first, second = f(np.zeros(3)), f(np.zeros(3))
+        assert len({tuple(r) for r in first}) == 3, "a new draw every step"
+        assert not np.allclose(first, second), "the generator advances between calls"
+        draws.append(first)
+    np.testing.assert_allclose(draws[0], draws[1])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_shared_update_to_a_loop_input_is_a_copy(mode):
+    c = th.shared(np.zeros(2), name="c")
+    w = tt.dvector("w")
+    x = tt.dvector("x")
+    out, updates = th.scan(lambda v: (v * 2, {c: w}), sequences=x)
+    f = th.function([x, w], out, updates=updates, mode=mode)
+    wv = np.array([1.0, 2.0])
+    f(np.ones(3), wv)
+    wv[0] = 99.0
+    np.testing.assert_allclose(c.get_value(borrow=True), [1.0, 2.0])
+
+
+def test_infer_shape_matches_the_outputs(rng):
+    x, h0, w = tt.dmatrix("x"), tt.dvector("h0"), tt.dmatrix("w")
+    (hs, norms, rows), _ = th.scan(lambda s, h, w: (tt.tanh(tt.dot(w, h) + s), h.sum(),
+                                                    tt.dot(w, s)),
+                                   sequences=x, outputs_info=[h0, None, None],
+                                   non_sequences=w)
+    node = hs.owner
+    shapes = node.op.infer_shape(None, node, [tuple(tt.shape(i)[d] for d in range(i.ndim))
+                                              for i in node.inputs])
+    f = th.function([x, h0, w], [tt.stack(list(s)) if s else tt.constant(0)
+                                 for s in shapes], on_unused_input="ignore")
+    xv, hv, wv = rng.normal(size=(5, 3)), rng.normal(size=3), rng.normal(size=(3, 3))
+    got = f(xv, hv, wv)
+    values = th.function([x, h0, w], [hs, norms, rows])(xv, hv, wv)
+    assert [tuple(g) for g in got] == [v.shape for v in values]

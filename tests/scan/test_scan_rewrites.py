@@ -135,3 +135,20 @@ def test_gradient_loop_gets_invariants_pushed_out(rng):
     backward = [op for op in scan_ops(th.function([x, h0, w], g)) if op.info.reverse][0]
     # x is not read backwards: the step's output comes from the forward trace
     assert backward.info.n_seq == 3
+
+
+def test_in_place_body_keeps_readers_before_the_writer(rng):
+    x = tt.dmatrix("x")
+    h0 = tt.dvector("h0")
+
+    def step(s, h):
+        a = tt.exp(s) + h          # a temporary, read twice below
+        return tt.tanh(a) * a.sum()
+
+    out, _ = th.scan(step, sequences=x, outputs_info=h0)
+    f = th.function([x, h0], out)
+    body = scan_ops(f)[0].fgraph
+    assert any(n.op.destroy_map for n in body.apply_nodes), "the body has in-place nodes"
+    ref = th.function([x, h0], out, mode="PY")
+    xv, hv = rng.normal(size=(4, 3)), rng.normal(size=3)
+    np.testing.assert_allclose(f(xv, hv), ref(xv, hv))

@@ -107,3 +107,16 @@ def test_static_shapes():
     assert tt.cumsum(t((None, 3))).type.shape == (None,)
     assert tt.batched_dot(t((4, 2)), t((4, 2))).type.shape == (4,)
     assert tt.to_one_hot(tt.lvector(), 3).type.shape == (None, 3)
+
+
+def test_sort_arguments():
+    x = tt.dmatrix("x")
+    with pytest.raises(ValueError, match="kind"):
+        tt.sort(x, kind="bogus")
+    with pytest.raises(ValueError, match="0-d"):
+        tt.sort(tt.dscalar())
+    f = th.function([x], [tt.sort(x, axis=None), tt.argsort(x, axis=0)])
+    a = np.array([[3.0, 1.0], [2.0, 5.0]])
+    s, i = f(a)
+    np.testing.assert_array_equal(s, np.sort(a, axis=None))
+    np.testing.assert_array_equal(i, np.argsort(a, axis=0))

@@ -28,6 +28,7 @@ from op_checker import (
 
 import theanine.tensor as tt
 import theanine.tensor.math as tm
+import theanine.tensor.sorting as tsort
 
 INTS_BOOL = ("int64", "int32", "bool")
 NO_BOOL = ("float64", "float32", "int64", "int32")
@@ -159,18 +160,25 @@ REDUCTIONS = [
 
 def _reduction_case(name, ref, empty_ok, dtypes, grad, axis, keepdims):
     fn = _fn(name)
+    # std has no gradient at zero variance (reducing over size-1 axes only)
+    shapes = REDUCE_SHAPES[:1] if name == "std" else REDUCE_SHAPES
     domain = (0.5, 1.5) if name == "prod" else (-2, 2)
     return OpCase(
         f"{name}[axis={axis},keepdims={keepdims}]",
         lambda x: fn(x, axis=axis, keepdims=keepdims),
         lambda x: np.asarray(ref(x, axis=axis, keepdims=keepdims)),
         domains=(domain,), dtypes=dtypes if axis in (None, 1) else dtypes[:1], grad=grad,
-        shapes=REDUCE_SHAPES + (EMPTY_OK if empty_ok else []))
+        shapes=shapes + (EMPTY_OK if empty_ok else []))
 
 
+# every axis/keepdims combination for the CAReduce kinds sum and max; the others (same
+# CAReduce, or compositions of it) on a representative subset
+SOME_AXES = [None, 1, -1, (0, 2)]
 REDUCTION_CASES = [
     _reduction_case(*row, axis, keepdims)
-    for row in REDUCTIONS for axis, keepdims in itertools.product(AXES, (False, True))
+    for row in REDUCTIONS
+    for axis, keepdims in itertools.product(AXES if row[0] in ("sum", "max") else SOME_AXES,
+                                            (False, True))
 ]
 
 
@@ -214,7 +222,23 @@ SHAPE_CASES = [
            shapes=[((1, 3),), ((1, 1),)]),
 ]
 
-MATH_CASES = ELEMWISE_CASES + CAST_CASES + REDUCTION_CASES + ARG_CASES + SHAPE_CASES
+RESHAPING_CASES = [
+    OpCase("flatten", tm.flatten, lambda x: x.reshape(-1),
+           shapes=[((2, 3, 4),), ((0, 3),), ((),)], dtypes=FLOATS + ("int64",)),
+    OpCase("flatten[ndim=2]", lambda x: tm.flatten(x, 2), lambda x: x.reshape(x.shape[0], -1),
+           shapes=[((2, 3, 4),), ((1, 0, 2),)]),
+    OpCase("squeeze", tm.squeeze, np.squeeze, shapes=[((1, 3, 1),), ((2, 3),), ((1,),)]),
+    OpCase("squeeze[axis=0]", lambda x: tm.squeeze(x, 0), lambda x: np.squeeze(x, 0),
+           shapes=[((1, 3, 1),), ((1, 0),)]),
+    OpCase("nonzero", tm.nonzero, np.nonzero, domains=((-1, 1),),
+           shapes=[((3, 4),), ((5,),), ((0, 2),)], dtypes=("int64", "bool", "float64"),
+           grad=False),
+    OpCase("flatnonzero", tm.flatnonzero, np.flatnonzero, domains=((-1, 1),),
+           shapes=[((3, 4),), ((5,),)], dtypes=("int64", "bool"), grad=False),
+]
+
+MATH_CASES = (RESHAPING_CASES + ELEMWISE_CASES + CAST_CASES + REDUCTION_CASES + ARG_CASES
+              + SHAPE_CASES)
 
 
 def test_every_function_has_a_case():
@@ -286,6 +310,13 @@ def _np_log_softmax(x, axis):
     return sp.log_softmax(x, axis=axis) if x.size else x.astype(_np_float(x))
 
 
+def _np_add_along(like, v):
+    out = np.zeros(like.shape, dtype=np.result_type(like, v))
+    for i, row in enumerate(IDX):
+        np.add.at(out[i], row, v[i])
+    return out
+
+
 def _np_softmax(x, axis):
     return sp.softmax(x, axis=axis) if x.size else x
 
@@ -333,7 +364,76 @@ NNET_CASES = [
            dtypes=("int64", "int32"), grad=False),
 ]
 
-NEW_CASES = LINALG_CASES + NNET_CASES
+IDX = np.array([[0, 3, 3, 1], [2, 2, 0, 1], [1, 0, 3, 2]])  # repeats: gradients add up
+SORT_CASES = [
+    OpCase(f"{name}[axis={axis}]", lambda x, f=f, axis=axis: f(x, axis=axis),
+           lambda x, r=r, axis=axis: r(x, axis=axis, kind="stable"),
+           shapes=[((3, 4),), ((2, 3, 4),), ((5,),), ((0, 3),), ((1, 1),)],
+           dtypes=FLOATS + ("int64", "bool") if axis == -1 else FLOATS[:1],
+           grad=name == "sort")
+    for name, f, r in [("sort", tt.sort, np.sort), ("argsort", tt.argsort, np.argsort)]
+    for axis in (-1, 0, None)
+] + [
+    OpCase("take_along_axis", lambda x: tt.take_along_axis(x, IDX, 1),
+           lambda x: np.take_along_axis(x, IDX, 1), shapes=[((3, 4),)],
+           dtypes=FLOATS + ("int64",)),
+    OpCase("take_along_axis[axis=0]", lambda x: tt.take_along_axis(x, IDX[:2, :3], 0),
+           lambda x: np.take_along_axis(x, IDX[:2, :3], 0), shapes=[((4, 3),)]),
+    OpCase("AddAlongAxis", lambda like, v: tsort.AddAlongAxis(1)(like, IDX, v),
+           _np_add_along, nin=2, shapes=[((3, 4), (3, 4))]),
+]
+
+# -- indexing, joining, construction (a representative row for each op) -----------------
+
+STRUCT_CASES = [
+    OpCase("getitem[basic]", lambda x: x[1:, ::-2], lambda x: x[1:, ::-2],
+           shapes=[((3, 4),), ((1, 5),), ((0, 2),)], dtypes=FLOATS + ("int64",)),
+    OpCase("getitem[int]", lambda x: x[-1], lambda x: x[-1], shapes=[((3, 4),), ((2,),)]),
+    OpCase("getitem[advanced]", lambda x: x[np.array([2, 0, 2])],
+           lambda x: x[np.array([2, 0, 2])], shapes=[((3, 4),), ((3,),)]),
+    OpCase("getitem[bool mask]", lambda x: x[x > 0], lambda x: x[x > 0],
+           shapes=[((3, 4),), ((5,),)], domains=(nonzero(),)),
+    OpCase("set_subtensor", lambda x, y: tt.set_subtensor(x[1:], y),
+           lambda x, y: _np_set(x, slice(1, None), y), nin=2,
+           shapes=[((3, 4), (2, 4)), ((3, 4), (4,)), ((1, 2), (0, 2))]),
+    OpCase("inc_subtensor[advanced]", lambda x, y: tt.inc_subtensor(x[np.array([0, 2, 0])], y),
+           lambda x, y: _np_inc(x, np.array([0, 2, 0]), y), nin=2,
+           shapes=[((3, 4), (3, 4)), ((4,), ())]),
+    OpCase("concatenate", lambda a, b: tt.concatenate([a, b], axis=1),
+           lambda a, b: np.concatenate([a, b], axis=1), nin=2,
+           shapes=[((2, 3), (2, 1)), ((2, 0), (2, 4)), ((1, 2, 3), (1, 1, 3))],
+           dtypes=FLOATS + ("int64", ("float32", "float64"))),
+    OpCase("stack", lambda a, b: tt.stack([a, b], axis=-1),
+           lambda a, b: np.stack([a, b], axis=-1), nin=2,
+           shapes=[((2, 3), (2, 3)), ((), ()), ((0,), (0,))]),
+    OpCase("zeros_like", tt.zeros_like, np.zeros_like, shapes=[((2, 3),), ((),)],
+           dtypes=FLOATS + ("int64",)),
+    OpCase("fill", lambda x, v: tt.fill(x, v), lambda x, v: np.broadcast_to(v, x.shape)
+           .astype(np.result_type(x, v)), nin=2, shapes=[((2, 3), ()), ((0, 1), ())]),
+    OpCase("alloc", lambda v: tt.alloc(v, 2, 3), lambda v: np.broadcast_to(v, (2, 3)).copy(),
+           shapes=[((),), ((3,),), ((1, 1),)]),
+    OpCase("arange", lambda n: tt.arange(n), lambda n: np.arange(n), shapes=[((),)],
+           domains=((0, 5),), dtypes=("int64", "int32"), grad=False),
+    OpCase("tile", lambda x: tt.tile(x, (2, 1)), lambda x: np.tile(x, (2, 1)),
+           shapes=[((2, 3),), ((1, 1),)]),
+    OpCase("repeat", lambda x: tt.repeat(x, 2, axis=0), lambda x: np.repeat(x, 2, axis=0),
+           shapes=[((2, 3),), ((0, 2),)]),
+]
+
+
+def _np_set(x, idx, y):
+    out = x.copy()
+    out[idx] = y
+    return out
+
+
+def _np_inc(x, idx, y):
+    out = x.copy()
+    np.add.at(out, idx, y)
+    return out
+
+
+NEW_CASES = LINALG_CASES + NNET_CASES + SORT_CASES + STRUCT_CASES
 
 
 @pytest.mark.parametrize("case,dtype,quick", case_params(NEW_CASES))

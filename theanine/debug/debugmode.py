@@ -21,7 +21,7 @@ import copy
 
 import numpy as np
 
-from theanine.compile.mode import Mode, register_mode
+from theanine.compile.mode import Mode, register_linker, register_mode
 from theanine.config import config
 from theanine.debug.errors import (
     BadDestroyMap,
@@ -61,7 +61,7 @@ def _same(var, a, b) -> bool:
                                     atol=1e-6, equal_nan=True))
         return bool(np.array_equal(a, b))
     try:
-        return bool(a == b)
+        return bool(var.type.values_eq(a, b))
     except Exception:
         return a is b
 
@@ -277,3 +277,4 @@ class DebugMode(Mode):
 
 
 register_mode("DebugMode", DebugMode)
+register_linker("debug", DebugLinker)

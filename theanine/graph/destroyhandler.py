@@ -57,31 +57,73 @@ class DestroyHandler(Feature):
     ``mutable`` are graph inputs the caller lets the function overwrite;
     ``updates`` maps a shared-variable graph input to the index of the graph
     output holding its new value.
+
+    Validation is incremental, so the inplace pass stays near-linear: a
+    destroyer is (re)checked when it is new or when a node starts reading its
+    buffer, and the global cycle check (a toposort with the ordering edges) runs
+    only when a checked destroyer has other readers or a rewrite added data
+    edges while some destroyer has readers.
     """
 
     def __init__(self, mutable=(), updates=None):
         self.mutable = set(mutable)
         self.updates = dict(updates or {})
+        self._reset()
+
+    def _reset(self):
         self.destroyers: set = set()
+        self._owner: dict = {}       # destroyed root -> destroyer (checked ones)
+        self._before: dict = {}      # destroyer -> readers that must run first
+        self._pending: set = set()   # destroyers to (re)check
+        self._with_readers: set = set()
+        self._edges_changed = False
 
     # -- tracking ---------------------------------------------------------------
     def on_attach(self, fgraph):
         if getattr(fgraph, "destroy_handler", None) not in (None, self):
             raise ValueError("this FunctionGraph already has a destroy handler")
         fgraph.destroy_handler = self
+        self._reset()
         self.destroyers = {n for n in fgraph.apply_nodes if n.op.destroy_map}
+        self._pending = set(self.destroyers)
 
     def on_detach(self, fgraph):
         fgraph.destroy_handler = None
-        self.destroyers = set()
+        self._reset()
+
+    def _touch(self, var) -> None:
+        """A node now reads ``var``: recheck the destroyer of its buffer, if any."""
+        owner = self._owner.get(buffer_root(var))
+        if owner is not None:
+            self._pending.add(owner)
 
     def on_import(self, fgraph, node, reason):
         if node.op.destroy_map:
             self.destroyers.add(node)
+            self._pending.add(node)
+        if self.destroyers:
+            for inp in node.inputs:
+                self._touch(inp)
 
     def on_prune(self, fgraph, node, reason):
-        self.destroyers.discard(node)
+        if node in self.destroyers:
+            self.destroyers.discard(node)
+            self._pending.discard(node)
+            self._before.pop(node, None)
+            self._with_readers.discard(node)
+            for root in [r for r, d in self._owner.items() if d is node]:
+                del self._owner[root]
 
+    def on_change_input(self, fgraph, node, i, old, new, reason):
+        if not self.destroyers:
+            return
+        self._touch(new)
+        # swapping a node for one with the same inputs (the in-place form)
+        # rewires its clients without adding dependencies
+        same = (old.owner is not None and new.owner is not None and old.index == new.index
+                and old.owner.inputs == new.owner.inputs)
+        if not same:
+            self._edges_changed = True
     # -- queries ------------------------------------------------------------------
     def aliases(self, fgraph, root: Variable) -> list[Variable]:
         """``root`` and every value viewing it (through view_map, any depth)."""
@@ -140,30 +182,51 @@ class DestroyHandler(Feature):
     # -- Feature hooks --------------------------------------------------------------
     def validate(self, fgraph):
         if not self.destroyers:
+            self._edges_changed = False
             return
-        owner: dict = {}
-        for node in self.destroyers:
+        new_readers = False
+        for node in list(self._pending):
+            if node not in fgraph.apply_nodes:
+                self._pending.discard(node)
+                continue
+            readers: list = []
             for out_idx, _, root in self._destroyed_roots(node):
-                other = owner.get(root)
-                if other is not None and other is not node:
+                other = self._owner.get(root)
+                if other is not None and other is not node and other in fgraph.apply_nodes:
                     raise InconsistencyError(f"{node.op} and {other.op} both overwrite the "
                                              f"buffer of {root}")
-                owner[root] = node
                 self.check_destroyer(fgraph, node, out_idx, root)
-        try:
-            io_toposort(fgraph.inputs, fgraph.outputs, self.orderings(fgraph))
-        except ValueError as exc:
-            raise InconsistencyError(
-                f"an in-place node would overwrite a value that a later node still "
-                f"reads ({exc})") from None
+                readers.extend(r for r in self.readers(fgraph, node, root)
+                               if r not in readers)
+            for _, _, root in self._destroyed_roots(node):
+                self._owner[root] = node
+            self._before[node] = readers
+            if readers:
+                self._with_readers.add(node)
+            else:
+                self._with_readers.discard(node)
+            self._pending.discard(node)
+            new_readers = new_readers or bool(readers)
+        if new_readers or (self._edges_changed and self._with_readers):
+            try:
+                io_toposort(fgraph.inputs, fgraph.outputs, self.orderings(fgraph))
+            except ValueError as exc:
+                raise InconsistencyError(
+                    f"an in-place node would overwrite a value that a later node still "
+                    f"reads ({exc})") from None
+        self._edges_changed = False
 
     def orderings(self, fgraph) -> dict:
         """Every other reader of a destroyed buffer runs before its destroyer."""
         result: dict = {}
         for node in self.destroyers:
-            before: list = []
-            for _, _, root in self._destroyed_roots(node):
-                before.extend(r for r in self.readers(fgraph, node, root) if r not in before)
+            before = self._before.get(node)
+            if before is None or node in self._pending:
+                before = []
+                for _, _, root in self._destroyed_roots(node):
+                    before.extend(r for r in self.readers(fgraph, node, root)
+                                  if r not in before)
+            before = [r for r in before if r in fgraph.apply_nodes]
             if before:
                 result[node] = before
         return result

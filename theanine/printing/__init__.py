@@ -10,6 +10,7 @@ Variables and Functions.
 
 from theanine.compile.function_module import set_function_display
 from theanine.graph.basic import set_display, set_printer
+from theanine.printing import pprint_control  # noqa: F401  (registers indexing/scan/ifelse rules)
 from theanine.printing.common import char_id, short_type
 from theanine.printing.debugprint import debugprint, dprint, op_label
 from theanine.printing.display import display_svg, display_text

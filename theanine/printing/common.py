@@ -18,6 +18,7 @@ from theanine.compile.function_module import Function
 from theanine.graph.basic import Apply, Constant, Variable
 from theanine.graph.fg import FunctionGraph
 from theanine.graph.shared import SharedVariable
+from theanine.link.python.lazy import ELSE, THEN, branch_contexts
 from theanine.scalar.basic import ScalarType
 
 
@@ -31,6 +32,7 @@ class GraphView:
     updates: dict = field(default_factory=dict)     # output index -> updated shared Variable
     inputs: list = field(default_factory=list)
     name: str | None = None
+    lazy: dict = field(default_factory=dict)        # Apply -> (IfElse Apply, branch) it waits on
 
 
 def graph_view(obj) -> GraphView:
@@ -63,9 +65,14 @@ def _function_view(fn: Function) -> GraphView:
     codegen = getattr(fn.fn, "codegen", None)
     schedule = getattr(codegen, "order", None) or fgraph.toposort()
     updates = {out: fgraph.inputs[inp] for out, inp in update_mapping(fn).items()}
+    lazy = {}
+    if getattr(codegen, "lazy", False):
+        for node, context in branch_contexts(fgraph, schedule).items():
+            if context:
+                lazy[node] = context[-1]
     return GraphView(list(fgraph.outputs), compiled=True,
                      order={node: pos for pos, node in enumerate(schedule)},
-                     updates=updates, inputs=list(fgraph.inputs), name=fn.name)
+                     updates=updates, inputs=list(fgraph.inputs), name=fn.name, lazy=lazy)
 
 
 def update_mapping(fn: Function) -> dict[int, int]:
@@ -172,11 +179,13 @@ def truncate(text: str, size: int) -> str:
 
 @dataclass
 class InnerGraph:
-    """One inner graph of an op, normalised: a title, inputs and outputs."""
+    """One inner graph of an op, normalised: a title, inputs, outputs and what each
+    output means (``output_labels``, e.g. ``out0[t]``; None when unlabelled)."""
 
     title: str
     inputs: list
     outputs: list
+    output_labels: list | None = None
 
 
 def inner_graphs(op) -> list[InnerGraph]:
@@ -196,17 +205,31 @@ def inner_graphs(op) -> list[InnerGraph]:
 
 
 def _normalise_entry(op, pos: int, entry, count: int) -> InnerGraph:
-    default_title = "inner graph" if count == 1 else f"inner graph {pos}"
+    def untitled(inputs, outputs) -> InnerGraph:
+        graph = InnerGraph("inner graph" if count == 1 else f"inner graph {pos}",
+                           inputs, outputs)
+        if count == 1 and is_scalar_graph(graph):
+            graph.title = "fused kernel"         # a scalar graph is one elementwise loop
+        return graph
+
     if isinstance(entry, FunctionGraph) or (
             hasattr(entry, "inputs") and hasattr(entry, "outputs")
             and not isinstance(entry, (tuple, list))):
-        return InnerGraph(default_title, list(entry.inputs), list(entry.outputs))
+        return untitled(list(entry.inputs), list(entry.outputs))
     if isinstance(entry, (tuple, list)) and len(entry) == 2:
-        return InnerGraph(default_title, _var_list(op, entry[0]), _var_list(op, entry[1]))
+        return untitled(_var_list(op, entry[0]), _var_list(op, entry[1]))
     if isinstance(entry, (tuple, list)) and len(entry) == 3 and isinstance(entry[0], str):
         return InnerGraph(entry[0], _var_list(op, entry[1]), _var_list(op, entry[2]))
+    if isinstance(entry, (tuple, list)) and len(entry) == 4 and isinstance(entry[0], str):
+        outputs = _var_list(op, entry[2])
+        labels = [str(label) for label in entry[3]]
+        if len(labels) != len(outputs):
+            raise TypeError(f"{op}.inner_graphs() entry {pos}: {len(labels)} output labels "
+                            f"for {len(outputs)} outputs")
+        return InnerGraph(entry[0], _var_list(op, entry[1]), outputs, labels)
     raise TypeError(f"{op}.inner_graphs() entry {pos} must be a FunctionGraph, an "
-                    f"(inputs, outputs) pair or a (title, inputs, outputs) triple; got "
+                    f"(inputs, outputs) pair, a (title, inputs, outputs) triple or a "
+                    f"(title, inputs, outputs, output_labels) quadruple; got "
                     f"{type(entry).__name__} {entry!r:.60}")
 
 
@@ -245,6 +268,11 @@ def node_io_markers(op) -> list[tuple[str, str]]:
             prefix = f"output {out} " if len(mapping) > 1 or out else ""
             marks.append((kind, f"{prefix}{verb} {', '.join(map(str, ins))}"))
     return marks
+
+
+def branch_name(branch: int) -> str:
+    """``then`` or ``else``: the IfElse branch a lazily run node belongs to."""
+    return {THEN: "then", ELSE: "else"}[branch]
 
 
 def is_shared(var) -> bool:

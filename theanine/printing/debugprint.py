@@ -15,6 +15,7 @@ import sys
 from theanine.printing.common import (
     IdMaker,
     InnerGraph,
+    branch_name,
     graph_view,
     inner_graphs,
     inner_input_labels,
@@ -24,6 +25,7 @@ from theanine.printing.common import (
     variable_text,
 )
 from theanine.printing.pprint import _exprs, atom
+from theanine.tensor.elemwise import Elemwise
 
 
 def kernel_text(graph: InnerGraph) -> str:
@@ -33,14 +35,31 @@ def kernel_text(graph: InnerGraph) -> str:
     return ", ".join(e.render() for e in _exprs(graph.outputs, from_labels))
 
 
+def _kernel_label(op) -> str | None:
+    """``Composite{gt(sigmoid(i0 + i1), 0.5)}`` for an op whose inner graph is scalar."""
+    graphs = inner_graphs(op)
+    if len(graphs) == 1 and is_scalar_graph(graphs[0]):
+        return f"{type(op).__name__}{{{kernel_text(graphs[0])}}}"
+    return None
+
+
 def op_label(op) -> str:
-    """An op's name in a tree; fused kernels show the scalar expression they compute."""
+    """An op's name in a tree; fused kernels show the scalar expression they compute.
+
+    An ``Elemwise`` is labelled by what it computes only: whether it works in
+    place is shown by the printers' markers (``(overwrites input 0)``, red edges).
+    """
+    if isinstance(op, Elemwise):
+        inner = _kernel_label(op.scalar_op) or op.name or str(op.scalar_op)
+        return f"Elemwise{{{inner}}}"
     scalar_op = getattr(op, "scalar_op", None)
-    if scalar_op is not None:
-        graphs = inner_graphs(scalar_op)
-        if len(graphs) == 1 and is_scalar_graph(graphs[0]):
-            return f"{type(op).__name__}{{{type(scalar_op).__name__}" \
-                   f"{{{kernel_text(graphs[0])}}}}}"
+    if scalar_op is not None:       # e.g. a fused reduction, ``Sum{Composite{exp(i0)}}``
+        kernel = _kernel_label(scalar_op)
+        if kernel is not None:
+            name = str(op)
+            if str(scalar_op) in name:
+                return name.replace(str(scalar_op), kernel)
+            return f"{type(op).__name__}{{{kernel}}}"
     graphs = inner_graphs(op)
     if len(graphs) == 1 and is_scalar_graph(graphs[0]):
         return f"{type(op).__name__}{{{kernel_text(graphs[0])}}}"
@@ -61,13 +80,14 @@ def tree_prefix(indent: str, level: int) -> str:
 class _TreePrinter:
     """Writes trees of Variables sharing one id table and one 'already printed' set."""
 
-    def __init__(self, ids, depth, print_type, stop_on_name, markers, order):
+    def __init__(self, ids, depth, print_type, stop_on_name, markers, order, lazy=None):
         self.ids = IdMaker(ids)
         self.depth = depth
         self.print_type = print_type
         self.stop_on_name = stop_on_name
         self.markers = markers          # (show destroy markers, show view markers)
         self.order = order              # Apply -> execution position (compiled functions)
+        self.lazy = lazy or {}          # Apply -> (IfElse Apply, branch) it runs inside
         self.done: set = set()
         self.with_inner: list = []      # Apply nodes whose inner graphs print later
         self.lines: list[str] = []
@@ -97,6 +117,8 @@ class _TreePrinter:
         for kind, mark in node_io_markers(node.op):
             if (kind == "destroy" and show_destroy) or (kind == "view" and show_view):
                 extra.append(f"({mark})")
+        if node in self.lazy:
+            extra.append(self.lazy_text(*self.lazy[node]))
         extra_text = " " + " ".join(extra) if extra else ""
         if inner_graphs(node.op) and node not in self.with_inner:
             self.with_inner.append(node)
@@ -105,6 +127,12 @@ class _TreePrinter:
         if expand:
             self.done.add(id_key)
         return f"{head}{id_text}{name}{type_text}{extra_text}", expand
+
+    def lazy_text(self, ifelse_node, branch) -> str:
+        """``(only in then branch of [id A])``: the node runs only when that branch is taken."""
+        ident = self.ids(ifelse_node)
+        where = f"[id {ident}]" if ident else op_label(ifelse_node.op)
+        return f"(only in {branch_name(branch)} branch of {where})"
 
     def tree(self, root, indent: str = "", suffix: str = "", leaf_labels=None) -> None:
         leaf_labels = leaf_labels or {}
@@ -142,23 +170,27 @@ class _TreePrinter:
                 labels = inner_input_labels(graph)
                 names = ", ".join(labels.get(v) or variable_text(v) for v in graph.inputs)
                 self.lines.append(f" {graph.title} (inputs: {names or 'none'}):")
-                for out in graph.outputs:
-                    self.tree(out, indent="  ", leaf_labels=labels)
+                out_labels = graph.output_labels or [""] * len(graph.outputs)
+                for out, out_label in zip(graph.outputs, out_labels):
+                    suffix = f" -> {out_label}" if out_label else ""
+                    self.tree(out, indent="  ", suffix=suffix, leaf_labels=labels)
 
 
 def debugprint(obj, depth: int = -1, print_type: bool = False, file=None, ids: str = "CHAR",
-               stop_on_name: bool = False, print_destroy_map: bool = False,
-               print_view_map: bool = False):
+               stop_on_name: bool = False, print_destroy_map: bool | None = None,
+               print_view_map: bool | None = None):
     """Print ``obj`` (Variable, list, Apply, FunctionGraph or Function) as a tree.
 
     ``file=None`` prints to stdout, ``file='str'`` returns the text, any other
     value is a file to write to.  ``ids`` is 'CHAR' (A, B, ...), 'int', 'id'
-    (Python ids) or '' (none).  A compiled Function always shows execution
-    positions and in-place/view markers.
+    (Python ids) or '' (none).  In-place markers (``print_destroy_map``) show
+    by default; view markers (``print_view_map``) by default for a compiled
+    Function, which also shows execution positions and lazily run nodes.
     """
     view = graph_view(obj)
-    markers = (print_destroy_map or view.compiled, print_view_map or view.compiled)
-    printer = _TreePrinter(ids, depth, print_type, stop_on_name, markers, view.order)
+    markers = (True if print_destroy_map is None else print_destroy_map,
+               view.compiled if print_view_map is None else print_view_map)
+    printer = _TreePrinter(ids, depth, print_type, stop_on_name, markers, view.order, view.lazy)
     for pos, out in enumerate(view.outputs):
         target = view.updates.get(pos)
         suffix = f" (update of {variable_text(target)})" if target is not None else ""

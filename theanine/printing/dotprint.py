@@ -16,8 +16,10 @@ import subprocess
 
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable, io_toposort
+from theanine.ifelse import IfElse
 from theanine.printing.common import (
     IdMaker,
+    branch_name,
     graph_view,
     inner_graphs,
     inner_input_labels,
@@ -28,9 +30,11 @@ from theanine.printing.common import (
 )
 from theanine.printing.debugprint import op_label
 from theanine.scalar.basic import ScalarOp
+from theanine.scan.op import Scan
 from theanine.tensor.basic import MakeVector
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise
 from theanine.tensor.math import Dot
+from theanine.tensor.rewriting.blas import Gemm, Gemv, Ger
 from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape
 
 FORMATS = ("png", "svg", "pdf", "dot")
@@ -49,25 +53,31 @@ class GraphvizNotFoundError(RuntimeError):
 
 
 def op_kind(op) -> str:
-    """Colour family of an op: elemwise, reduce, dot, shape, scan, ifelse or other.
-
-    Scan and IfElse live in a lower layer that may be absent, so they are
-    recognised by class name along the op's MRO.
-    """
+    """Colour family of an op: elemwise, reduce, dot, shape, scan, ifelse or other."""
+    if isinstance(op, Scan):
+        return "scan"
+    if isinstance(op, IfElse):
+        return "ifelse"
     if isinstance(op, (Elemwise, ScalarOp)) or hasattr(op, "scalar_op"):
         return "elemwise"
     if isinstance(op, CAReduce):
         return "reduce"
-    if isinstance(op, Dot):
+    if isinstance(op, (Dot, Gemm, Gemv, Ger)):
         return "dot"
     if isinstance(op, _SHAPE_OPS):
         return "shape"
-    names = {cls.__name__ for cls in type(op).__mro__}
-    if names & {"Scan", "ScanOp"}:
-        return "scan"
-    if names & {"IfElse", "IfElseOp"}:
-        return "ifelse"
     return "other"
+
+
+def input_label(node, pos: int) -> str | None:
+    """An edge's label: the input index, or ``cond`` / ``then`` / ``else`` into an ifelse."""
+    if isinstance(node.op, IfElse):
+        n = node.op.n_outs
+        if pos == 0:
+            return "cond"
+        branch = "then" if pos <= n else "else"
+        return branch if n == 1 else f"{branch} {(pos - 1) % n}"
+    return str(pos) if len(node.inputs) > 1 else None
 
 
 def quote(text: str) -> str:
@@ -164,6 +174,11 @@ class _DotWriter:
         pos = self.view.order.get(node)
         if pos is not None:
             label += f"\nstep {pos}"
+        lazy = self.view.lazy.get(node)
+        if lazy is not None:
+            ifelse_node, branch = lazy
+            where = self.view.order[ifelse_node]
+            label += f"\nonly in {branch_name(branch)} branch of step {where}"
         colour = OP_COLOURS[op_kind(node.op)]
         attrs = _attrs(label=label, shape="ellipse", **self.style(colour))
         self.lines.append(f"{indent}{name} {attrs};")
@@ -196,7 +211,7 @@ class _DotWriter:
             destroy = {i for ins in getattr(node.op, "destroy_map", {}).values() for i in ins}
             view = {i for ins in getattr(node.op, "view_map", {}).values() for i in ins}
             for pos, inp in enumerate(node.inputs):
-                attrs = {"label": str(pos) if len(node.inputs) > 1 else None}
+                attrs = {"label": input_label(node, pos)}
                 if pos in destroy:
                     attrs.update(color=EDGE_COLOURS["destroy"], fontcolor=EDGE_COLOURS["destroy"])
                 elif pos in view:
@@ -231,9 +246,11 @@ class _DotWriter:
                 labels = inner_input_labels(graph)
                 for var in graph.inputs:
                     labels.setdefault(var, variable_text(var))
-                for pos, out in enumerate(graph.outputs):
+                out_labels = graph.output_labels or [f"inner output {pos}"
+                                                     for pos in range(len(graph.outputs))]
+                for out, out_label in zip(graph.outputs, out_labels):
                     self.outputs.add(out)
-                    self.out_labels.setdefault(out, f"inner output {pos}")
+                    self.out_labels.setdefault(out, out_label)
                 cluster = f"cluster_{self.dot_name(node, 'a')}_{k}"
                 title = truncate(f"{op_label(node.op)}: {graph.title}", self.max_label_size)
                 self.lines.append(f"  subgraph {cluster} {{")

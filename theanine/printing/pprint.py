@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from theanine.graph.basic import Constant
 from theanine.printing.common import (
     constant_text,
@@ -24,7 +26,9 @@ from theanine.printing.common import (
 )
 from theanine.scalar import basic as ts
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise
+from theanine.tensor.fused import FusedReduce
 from theanine.tensor.math import Dot
+from theanine.tensor.rewriting.blas import Gemm, Gemv, Ger
 from theanine.tensor.shape import Shape, ShapeI
 
 ATOM = 1000          # precedence of names, constants and calls: never parenthesised
@@ -188,11 +192,53 @@ def _dot(node, index, args):
     return infix("\\dot", DOT_PRECEDENCE, args, Dot)
 
 
+def _scaled(node, pos: int, args, term: Expr) -> Expr | None:
+    """``coef * term`` for BLAS coefficient input ``pos``; the coefficient 1 is left
+    out and 0 drops the term (None)."""
+    coef = node.inputs[pos]
+    if isinstance(coef, Constant) and np.all(np.asarray(coef.data) == 1):
+        return term
+    if isinstance(coef, Constant) and np.all(np.asarray(coef.data) == 0):
+        return None
+    return infix("*", ts.mul.precedence, [args[pos], term], type(ts.mul), True)
+
+
+def _blas_sum(node, terms) -> Expr:
+    kept = [t for t in terms if t is not None]
+    if not kept:
+        return atom("0")
+    return kept[0] if len(kept) == 1 else infix("+", ts.add.precedence, kept,
+                                                 type(ts.add), True)
+
+
+@register_pprint(Gemm)
+@register_pprint(Gemv)
+def _gemm_gemv(node, index, args):
+    """``b * z + a * x \\dot y``: what the BLAS call computes, as math."""
+    product = infix("\\dot", DOT_PRECEDENCE, [args[2], args[3]], Dot)
+    return _blas_sum(node, [_scaled(node, 4, args, args[0]), _scaled(node, 1, args, product)])
+
+
+@register_pprint(Ger)
+def _ger(node, index, args):
+    return _blas_sum(node, [args[0], _scaled(node, 1, args, call("outer", args[2:4]))])
+
+
 @register_pprint(CAReduce)
 def _careduce(node, index, args):
     axis = node.op.axis
     extra = "" if axis is None else f"axis={axis[0] if len(axis) == 1 else axis}"
     return call(node.op.kind, args, extra)
+
+
+@register_pprint(FusedReduce)
+def _fused_reduce(node, index, args):
+    inner = _kernel_expr(node.op.scalar_op, 0, args)
+    if inner is None:
+        inner = scalar_expr(node.op.scalar_op, args)
+    axis = node.op.axis
+    extra = "" if axis is None else f"axis={axis[0] if len(axis) == 1 else axis}"
+    return call(node.op.kind, [inner], extra)
 
 
 @register_pprint(Shape)

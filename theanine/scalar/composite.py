@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from theanine.graph.basic import Apply, Constant, Variable, io_toposort
-from theanine.scalar.basic import ScalarOp, ScalarType, get_scalar_type
+from theanine.scalar.basic import ScalarOp, ScalarType, add, get_scalar_type
 
 NAME_LIMIT = 160
 
@@ -140,6 +140,43 @@ class Composite(ScalarOp):
             val = np.asarray(_arg_value(ref, inputs, values))
             outs.append(val if val.dtype == dt else val.astype(dt))
         return tuple(outs) if self.nout > 1 else outs[0]
+
+    def L_op(self, inputs, outputs, output_grads):
+        """Reverse-mode through the inner graph, rebuilt on ``inputs``, using each
+        inner op's own scalar gradient (so ``Elemwise(Composite)`` differentiates
+        like the unfused ops)."""
+        values: list = []
+        nodes = []
+
+        def var_of(a):
+            if a[0] == "in":
+                return inputs[a[1]]
+            if a[0] == "node":
+                return values[a[1]][a[2]]
+            return Constant(get_scalar_type(a[1]), a[2])
+
+        for op, args, _ in self.code:
+            node = op.make_node(*[var_of(a) for a in args])
+            nodes.append(node)
+            values.append(node.outputs)
+        grads: dict = {}
+
+        def accumulate(var, g):
+            grads[var] = g if var not in grads else add(grads[var], g)
+
+        for ref, g in zip(self.outputs_ref, output_grads):
+            if g is not None and ref[0] != "const":
+                accumulate(var_of(ref), g)
+        for node in reversed(nodes):
+            gouts = [grads.get(o) for o in node.outputs]
+            if all(g is None for g in gouts):
+                continue
+            gouts = [Constant(o.type, 0) if g is None else g
+                     for o, g in zip(node.outputs, gouts)]
+            for inp, g in zip(node.inputs, node.op.L_op(node.inputs, node.outputs, gouts)):
+                if g is not None and not isinstance(inp, Constant):
+                    accumulate(inp, g)
+        return [grads.get(i, Constant(i.type, 0)) for i in inputs]
 
     @property
     def n_ops(self) -> int:

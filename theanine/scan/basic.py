@@ -87,7 +87,7 @@ def _norm_outputs_info(outputs_info, label, trace):
             raise ScanError(f"{label}: output {j} has taps {list(taps)}; recurrent taps must "
                             f"be distinct negative integers{_where(trace)}")
         init = tb.as_tensor_variable(init)
-        if taps == (-1,) and not (isinstance(item, Mapping) and item.get("leading_axis")):
+        if taps == (-1,):
             init = dimshuffle(init, ("x",) + tuple(range(init.ndim)))
         elif init.ndim < 1:
             raise ScanError(f"{label}: output {j} has taps {list(taps)}, so its initial value "

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from theanine.graph.basic import Apply, Constant, Variable, graph_inputs
+from theanine.graph.destroyhandler import attach_destroy_handler
 from theanine.graph.fg import FunctionGraph
 from theanine.graph.op import Op
 from theanine.graph.utils import MethodNotDefined, user_line
@@ -65,6 +66,8 @@ class ScanInfo:
             object.__setattr__(self, "keep", (None,) * (self.n_sot + self.n_nit))
         if len(self.keep) != self.n_sot + self.n_nit:
             raise ValueError("ScanInfo.keep needs one entry per recurrent and mapped output")
+        if self.reverse and any(k is not None for k in self.keep):
+            raise ValueError("ScanInfo: a reverse loop keeps every step (keep must be None)")
         for taps in self.sot_taps:
             if not taps or any(t >= 0 for t in taps) or list(taps) != sorted(set(taps)):
                 raise ValueError(f"recurrent output taps must be sorted negative ints, got {taps}")
@@ -125,6 +128,9 @@ class Scan(Op):
             raise ValueError(f"scan {info.name!r}: {len(inner_inputs)} inner inputs, expected "
                              f"{info.inner_in_slices()['total']}")
         self.fgraph = FunctionGraph(inner_inputs, inner_outputs, clone=True)
+        if any(n.op.destroy_map for n in self.fgraph.apply_nodes):
+            # in-place nodes (from rewriting the body) must run after their buffer's readers
+            attach_destroy_handler(self.fgraph)
         self.trace = trace
         self._order = None
 
@@ -140,7 +146,29 @@ class Scan(Op):
         return f"Scan{{{self.info.name}}}"
 
     def inner_graphs(self) -> list:
-        return [self.fgraph]
+        """The body, titled, with what each inner output is, for printers (docs/printing.md)."""
+        return [("step function", self.fgraph.inputs, self.fgraph.outputs,
+                 self.inner_output_labels())]
+
+    def inner_output_labels(self) -> list[str]:
+        """``out0[t]`` per recurrent or mapped output (numbered as in ``fn``'s return),
+        ``w[t+1]`` per carried state, ``until`` for the stop condition."""
+        info, ins = self.info, self.fgraph.inputs
+        slices = info.inner_in_slices()
+
+        def base(var) -> str:
+            return (var.name or "").split("[", 1)[0]
+
+        sot_names = [base(ins[group[0]]) for group in slices["sot"]]
+        taken = {base(var) for var in ins}          # never reuse an inner input's name
+        free = (f"out{j}" for j in range(len(ins) + info.n_sot + info.n_nit)
+                if f"out{j}" not in taken)
+        names = [n or next(free) for n in sot_names] + [next(free) for _ in range(info.n_nit)]
+        labels = [f"{n}[t]" for n in names]
+        labels += [f"{base(ins[group[0]]) or 'state'}[t+1]" for group in slices["carry"]]
+        if info.until:
+            labels.append("until")
+        return labels
 
     @property
     def inner_inputs(self):
@@ -278,7 +306,7 @@ class Scan(Op):
                 nits[j].append(np.asarray(outs[info.n_sot + j], dtype=node.outputs[
                     info.n_sot + j].dtype))
             base = info.n_sot + info.n_nit
-            carries = [np.asarray(outs[base + j]) for j in range(info.n_carry)]
+            carries = outs[base:base + info.n_carry]
             done = i + 1
             if info.until and bool(outs[-1]):
                 break
@@ -296,11 +324,13 @@ class Scan(Op):
         for j, res in enumerate(results):
             keep = info.keep[j]
             if keep is not None:
-                res = res[max(0, done - keep):] if not info.reverse else res[:keep]
+                res = res[max(0, done - keep):]
             output_storage[j][0] = np.ascontiguousarray(res)
         for j, value in enumerate(carries):
-            output_storage[info.n_sot + info.n_nit + j][0] = np.asarray(
-                value, dtype=node.outputs[info.n_sot + info.n_nit + j].dtype).copy()
+            out = node.outputs[info.n_sot + info.n_nit + j]
+            if isinstance(out.type, TensorType):     # a fresh array, never the input's
+                value = np.array(value, dtype=out.dtype)
+            output_storage[info.n_sot + info.n_nit + j][0] = value
 
     # -- shapes and gradients --------------------------------------------------------
     def infer_shape(self, fgraph, node, input_shapes):

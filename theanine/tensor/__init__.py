@@ -50,3 +50,4 @@ from theanine.tensor.nnet import (  # noqa: F401,E402
     softmax,
     to_one_hot,
 )
+from theanine.tensor.sorting import argsort, sort, take_along_axis  # noqa: F401,E402

@@ -46,6 +46,14 @@ class FusedReduce(Op):
         out = self.reducer.fn(value, axis=axis)
         output_storage[0][0] = np.asarray(out, dtype=node.outputs[0].dtype)
 
+    def L_op(self, inputs, outputs, output_grads):
+        """The chain rule through the reduction, then through the elementwise op."""
+        elem_node = Elemwise(self.scalar_op).make_node(*inputs)
+        elem = elem_node.outputs[0]
+        red_node = self.reducer.make_node(elem)
+        (g_elem,) = red_node.op.L_op([elem], red_node.outputs, output_grads)
+        return elem_node.op.L_op(elem_node.inputs, [elem], [g_elem])
+
     def infer_shape(self, fgraph, node, input_shapes):
         elem = Elemwise(self.scalar_op).make_node(*node.inputs)
         (shape,) = elem.op.infer_shape(fgraph, elem, input_shapes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from theanine.graph.basic import Apply
-from theanine.graph.null_type import disconnected_type, grad_not_implemented
+from theanine.graph.null_type import disconnected_type
 from theanine.graph.op import Op
 from theanine.scalar import basic as ts
 from theanine.tensor import basic as tb
@@ -17,7 +17,7 @@ from theanine.tensor.elemwise import (
     normalize_axis,
     reduce,
 )
-from theanine.tensor.linalg import cumprod, cumsum, matmul  # noqa: F401  (x.cumsum(), @)
+from theanine.tensor.linalg import TensorDot, cumprod, cumsum, matmul  # noqa: F401
 from theanine.tensor.nonzero import flatnonzero, nonzero  # noqa: F401  (re-exported)
 from theanine.tensor.reshaping import flatten, squeeze  # noqa: F401  (re-exported)
 from theanine.tensor.shape import shape_i
@@ -275,9 +275,9 @@ class Dot(Op):
         """For vectors and matrices: ``ga = g . b^T``, ``gb = a^T . g`` (outer
         products where one side is a vector)."""
         (a, b), (g,) = inputs, output_grads
-        if a.ndim > 2 or b.ndim > 2:
-            why = "only vectors and matrices; use tensordot for higher ranks"
-            return [grad_not_implemented(self, 0, a, why), grad_not_implemented(self, 1, b, why)]
+        if a.ndim > 2 or b.ndim > 2:  # np.dot is tensordot over (last of a, -2 of b)
+            same = TensorDot([a.ndim - 1], [b.ndim - 2 if b.ndim > 1 else 0])
+            return same.L_op(inputs, outputs, output_grads)
         if a.ndim == 1 and b.ndim == 1:
             return [mul(g, b), mul(g, a)]
         if a.ndim == 2 and b.ndim == 1:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from theanine.graph.basic import Apply, Variable
+from theanine.graph.null_type import disconnected_type
 from theanine.graph.op import Op
 from theanine.tensor import basic as tb
 from theanine.tensor import math as tm
@@ -140,7 +141,7 @@ class Subtensor(_IndexOp):
         if x.dtype in _DISCRETE:
             return [None] * len(inputs)
         gx = IncSubtensor(self.idx_list)(zeros_like(x), g, *values)
-        return [gx] + [None] * len(values)
+        return [gx] + [disconnected_type() for _ in values]
 
 
 class AdvancedSubtensor(_IndexOp):
@@ -180,7 +181,7 @@ class AdvancedSubtensor(_IndexOp):
         if x.dtype in _DISCRETE:
             return [None] * len(inputs)
         gx = AdvancedIncSubtensor(self.idx_list)(zeros_like(x), g, *values)
-        return [gx] + [None] * len(values)
+        return [gx] + [disconnected_type() for _ in values]
 
 
 class _IncBase(_IndexOp):
@@ -256,7 +257,7 @@ class _IncBase(_IndexOp):
         if self.set_instead_of_inc and "a" in self.idx_list:
             gsub = tm.mul(gsub, self._winners(x, values, gsub))
         gy = sum_to_shape(gsub, y)
-        return [gx, gy] + [None] * len(values)
+        return [gx, gy] + [disconnected_type() for _ in values]
 
     def _winners(self, x, values, like):
         """1 where an entry of (broadcast) ``y`` is the value a repeated index keeps.

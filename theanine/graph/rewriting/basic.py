@@ -37,8 +37,9 @@ class RewriteError(RuntimeError):
 class Rule:
     """A node rewrite: ``fn(fgraph, node) -> list | dict | None``.
 
-    ``tracks`` restricts the nodes it is offered: Op classes (isinstance) or Op
-    instances (equality); empty means every node.
+    ``tracks`` restricts the nodes it is offered: Op classes (isinstance), objects
+    with a ``matches_op(op)`` method (e.g. "an Elemwise of a Cast"), or Op instances
+    (equality); empty means every node.  Passes cache the answer per op.
     """
 
     def __init__(self, fn: Callable, tracks: Iterable = (), name: str | None = None,
@@ -48,7 +49,10 @@ class Rule:
         self.name = name or fn.__name__
         self.tags = frozenset(tags)
         self._classes = tuple(t for t in self.tracks if isinstance(t, type))
-        self._instances = [t for t in self.tracks if not isinstance(t, type)]
+        self._filters = [t for t in self.tracks
+                         if not isinstance(t, type) and hasattr(t, "matches_op")]
+        self._instances = [t for t in self.tracks
+                           if not isinstance(t, type) and not hasattr(t, "matches_op")]
 
     def matches(self, node: Apply) -> bool:
         """Whether the rule is offered ``node``; looks at ``node.op`` only (passes cache it)."""
@@ -56,6 +60,8 @@ class Rule:
             return True
         op = node.op
         if self._classes and isinstance(op, self._classes):
+            return True
+        if any(f.matches_op(op) for f in self._filters):
             return True
         return any(op == t for t in self._instances)
 

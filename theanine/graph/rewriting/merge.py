@@ -40,15 +40,20 @@ def merge_graph(fgraph) -> Counter:
             return first
         return var
 
+    op_ids: dict = {}         # id(op) -> id of the first equal op (hash each op once)
+    equal_ops: dict = {}
     merged_nodes = set()
     for node in order:
-        ins = tuple(id(rep(i)) for i in node.inputs)
-        if node.op.destroy_map:
+        op = node.op
+        if op.destroy_map:
             continue
-        try:
-            first = seen.setdefault((node.op, ins), node)
-        except TypeError:
-            continue
+        op_id = op_ids.get(id(op))
+        if op_id is None:
+            try:
+                op_id = op_ids[id(op)] = id(equal_ops.setdefault(op, op))
+            except TypeError:   # an unhashable op: never merged
+                continue
+        first = seen.setdefault((op_id, *map(id, map(rep, node.inputs))), node)
         if first is node:
             continue
         for old, new in zip(node.outputs, first.outputs):

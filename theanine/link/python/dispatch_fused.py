@@ -21,25 +21,15 @@ import threading
 import numpy as np
 
 from theanine.config import config
+from theanine.link.fused import numba_engine as _numba_engine
+from theanine.link.fused import numexpr_engine as _numexpr_engine
+from theanine.link.fused import program as _program
 from theanine.link.python.dispatch import python_funcify
-from theanine.link.python.fused_numpy import NumpyComposite
+from theanine.link.python.fused_numpy import NumpyComposite, compile_chain
 from theanine.scalar.composite import Composite
 from theanine.tensor.elemwise import Elemwise, normalize_axis
 from theanine.tensor.fused import FusedReduce
 from theanine.tensor.rewriting import fusion
-
-try:
-    from theanine.link.fused import program as _program
-except ImportError:  # the engine package is optional
-    _program = None
-try:
-    from theanine.link.fused import numba_engine as _numba_engine
-except ImportError:
-    _numba_engine = None
-try:
-    from theanine.link.fused import numexpr_engine as _numexpr_engine
-except ImportError:
-    _numexpr_engine = None
 
 SMALL = 10_000
 
@@ -50,25 +40,21 @@ _lock = threading.Lock()
 def engine_name() -> str:
     """The engine ``config.fused_kernel`` selects on this machine."""
     choice = config.fused_kernel
-    if _program is None:
-        return "numpy"
     if choice == "auto":
-        if _numba_engine is not None and _numba_engine.available():
+        if _numba_engine.available():
             return "numba"
-        if _numexpr_engine is not None and _numexpr_engine.available():
+        if _numexpr_engine.available():
             return "numexpr"
         return "numpy"
-    if choice == "numba" and (_numba_engine is None or not _numba_engine.available()):
+    if choice == "numba" and not _numba_engine.available():
         raise RuntimeError("config.fused_kernel='numba' but Numba is not installed")
-    if choice == "numexpr" and (_numexpr_engine is None or not _numexpr_engine.available()):
+    if choice == "numexpr" and not _numexpr_engine.available():
         raise RuntimeError("config.fused_kernel='numexpr' but numexpr is not installed")
     return choice
 
 
 def make_program(comp: Composite, reduce=None):
     """The ``KernelProgram`` of a Composite, or None if some op is not expressible."""
-    if _program is None:
-        return None
     data = comp.kernel_program_data()
     if data is None:
         return None
@@ -85,15 +71,18 @@ def get_kernel(program):
         return None
     key = (engine, program.key(), config.fused_kernel_async)
     with _lock:
-        kernel = _kernels.get(key)
-        if kernel is None:
-            mod = _numba_engine if engine == "numba" else _numexpr_engine
-            cache_dir = config.compiledir
+        if key in _kernels:
+            return _kernels[key]
+        mod = _numba_engine if engine == "numba" else _numexpr_engine
+        cache_dir = config.compiledir
+        try:
             if config.fused_kernel_async and hasattr(mod, "compile_program_async"):
                 kernel = mod.compile_program_async(program, cache_dir=cache_dir)
             else:
                 kernel = mod.compile_program(program, cache_dir=cache_dir)
-            _kernels[key] = kernel
+        except NotImplementedError:
+            kernel = None      # the engine cannot express it: NumPy it is
+        _kernels[key] = kernel
     return kernel
 
 
@@ -107,29 +96,42 @@ class FusedThunk:
     def __init__(self, op: Elemwise, node):
         self.comp = op.scalar_op
         self.numpy = NumpyComposite(self.comp)
+        self.chain = compile_chain(self.comp)
         self.kernel = None
         self.tried = False      # the program is built on the first large call
         self.destroyed = dict(op.inplace_pattern).get(0)
         self.single = self.comp.nout == 1
 
     def __call__(self, *inputs):
-        out = None
-        if self.destroyed is not None:
-            cand = inputs[self.destroyed]
-            shape = np.broadcast_shapes(*(np.shape(i) for i in inputs))
-            if isinstance(cand, np.ndarray) and cand.shape == shape and cand.flags.writeable:
-                out = cand
-        size = max((np.size(i) for i in inputs), default=1)
-        if size >= SMALL:
-            if not self.tried:
-                self.tried = True
-                self.kernel = get_kernel(make_program(self.comp))
-            kernel = self.kernel
-            if kernel is not None and _kernel_ready(kernel):
-                outs = kernel(*inputs, out=out)
-                return outs[0] if self.single else tuple(outs)
+        size = 1
+        for value in inputs:
+            if value.size > size:
+                size = value.size
+        if size < SMALL:
+            if self.destroyed is None:
+                outs = self.chain(*inputs)
+            else:
+                outs = self.chain(*inputs, _out=self._inplace_target(inputs))
+            return outs[0] if self.single else tuple(outs)
+        out = None if self.destroyed is None else self._inplace_target(inputs)
+        if not self.tried:
+            self.tried = True
+            self.kernel = get_kernel(make_program(self.comp))
+        kernel = self.kernel
+        if kernel is not None and _kernel_ready(kernel):
+            outs = kernel(*inputs, out=out)
+            return outs[0] if self.single else tuple(outs)
         outs = self.numpy(*inputs, out=out)
         return outs[0] if self.single else tuple(outs)
+
+
+    def _inplace_target(self, inputs):
+        """The destroyed input, when it has the output's shape at run time."""
+        cand = inputs[self.destroyed]
+        shape = np.broadcast_shapes(*(np.shape(i) for i in inputs))
+        if isinstance(cand, np.ndarray) and cand.shape == shape and cand.flags.writeable:
+            return cand
+        return None
 
 
 class FusedReduceThunk:
@@ -178,13 +180,11 @@ def _fused_reduce(op, node):
 def _op_supported(scalar_op, in_dtypes, out_dtypes) -> bool:
     if not scalar_op.kernel_name or len(out_dtypes) != 1:
         return False
-    if _program is None:
-        return True
     return _program.supported(scalar_op.kernel_name, in_dtypes, out_dtypes[0])
 
 
 def _reduce_supported(kind: str, dtype: str) -> bool:
-    return _program is not None and kind in _program.REDUCE_OPS \
+    return kind in _program.REDUCE_OPS \
         and dtype in _program.SUPPORTED_DTYPES and engine_name() != "numpy"
 
 

@@ -32,13 +32,10 @@ from theanine.link.python.dispatch import _ufunc_matches, perform_thunk, python_
 from theanine.link.python.profiling import inner_profile_funcify, profiling_codegen_class
 from theanine.scan.op import Scan, ScanError, check_init, check_n_steps, check_sequence
 from theanine.tensor.elemwise import Elemwise
+from theanine.tensor.type import TensorType
 
 _counter = itertools.count()
 _HELPER = re.compile(r"^_([fku]\d+|asarray)$")    # thunks and constants of the body
-
-
-def _stack_last(regs):
-    return np.stack(regs)
 
 
 def _final(value, initial):
@@ -60,7 +57,8 @@ def loop_funcify(op, node):
     """
     if isinstance(op, Elemwise) and len(node.outputs) == 1 and node.outputs[0].ndim == 0:
         fn = op.scalar_op.nfunc
-        if (isinstance(fn, np.ufunc) and fn.nout == 1 and not op.inplace_pattern
+        # an in-place 0-d op may as well return a new scalar: nothing reads the old one
+        if (isinstance(fn, np.ufunc) and fn.nout == 1
                 and getattr(op.scalar_op, "__props__", ()) == () and _ufunc_matches(fn, node)):
             return fn
     return python_funcify(op, node)
@@ -88,15 +86,11 @@ class ScanLoopWriter:
         keep, depth = self.info.keep[j], self.info.sot_depth(j)
         if keep is None:
             return "full"
-        if keep <= depth:
-            return "regs"
-        if self.info.reverse:
-            return "full"
-        return "ring"
+        return "regs" if keep <= depth else "ring"
 
     def nit_mode(self, j: int) -> str:
         keep = self.info.keep[self.info.n_sot + j]
-        if keep is None or self.info.reverse:
+        if keep is None:
             return "full"
         return "last" if keep == 1 else "ring"
 
@@ -181,7 +175,7 @@ class ScanLoopWriter:
         for j in range(info.n_nit):
             results.append(self.nit_result(j))
         for j in range(info.n_carry):
-            results.append(f"_final(c{j}, c{j}_0)")
+            results.append(self.carry_result(j, op.inner_outputs[base + j]))
         if len(results) == 1:
             L.append(f"return {results[0]}")
         else:
@@ -192,6 +186,13 @@ class ScanLoopWriter:
         signature = ", ".join(params + (["*"] + kw if kw else []))
         self.def_line = f"def scan_loop({signature}):"
         return "\n".join([self.def_line] + ["    " + line for line in L]) + "\n"
+
+    def carry_result(self, j: int, var) -> str:
+        """A carried state's final value; copied when it may be one of the loop's inputs."""
+        if isinstance(var.type, TensorType) and (
+                alias_roots(self.op.fgraph, var) & set(self.op.inner_inputs)):
+            return f"_np.array(c{j})"
+        return f"_final(c{j}, c{j}_0)"
 
     def maybe_copy(self, var, name, ring_inputs) -> str:
         """Copy a value kept by reference when it may view a ring slot reused later."""
@@ -257,10 +258,7 @@ class ScanLoopWriter:
             self.lines.extend(f"_check_regs(_op, {j}, r{j}_{m}, row{j}, done)"
                               for m in range(1, depth + 1))
             regs = [f"r{j}_{m}" for m in range(keep, 0, -1)]
-            if self.info.reverse:
-                regs.reverse()
-                return f"_stack_last(({', '.join(regs)},))[:done]"
-            return f"_stack_last(({', '.join(regs)},))[max(0, {keep} - done):]"
+            return f"_np.stack(({', '.join(regs)},))[max(0, {keep} - done):]"
         if mode == "ring":
             return f"buf{j}[(_np.arange(max(0, done - {keep}), done) + {depth}) % {keep}]"
         if self.info.reverse:
@@ -307,7 +305,6 @@ class ScanLoopWriter:
         self.ns.update(_np=np, _op=self.op, _check_n=check_n_steps, _check_seq=check_sequence,
                        _check_init=check_init, _bad_shape=_bad_shape,
                        _bad_nit_shape=_bad_nit_shape, _check_regs=_check_regs,
-                       _stack_last=_stack_last,
                        _final=_final, _loop_error=self.loop_error)
         code = compile(src, filename, "exec")
         exec(code, self.ns)

@@ -94,3 +94,46 @@ def _value(a, inputs, values):
 def _fix(value, dtype):
     value = np.asarray(value)
     return value if value.dtype == dtype else value.astype(dtype)
+
+
+def compile_chain(comp: Composite):
+    """A generated function evaluating ``comp`` with one NumPy call per scalar op.
+
+    For small arrays (and 0-d values) the cost of a fused node is then the ufunc
+    calls themselves: no interpretation, no buffer bookkeeping.  ``_out`` (single
+    output ending in a ufunc) receives the result, for in-place nodes.
+    """
+    ns: dict = {"_asarray": np.asarray}
+    lines = []
+
+    def ref(a) -> str:
+        if a[0] == "in":
+            return f"i{a[1]}"
+        if a[0] == "node":
+            return f"t{a[1]}" if len(comp.code[a[1]][2]) == 1 else f"t{a[1]}[{a[2]}]"
+        name = f"_c{len(ns)}"
+        ns[name] = np.asarray(a[2], dtype=a[1])
+        return name
+
+    last = len(comp.code) - 1
+    final = comp.outputs_ref[0]
+    writes_out = comp.nout == 1 and final[0] == "node" and final[1] == last
+    for j, (op, args, dts) in enumerate(comp.code):
+        fn = getattr(op, "nfunc", None)
+        is_ufunc = isinstance(fn, np.ufunc) and fn.nout == len(dts) \
+            and getattr(op, "__props__", ()) == ()
+        ns[f"_f{j}"] = fn if is_ufunc else op.impl
+        call = f"_f{j}({', '.join(ref(a) for a in args)}"
+        if j == last and writes_out and is_ufunc:
+            # in-place nodes pass the destroyed input's buffer as _out
+            lines.append(f"    t{j} = {call}) if _out is None else {call}, out=_out)")
+        else:
+            lines.append(f"    t{j} = {call})")
+    outs = []
+    for k, (r, dt) in enumerate(zip(comp.outputs_ref, comp.out_dtypes)):
+        ns[f"_dt{k}"] = np.dtype(dt)
+        outs.append(f"_asarray({ref(r)}, dtype=_dt{k})")
+    params = ", ".join([f"i{k}" for k in range(len(comp.in_dtypes))] + ["_out=None"])
+    src = f"def chain({params}):\n" + "\n".join(lines) + f"\n    return [{', '.join(outs)}]\n"
+    exec(compile(src, f"<fused-chain {comp}>", "exec"), ns)
+    return ns["chain"]

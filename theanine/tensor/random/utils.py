@@ -37,7 +37,9 @@ class RandomStream:
         """Make a fresh shared generator, build the draw, and register its update."""
         (child,) = self._seedseq.spawn(1)
         rng_var = shared(np.random.default_rng(child), borrow=True)
-        assert isinstance(rng_var, RandomGeneratorSharedVariable)
+        if not isinstance(rng_var, RandomGeneratorSharedVariable):
+            raise TypeError(f"shared() made a {type(rng_var).__name__} for a Generator; the "
+                            "random generator shared constructor is not registered first")
         node = op_node_fn(rng_var, *args, **kwargs)
         new_rng, sample = node.outputs
         rng_var.default_update = new_rng

@@ -18,6 +18,7 @@ import numpy as np
 from theanine.graph.basic import Constant, Variable
 from theanine.scalar import basic as ts
 from theanine.tensor import basic as tb
+from theanine.tensor.alloc import alloc
 from theanine.tensor.elemwise import elemwise_op
 from theanine.tensor.rewriting.utils import (
     as_replacement,
@@ -28,6 +29,7 @@ from theanine.tensor.rewriting.utils import (
     scalar_op_of,
     single_client,
 )
+from theanine.tensor.shape import shape_i
 
 _add, _sub, _neg, _mul = (elemwise_op(o) for o in (ts.add, ts.sub, ts.neg, ts.mul))
 _div = elemwise_op(ts.true_div)
@@ -160,7 +162,32 @@ def canonical_sum(fgraph, node):
     new = _rebuild_sum(plus, minus, out)
     if new is None or same_graph(new, out):
         return None
-    return [as_replacement(new, out)]
+    return [_keep_shape(new, out, [v for _, v in leaves], consts)]
+
+
+def _keep_shape(new, out, leaves, consts):
+    """``new`` as a replacement for ``out``; when the cancelled terms were what gave
+    ``out`` its shape (``x - x``, ``(c - c) + row``), ``new`` is broadcast back into it
+    with an ``alloc`` sized from the original terms (never from ``out`` itself)."""
+    rep = as_replacement(new, out)
+    if rep is not None:
+        return rep
+    if new.ndim > out.ndim:
+        return None
+    dims = []
+    for axis in range(out.ndim):
+        size = 1
+        for leaf in leaves:
+            if leaf.type.shape[axis] != 1:
+                size = shape_i(leaf, axis)
+                break
+        else:
+            for _, data in consts:
+                if data.ndim == out.ndim and data.shape[axis] != 1:
+                    size = data.shape[axis]
+                    break
+        dims.append(size)
+    return as_replacement(alloc(new, *dims), out)
 
 
 def _rebuild_sum(plus, minus, like):
@@ -230,7 +257,7 @@ def canonical_product(fgraph, node):
     new = _rebuild_product(num, den, const, out)
     if new is None or same_graph(new, out):
         return None
-    return [as_replacement(new, out)]
+    return [_keep_shape(new, out, [v for _, v in leaves], consts)]
 
 
 def _rebuild_product(num, den, const, like):

@@ -14,15 +14,17 @@ from theanine.graph.rewriting.basic import Rule
 from theanine.graph.rewriting.pipeline import register_rule
 from theanine.scalar import basic as ts
 from theanine.tensor import basic as tb
+from theanine.tensor.alloc import Alloc, alloc
 from theanine.tensor.elemwise import DimShuffle, Elemwise
 from theanine.tensor.rewriting.utils import (
+    ElemwiseOf,
     Var,
     as_replacement,
     known_nonnegative,
     register_op_rule,
     register_pattern,
 )
-from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape
+from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape, shape_i
 from theanine.tensor.type import TensorType
 
 FOLD_LIMIT = 1 << 20    # elements: larger folded results are kept only if no input was larger
@@ -73,12 +75,10 @@ register_pattern("canonicalize", (ts.sqrt, (ts.sqr, Var("x", known_nonnegative))
 # -- useless ops -------------------------------------------------------------------------
 
 
-@register_op_rule("canonicalize", Elemwise, name="useless_cast")
+@register_op_rule("canonicalize", ElemwiseOf(ts.Cast), name="useless_cast")
 def useless_cast(fgraph, node):
     """``cast(x, x.dtype) -> x``; ``cast(cast(x, wider), x.dtype) -> x``."""
     op = node.op.scalar_op
-    if not isinstance(op, ts.Cast) or node.op.inplace_pattern:
-        return None
     (x,) = node.inputs
     if x.dtype == op.dtype:
         return [as_replacement(x, node.outputs[0])]
@@ -152,5 +152,70 @@ def useless_specify_shape(fgraph, node):
     return None
 
 
-__all__ = ["constant_folding", "useless_cast", "useless_dimshuffle", "useless_reshape",
-           "useless_specify_shape"]
+@register_op_rule("canonicalize", Alloc, name="useless_alloc")
+def useless_alloc(fgraph, node):
+    """``alloc(x, *x.shape) -> x``: the value already has the requested shape."""
+    x, *dims = node.inputs
+    out = node.outputs[0]
+    if x.ndim != out.ndim or not all(_is_dim_of(d, x, i) for i, d in enumerate(dims)):
+        return None
+    return [as_replacement(x, out)]
+
+
+@register_op_rule("canonicalize", ElemwiseOf(ts.Second), name="second_to_alloc")
+def second_to_alloc(fgraph, node):
+    """``second(x, v)`` (``v`` broadcast to ``x``'s shape) -> ``alloc(v, *shape)`` with the
+    sizes taken from ``v`` where it has them and from ``x`` only where it broadcasts:
+    ``x`` itself is then no longer computed (its shape is lifted to the inputs) and the
+    alloc rules can drop the broadcast altogether."""
+    x, v = node.inputs
+    out = node.outputs[0]
+    lead = out.ndim - v.ndim
+    dims = []
+    for axis in range(out.ndim):
+        vdim = v.type.shape[axis - lead] if axis >= lead else 1
+        if vdim != 1:
+            dims.append(shape_i(v, axis - lead))
+        elif axis >= out.ndim - x.ndim and x.type.shape[axis - out.ndim + x.ndim] != 1:
+            dims.append(shape_i(x, axis - out.ndim + x.ndim))
+        else:
+            dims.append(1)
+    return [as_replacement(alloc(v, *dims), out)]
+
+
+@register_op_rule("canonicalize", Elemwise, name="alloc_under_elemwise")
+def alloc_under_elemwise(fgraph, node):
+    """``alloc(v, *s) + y -> v + y`` where ``y``'s shape already gives the result shape.
+
+    An axis along which the alloc broadcasts ``v`` needs another input that is not
+    static size 1 there (by the static-shape contract it then has the full size).
+    One alloc per firing; the worklist comes back for the next.
+    """
+    ins = node.inputs
+    if len(ins) == 1 and len(node.outputs) == 1 and ins[0].owner is not None and \
+            isinstance(ins[0].owner.op, Alloc):          # f(alloc(v, *s)) -> alloc(f(v), *s)
+        value, *dims = ins[0].owner.inputs
+        return [as_replacement(alloc(node.op(value), *dims), node.outputs[0])]
+    for pos, a in enumerate(ins):
+        if a.owner is None or not isinstance(a.owner.op, Alloc):
+            continue
+        value = a.owner.inputs[0]
+        if value.ndim < a.ndim:
+            value = DimShuffle(value.ndim, ("x",) * (a.ndim - value.ndim)
+                               + tuple(range(value.ndim)))(value)
+        covered = all(
+            value.type.shape[axis] != 1 or a.type.shape[axis] == 1
+            or any(j != pos and other.type.shape[axis] != 1 for j, other in enumerate(ins))
+            for axis in range(a.ndim))
+        if not covered:
+            continue
+        new = node.op(*[value if j == pos else other for j, other in enumerate(ins)])
+        outs = new if isinstance(new, (list, tuple)) else [new]
+        reps = [as_replacement(n, o) for n, o in zip(outs, node.outputs)]
+        if all(r is not None for r in reps):
+            return reps
+    return None
+
+
+__all__ = ["alloc_under_elemwise", "constant_folding", "second_to_alloc", "useless_alloc",
+           "useless_cast", "useless_dimshuffle", "useless_reshape", "useless_specify_shape"]

@@ -122,13 +122,12 @@ def _dtype_name(dtype) -> str:
 
 
 class _Group:
-    """Members of one fused group and the flat scalar code they become."""
+    """The nodes of one fused group (``root`` computes its output)."""
 
     def __init__(self, root):
         self.root = root
         self.members = {root}
         self.n_ops = _n_ops(root)
-        self.outside: dict = {}          # outside Variable -> input index
 
     def add(self, node) -> None:
         self.members.add(node)

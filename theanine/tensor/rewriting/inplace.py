@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from theanine.graph.basic import Constant
+from theanine.graph.basic import Apply, Constant
 from theanine.graph.destroyhandler import attach_destroy_handler
 from theanine.graph.rewriting.basic import GraphPass, apply_replacements
 from theanine.graph.rewriting.pipeline import replace_pass
@@ -57,7 +57,7 @@ def make_inplace(fgraph) -> Counter:
                 continue
             for pos in _elemwise_candidates(fgraph, node, handler):
                 new_op = Elemwise(op.scalar_op, {0: pos}, name=op.name)
-                new_node = new_op.make_node(*node.inputs)
+                new_node = Apply(new_op, list(node.inputs), [o.type() for o in node.outputs])
                 if _try(fgraph, node, new_node, "inplace_elemwise"):
                     counts["inplace_elemwise"] += 1
                     break

@@ -8,15 +8,19 @@ before ``log(1 + x)``), because a pass offers a node its rules in order.
 
 from __future__ import annotations
 
+import numpy as np
+
 from theanine.scalar import basic as ts
 from theanine.tensor import math as tm
 from theanine.tensor.elemwise import CAReduce, DimShuffle, keep_dims, normalize_axis
 from theanine.tensor.rewriting.utils import (
     as_replacement,
+    constant_array,
     match,
     register_elemwise_rule,
     register_pattern,
     scalar_op_of,
+    single_client,
 )
 
 
@@ -59,6 +63,70 @@ register_pattern("stabilize", (ts.true_div, 1, (ts.add, 1, (ts.exp, "u"))),
                  _sigmoid_of_negated, name="1/(1+exp(u)) -> sigmoid(-u)")
 register_pattern("stabilize", (ts.reciprocal, (ts.add, 1, (ts.exp, "u"))),
                  _sigmoid_of_negated, name="reciprocal(1+exp(u)) -> sigmoid(-u)")
+
+
+# a / (1 + exp(u)) = a * sigmoid(-u): the form gradients of the sigmoid formula take
+register_pattern("stabilize", (ts.true_div, "a", (ts.add, 1, (ts.exp, "u"))),
+                 lambda a, u: tm.mul(a, tm.sigmoid(negated(u))),
+                 name="a/(1+exp(u)) -> a*sigmoid(-u)")
+# 1 - sigmoid(x) is exactly 0 once sigmoid(x) rounds to 1 (x > 37 in float64, 17 in
+# float32); sigmoid(-x) keeps its digits
+register_pattern("stabilize", (ts.sub, 1, (ts.sigmoid, "x")),
+                 lambda x: tm.sigmoid(negated(x)), name="1 - sigmoid(x) -> sigmoid(-x)")
+
+
+def is_negation(a, b) -> bool:
+    """``a`` is ``-b`` by construction: ``neg``, ``-u - w`` vs ``u + w``, ``p - q`` vs
+    ``q - p``, or opposite constants."""
+    for p, q in ((a, b), (b, a)):
+        op_p, op_q = type(scalar_op_of(p)), type(scalar_op_of(q))
+        if op_p is ts.Neg and p.owner.inputs[0] is q:
+            return True
+        if op_p is ts.Sub and op_q is ts.Add:
+            n, w = p.owner.inputs
+            if type(scalar_op_of(n)) is ts.Neg:
+                u = n.owner.inputs[0]
+                qa, qb = q.owner.inputs
+                if (qa is u and qb is w) or (qa is w and qb is u):
+                    return True
+        if op_p is ts.Sub and op_q is ts.Sub:
+            if p.owner.inputs[0] is q.owner.inputs[1] and p.owner.inputs[1] is q.owner.inputs[0]:
+                return True
+    ca, cb = constant_array(a), constant_array(b)
+    return ca is not None and cb is not None and ca.shape == cb.shape and \
+        bool(np.all(ca == -cb))
+
+
+@register_elemwise_rule("stabilize", ts.mul, name="sigmoid_times_exp")
+def sigmoid_times_exp(fgraph, node):
+    """``sigmoid(v) * exp(-v) -> sigmoid(-v)`` anywhere in a product (through ``neg``):
+    the left side overflows to ``0 * inf`` for large ``-v``, the right never does."""
+    out = node.outputs[0]
+    factors, negs = [], 0
+    stack = [(out, True)]
+    while stack:
+        var, is_root = stack.pop()
+        op = type(scalar_op_of(var))
+        if op in (ts.Mul, ts.Neg) and (is_root or (var.dtype == out.dtype
+                                                   and single_client(fgraph, var))):
+            negs += op is ts.Neg
+            stack.extend((i, False) for i in reversed(var.owner.inputs))
+        else:
+            factors.append(var)
+    exps = [f for f in factors if type(scalar_op_of(f)) is ts.Exp]
+    if not exps or any(f.dtype != out.dtype for f in factors):
+        return None
+    for sig in factors:
+        if type(scalar_op_of(sig)) is not ts.Sigmoid:
+            continue
+        for e in exps:
+            if is_negation(sig.owner.inputs[0], e.owner.inputs[0]):
+                rest = [f for f in factors if f is not sig and f is not e]
+                expr = tm.sigmoid(e.owner.inputs[0])
+                for f in rest:
+                    expr = tm.mul(f, expr)
+                return [as_replacement(tm.neg(expr) if negs % 2 else expr, out)]
+    return None
 
 
 def _is_max_shifted(arg) -> bool:
@@ -106,4 +174,4 @@ def logsumexp(fgraph, node):
     return [as_replacement(new, out)]
 
 
-__all__ = ["logsumexp", "negated"]
+__all__ = ["is_negation", "logsumexp", "negated", "sigmoid_times_exp"]

@@ -292,6 +292,20 @@ def register_pattern(pass_name: str, in_pattern: tuple, out_pattern, name: str |
     return register_rule(pass_name, PatternRule(in_pattern, out_pattern, name, guard, tags))
 
 
+class ElemwiseOf:
+    """A rule track: Elemwise nodes (not in-place) whose scalar op is one of ``classes``."""
+
+    def __init__(self, *classes):
+        self.classes = classes
+
+    def matches_op(self, op) -> bool:
+        return type(op) is Elemwise and not op.inplace_pattern and \
+            isinstance(op.scalar_op, self.classes)
+
+    def __repr__(self):
+        return f"ElemwiseOf({', '.join(c.__name__ for c in self.classes)})"
+
+
 def register_elemwise_rule(pass_name: str, *scalar_ops: ts.ScalarOp, name=None, tags=()):
     """Decorator: a rule offered only Elemwise nodes of these scalar ops."""
     tracks = [elemwise_op(s) for s in scalar_ops]
@@ -311,7 +325,7 @@ def register_op_rule(pass_name: str, *ops, name=None, tags=()):
     return wrap
 
 
-__all__ = ["PatternRule", "Var", "as_replacement", "build", "constant_array",
+__all__ = ["ElemwiseOf", "PatternRule", "Var", "as_replacement", "build", "constant_array",
            "constant_value", "fits", "is_constant_value", "is_elemwise", "known_nonnegative",
            "known_nonzero", "make_constant", "match", "register_elemwise_rule",
            "register_op_rule", "register_pattern", "scalar_op_of", "single_client"]
