@@ -44,6 +44,14 @@ def test_missing_value_behind_unevaluated_nodes_names_the_root_input():
         np.testing.assert_allclose((g * 2).tag.test_value, 6 * np.exp(np.ones(3)))
 
 
+def test_compiling_under_raise_needs_no_test_values():
+    x, c = tt.dvector("x"), tt.dscalar("c")
+    y = tt.exp(x) * c + x * c                # built without test values
+    with th.config.change_flags(compute_test_value="raise"):
+        f = th.function([x, c], y)           # the fused node's inputs have none: fine
+    assert f(np.zeros(2), 2.0).tolist() == [2.0, 2.0]
+
+
 def test_compiling_does_not_compute_test_values(raise_mode):
     x = tt.dvector("x")
     x.tag.test_value = np.ones(3)
