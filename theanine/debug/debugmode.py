@@ -80,6 +80,13 @@ def _may_alias(op, out_index, in_index) -> bool:
         in_index in op.destroy_map.get(out_index, ())
 
 
+def _aliases_any(value, others) -> bool:
+    """``value`` shares memory with one of ``others`` (the same buffer read twice, as in
+    an in-place ``x * x``, is covered by the declaration for the other input)."""
+    return isinstance(value, np.ndarray) and any(
+        isinstance(o, np.ndarray) and np.shares_memory(value, o) for o in others)
+
+
 class DebugRunner:
     """Evaluates a FunctionGraph node by node with all checks."""
 
@@ -131,8 +138,10 @@ class DebugRunner:
 
     def _check_node(self, node, args, before, results) -> None:
         op = node.op
+        destroyed = [args[i] for i in range(len(args)) if _destroyed(op, i)]
         for i, (now, was) in enumerate(zip(args, before)):
             if not _destroyed(op, i) and isinstance(now, np.ndarray) and \
+                    not _aliases_any(now, destroyed) and \
                     not np.array_equal(now, was, equal_nan=True):
                 raise BadDestroyMap(f"{_where(node)} modified its input {i} "
                                     f"({node.inputs[i]}) without declaring it in destroy_map")
@@ -147,10 +156,11 @@ class DebugRunner:
                     value.dtype.kind in "fc" and not np.isfinite(value).all():
                 raise InvalidValueError(f"output {o} of {_where(node)} is not finite "
                                         "(set DebugMode__check_finite=False to allow)")
+            allowed = [args[k] for k in range(len(args)) if _may_alias(op, o, k)]
             for i, arg in enumerate(args):
                 if isinstance(value, np.ndarray) and isinstance(arg, np.ndarray) and \
                         value.size and np.shares_memory(value, arg) and \
-                        not _may_alias(op, o, i):
+                        not _may_alias(op, o, i) and not _aliases_any(arg, allowed):
                     raise BadViewMap(f"output {o} of {_where(node)} shares memory with input "
                                      f"{i} ({node.inputs[i]}) without declaring it in "
                                      "view_map")
