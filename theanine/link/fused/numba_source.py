@@ -262,6 +262,42 @@ def generate_source(program: KernelProgram, parallel: bool = True) -> str:
     ]
     a = src.append
 
+    def drivers(name: str, params: str, lines: list[str]) -> None:
+        """``<name>_ser`` and ``<name>_par``; ``RANGE`` in ``lines`` becomes range/prange."""
+        for suffix, rng, pk in (("_ser", "range", False), ("_par", "prange", True)):
+            a(jit(pk))
+            a(f"def {name}{suffix}({params}):")
+            for ln in lines:
+                a("    " + ln.replace("RANGE", rng))
+            a("")
+
+    def guarded_loop(ind: str, loop: str, ld: str, stores: list[str]) -> None:
+        """``loop`` over the vectorized body, re-run with libm when a trig argument is large."""
+        a(f"{ind}bad = False")
+        a(f"{ind}{loop}")
+        a(f"{ind}    r, b = body_v({ld})")
+        if has_trig:
+            a(f"{ind}    bad |= b")
+        for st in stores:
+            a(f"{ind}    {st}")
+        if has_trig:
+            a(f"{ind}if bad:")
+            a(f"{ind}    {loop}")
+            a(f"{ind}        r = body({ld})")
+            for st in stores:
+                a(f"{ind}        {st}")
+
+    def acc_row(sig: str, loop: str, ld: str) -> None:
+        """Scalar accumulation of one row of a reduction."""
+        a(helper)
+        a(f"def {sig}:")
+        a(f"    acc = {init}")
+        a(f"    {loop}")
+        a(f"        r = body({ld})")
+        a(f"        acc = _s.comb_{rop}(acc, {val})")
+        a("    return acc")
+        a("")
+
     # Each loop body lives in an out-of-line helper (compiled once per argument
     # types and shared by the serial and the parallel driver); the drivers only
     # distribute blocks/rows, which keeps the parfor passes cheap.
@@ -269,29 +305,16 @@ def generate_source(program: KernelProgram, parallel: bool = True) -> str:
     # ---------------------------------------------------------- elementwise
     a(helper)
     a(f"def _flat_block(start, stop, {io}):")
-    a("    bad = False")
-    a("    for i in range(start, stop):")
-    a(f"        r, b = body_v({ld1})")
-    if has_trig:
-        a("        bad |= b")
-    for k in range(n_out):
-        a(f"        o{k}[i] = r[{k}]")
-    if has_trig:
-        a("    if bad:")
-        a("        for i in range(start, stop):")
-        a(f"            r = body({ld1})")
-        for k in range(n_out):
-            a(f"            o{k}[i] = r[{k}]")
+    guarded_loop("    ", "for i in range(start, stop):", ld1,
+                 [f"o{k}[i] = r[{k}]" for k in range(n_out)])
     a("    return 0")
     a("")
-    for name, rng, pk in (("flat_ser", "range", False), ("flat_par", "prange", True)):
-        a(jit(pk))
-        a(f"def {name}(n, {io}):")
-        a("    nb = (n + BLOCK - 1) // BLOCK")
-        a(f"    for blk in {rng}(nb):")
-        a("        start = blk * BLOCK")
-        a(f"        _flat_block(start, min(start + BLOCK, n), {io})")
-        a("")
+    drivers("flat", f"n, {io}", [
+        "nb = (n + BLOCK - 1) // BLOCK",
+        "for blk in RANGE(nb):",
+        "    start = blk * BLOCK",
+        f"    _flat_block(start, min(start + BLOCK, n), {io})",
+    ])
     a(helper)
     a(f"def _nd_row(i, j, s2, {io}):")
     a("    for l in range(s2):")
@@ -300,13 +323,11 @@ def generate_source(program: KernelProgram, parallel: bool = True) -> str:
         a(f"        o{k}[i, j, l] = r[{k}]")
     a("    return 0")
     a("")
-    for name, rng, pk in (("nd_ser", "range", False), ("nd_par", "prange", True)):
-        a(jit(pk))
-        a(f"def {name}(s0, s1, s2, {io}):")
-        a(f"    for ij in {rng}(s0 * s1):")
-        a("        i = ij // s1")
-        a(f"        _nd_row(i, ij - i * s1, s2, {io})")
-        a("")
+    drivers("nd", f"s0, s1, s2, {io}", [
+        "for ij in RANGE(s0 * s1):",
+        "    i = ij // s1",
+        f"    _nd_row(i, ij - i * s1, s2, {io})",
+    ])
 
     # ---------------------------------------------------------- reductions
     if p.reduce is not None:
@@ -315,94 +336,50 @@ def generate_source(program: KernelProgram, parallel: bool = True) -> str:
         odt = p.output_dtypes()[0]
         init = _acc_init(rop, rdt)
         val = _cast("r[0]", odt, rdt)
+        acc_np = _npname(rdt)
         a(helper)
         a(f"def _red_block(start, stop{ins_}):")
-        a(f"    buf = np.empty(BLOCK, {_npname(rdt)})")
-        a("    bad = False")
-        a("    for i in range(start, stop):")
-        a(f"        r, b = body_v({ld1})")
-        if has_trig:
-            a("        bad |= b")
-        a(f"        buf[i - start] = {val}")
-        if has_trig:
-            a("    if bad:")
-            a("        for i in range(start, stop):")
-            a(f"            r = body({ld1})")
-            a(f"            buf[i - start] = {val}")
+        a(f"    buf = np.empty(BLOCK, {acc_np})")
+        guarded_loop("    ", "for i in range(start, stop):", ld1, [f"buf[i - start] = {val}"])
         a(f"    return _s.{rop}_buf(buf, stop - start, {init})")
         a("")
-        for name, rng, pk in (("red_flat_ser", "range", False),
-                              ("red_flat_par", "prange", True)):
-            a(jit(pk))
-            a(f"def {name}(n{ins_}):")
-            a("    nb = (n + BLOCK - 1) // BLOCK")
-            a(f"    part = np.empty(nb, {_npname(rdt)})")
-            a(f"    for blk in {rng}(nb):")
-            a("        start = blk * BLOCK")
-            a(f"        part[blk] = _red_block(start, min(start + BLOCK, n){ins_})")
-            a(f"    return _s.{rop}_buf(part, nb, {init})")
-            a("")
-        a(helper)
-        a(f"def _red_nd_row(i, j, s2{ins_}):")
-        a(f"    acc = {init}")
-        a("    for l in range(s2):")
-        a(f"        r = body({ld3})")
-        a(f"        acc = _s.comb_{rop}(acc, {val})")
-        a("    return acc")
-        a("")
-        for name, rng, pk in (("red_nd_ser", "range", False), ("red_nd_par", "prange", True)):
-            a(jit(pk))
-            a(f"def {name}(s0, s1, s2{ins_}):")
-            a(f"    part = np.empty(s0 * s1, {_npname(rdt)})")
-            a(f"    for ij in {rng}(s0 * s1):")
-            a("        i = ij // s1")
-            a(f"        part[ij] = _red_nd_row(i, ij - i * s1, s2{ins_})")
-            a(f"    return _s.{rop}_buf(part, s0 * s1, {init})")
-            a("")
-        a(helper)
-        a(f"def _red_inner_row(k, R{ins_}):")
-        a(f"    acc = {init}")
-        a("    for q in range(R):")
-        a(f"        r = body({ld2})")
-        a(f"        acc = _s.comb_{rop}(acc, {val})")
-        a("    return acc")
-        a("")
-        for name, rng, pk in (("red_inner_ser", "range", False),
-                              ("red_inner_par", "prange", True)):
-            a(jit(pk))
-            a(f"def {name}(K, R{ins_out}):")
-            a(f"    for k in {rng}(K):")
-            a(f"        out[k] = _red_inner_row(k, R{ins_})")
-            a("")
+        drivers("red_flat", f"n{ins_}", [
+            "nb = (n + BLOCK - 1) // BLOCK",
+            f"part = np.empty(nb, {acc_np})",
+            "for blk in RANGE(nb):",
+            "    start = blk * BLOCK",
+            f"    part[blk] = _red_block(start, min(start + BLOCK, n){ins_})",
+            f"return _s.{rop}_buf(part, nb, {init})",
+        ])
+        acc_row(f"_red_nd_row(i, j, s2{ins_})", "for l in range(s2):", ld3)
+        drivers("red_nd", f"s0, s1, s2{ins_}", [
+            f"part = np.empty(s0 * s1, {acc_np})",
+            "for ij in RANGE(s0 * s1):",
+            "    i = ij // s1",
+            f"    part[ij] = _red_nd_row(i, ij - i * s1, s2{ins_})",
+            f"return _s.{rop}_buf(part, s0 * s1, {init})",
+        ])
+        acc_row(f"_red_inner_row(k, R{ins_})", "for q in range(R):", ld2)
+        drivers("red_inner", f"K, R{ins_out}", [
+            "for k in RANGE(K):",
+            f"    out[k] = _red_inner_row(k, R{ins_})",
+        ])
         a(helper)
         a(f"def _red_outer_block(k0, k1, R{ins_out}):")
         a("    for k in range(k0, k1):")
         a(f"        out[k] = {init}")
-        a(f"    tmp = np.empty(k1 - k0, {_npname(rdt)})")
+        a(f"    tmp = np.empty(k1 - k0, {acc_np})")
         a("    for q in range(R):")
-        a("        bad = False")
-        a("        for k in range(k0, k1):")
-        a(f"            r, b = body_v({ld2})")
-        if has_trig:
-            a("            bad |= b")
-        a(f"            tmp[k - k0] = {val}")
-        if has_trig:
-            a("        if bad:")
-            a("            for k in range(k0, k1):")
-            a(f"                r = body({ld2})")
-            a(f"                tmp[k - k0] = {val}")
+        guarded_loop("        ", "for k in range(k0, k1):", ld2, [f"tmp[k - k0] = {val}"])
         a("        for k in range(k0, k1):")
         a(f"            out[k] = _s.comb_{rop}(out[k], tmp[k - k0])")
         a("    return 0")
         a("")
-        for name, rng, pk in (("red_outer_ser", "range", False),
-                              ("red_outer_par", "prange", True)):
-            a(jit(pk))
-            a(f"def {name}(K, R{ins_out}):")
-            a("    nb = (K + BLOCK - 1) // BLOCK")
-            a(f"    for blk in {rng}(nb):")
-            a("        k0 = blk * BLOCK")
-            a(f"        _red_outer_block(k0, min(k0 + BLOCK, K), R{ins_out})")
-            a("")
+        drivers("red_outer", f"K, R{ins_out}", [
+            "nb = (K + BLOCK - 1) // BLOCK",
+            "for blk in RANGE(nb):",
+            "    k0 = blk * BLOCK",
+            f"    _red_outer_block(k0, min(k0 + BLOCK, K), R{ins_out})",
+        ])
     return "\n".join(src) + "\n"
 
