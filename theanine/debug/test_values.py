@@ -17,7 +17,7 @@ from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 from theanine.graph.op import set_test_value_hook
 from theanine.graph.utils import TestValueError, format_trace, user_line
-from theanine.link.errors import describe_value
+from theanine.link.errors import input_lines
 
 _MISSING = object()
 
@@ -116,8 +116,7 @@ def _build_time_error(node, values, exc) -> Exception:
     lines = [f"{type(exc).__name__} while computing test values: {exc}",
              f"Node: {node}",
              f"Built at {user_line(node.tag.trace)}"]
-    for i, (var, value) in enumerate(zip(node.inputs, values)):
-        lines.append(f"  input {i}: {var} ({var.type}): {describe_value(value, True)}")
+    lines += input_lines(node, values)
     if node.tag.trace:
         lines.append(format_trace(node.tag.trace))
     message = "\n".join(lines)
