@@ -17,10 +17,10 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq graphviz >/dev/null; }
 
+# The "Advanced Theano" tour (pictures into out/), then the tutorial's logistic regression.
 demo: $(VENV)/.installed system-deps
-	$(PY) examples/demo.py
+	$(PY) examples/demo.py out
 	$(PY) examples/logreg.py
-	$(PY) examples/logreg_pictures.py out
 
 test: $(VENV)/.installed system-deps
 	$(PY) -m ruff check theanine tests benchmarks examples

@@ -25,15 +25,17 @@ def _data():
             rng.standard_normal(FEATS) * 0.01)
 
 
-def _theanine_step(x, y, w0):
-    xs, ys = tt.dmatrix("x"), tt.dvector("y")
-    w, b = th.shared(w0.copy(), name="w"), th.shared(0.0, name="b")
-    p_1 = 1 / (1 + tt.exp(-tt.dot(xs, w) - b))
-    xent = -ys * tt.log(p_1) - (1 - ys) * tt.log(1 - p_1)
+def _theano_api_step(lib, tensor, x, y, w0):
+    """The training step written once against the Theano API (``lib``: theanine or PyTensor,
+    ``tensor``: its tensor module)."""
+    xs, ys = tensor.dmatrix("x"), tensor.dvector("y")
+    w, b = lib.shared(w0.copy(), name="w"), lib.shared(0.0, name="b")
+    p_1 = 1 / (1 + tensor.exp(-tensor.dot(xs, w) - b))
+    xent = -ys * tensor.log(p_1) - (1 - ys) * tensor.log(1 - p_1)
     cost = xent.mean() + REG * (w ** 2).sum()
-    gw, gb = th.grad(cost, [w, b])
-    train = th.function([xs, ys], [p_1 > 0.5, xent],
-                        updates=[(w, w - LR * gw), (b, b - LR * gb)])
+    gw, gb = lib.grad(cost, [w, b])
+    train = lib.function([xs, ys], [p_1 > 0.5, xent],
+                         updates=[(w, w - LR * gw), (b, b - LR * gb)])
     return lambda: train(x, y)
 
 
@@ -78,28 +80,16 @@ def _jax_step(jax, x, y, w0):
     return run
 
 
-def _pytensor_step(pytensor, x, y, w0):
-    pt = importlib.import_module("pytensor.tensor")
-    xs, ys = pt.dmatrix("x"), pt.dvector("y")
-    w, b = pytensor.shared(w0.copy(), name="w"), pytensor.shared(0.0, name="b")
-    p_1 = 1 / (1 + pt.exp(-pt.dot(xs, w) - b))
-    xent = -ys * pt.log(p_1) - (1 - ys) * pt.log(1 - p_1)
-    cost = xent.mean() + REG * (w ** 2).sum()
-    gw, gb = pytensor.grad(cost, [w, b])
-    train = pytensor.function([xs, ys], [p_1 > 0.5, xent],
-                              updates=[(w, w - LR * gw), (b, b - LR * gb)])
-    return lambda: train(x, y)
-
-
 def _setup():
     x, y, w0 = _data()
-    impls = {"theanine": _theanine_step(x, y, w0), "numpy": _numpy_step(x, y, w0)}
+    impls = {"theanine": _theano_api_step(th, tt, x, y, w0), "numpy": _numpy_step(x, y, w0)}
     jax = optional_import("jax")
     if jax is not None:
         impls["jax"] = _jax_step(jax, x, y, w0)
     pytensor = optional_import("pytensor")
     if pytensor is not None:
-        impls["pytensor"] = _pytensor_step(pytensor, x, y, w0)
+        impls["pytensor"] = _theano_api_step(
+            pytensor, importlib.import_module("pytensor.tensor"), x, y, w0)
     return impls
 
 

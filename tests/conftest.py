@@ -1,7 +1,16 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures and settings."""
+
+import os
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# CI runs the same hypothesis examples every time (a failure there is reproducible);
+# local runs explore new ones.
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture

@@ -164,6 +164,14 @@ def _is_domain_pair(seq):
 # -- the checks -----------------------------------------------------------------------
 
 
+def mode_for_linker(linker: str):
+    """FAST_RUN on ``linker``; for DebugMode's ``debug`` linker, its finiteness check is
+    off, since the NumPy reference itself says whether NaN/inf is the right answer."""
+    if linker == "debug":
+        return DebugMode(check_finite=False)
+    return th.Mode(linker=linker)
+
+
 def linker_names() -> list[str]:
     """Registered linkers, one name per linker class (aliases such as cvm skipped)."""
     seen, names = set(), []
@@ -212,12 +220,7 @@ def check_values(case, in_vars, outs, arrays, refs, dtype, label, linkers=None):
         # the py linker runs the graph as built (the reference); others after fast_run.
         # DebugMode checks every rewrite and node contract; the reference itself says
         # whether non-finite values are right, so its finiteness check is off here.
-        if linker == "py":
-            mode = REFERENCE_MODE
-        elif linker == "debug":
-            mode = DebugMode(check_finite=False)
-        else:
-            mode = th.Mode(linker=linker)
+        mode = REFERENCE_MODE if linker == "py" else mode_for_linker(linker)
         fn = th.function(in_vars, outs, mode=mode, on_unused_input="ignore")
         copies = [a.copy() for a in arrays]
         got = fn(*arrays)

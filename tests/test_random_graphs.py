@@ -16,7 +16,7 @@ import numpy as np
 import scipy.special as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from op_checker import linker_names
+from op_checker import linker_names, mode_for_linker
 
 import theanine as th
 import theanine.tensor as tt
@@ -116,7 +116,7 @@ def test_random_graph_matches_numpy(graph):
     inputs, arrays, outs, refs, dtype = graph
     rtol, atol = (1e-9, 1e-12) if dtype == "float64" else (1e-4, 1e-5)
     for linker in linker_names():
-        fn = th.function(inputs, outs, mode=th.Mode(linker=linker), on_unused_input="ignore")
+        fn = th.function(inputs, outs, mode=mode_for_linker(linker), on_unused_input="ignore")
         with np.errstate(all="ignore"):
             got = fn(*arrays)
         for k, (value, ref, out) in enumerate(zip(got, refs, outs)):

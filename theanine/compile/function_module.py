@@ -231,12 +231,15 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
     Python's cyclic garbage collector is paused while compiling: compiling makes
     many short-lived objects but no garbage cycles, and the collector's repeated
     sweeps over a large graph would make compile time grow faster than linearly.
+    Test values are off while compiling: they check the user's graph as it is built,
+    and nodes made by rewrites need none (their inputs may have none either).
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
-                        allow_input_downcast, profile, on_unused_input, trust_input)
+        with config.change_flags(compute_test_value="off"):
+            return _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
+                            allow_input_downcast, profile, on_unused_input, trust_input)
     finally:
         if was_enabled:
             gc.enable()
@@ -314,6 +317,8 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
                     update_containers=containers, copy_updates=copy_upd,
                     return_list=return_list, fn_name=fn_name)
     linker = mode_obj.linker
+    if profile is None:        # a ProfileMode brings its own stats
+        profile = getattr(mode_obj, "profile_stats", None)
     stats, runtime = stats_for(profile, name)
     code = None
     if runtime:

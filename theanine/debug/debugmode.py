@@ -3,7 +3,9 @@
 Each call (up to ``DebugMode__patience`` calls) checks:
 
 - every rewrite: the replaced variable's value equals its replacement's on this
-  call's inputs (``BadOptimization``, naming the rule and the node);
+  call's inputs (``BadOptimization``, naming the rule and the node), except where
+  the replaced formula is shown to be at the mercy of rounding (what stabilizing
+  rewrites exist for; ``_within_rounding``);
 - every node: its ``perform`` and the linker's thunk agree (``BadThunkOutput``);
   it modifies only inputs declared in ``destroy_map`` (``BadDestroyMap``); its
   outputs share memory with inputs only as ``view_map``/``destroy_map`` say
@@ -31,6 +33,7 @@ from theanine.debug.errors import (
 )
 from theanine.graph.basic import Constant, io_toposort
 from theanine.graph.rewriting.basic import add_rewrite_observer
+from theanine.graph.rewriting.pipeline import get_pass
 from theanine.graph.utils import user_line
 from theanine.link.callspec import entry_source
 from theanine.link.python.dispatch import perform_thunk, python_funcify
@@ -75,6 +78,13 @@ def _destroyed(op, i) -> bool:
 def _may_alias(op, out_index, in_index) -> bool:
     return in_index in op.view_map.get(out_index, ()) or \
         in_index in op.destroy_map.get(out_index, ())
+
+
+def _aliases_any(value, others) -> bool:
+    """``value`` shares memory with one of ``others`` (the same buffer read twice, as in
+    an in-place ``x * x``, is covered by the declaration for the other input)."""
+    return isinstance(value, np.ndarray) and any(
+        isinstance(o, np.ndarray) and np.shares_memory(value, o) for o in others)
 
 
 class DebugRunner:
@@ -128,8 +138,10 @@ class DebugRunner:
 
     def _check_node(self, node, args, before, results) -> None:
         op = node.op
+        destroyed = [args[i] for i in range(len(args)) if _destroyed(op, i)]
         for i, (now, was) in enumerate(zip(args, before)):
             if not _destroyed(op, i) and isinstance(now, np.ndarray) and \
+                    not _aliases_any(now, destroyed) and \
                     not np.array_equal(now, was, equal_nan=True):
                 raise BadDestroyMap(f"{_where(node)} modified its input {i} "
                                     f"({node.inputs[i]}) without declaring it in destroy_map")
@@ -144,10 +156,11 @@ class DebugRunner:
                     value.dtype.kind in "fc" and not np.isfinite(value).all():
                 raise InvalidValueError(f"output {o} of {_where(node)} is not finite "
                                         "(set DebugMode__check_finite=False to allow)")
+            allowed = [args[k] for k in range(len(args)) if _may_alias(op, o, k)]
             for i, arg in enumerate(args):
                 if isinstance(value, np.ndarray) and isinstance(arg, np.ndarray) and \
                         value.size and np.shares_memory(value, arg) and \
-                        not _may_alias(op, o, i):
+                        not _may_alias(op, o, i) and not _aliases_any(arg, allowed):
                     raise BadViewMap(f"output {o} of {_where(node)} shares memory with input "
                                      f"{i} ({node.inputs[i]}) without declaring it in "
                                      "view_map")
@@ -165,24 +178,85 @@ class DebugRunner:
         if not self.rewrites:
             return
         targets = [v for old, new, _, _ in self.rewrites for v in (old, new)]
-        values = _evaluate_with_perform(self.fgraph.inputs, inputs, targets)
-        for k, (old, new, rule, node) in enumerate(self.rewrites):
-            a, b = values[2 * k], values[2 * k + 1]
-            if not _same(old, a, b):
+        env = _evaluate_with_perform(self.fgraph.inputs, inputs, targets)
+        for old, new, rule, node in self.rewrites:
+            a, b = _value(env, old), _value(env, new)
+            if not _same(old, a, b) and not _within_rounding(
+                    old, new, a, b, env, rule in _rule_names("stabilize")):
                 raise BadOptimization(
                     f"rewrite rule {rule!r} on {_where(node)} replaced {old} by {new}, but "
                     f"they differ on this call's inputs: {a!r:.100} vs {b!r:.100}")
 
 
-def _evaluate_with_perform(graph_inputs, values, targets) -> list:
-    """Values of ``targets`` computed node by node with ``perform`` (the reference)."""
+def _rule_names(pass_name: str) -> set:
+    return {r.name for r in getattr(get_pass(pass_name), "rules", ())}
+
+
+def _value(env, var):
+    return var.data if isinstance(var, Constant) else env[var]
+
+
+def _evaluate_with_perform(graph_inputs, values, targets) -> dict:
+    """Values of ``targets`` (and all above them) computed node by node with ``perform``."""
     env = {var: _snapshot(val) for var, val in zip(graph_inputs, values)}
     for node in io_toposort(list(graph_inputs), targets):
-        args = [v.data if isinstance(v, Constant) else env[v] for v in node.inputs]
+        args = [_value(env, v) for v in node.inputs]
         result = perform_thunk(node.op, node)(*[_snapshot(a) for a in args])
         for var, val in zip(node.outputs, result if len(node.outputs) > 1 else (result,)):
             env[var] = val
-    return [v.data if isinstance(v, Constant) else env[v] for v in targets]
+    return env
+
+
+def _within_rounding(old, new, a, b, env, stabilizing: bool) -> bool:
+    """Whether ``new`` differs from ``old`` only where ``old`` carries no information.
+
+    A stabilizing rewrite (``log(1 + exp(x)) -> softplus(x)``) replaces a formula that
+    loses its digits, or overflows, for some inputs, so comparing with it there is
+    meaningless.  Where nudging the results of the nodes computing ``old`` by a few
+    ulps moves ``old`` (``_rounding_spread``), the difference may be that large; a rule
+    of the ``stabilize`` pass may also turn a non-finite ``old`` into a finite value.
+    Elsewhere the usual tolerance holds.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.dtype.kind != "f":
+        return False
+    rtol = 1e-4 if a.dtype.itemsize <= 4 else 1e-6
+    with np.errstate(all="ignore"):
+        ok = (a == b) | (np.isnan(a) & np.isnan(b))
+        if stabilizing:
+            ok |= ~np.isfinite(a) & np.isfinite(b)
+        ok |= np.abs(a - b) <= 1e-6 + rtol * np.abs(b) + 4 * _rounding_spread(old, new, a, env)
+    return bool(ok.all())
+
+
+def _rounding_spread(old, new, a, env):
+    """How far ``old`` moves when the nodes computing it (and not ``new``) have each
+    result scaled by 1 + 4 eps, then 1 - 4 eps: infinite where finiteness changes."""
+    shared = set(io_toposort([], [new]))
+    own = [n for n in io_toposort([], [old]) if n not in shared]
+    spread = np.zeros(a.shape)
+    for sign in (1, -1) if own else ():
+        nudged = np.asarray(_nudged_value(own, old, env, sign), dtype=float)
+        with np.errstate(all="ignore"):
+            same = (nudged == a) | (np.isnan(nudged) & np.isnan(a))
+            moved = np.where(same, 0.0, np.abs(nudged - a))
+        spread = np.maximum(spread, np.where(np.isnan(moved), np.inf, moved))
+    return spread
+
+
+def _nudged_value(nodes, target, env, sign):
+    """``target`` recomputed over ``nodes`` with every float result scaled by 1 ± 4 eps."""
+    local = {}
+    for node in nodes:
+        args = [local[v] if v in local else _value(env, v) for v in node.inputs]
+        result = perform_thunk(node.op, node)(*[_snapshot(x) for x in args])
+        outs = result if len(node.outputs) > 1 else (result,)
+        for var, val in zip(node.outputs, outs):
+            if isinstance(val, np.ndarray) and val.dtype.kind == "f":
+                with np.errstate(all="ignore"):
+                    val = val * (1 + sign * 4 * np.finfo(val.dtype).eps)
+            local[var] = val
+    return local[target]
 
 
 class DebugLinker:

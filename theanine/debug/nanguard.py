@@ -8,7 +8,7 @@ from theanine.compile.mode import Mode, register_mode
 from theanine.config import config
 from theanine.debug.errors import InvalidValueError
 from theanine.graph.utils import format_trace, user_line
-from theanine.link.errors import describe_value
+from theanine.link.errors import input_lines
 from theanine.link.python.codegen import Codegen, VMLinker
 
 BIG = 1e10
@@ -50,8 +50,7 @@ class NanGuardCodegen(Codegen):
         lines = [f"NanGuardMode: output {index} of node {node} (position {pos}) contains "
                  f"{problem}",
                  f"Created at {user_line(node.tag.trace)}"]
-        for i, (var, value) in enumerate(zip(node.inputs, inputs)):
-            lines.append(f"  input {i}: {var}: {describe_value(value, True)}")
+        lines += input_lines(node, inputs, with_type=False)
         if node.tag.trace:
             lines.append(format_trace(node.tag.trace))
         error = NanGuardError("\n".join(lines))

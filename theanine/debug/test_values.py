@@ -17,7 +17,7 @@ from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 from theanine.graph.op import set_test_value_hook
 from theanine.graph.utils import TestValueError, format_trace, user_line
-from theanine.link.errors import describe_value
+from theanine.link.errors import input_lines
 
 _MISSING = object()
 
@@ -43,7 +43,7 @@ def get_test_value(var: Variable):
 def _missing(node, var) -> bool:
     """Handle an input without test value; True means: skip this node."""
     mode = config.compute_test_value
-    msg = (f"{var} ({var.type}), an input of {node.op}, has no test value; set "
+    msg = (f"{var} ({var.type}), needed by {node.op}, has no test value; set "
            f"{var.name or 'the variable'}.tag.test_value (needed at "
            f"{user_line(node.tag.trace)})")
     if mode == "raise":
@@ -53,6 +53,34 @@ def _missing(node, var) -> bool:
     return True
 
 
+def _fill_from_owners(var: Variable):
+    """Compute the missing test values above ``var``, for nodes built without
+    ``Op.__call__`` (``make_node`` directly, as gradient code does).
+
+    Returns ``None`` when ``var`` has its value now, else the input without one that
+    stops it (the variable the user should give a test value).
+    """
+    order, seen, stack = [], set(), [(var.owner, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.append((node, True))
+        for inp in node.inputs:
+            if get_test_value(inp) is not _MISSING:
+                continue
+            if inp.owner is None:
+                return inp
+            stack.append((inp.owner, False))
+    for node in order:
+        _evaluate(node, [get_test_value(v) for v in node.inputs])
+    return None
+
+
 def compute_test_value(node) -> None:
     """Evaluate ``node`` on its inputs' test values and store its outputs' values."""
     if config.compute_test_value == "off":
@@ -60,10 +88,20 @@ def compute_test_value(node) -> None:
     values = []
     for var in node.inputs:
         value = get_test_value(var)
+        if value is _MISSING and var.owner is not None:
+            blocker = _fill_from_owners(var)
+            if blocker is not None:
+                _missing(node, blocker)
+                return
+            value = get_test_value(var)
         if value is _MISSING:
             _missing(node, var)
             return
         values.append(value)
+    _evaluate(node, values)
+
+
+def _evaluate(node, values) -> None:
     storage = [[None] for _ in node.outputs]
     try:
         with np.errstate(all="ignore"):
@@ -78,8 +116,7 @@ def _build_time_error(node, values, exc) -> Exception:
     lines = [f"{type(exc).__name__} while computing test values: {exc}",
              f"Node: {node}",
              f"Built at {user_line(node.tag.trace)}"]
-    for i, (var, value) in enumerate(zip(node.inputs, values)):
-        lines.append(f"  input {i}: {var} ({var.type}): {describe_value(value, True)}")
+    lines += input_lines(node, values)
     if node.tag.trace:
         lines.append(format_trace(node.tag.trace))
     message = "\n".join(lines)

@@ -11,33 +11,28 @@ from theanine.graph.basic import Constant, io_toposort
 from theanine.graph.shared import SharedVariable
 
 
+def _value_of(var, env: dict, node=None):
+    """Data of ``var`` (an input of ``node``, or an output when ``node`` is None): computed
+    or given (``env``), a constant's, or a shared variable's."""
+    if id(var) in env:
+        return env[id(var)]
+    if isinstance(var, Constant):
+        return var.data
+    if isinstance(var, SharedVariable):
+        return var.container[0]
+    what = f"output {var}" if node is None else f"input {var} of {node.op}"
+    raise ValueError(f"evaluate: no value for {what}")
+
+
 def evaluate(outputs, values: dict):
     """Evaluate ``outputs`` with each node's ``perform``; ``values`` maps inputs to data."""
     outs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     env = {id(k): v for k, v in values.items()}
     for node in io_toposort(list(values), outs):
-        args = []
-        for inp in node.inputs:
-            if id(inp) in env:
-                args.append(env[id(inp)])
-            elif isinstance(inp, Constant):
-                args.append(inp.data)
-            elif isinstance(inp, SharedVariable):
-                args.append(inp.container[0])
-            else:
-                raise ValueError(f"evaluate: no value for input {inp} of {node.op}")
+        args = [_value_of(inp, env, node) for inp in node.inputs]
         storage = [[None] for _ in node.outputs]
         node.op.perform(node, args, storage)
         for out, cell in zip(node.outputs, storage):
             env[id(out)] = cell[0]
-    result = []
-    for o in outs:
-        if id(o) in env:
-            result.append(env[id(o)])
-        elif isinstance(o, Constant):
-            result.append(o.data)
-        elif isinstance(o, SharedVariable):
-            result.append(o.container[0])
-        else:
-            raise ValueError(f"evaluate: no value for output {o}")
+    result = [_value_of(o, env) for o in outs]
     return result if isinstance(outputs, (list, tuple)) else result[0]

@@ -25,6 +25,13 @@ def describe_value(value, verbose: bool) -> str:
     return f"{type(value).__name__} {value!r:.60}"
 
 
+def input_lines(node, input_values, verbose: bool = True, with_type: bool = True) -> list[str]:
+    """One ``  input i: var (type): value`` line per input of ``node`` for error messages."""
+    return [f"  input {i}: {var}{f' ({var.type})' if with_type else ''}: "
+            f"{describe_value(value, verbose)}"
+            for i, (var, value) in enumerate(zip(node.inputs, input_values))]
+
+
 def node_error_message(node, input_values, exc, position=None) -> str:
     verbose = config.exception_verbosity == "high"
     lines = [f"{type(exc).__name__}: {exc}",
@@ -32,8 +39,7 @@ def node_error_message(node, input_values, exc, position=None) -> str:
              + (f" (position {position} in the execution order)" if position is not None
                 else "")]
     lines.append(f"Created at {user_line(getattr(node.tag, 'trace', ()))}")
-    for i, (var, value) in enumerate(zip(node.inputs, input_values)):
-        lines.append(f"  input {i}: {var} ({var.type}): {describe_value(value, verbose)}")
+    lines += input_lines(node, input_values, verbose)
     trace = getattr(node.tag, "trace", ())
     if trace:
         lines.append("Graph node created by this user code (most recent call last):")

@@ -20,6 +20,7 @@ from theanine.printing.dotprint import (
     dot_source,
     op_kind,
     pydotprint,
+    pydotprint_variables,
 )
 from theanine.printing.pprint import (
     Expr,
@@ -40,4 +41,5 @@ set_function_display(debugprint, display_svg, display_text)
 __all__ = ["FORMATS", "Expr", "GraphvizNotFoundError", "atom", "call", "char_id",
            "debugprint", "display_svg", "display_text", "dot_source", "dprint", "infix",
            "op_kind", "op_label", "postfix", "pp", "pprint", "prefix", "pydotprint",
+           "pydotprint_variables",
            "register_pprint", "short_type"]

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 
 from theanine.config import config
-from theanine.graph.basic import Constant, io_toposort
+from theanine.graph.basic import Constant, Variable, io_toposort
 from theanine.ifelse import IfElse
 from theanine.printing.common import (
     IdMaker,
@@ -334,3 +334,14 @@ def pydotprint(obj, outfile=None, format="png", compact=True, with_ids=False,
     if print_output_file:
         print(f"The output file is available at {outfile}")
     return None
+
+
+def pydotprint_variables(variables, outfile=None, format="png", **options):
+    """Draw symbolic variables: the older Theano name the tutorial uses for
+    ``pydotprint`` on variables (one Variable or a list); same options."""
+    items = variables if isinstance(variables, (list, tuple)) else [variables]
+    bad = [v for v in items if not isinstance(v, Variable)]
+    if bad:
+        raise TypeError(f"pydotprint_variables draws Variables; got {type(bad[0]).__name__} "
+                        "(use pydotprint for a compiled Function)")
+    return pydotprint(variables, outfile=outfile, format=format, **options)

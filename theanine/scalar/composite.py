@@ -51,8 +51,7 @@ class Composite(ScalarOp):
                 if inp in ref:
                     args.append(ref[inp])
                 elif isinstance(inp, Constant):
-                    args.append(("const", inp.type.dtype,
-                                 np.asarray(inp.data, dtype=inp.type.dtype)[()]))
+                    args.append(_const_ref(inp))
                 else:
                     raise ValueError(f"Composite: {node.op} input {pos} ({inp}) is neither "
                                      "a Composite input, a constant nor computed inside")
@@ -66,8 +65,7 @@ class Composite(ScalarOp):
             if out in ref:
                 out_refs.append(ref[out])
             elif isinstance(out, Constant):
-                out_refs.append(("const", out.type.dtype,
-                                 np.asarray(out.data, dtype=out.type.dtype)[()]))
+                out_refs.append(_const_ref(out))
             else:
                 raise ValueError(f"Composite output {pos} ({out}) is not computed from the "
                                  "inputs")
@@ -127,7 +125,7 @@ class Composite(ScalarOp):
         values = []
         with np.errstate(all="ignore"):
             for op, args, dts in self.code:
-                vals = [_arg_value(a, inputs, values) for a in args]
+                vals = [arg_value(a, inputs, values) for a in args]
                 result = op.impl(*vals)
                 results = result if len(dts) > 1 else (result,)
                 fixed = []
@@ -137,7 +135,7 @@ class Composite(ScalarOp):
                 values.append(fixed)
         outs = []
         for ref, dt in zip(self.outputs_ref, self.out_dtypes):
-            val = np.asarray(_arg_value(ref, inputs, values))
+            val = np.asarray(arg_value(ref, inputs, values))
             outs.append(val if val.dtype == dt else val.astype(dt))
         return tuple(outs) if self.nout > 1 else outs[0]
 
@@ -243,7 +241,13 @@ def _arg_key(a) -> tuple:
     return a
 
 
-def _arg_value(a, inputs, values):
+def _const_ref(c: Constant) -> tuple:
+    """Step argument of a constant: its dtype and value as a NumPy scalar of that dtype."""
+    return ("const", c.type.dtype, np.asarray(c.data, dtype=c.type.dtype)[()])
+
+
+def arg_value(a, inputs, values):
+    """Value of step argument ``a``: an input, an earlier step's output, or a constant."""
     kind = a[0]
     if kind == "in":
         return inputs[a[1]]

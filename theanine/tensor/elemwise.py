@@ -256,11 +256,15 @@ def elemwise_op(scalar_op: ts.ScalarOp) -> Elemwise:
 
 @functools.lru_cache(maxsize=1024)
 def _scalar_gradient_graph(scalar_op, in_dtypes, gout_dtypes):
-    """The scalar gradient graph of ``scalar_op`` for these dtypes (built once)."""
-    s_in = [ts.get_scalar_type(dt)() for dt in in_dtypes]
-    s_out = scalar_op.make_node(*s_in).outputs
-    s_g = [ts.get_scalar_type(dt)() for dt in gout_dtypes]
-    s_grads = list(scalar_op.L_op(s_in, s_out, s_g))
+    """The scalar gradient graph of ``scalar_op`` for these dtypes (built once).
+
+    It is a template over placeholder scalars, so test values are off while building it.
+    """
+    with config.change_flags(compute_test_value="off"):
+        s_in = [ts.get_scalar_type(dt)() for dt in in_dtypes]
+        s_out = scalar_op.make_node(*s_in).outputs
+        s_g = [ts.get_scalar_type(dt)() for dt in gout_dtypes]
+        s_grads = list(scalar_op.L_op(s_in, s_out, s_g))
     nodes = io_toposort(s_in + s_out + s_g,
                         [o for o in s_grads if isinstance(o.type, ts.ScalarType)])
     return s_in, s_out, s_g, s_grads, nodes

@@ -224,20 +224,20 @@ class Argmax(Op):
         return [disconnected_type()]
 
 
-def argmax(x, axis=None, keepdims=False):
+def _arg_extremum(kind, x, axis, keepdims):
     x = tb.as_tensor_variable(x)
-    out = Argmax("max", axis)(x)
+    out = Argmax(kind, axis)(x)
     if keepdims:
         out = keep_dims(out, x.ndim, normalize_axis(axis, x.ndim))
     return out
+
+
+def argmax(x, axis=None, keepdims=False):
+    return _arg_extremum("max", x, axis, keepdims)
 
 
 def argmin(x, axis=None, keepdims=False):
-    x = tb.as_tensor_variable(x)
-    out = Argmax("min", axis)(x)
-    if keepdims:
-        out = keep_dims(out, x.ndim, normalize_axis(axis, x.ndim))
-    return out
+    return _arg_extremum("min", x, axis, keepdims)
 
 
 # -- products -------------------------------------------------------------------

@@ -101,59 +101,11 @@ class _IndexOp(Op):
                                   slice_length, broadcast))
 
 
-class Subtensor(_IndexOp):
-    """``x[ints and slices]``: a view of ``x``."""
+class _ReadBase(_IndexOp):
+    """What ``x[index]`` shares between the basic and the advanced op."""
 
-    __props__ = ("idx_list",)
-    view_map = {0: [0]}
-
-    def __init__(self, idx_list):
-        self.idx_list = tuple(idx_list)
-        if is_advanced(self.idx_list):
-            raise ValueError(f"Subtensor takes basic indices only, got {self.idx_list}")
-
-    def __str__(self):
-        return f"Subtensor{{{format_index(self.idx_list)}}}"
-
-    def make_node(self, x, *inputs):
-        x = tb.as_tensor_variable(x)
-        inputs = self._check_inputs(x, inputs)
-        shape = static_out_shape(x, self.idx_list, inputs, str(self))
-        return Apply(self, [x, *inputs], [TensorType(x.dtype, shape)()])
-
-    def perform(self, node, inputs, output_storage):
-        x, *values = inputs
-        try:
-            out = x[build_index(self.idx_list, values)]
-        except IndexError as exc:
-            raise index_error(exc, x, self.idx_list, values) from None
-        output_storage[0][0] = out if isinstance(out, np.ndarray) else np.asarray(out)
-
-    def infer_shape(self, fgraph, node, input_shapes):
-        return [self._sub_shape(list(input_shapes[0]), input_shapes[1:], node.inputs[1:])]
-
-    def connection_pattern(self, node):
-        return [[True]] + [[False]] * (len(node.inputs) - 1)
-
-    def L_op(self, inputs, outputs, output_grads):
-        x, *values = inputs
-        (g,) = output_grads
-        if x.dtype in _DISCRETE:
-            return [None] * len(inputs)
-        gx = IncSubtensor(self.idx_list)(zeros_like(x), g, *values)
-        return [gx] + [disconnected_type() for _ in values]
-
-
-class AdvancedSubtensor(_IndexOp):
-    """``x[index]`` with integer arrays or boolean masks (NumPy semantics); a copy."""
-
-    __props__ = ("idx_list",)
-
-    def __init__(self, idx_list):
-        self.idx_list = tuple(idx_list)
-
-    def __str__(self):
-        return f"AdvancedSubtensor{{{format_index(self.idx_list)}}}"
+    #: the op that writes through the same index (set below, once it is defined)
+    inc_op_class: type
 
     def make_node(self, x, *inputs):
         x = tb.as_tensor_variable(x)
@@ -180,8 +132,35 @@ class AdvancedSubtensor(_IndexOp):
         (g,) = output_grads
         if x.dtype in _DISCRETE:
             return [None] * len(inputs)
-        gx = AdvancedIncSubtensor(self.idx_list)(zeros_like(x), g, *values)
+        gx = self.inc_op_class(self.idx_list)(zeros_like(x), g, *values)
         return [gx] + [disconnected_type() for _ in values]
+
+
+class Subtensor(_ReadBase):
+    """``x[ints and slices]``: a view of ``x``."""
+
+    __props__ = ("idx_list",)
+    view_map = {0: [0]}
+
+    def __init__(self, idx_list):
+        self.idx_list = tuple(idx_list)
+        if is_advanced(self.idx_list):
+            raise ValueError(f"Subtensor takes basic indices only, got {self.idx_list}")
+
+    def __str__(self):
+        return f"Subtensor{{{format_index(self.idx_list)}}}"
+
+
+class AdvancedSubtensor(_ReadBase):
+    """``x[index]`` with integer arrays or boolean masks (NumPy semantics); a copy."""
+
+    __props__ = ("idx_list",)
+
+    def __init__(self, idx_list):
+        self.idx_list = tuple(idx_list)
+
+    def __str__(self):
+        return f"AdvancedSubtensor{{{format_index(self.idx_list)}}}"
 
 
 class _IncBase(_IndexOp):
@@ -304,6 +283,10 @@ class AdvancedIncSubtensor(_IncBase):
             out[idx] = y
         else:
             np.add.at(out, idx, y)
+
+
+Subtensor.inc_op_class = IncSubtensor
+AdvancedSubtensor.inc_op_class = AdvancedIncSubtensor
 
 
 # -- user functions ---------------------------------------------------------------

@@ -106,7 +106,7 @@ class NumexprKernel:
         return res
 
     def numpy_fallback(self, *arrays, out=None):
-        from .numba_engine import numpy_eval
+        from .numpy_reference import numpy_eval
 
         return numpy_eval(self.program, *arrays)
 

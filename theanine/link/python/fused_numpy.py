@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.scalar.composite import Composite
+from theanine.scalar.composite import Composite, arg_value
 
 _NEVER = float("inf")
 
@@ -51,7 +51,7 @@ class NumpyComposite:
         comp = self.comp
         with np.errstate(all="ignore"):
             for j, (op, args, dts, ufunc, reusable) in enumerate(self.steps):
-                vals = [_value(a, inputs, values) for a in args]
+                vals = [arg_value(a, inputs, values) for a in args]
                 if ufunc is not None and all(getattr(v, "dtype", None) == dts[0] for v in vals):
                     target = self._target(j, vals, reusable, values, dts[0], out)
                     result = ufunc(*vals, out=target) if target is not None else ufunc(*vals)
@@ -63,7 +63,7 @@ class NumpyComposite:
                 for k in reusable:
                     if k != j:
                         values[k] = None
-        outs = [_fix(_value(r, inputs, values), dt)
+        outs = [_fix(arg_value(r, inputs, values), dt)
                 for r, dt in zip(comp.outputs_ref, comp.out_dtypes)]
         if out is not None and outs[0] is not out:
             np.copyto(out, np.broadcast_to(outs[0], out.shape), casting="unsafe")
@@ -80,15 +80,6 @@ class NumpyComposite:
                     and buf.flags.writeable:
                 return buf
         return None
-
-
-def _value(a, inputs, values):
-    kind = a[0]
-    if kind == "in":
-        return inputs[a[1]]
-    if kind == "node":
-        return values[a[1]][a[2]]
-    return np.asarray(a[2], dtype=a[1])
 
 
 def _fix(value, dtype):

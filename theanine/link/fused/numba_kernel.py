@@ -1,0 +1,273 @@
+"""Calling compiled fused kernels: argument preparation and kernel choice.
+
+:class:`Kernel` turns the caller's arrays into what one of the generated
+kernels expects (flat contiguous operands with size-1 ones as scalars, 3-d
+broadcast views, or ``(kept, reduced)`` 2-d views for reductions), allocates or
+checks the outputs, copies inputs that overlap an output, and picks the serial
+or the ``prange`` variant by size.  Layouts no kernel covers go to NumPy.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from .numpy_reference import REDUCERS, numpy_eval
+from .program import KernelProgram
+
+__all__ = ["Kernel", "PARALLEL_MIN"]
+
+#: smallest element count for which the ``prange`` kernels are used
+PARALLEL_MIN = 1 << 14
+
+
+def _coalesce(shape, strides_list):
+    """Merge adjacent axes that are contiguous for every operand; drop size-1 axes."""
+    dims = [(s, [st[k] for st in strides_list]) for k, s in enumerate(shape) if s != 1]
+    out: list = []
+    for s, sts in dims:
+        if out:
+            ps, psts = out[-1]
+            if all(pst == st * s for pst, st in zip(psts, sts)):
+                out[-1] = (ps * s, sts)
+                continue
+        out.append((s, list(sts)))
+    return out
+
+
+def _view(a, shape, strides):
+    return np.lib.stride_tricks.as_strided(a, shape=tuple(shape), strides=tuple(strides),
+                                           writeable=a.flags.writeable)
+
+
+def _as_3d(arrays, shape):
+    """Views of broadcast ``arrays`` (all of ``shape``) as 3-d arrays, or None."""
+    bstrides = [a.strides if a.shape == shape else np.broadcast_to(a, shape).strides
+                for a in arrays]
+    dims = _coalesce(shape, bstrides)
+    if len(dims) > 3:
+        return None
+    while len(dims) < 3:
+        dims.insert(0, (1, [0] * len(arrays)))
+    shp = [d[0] for d in dims]
+    views = []
+    for k, a in enumerate(arrays):
+        base = a if a.shape == shape else np.broadcast_to(a, shape)
+        views.append(_view(base, shp, [d[1][k] for d in dims]))
+    return shp, views
+
+
+def _same_view(a, b):
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.strides == b.strides and a.shape == b.shape and a.dtype == b.dtype)
+
+
+_PAR_LOCK = threading.Lock()
+
+
+def _needs_par_lock() -> bool:
+    try:
+        import numba
+
+        return numba.threading_layer() == "workqueue"
+    except (ValueError, ImportError):
+        return False
+
+
+class Kernel:
+    """A compiled fused kernel.  Call with the inputs (arrays or scalars).
+
+    Elementwise programs return a list of output arrays; reduce programs return a
+    one-element list with the reduced array (0-d for a full reduction).
+    ``out=`` (an array or a sequence of arrays, one per output) receives the
+    elementwise results; an output may be one of the inputs (in-place).
+    """
+
+    def __init__(self, program: KernelProgram, module=None, path=None, parallel=True):
+        self.program = program
+        self.module = module
+        self.path = path
+        self.parallel = parallel
+        self.in_dtypes = [np.dtype(d) for _, d in program.inputs]
+        self.out_dtypes = [np.dtype(d) for d in program.output_dtypes()]
+        self.has_trig = any(op in ("sin", "cos") for _, op, _ in program.instructions)
+        self._lock_par = parallel and _needs_par_lock()
+
+    # ---------------------------------------------------------- reference
+    def numpy_fallback(self, *arrays, out=None):
+        res = numpy_eval(self.program, *arrays)
+        if out is not None and self.program.reduce is None:
+            outs = [out] if isinstance(out, np.ndarray) else list(out)
+            for o, r in zip(outs, res):
+                np.copyto(o, r, casting="unsafe")
+            return outs
+        return res
+
+    # ---------------------------------------------------------- call
+    def _prep_inputs(self, arrays):
+        if len(arrays) != len(self.in_dtypes):
+            raise TypeError(f"expected {len(self.in_dtypes)} inputs, got {len(arrays)}")
+        return [np.asarray(a, dtype=dt) for a, dt in zip(arrays, self.in_dtypes)]
+
+    def _call(self, name, n, *args):
+        fn = getattr(self.module, name + ("_par" if self.parallel and n >= PARALLEL_MIN
+                                          else "_ser"))
+        if self._lock_par and n >= PARALLEL_MIN:
+            with _PAR_LOCK:
+                return fn(*args)
+        return fn(*args)
+
+    def __call__(self, *arrays, out=None):
+        ins = self._prep_inputs(arrays)
+        shape = np.broadcast_shapes(*[a.shape for a in ins]) if ins else ()
+        if self.program.reduce is not None:
+            return [self._reduce(ins, shape)]
+        return self._elementwise(ins, shape, out)
+
+    def _elementwise(self, ins, shape, out):
+        n = int(np.prod(shape)) if shape else 1
+        full = [a for a in ins if a.size != 1 or a.shape == shape]
+        if out is None:
+            order = "C"
+            if full and not all(a.flags.c_contiguous for a in full) and \
+                    all(a.flags.f_contiguous for a in full):
+                order = "F"
+            outs = [np.empty(shape, dt, order=order) for dt in self.out_dtypes]
+            user_outs = None
+        else:
+            user_outs = [out] if isinstance(out, np.ndarray) else list(out)
+            if len(user_outs) != len(self.out_dtypes):
+                raise ValueError("wrong number of out arrays")
+            for o in user_outs:
+                if o.shape != shape:
+                    raise ValueError(f"out has shape {o.shape}, expected {shape}")
+            outs = [o if o.dtype == dt else np.empty(shape, dt)
+                    for o, dt in zip(user_outs, self.out_dtypes)]
+        if n == 0:
+            return self._finish(outs, user_outs)
+        # operands that overlap an output without being the very same view are copied
+        for k, a in enumerate(ins):
+            for o in outs:
+                if np.may_share_memory(a, o):
+                    if not _same_view(a, o) or self.has_trig:
+                        ins[k] = a.copy()
+                    break
+        args = [a.reshape(-1)[0] if (a.size == 1 and a.shape != shape) or a.ndim == 0
+                else a for a in ins]
+        arr_ops = [a for a in args if isinstance(a, np.ndarray)]
+        flat = None
+        if any(a.shape != shape for a in arr_ops):
+            pass
+        elif all(a.flags.c_contiguous for a in arr_ops + outs):
+            flat = "C"
+        elif all(a.flags.f_contiguous for a in arr_ops + outs):
+            flat = "F"
+        if flat is not None:
+            fargs = [a.reshape(-1, order=flat) if isinstance(a, np.ndarray) else a
+                     for a in args]
+            fouts = [o.reshape(-1, order=flat) for o in outs]
+            self._call("flat", n, n, *fargs, *fouts)
+            return self._finish(outs, user_outs)
+        arr_idx = [k for k, a in enumerate(args) if isinstance(a, np.ndarray)]
+        r = _as_3d([args[k] for k in arr_idx] + outs, shape)
+        if r is None:
+            # too many non-mergeable axes: contiguous copies, flat kernel
+            cargs = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
+                     if isinstance(a, np.ndarray) else a for a in args]
+            couts = [np.empty(shape, dt) for dt in self.out_dtypes]
+            self._call("flat", n, n, *cargs, *[o.reshape(-1) for o in couts])
+            for o, c in zip(outs, couts):
+                o[...] = c
+            return self._finish(outs, user_outs)
+        shp, views = r
+        for pos, k in enumerate(arr_idx):
+            args[k] = views[pos]
+        vouts = views[len(arr_idx):]
+        self._call("nd", n, shp[0], shp[1], shp[2], *args, *vouts)
+        return self._finish(outs, user_outs)
+
+    @staticmethod
+    def _finish(outs, user_outs):
+        if user_outs is None:
+            return outs
+        for u, o in zip(user_outs, outs):
+            if u is not o:
+                np.copyto(u, o, casting="unsafe")
+        return user_outs
+
+    def _reduce(self, ins, shape):
+        rop, axes = self.program.reduce
+        rdt = np.dtype(self.program.reduce_dtype())
+        ndim = len(shape)
+        if axes is None:
+            axes = tuple(range(ndim))
+        axes = tuple(sorted({ax % ndim if ndim else ax for ax in axes}))
+        for ax in axes:
+            if not (0 <= ax < max(ndim, 1)) or (ndim == 0 and ax != 0):
+                raise ValueError(f"axis {ax} out of range for shape {shape}")
+        n = int(np.prod(shape)) if shape else 1
+        kept = [d for d in range(ndim) if d not in axes]
+        kshape = tuple(shape[d] for d in kept)
+        R = int(np.prod([shape[d] for d in axes])) if axes else 1
+        if R == 0 and rop in ("max", "min"):
+            raise ValueError(f"zero-size array to reduction operation {rop} which has no "
+                             "identity")
+        args = [a.reshape(-1)[0] if (a.size == 1 and a.shape != shape) or a.ndim == 0
+                else a for a in ins]
+        arr_idx = [k for k, a in enumerate(args) if isinstance(a, np.ndarray)]
+        if not kept:
+            if n == 0:
+                return np.asarray(0 if rop == "sum" else 1, dtype=rdt)
+            if all(args[k].shape == shape for k in arr_idx) and (
+                    all(args[k].flags.c_contiguous for k in arr_idx)
+                    or all(args[k].flags.f_contiguous for k in arr_idx)):
+                fargs = [a.ravel(order="K") if isinstance(a, np.ndarray) else a
+                         for a in args]
+                return np.asarray(self._call("red_flat", n, n, *fargs), dtype=rdt)
+            r = _as_3d([args[k] for k in arr_idx], shape)
+            if r is not None:
+                shp, views = r
+                for pos, k in enumerate(arr_idx):
+                    args[k] = views[pos]
+                return np.asarray(self._call("red_nd", n, *shp, *args), dtype=rdt)
+            return self._reduce_fallback(ins, axes)
+        result = np.empty(kshape, rdt)
+        if result.size == 0:
+            return result
+        if R == 0:
+            result[...] = 0 if rop == "sum" else 1
+            return result
+        perm = kept + list(axes)
+        tshape = tuple(shape[d] for d in perm)
+        bviews = []
+        for k in arr_idx:
+            b = np.broadcast_to(args[k], shape).transpose(perm)
+            bviews.append(b)
+        nk = len(kept)
+        K = result.size
+        kst = _coalesce(tshape[:nk], [b.strides[:nk] for b in bviews] + [result.strides])
+        rst = _coalesce(tshape[nk:], [b.strides[nk:] for b in bviews])
+        if len(kst) > 1 or len(rst) > 1:
+            return self._reduce_fallback(ins, axes)
+        kstr = kst[0][1] if kst else [0] * (len(bviews) + 1)
+        rstr = rst[0][1] if rst else [0] * len(bviews)
+        for pos, k in enumerate(arr_idx):
+            args[k] = _view(bviews[pos], (K, R), (kstr[pos], rstr[pos]))
+        flat_out = result.reshape(-1)
+        # reduce-inner when the reduced axis is the faster one in memory for most operands
+        inner = sum(abs(rstr[p]) < abs(kstr[p]) for p in range(len(bviews))) * 2 >= len(bviews)
+        name = "red_inner" if inner else "red_outer"
+        self._call(name, K * R, K, R, *args, flat_out)
+        return result
+
+    def _reduce_fallback(self, ins, axes):
+        res = numpy_eval(KernelProgram(self.program.inputs, self.program.instructions,
+                                       self.program.dtypes, self.program.outputs, None), *ins)[0]
+        return np.asarray(REDUCERS[self.program.reduce[0]](res, axis=axes))
+
+    def warm_up(self):
+        """Compile the serial flat kernel for all-array inputs (used by the async handle)."""
+        ins = [np.zeros(2, dt) for dt in self.in_dtypes]
+        return self(*ins)
+
