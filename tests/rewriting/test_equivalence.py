@@ -124,7 +124,7 @@ def build(data):
     return [x, y, v, c, s, w], pool[-1][0], names
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(st.data(), st.integers(0, 2**32 - 1))
 def test_fast_run_matches_unrewritten_py_linker(data, seed):
     inputs, out, names = build(data)
