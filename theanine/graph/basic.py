@@ -29,7 +29,11 @@ class Variable:
         self.index = index
         self.name = name
         self.tag = Scratchpad()
-        self.auto_name = f"auto_{next(_ids)}"
+        self._id = next(_ids)
+
+    @property
+    def auto_name(self) -> str:
+        return f"auto_{self._id}"
 
     # -- identity ---------------------------------------------------------
     def __str__(self) -> str:
@@ -86,7 +90,18 @@ class Constant(Variable):
         self.data = type.filter(data)
 
     def signature(self):
-        return (self.type, self.type.value_signature(self.data))
+        # cached per data object: merge passes ask for it once per pass and client
+        cached = self.__dict__.get("_signature")
+        if cached is not None and cached[0] is self.data:
+            return cached[1]
+        sig = (self.type, self.type.value_signature(self.data))
+        self._signature = (self.data, sig)
+        return sig
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_signature", None)   # may hold a per-process hash
+        return state
 
     def __str__(self) -> str:
         if self.name is not None:
@@ -239,37 +254,37 @@ def io_toposort(inputs: Iterable[Variable], outputs: Iterable[Variable],
     Deterministic: outputs and inputs are visited in order, depth first.
     """
     blocked = set(inputs)
-    orderings = orderings or {}
-
-    def deps(node):
-        for inp in node.inputs:
-            owner = inp.owner
-            if owner is not None and inp not in blocked:
-                yield owner
-        yield from orderings.get(node, ())
-
+    orderings = orderings or None
     order: list[Apply] = []
-    state: dict = {}  # node -> 1 while on the stack, 2 when placed
+    state: dict = {}  # node -> 1 while being expanded, 2 when placed
+    get = state.get
     for out in _as_list(outputs):
         root = out.owner
         if root is None or out in blocked or root in state:
             continue
-        state[root] = 1
-        stack = [(root, deps(root))]
+        # Iterative DFS: a node is expanded (its unplaced deps pushed, first input on
+        # top) the first time it reaches the top of the stack and placed the second.
+        stack = [root]
         while stack:
-            node, pending = stack[-1]
-            for dep in pending:
-                st = state.get(dep)
-                if st is None:
-                    state[dep] = 1
-                    stack.append((dep, deps(dep)))
-                    break
-                if st == 1:
-                    raise ValueError(f"the graph has a cycle through {dep}")
+            node = stack[-1]
+            st = get(node)
+            if st is None:
+                state[node] = 1
+                deps = [inp.owner for inp in node.inputs
+                        if inp.owner is not None and inp not in blocked]
+                if orderings is not None:
+                    deps.extend(orderings.get(node, ()))
+                for dep in reversed(deps):
+                    dst = get(dep)
+                    if dst is None:
+                        stack.append(dep)
+                    elif dst == 1:
+                        raise ValueError(f"the graph has a cycle through {dep}")
             else:
                 stack.pop()
-                state[node] = 2
-                order.append(node)
+                if st == 1:
+                    state[node] = 2
+                    order.append(node)
     return order
 
 

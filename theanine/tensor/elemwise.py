@@ -16,6 +16,9 @@ from theanine.tensor.type import TensorType
 _PY_NUMBERS = (bool, int, float, complex)
 
 
+_float_result_dtypes: dict = {}
+
+
 def _weak_constant(value, tensor_dtypes, ndim):
     """A Python number next to tensors takes their dtype family (NumPy 2 rules).
 
@@ -25,7 +28,13 @@ def _weak_constant(value, tensor_dtypes, ndim):
     if not tensor_dtypes:
         return tb.constant(value, ndim=ndim)
     try:
-        dtype = np.result_type(*tensor_dtypes, value)
+        if type(value) is float:   # the value cannot change a float result's dtype
+            key = (tuple(tensor_dtypes), float)
+            dtype = _float_result_dtypes.get(key)
+            if dtype is None:
+                dtype = _float_result_dtypes[key] = np.result_type(*tensor_dtypes, value)
+        else:
+            dtype = np.result_type(*tensor_dtypes, value)
         return tb.constant(value, dtype=dtype, ndim=ndim)
     except OverflowError:
         raise OverflowError(
@@ -36,10 +45,20 @@ def _weak_constant(value, tensor_dtypes, ndim):
 
 def as_elemwise_inputs(inputs):
     """Convert inputs, treating bare Python numbers as weakly typed."""
-    converted = [None if isinstance(i, _PY_NUMBERS) else tb.as_tensor_variable(i)
-                 for i in inputs]
-    tensor_dtypes = [c.dtype for c in converted if c is not None]
-    ndim = max((c.ndim for c in converted if c is not None), default=0)
+    converted = []
+    numbers = False
+    for i in inputs:
+        if isinstance(i, Variable) and type(i.type) is TensorType:
+            converted.append(i)
+        elif isinstance(i, _PY_NUMBERS):
+            converted.append(None)
+            numbers = True
+        else:
+            converted.append(tb.as_tensor_variable(i))
+    if not numbers:
+        return converted
+    tensor_dtypes = [c.type.dtype for c in converted if c is not None]
+    ndim = max((len(c.type.shape) for c in converted if c is not None), default=0)
     return [c if c is not None else _weak_constant(i, tensor_dtypes, ndim)
             for c, i in zip(converted, inputs)]
 
@@ -47,23 +66,24 @@ def as_elemwise_inputs(inputs):
 def broadcast_static_shape(shapes, context="") -> tuple:
     """Static output shape of broadcasting; ValueError on a known mismatch."""
     ndim = max((len(s) for s in shapes), default=0)
-    padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
+    padded = [s if len(s) == ndim else (1,) * (ndim - len(s)) + tuple(s) for s in shapes]
     out = []
     for axis in range(ndim):
-        sizes = [s[axis] for s in padded]
-        known = {s for s in sizes if s is not None and s != 1}
-        if len(known) > 1:
-            raise ValueError(f"{context}cannot broadcast shapes "
-                             f"{', '.join(str(s) for s in shapes)}: axis {axis} has sizes "
-                             f"{sorted(known)}")
-        if known:
-            out.append(known.pop())
-        elif all(s == 1 for s in sizes):
-            out.append(1)
-        elif any(s is None for s in sizes):
-            out.append(None)
-        else:
-            out.append(1)
+        known = None      # the one size other than 1 (None: none seen)
+        unknown = False
+        for s in padded:
+            size = s[axis]
+            if size is None:
+                unknown = True
+            elif size != 1:
+                if known is None:
+                    known = size
+                elif size != known:
+                    sizes = sorted({p[axis] for p in padded} - {None, 1})
+                    raise ValueError(f"{context}cannot broadcast shapes "
+                                     f"{', '.join(str(s) for s in shapes)}: axis {axis} has "
+                                     f"sizes {sizes}")
+        out.append(known if known is not None else (None if unknown else 1))
     return tuple(out)
 
 
@@ -179,12 +199,20 @@ class Elemwise(Op):
         if len(inputs) != self.scalar_op.nin:
             raise TypeError(f"{self} takes {self.scalar_op.nin} inputs, got {len(inputs)}")
         ins = as_elemwise_inputs(inputs)
-        ndim = max(i.ndim for i in ins)
-        ins = [i if i.ndim == ndim else
-               DimShuffle(i.ndim, ("x",) * (ndim - i.ndim) + tuple(range(i.ndim)))(i)
-               for i in ins]
-        shape = broadcast_static_shape([i.type.shape for i in ins], f"{self.scalar_op}: ")
-        dtypes = self.scalar_op.output_dtypes([i.dtype for i in ins])
+        ndim = max(len(i.type.shape) for i in ins)
+        if any(len(i.type.shape) != ndim for i in ins):
+            ins = [i if i.ndim == ndim else
+                   DimShuffle(i.ndim, ("x",) * (ndim - i.ndim) + tuple(range(i.ndim)))(i)
+                   for i in ins]
+        shapes = [i.type.shape for i in ins]
+        if len(shapes) == 1:
+            shape = shapes[0]
+        else:
+            try:
+                shape = broadcast_static_shape(shapes)
+            except ValueError as exc:
+                raise ValueError(f"{self.scalar_op}: {exc}") from None
+        dtypes = self.scalar_op.output_dtypes([i.type.dtype for i in ins])
         outs = [TensorType(dt, shape)() for dt in dtypes]
         for o, i in self.inplace_pattern:
             if ins[i].dtype != dtypes[o] or ins[i].type.shape != shape:
