@@ -239,7 +239,20 @@ def ancestors(outputs: Iterable[Variable], blockers: Iterable[Variable] | None =
 def graph_inputs(outputs, blockers=None) -> list[Variable]:
     """The owner-less Variables (and blockers) the outputs depend on, in walk order."""
     blocked = set(blockers or ())
-    return [v for v in ancestors(outputs, blocked) if v.owner is None or v in blocked]
+    result: list[Variable] = []
+    seen: set = set()
+    stack = list(reversed(_as_list(outputs)))
+    while stack:
+        var = stack.pop()
+        if var in seen:
+            continue
+        seen.add(var)
+        owner = var.owner
+        if owner is None or var in blocked:
+            result.append(var)
+        else:
+            stack.extend(reversed(owner.inputs))
+    return result
 
 
 def vars_between(ins, outs) -> list[Variable]:

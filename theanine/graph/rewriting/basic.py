@@ -142,7 +142,7 @@ def apply_replacements(fgraph, node, pairs, rule_name: str) -> bool:
 def try_rule(fgraph, node, rw: Rule):
     """Run one rule on one node, turning its exceptions into a RewriteError."""
     try:
-        return normalize_replacements(node, rw(fgraph, node))
+        return normalize_replacements(node, rw.fn(fgraph, node))
     except (InconsistencyError, RewriteError):
         raise
     except Exception as exc:

@@ -41,8 +41,15 @@ def merge_graph(fgraph) -> Counter:
         return var
 
     merged_nodes = set()
+    canon_get = canon.get
     for node in order:
-        ins = tuple(id(rep(i)) for i in node.inputs)
+        ins = []
+        for i in node.inputs:
+            found = canon_get(i)
+            if found is None:
+                found = rep(i) if isinstance(i, Constant) else i
+            ins.append(id(found))
+        ins = tuple(ins)
         if node.op.destroy_map:
             continue
         try:
@@ -65,7 +72,7 @@ def merge_graph(fgraph) -> Counter:
         if node in merged_nodes or node not in fgraph.apply_nodes:
             continue
         for pos, inp in enumerate(node.inputs):
-            new = canon.get(inp)
+            new = canon_get(inp)
             if new is not None:
                 fgraph.change_node_input(node, pos, new, reason="merge")
     return counts
