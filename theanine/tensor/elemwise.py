@@ -17,6 +17,7 @@ _PY_NUMBERS = (bool, int, float, complex)
 
 
 _float_result_dtypes: dict = {}
+_constant_data: dict = {}
 
 
 def _weak_constant(value, tensor_dtypes, ndim):
@@ -35,7 +36,21 @@ def _weak_constant(value, tensor_dtypes, ndim):
                 dtype = _float_result_dtypes[key] = np.result_type(*tensor_dtypes, value)
         else:
             dtype = np.result_type(*tensor_dtypes, value)
-        return tb.constant(value, dtype=dtype, ndim=ndim)
+        kind = type(value)
+        if not ((kind is float and value != 0.0 and value == value) or kind is int):
+            return tb.constant(value, dtype=dtype, ndim=ndim)
+        # Equal numbers get Constants of one type and one data array (what merging
+        # makes of them anyway); not zeros (0.0 == -0.0) nor NaN (never equal).
+        # Bounded: a graph using very many distinct numbers just refills the cache.
+        key = (kind, value, dtype, ndim)
+        found = _constant_data.get(key)
+        if found is None:
+            if len(_constant_data) >= 4096:
+                _constant_data.clear()
+            const = tb.constant(value, dtype=dtype, ndim=ndim)
+            _constant_data[key] = (const.type, const.data)
+            return const
+        return found[0].make_constant(found[1])
     except OverflowError:
         raise OverflowError(
             f"Python number {value!r} does not fit the dtype "
