@@ -55,7 +55,7 @@ class Variable:
     def clone(self) -> Variable:
         """A new owner-less Variable of the same type and name (tag copied)."""
         cp = self.__class__(self.type, None, None, self.name)
-        cp.tag.update(self.tag)
+        cp.tag.__dict__.update(self.tag.__dict__)
         return cp
 
     def get_parents(self):
@@ -112,8 +112,10 @@ class Constant(Variable):
         return text
 
     def clone(self) -> Constant:
-        cp = self.__class__(self.type, self.data, self.name)
-        cp.tag.update(self.tag)
+        cp = self.__class__.__new__(self.__class__)
+        Variable.__init__(cp, self.type, None, None, self.name)
+        cp.data = self.data          # filtered when this constant was made
+        cp.tag.__dict__.update(self.tag.__dict__)
         return cp
 
     @property
@@ -183,7 +185,7 @@ class Apply(Node):
         cp.op = self.op
         cp.inputs = list(self.inputs)
         cp.tag = Scratchpad()
-        cp.tag.update(self.tag)
+        cp.tag.__dict__.update(self.tag.__dict__)
         cp.outputs = []
         for pos, out in enumerate(self.outputs):
             new = out.clone()
@@ -311,13 +313,16 @@ def applys_between(ins, outs) -> list[Apply]:
 
 def clone_get_equiv(inputs: Sequence[Variable], outputs: Sequence[Variable],
                     copy_inputs: bool = True, copy_orphans: bool = True,
-                    memo: dict | None = None) -> dict:
-    """Clone the graph between inputs and outputs; return the old->new map."""
+                    memo: dict | None = None, order: list | None = None) -> dict:
+    """Clone the graph between inputs and outputs; return the old->new map.
+
+    ``order``: ``io_toposort(inputs, outputs)`` when the caller has it already.
+    """
     equiv = {} if memo is None else memo
     for inp in inputs:
         if inp not in equiv:
             equiv[inp] = inp.clone() if copy_inputs else inp
-    for node in io_toposort(inputs, outputs):
+    for node in io_toposort(inputs, outputs) if order is None else order:
         new_inputs = []
         for inp in node.inputs:
             if inp not in equiv:

@@ -73,10 +73,14 @@ class FunctionGraph:
                  features: Sequence[Feature] = (), clone: bool = True,
                  update_mapping: dict | None = None):
         inputs, outputs = list(inputs), list(outputs)
+        order = None
         if clone:
-            equiv = clone_get_equiv(inputs, outputs, copy_inputs=True)
+            # one walk serves the copy and the import of the copied nodes
+            order = io_toposort(inputs, outputs)
+            equiv = clone_get_equiv(inputs, outputs, copy_inputs=True, order=order)
             inputs = [equiv[i] for i in inputs]
             outputs = [equiv[o] for o in outputs]
+            order = [equiv[n] for n in order]
             self.equiv = equiv
         else:
             self.equiv = None
@@ -95,6 +99,8 @@ class FunctionGraph:
                 raise ValueError(f"graph input {inp} is computed by {inp.owner}; "
                                  "inputs must be free variables")
             self._add_input(inp)
+        if order is not None:
+            self._import_nodes(order, "init")
         for pos, out in enumerate(self.outputs):
             self._import_var(out, reason="init")
             self.clients[out].append((OUTPUT, pos))
@@ -135,8 +141,11 @@ class FunctionGraph:
         self._import_node(var.owner, reason)
 
     def _import_node(self, node: Apply, reason) -> None:
-        new_nodes = [n for n in io_toposort(self._known_frontier(node), node.outputs)
-                     if n not in self.apply_nodes]
+        self._import_nodes([n for n in io_toposort(self._known_frontier(node), node.outputs)
+                            if n not in self.apply_nodes], reason)
+
+    def _import_nodes(self, new_nodes: list, reason) -> None:
+        """Add nodes (in topological order, none in the graph yet) and their orphans."""
         for n in new_nodes:
             for inp in n.inputs:
                 if inp.owner is None and inp not in self.variables:

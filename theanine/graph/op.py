@@ -47,10 +47,12 @@ class Op:
     def __setattr__(self, name, value) -> None:
         object.__setattr__(self, name, value)
         self.__dict__.pop("_op_hash", None)
+        self.__dict__.pop("_op_str", None)
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("_op_hash", None)   # string hashes differ between processes
+        state.pop("_op_str", None)
         return state
 
     def __str__(self) -> str:

@@ -196,11 +196,18 @@ class Elemwise(Op):
         self.name = name
 
     def __str__(self):
-        base = self.name or str(self.scalar_op)
-        if self.inplace_pattern:
-            pat = ",".join(f"{o}<-{i}" for o, i in self.inplace_pattern)
-            return f"Elemwise{{{base}}}[inplace {pat}]"
-        return f"Elemwise{{{base}}}"
+        # cached (cleared by any attribute assignment): a fused op's name spells out its
+        # whole expression, and error checks format it often
+        text = self.__dict__.get("_op_str")
+        if text is None:
+            base = self.name or str(self.scalar_op)
+            if self.inplace_pattern:
+                pat = ",".join(f"{o}<-{i}" for o, i in self.inplace_pattern)
+                text = f"Elemwise{{{base}}}[inplace {pat}]"
+            else:
+                text = f"Elemwise{{{base}}}"
+            self.__dict__["_op_str"] = text
+        return text
 
     @property
     def nin(self):
