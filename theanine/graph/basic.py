@@ -28,8 +28,15 @@ class Variable:
         self.owner = owner
         self.index = index
         self.name = name
-        self.tag = Scratchpad()
         self._id = next(_ids)
+
+    def __getattr__(self, name):
+        # ``tag`` is made on first use: most variables never get one, and every
+        # object less per node is less work for graph building and the collector
+        if name == "tag":
+            tag = self.__dict__["tag"] = Scratchpad()
+            return tag
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def auto_name(self) -> str:
@@ -55,7 +62,9 @@ class Variable:
     def clone(self) -> Variable:
         """A new owner-less Variable of the same type and name (tag copied)."""
         cp = self.__class__(self.type, None, None, self.name)
-        cp.tag.__dict__.update(self.tag.__dict__)
+        tag = self.__dict__.get("tag")
+        if tag is not None and tag.__dict__:
+            cp.tag.__dict__.update(tag.__dict__)
         return cp
 
     def get_parents(self):
@@ -115,7 +124,9 @@ class Constant(Variable):
         cp = self.__class__.__new__(self.__class__)
         Variable.__init__(cp, self.type, None, None, self.name)
         cp.data = self.data          # filtered when this constant was made
-        cp.tag.__dict__.update(self.tag.__dict__)
+        tag = self.__dict__.get("tag")
+        if tag is not None and tag.__dict__:
+            cp.tag.__dict__.update(tag.__dict__)
         return cp
 
     @property
