@@ -83,7 +83,7 @@ def _fill_from_owners(var: Variable):
 
 def compute_test_value(node) -> None:
     """Evaluate ``node`` on its inputs' test values and store its outputs' values."""
-    if config.compute_test_value == "off":
+    if config._values["compute_test_value"] == "off":
         return
     values = []
     for var in node.inputs:

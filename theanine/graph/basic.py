@@ -28,8 +28,19 @@ class Variable:
         self.owner = owner
         self.index = index
         self.name = name
-        self.tag = Scratchpad()
-        self.auto_name = f"auto_{next(_ids)}"
+        self._id = next(_ids)
+
+    def __getattr__(self, name):
+        # ``tag`` is made on first use: most variables never get one, and every
+        # object less per node is less work for graph building and the collector
+        if name == "tag":
+            tag = self.__dict__["tag"] = Scratchpad()
+            return tag
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def auto_name(self) -> str:
+        return f"auto_{self._id}"
 
     # -- identity ---------------------------------------------------------
     def __str__(self) -> str:
@@ -51,7 +62,9 @@ class Variable:
     def clone(self) -> Variable:
         """A new owner-less Variable of the same type and name (tag copied)."""
         cp = self.__class__(self.type, None, None, self.name)
-        cp.tag.update(self.tag)
+        tag = self.__dict__.get("tag")
+        if tag is not None and tag.__dict__:
+            cp.tag.__dict__.update(tag.__dict__)
         return cp
 
     def get_parents(self):
@@ -86,7 +99,18 @@ class Constant(Variable):
         self.data = type.filter(data)
 
     def signature(self):
-        return (self.type, self.type.value_signature(self.data))
+        # cached per data object: merge passes ask for it once per pass and client
+        cached = self.__dict__.get("_signature")
+        if cached is not None and cached[0] is self.data:
+            return cached[1]
+        sig = (self.type, self.type.value_signature(self.data))
+        self._signature = (self.data, sig)
+        return sig
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_signature", None)   # may hold a per-process hash
+        return state
 
     def __str__(self) -> str:
         if self.name is not None:
@@ -97,8 +121,12 @@ class Constant(Variable):
         return text
 
     def clone(self) -> Constant:
-        cp = self.__class__(self.type, self.data, self.name)
-        cp.tag.update(self.tag)
+        cp = self.__class__.__new__(self.__class__)
+        Variable.__init__(cp, self.type, None, None, self.name)
+        cp.data = self.data          # filtered when this constant was made
+        tag = self.__dict__.get("tag")
+        if tag is not None and tag.__dict__:
+            cp.tag.__dict__.update(tag.__dict__)
         return cp
 
     @property
@@ -168,7 +196,7 @@ class Apply(Node):
         cp.op = self.op
         cp.inputs = list(self.inputs)
         cp.tag = Scratchpad()
-        cp.tag.update(self.tag)
+        cp.tag.__dict__.update(self.tag.__dict__)
         cp.outputs = []
         for pos, out in enumerate(self.outputs):
             new = out.clone()
@@ -224,7 +252,20 @@ def ancestors(outputs: Iterable[Variable], blockers: Iterable[Variable] | None =
 def graph_inputs(outputs, blockers=None) -> list[Variable]:
     """The owner-less Variables (and blockers) the outputs depend on, in walk order."""
     blocked = set(blockers or ())
-    return [v for v in ancestors(outputs, blocked) if v.owner is None or v in blocked]
+    result: list[Variable] = []
+    seen: set = set()
+    stack = list(reversed(_as_list(outputs)))
+    while stack:
+        var = stack.pop()
+        if var in seen:
+            continue
+        seen.add(var)
+        owner = var.owner
+        if owner is None or var in blocked:
+            result.append(var)
+        else:
+            stack.extend(reversed(owner.inputs))
+    return result
 
 
 def vars_between(ins, outs) -> list[Variable]:
@@ -239,37 +280,37 @@ def io_toposort(inputs: Iterable[Variable], outputs: Iterable[Variable],
     Deterministic: outputs and inputs are visited in order, depth first.
     """
     blocked = set(inputs)
-    orderings = orderings or {}
-
-    def deps(node):
-        for inp in node.inputs:
-            owner = inp.owner
-            if owner is not None and inp not in blocked:
-                yield owner
-        yield from orderings.get(node, ())
-
+    orderings = orderings or None
     order: list[Apply] = []
-    state: dict = {}  # node -> 1 while on the stack, 2 when placed
+    state: dict = {}  # node -> 1 while being expanded, 2 when placed
+    get = state.get
     for out in _as_list(outputs):
         root = out.owner
         if root is None or out in blocked or root in state:
             continue
-        state[root] = 1
-        stack = [(root, deps(root))]
+        # Iterative DFS: a node is expanded (its unplaced deps pushed, first input on
+        # top) the first time it reaches the top of the stack and placed the second.
+        stack = [root]
         while stack:
-            node, pending = stack[-1]
-            for dep in pending:
-                st = state.get(dep)
-                if st is None:
-                    state[dep] = 1
-                    stack.append((dep, deps(dep)))
-                    break
-                if st == 1:
-                    raise ValueError(f"the graph has a cycle through {dep}")
+            node = stack[-1]
+            st = get(node)
+            if st is None:
+                state[node] = 1
+                deps = [inp.owner for inp in node.inputs
+                        if inp.owner is not None and inp not in blocked]
+                if orderings is not None:
+                    deps.extend(orderings.get(node, ()))
+                for dep in reversed(deps):
+                    dst = get(dep)
+                    if dst is None:
+                        stack.append(dep)
+                    elif dst == 1:
+                        raise ValueError(f"the graph has a cycle through {dep}")
             else:
                 stack.pop()
-                state[node] = 2
-                order.append(node)
+                if st == 1:
+                    state[node] = 2
+                    order.append(node)
     return order
 
 
@@ -283,13 +324,16 @@ def applys_between(ins, outs) -> list[Apply]:
 
 def clone_get_equiv(inputs: Sequence[Variable], outputs: Sequence[Variable],
                     copy_inputs: bool = True, copy_orphans: bool = True,
-                    memo: dict | None = None) -> dict:
-    """Clone the graph between inputs and outputs; return the old->new map."""
+                    memo: dict | None = None, order: list | None = None) -> dict:
+    """Clone the graph between inputs and outputs; return the old->new map.
+
+    ``order``: ``io_toposort(inputs, outputs)`` when the caller has it already.
+    """
     equiv = {} if memo is None else memo
     for inp in inputs:
         if inp not in equiv:
             equiv[inp] = inp.clone() if copy_inputs else inp
-    for node in io_toposort(inputs, outputs):
+    for node in io_toposort(inputs, outputs) if order is None else order:
         new_inputs = []
         for inp in node.inputs:
             if inp not in equiv:

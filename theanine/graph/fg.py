@@ -73,10 +73,14 @@ class FunctionGraph:
                  features: Sequence[Feature] = (), clone: bool = True,
                  update_mapping: dict | None = None):
         inputs, outputs = list(inputs), list(outputs)
+        order = None
         if clone:
-            equiv = clone_get_equiv(inputs, outputs, copy_inputs=True)
+            # one walk serves the copy and the import of the copied nodes
+            order = io_toposort(inputs, outputs)
+            equiv = clone_get_equiv(inputs, outputs, copy_inputs=True, order=order)
             inputs = [equiv[i] for i in inputs]
             outputs = [equiv[o] for o in outputs]
+            order = [equiv[n] for n in order]
             self.equiv = equiv
         else:
             self.equiv = None
@@ -88,11 +92,15 @@ class FunctionGraph:
         self._features: list[Feature] = []
         self.update_mapping = dict(update_mapping or {})
         self.validate_time = 0.0   # seconds spent in validate (compile profile)
+        self.version = 0           # bumped by every change; keys the toposort cache
+        self._toposort_cache = None
         for inp in inputs:
             if inp.owner is not None:
                 raise ValueError(f"graph input {inp} is computed by {inp.owner}; "
                                  "inputs must be free variables")
             self._add_input(inp)
+        if order is not None:
+            self._import_nodes(order, "init")
         for pos, out in enumerate(self.outputs):
             self._import_var(out, reason="init")
             self.clients[out].append((OUTPUT, pos))
@@ -103,6 +111,7 @@ class FunctionGraph:
     def _add_input(self, var: Variable) -> None:
         if var in self.variables:
             return
+        self.version += 1
         self.inputs.append(var)
         self.variables.add(var)
         self.clients.setdefault(var, Clients())
@@ -112,6 +121,7 @@ class FunctionGraph:
 
     def add_output(self, var: Variable, reason=None) -> None:
         self._import_var(var, reason)
+        self.version += 1
         self.outputs.append(var)
         self.clients[var].append((OUTPUT, len(self.outputs) - 1))
 
@@ -131,12 +141,17 @@ class FunctionGraph:
         self._import_node(var.owner, reason)
 
     def _import_node(self, node: Apply, reason) -> None:
-        new_nodes = [n for n in io_toposort(self._known_frontier(node), node.outputs)
-                     if n not in self.apply_nodes]
+        self._import_nodes([n for n in io_toposort(self._known_frontier(node), node.outputs)
+                            if n not in self.apply_nodes], reason)
+
+    def _import_nodes(self, new_nodes: list, reason) -> None:
+        """Add nodes (in topological order, none in the graph yet) and their orphans."""
         for n in new_nodes:
             for inp in n.inputs:
                 if inp.owner is None and inp not in self.variables:
                     self._import_var(inp, reason)
+        if new_nodes:
+            self.version += 1
         for n in new_nodes:
             self.apply_nodes.add(n)
             for out in n.outputs:
@@ -176,6 +191,7 @@ class FunctionGraph:
             if any(self.clients[o] for o in node.outputs):
                 continue
             self.apply_nodes.discard(node)
+            self.version += 1
             for out in node.outputs:
                 self.variables.discard(out)
                 del self.clients[out]
@@ -201,6 +217,7 @@ class FunctionGraph:
                                 f"{old.type} to {new.type}")
             self._import_var(new, reason)
             node.inputs[i] = new
+        self.version += 1
         self.clients[new].append((node, i))
         self._remove_client(old, (node, i), reason)
         for feature in self._features:
@@ -235,10 +252,12 @@ class FunctionGraph:
         if feature in self._features:
             return
         self._features.append(feature)
+        self.version += 1       # a feature may add orderings
         feature.on_attach(self)
 
     def remove_feature(self, feature: Feature) -> None:
         self._features.remove(feature)
+        self.version += 1
         feature.on_detach(self)
 
     @property
@@ -260,8 +279,17 @@ class FunctionGraph:
 
     # -- queries -----------------------------------------------------------
     def toposort(self) -> list[Apply]:
-        """Nodes in an executable order honouring feature orderings."""
-        return io_toposort(self.inputs, self.outputs, self.orderings())
+        """Nodes in an executable order honouring feature orderings.
+
+        Cached until the graph changes (``version``): passes that change nothing and
+        the linker then reuse the order of the pass before.
+        """
+        cached = self._toposort_cache
+        if cached is not None and cached[0] == self.version:
+            return list(cached[1])
+        order = io_toposort(self.inputs, self.outputs, self.orderings())
+        self._toposort_cache = (self.version, order)
+        return list(order)
 
     def check_integrity(self) -> None:
         """Raise if the client lists disagree with the graph (a test helper)."""

@@ -37,7 +37,23 @@ class Op:
         return type(self) is type(other) and self._props() == other._props()
 
     def __hash__(self) -> int:
-        return hash((type(self), self._props()))
+        # cached: merging and rule dispatch hash the same ops over and over; any
+        # attribute assignment drops the cache (props are set in __init__ only)
+        found = self.__dict__.get("_op_hash")
+        if found is None:
+            found = self.__dict__["_op_hash"] = hash((type(self), self._props()))
+        return found
+
+    def __setattr__(self, name, value) -> None:
+        object.__setattr__(self, name, value)
+        self.__dict__.pop("_op_hash", None)
+        self.__dict__.pop("_op_str", None)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_op_hash", None)   # string hashes differ between processes
+        state.pop("_op_str", None)
+        return state
 
     def __str__(self) -> str:
         if self.__props__:

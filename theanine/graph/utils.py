@@ -71,11 +71,17 @@ def capture_user_trace(limit: int | None = None) -> tuple:
     if limit <= 0:
         return ()
     frames = []
+    known = _internal_codes.get
     frame = sys._getframe(1)
-    while frame is not None and len(frames) < limit:
+    while frame is not None:
         code = frame.f_code
-        if not _is_internal(code):
+        internal = known(code)
+        if internal is None:
+            internal = _is_internal(code)
+        if not internal:
             frames.append((code.co_filename, frame.f_lineno, code.co_name))
+            if len(frames) >= limit:
+                break
         frame = frame.f_back
     return tuple(frames)
 

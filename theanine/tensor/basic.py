@@ -11,6 +11,7 @@ from theanine.graph.basic import Apply, Constant, Variable
 from theanine.graph.null_type import grad_not_implemented
 from theanine.graph.op import Op
 from theanine.scalar.basic import (
+    ALL_DTYPES,
     CONTINUOUS_DTYPES,
     ScalarType,
     get_scalar_type,
@@ -43,8 +44,13 @@ def constant(x, name=None, ndim=None, dtype=None) -> Constant:
             arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
         else:
             raise ValueError(f"constant {x!r:.40} has {arr.ndim} dims, expected {ndim}")
-    ttype = TensorType(str(arr.dtype), arr.shape)
+    dtype_name = _DTYPE_NAMES.get(arr.dtype)
+    ttype = TensorType(dtype_name or str(arr.dtype), arr.shape)
     return ttype.make_constant(arr, name=name)
+
+
+# str(dtype) goes through NumPy's Python-level name lookup; graph building asks often
+_DTYPE_NAMES = {np.dtype(n): n for n in ALL_DTYPES}
 
 
 def as_tensor_variable(x, name=None, ndim=None, dtype=None) -> Variable:

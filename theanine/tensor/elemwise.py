@@ -16,6 +16,10 @@ from theanine.tensor.type import TensorType
 _PY_NUMBERS = (bool, int, float, complex)
 
 
+_float_result_dtypes: dict = {}
+_constant_data: dict = {}
+
+
 def _weak_constant(value, tensor_dtypes, ndim):
     """A Python number next to tensors takes their dtype family (NumPy 2 rules).
 
@@ -25,8 +29,28 @@ def _weak_constant(value, tensor_dtypes, ndim):
     if not tensor_dtypes:
         return tb.constant(value, ndim=ndim)
     try:
-        dtype = np.result_type(*tensor_dtypes, value)
-        return tb.constant(value, dtype=dtype, ndim=ndim)
+        if type(value) is float:   # the value cannot change a float result's dtype
+            key = (tuple(tensor_dtypes), float)
+            dtype = _float_result_dtypes.get(key)
+            if dtype is None:
+                dtype = _float_result_dtypes[key] = np.result_type(*tensor_dtypes, value)
+        else:
+            dtype = np.result_type(*tensor_dtypes, value)
+        kind = type(value)
+        if not ((kind is float and value != 0.0 and value == value) or kind is int):
+            return tb.constant(value, dtype=dtype, ndim=ndim)
+        # Equal numbers get Constants of one type and one data array (what merging
+        # makes of them anyway); not zeros (0.0 == -0.0) nor NaN (never equal).
+        # Bounded: a graph using very many distinct numbers just refills the cache.
+        key = (kind, value, dtype, ndim)
+        found = _constant_data.get(key)
+        if found is None:
+            if len(_constant_data) >= 4096:
+                _constant_data.clear()
+            const = tb.constant(value, dtype=dtype, ndim=ndim)
+            _constant_data[key] = (const.type, const.data)
+            return const
+        return found[0].make_constant(found[1])
     except OverflowError:
         raise OverflowError(
             f"Python number {value!r} does not fit the dtype "
@@ -36,10 +60,20 @@ def _weak_constant(value, tensor_dtypes, ndim):
 
 def as_elemwise_inputs(inputs):
     """Convert inputs, treating bare Python numbers as weakly typed."""
-    converted = [None if isinstance(i, _PY_NUMBERS) else tb.as_tensor_variable(i)
-                 for i in inputs]
-    tensor_dtypes = [c.dtype for c in converted if c is not None]
-    ndim = max((c.ndim for c in converted if c is not None), default=0)
+    converted = []
+    numbers = False
+    for i in inputs:
+        if isinstance(i, Variable) and type(i.type) is TensorType:
+            converted.append(i)
+        elif isinstance(i, _PY_NUMBERS):
+            converted.append(None)
+            numbers = True
+        else:
+            converted.append(tb.as_tensor_variable(i))
+    if not numbers:
+        return converted
+    tensor_dtypes = [c.type.dtype for c in converted if c is not None]
+    ndim = max((len(c.type.shape) for c in converted if c is not None), default=0)
     return [c if c is not None else _weak_constant(i, tensor_dtypes, ndim)
             for c, i in zip(converted, inputs)]
 
@@ -47,23 +81,24 @@ def as_elemwise_inputs(inputs):
 def broadcast_static_shape(shapes, context="") -> tuple:
     """Static output shape of broadcasting; ValueError on a known mismatch."""
     ndim = max((len(s) for s in shapes), default=0)
-    padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
+    padded = [s if len(s) == ndim else (1,) * (ndim - len(s)) + tuple(s) for s in shapes]
     out = []
     for axis in range(ndim):
-        sizes = [s[axis] for s in padded]
-        known = {s for s in sizes if s is not None and s != 1}
-        if len(known) > 1:
-            raise ValueError(f"{context}cannot broadcast shapes "
-                             f"{', '.join(str(s) for s in shapes)}: axis {axis} has sizes "
-                             f"{sorted(known)}")
-        if known:
-            out.append(known.pop())
-        elif all(s == 1 for s in sizes):
-            out.append(1)
-        elif any(s is None for s in sizes):
-            out.append(None)
-        else:
-            out.append(1)
+        known = None      # the one size other than 1 (None: none seen)
+        unknown = False
+        for s in padded:
+            size = s[axis]
+            if size is None:
+                unknown = True
+            elif size != 1:
+                if known is None:
+                    known = size
+                elif size != known:
+                    sizes = sorted({p[axis] for p in padded} - {None, 1})
+                    raise ValueError(f"{context}cannot broadcast shapes "
+                                     f"{', '.join(str(s) for s in shapes)}: axis {axis} has "
+                                     f"sizes {sizes}")
+        out.append(known if known is not None else (None if unknown else 1))
     return tuple(out)
 
 
@@ -161,11 +196,18 @@ class Elemwise(Op):
         self.name = name
 
     def __str__(self):
-        base = self.name or str(self.scalar_op)
-        if self.inplace_pattern:
-            pat = ",".join(f"{o}<-{i}" for o, i in self.inplace_pattern)
-            return f"Elemwise{{{base}}}[inplace {pat}]"
-        return f"Elemwise{{{base}}}"
+        # cached (cleared by any attribute assignment): a fused op's name spells out its
+        # whole expression, and error checks format it often
+        text = self.__dict__.get("_op_str")
+        if text is None:
+            base = self.name or str(self.scalar_op)
+            if self.inplace_pattern:
+                pat = ",".join(f"{o}<-{i}" for o, i in self.inplace_pattern)
+                text = f"Elemwise{{{base}}}[inplace {pat}]"
+            else:
+                text = f"Elemwise{{{base}}}"
+            self.__dict__["_op_str"] = text
+        return text
 
     @property
     def nin(self):
@@ -179,12 +221,20 @@ class Elemwise(Op):
         if len(inputs) != self.scalar_op.nin:
             raise TypeError(f"{self} takes {self.scalar_op.nin} inputs, got {len(inputs)}")
         ins = as_elemwise_inputs(inputs)
-        ndim = max(i.ndim for i in ins)
-        ins = [i if i.ndim == ndim else
-               DimShuffle(i.ndim, ("x",) * (ndim - i.ndim) + tuple(range(i.ndim)))(i)
-               for i in ins]
-        shape = broadcast_static_shape([i.type.shape for i in ins], f"{self.scalar_op}: ")
-        dtypes = self.scalar_op.output_dtypes([i.dtype for i in ins])
+        ndim = max(len(i.type.shape) for i in ins)
+        if any(len(i.type.shape) != ndim for i in ins):
+            ins = [i if i.ndim == ndim else
+                   DimShuffle(i.ndim, ("x",) * (ndim - i.ndim) + tuple(range(i.ndim)))(i)
+                   for i in ins]
+        shapes = [i.type.shape for i in ins]
+        if len(shapes) == 1:
+            shape = shapes[0]
+        else:
+            try:
+                shape = broadcast_static_shape(shapes)
+            except ValueError as exc:
+                raise ValueError(f"{self.scalar_op}: {exc}") from None
+        dtypes = self.scalar_op.output_dtypes([i.type.dtype for i in ins])
         outs = [TensorType(dt, shape)() for dt in dtypes]
         for o, i in self.inplace_pattern:
             if ins[i].dtype != dtypes[o] or ins[i].type.shape != shape:

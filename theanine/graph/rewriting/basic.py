@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from theanine.graph.basic import Apply, Variable
 from theanine.graph.fg import Feature, InconsistencyError
-from theanine.graph.utils import inherit_trace
+from theanine.graph.utils import _inherited as inherited
 
 _rewrite_observers: list = []
 
@@ -148,7 +148,7 @@ def apply_replacements(fgraph, node, pairs, rule_name: str) -> bool:
 def try_rule(fgraph, node, rw: Rule):
     """Run one rule on one node, turning its exceptions into a RewriteError."""
     try:
-        return normalize_replacements(node, rw(fgraph, node))
+        return normalize_replacements(node, rw.fn(fgraph, node))
     except (InconsistencyError, RewriteError):
         raise
     except Exception as exc:
@@ -232,11 +232,21 @@ class EquilibriumPass(RewritePass):
                 queued.discard(node)
                 if node not in fgraph.apply_nodes:
                     continue
-                for rw in rules_for(node.op):
-                    with inherit_trace(getattr(node.tag, "trace", ())):
+                node_rules = rules_for(node.op)
+                if not node_rules:
+                    continue
+                trace = getattr(node.tag, "trace", ())
+                for rw in node_rules:
+                    # the rule's new nodes take the user's line of the node it rewrites
+                    inherited.append(trace)
+                    try:
                         pairs = try_rule(fgraph, node, rw)
+                    finally:
+                        inherited.pop()
+                    if not pairs:
+                        continue
                     tracker.imported.clear()
-                    if not (pairs and apply_replacements(fgraph, node, pairs, rw.name)):
+                    if not apply_replacements(fgraph, node, pairs, rw.name):
                         continue
                     budget -= 1
                     report.applied[rw.name] += 1
