@@ -50,7 +50,30 @@ def _elemwise(op, node):
         return fn
     if _scalar_fast_path_ok(op, node, fn):
         return _zero_d_thunk(fn, len(node.inputs))
+    if _inplace_fast_path_ok(op, node, fn):
+        return _inplace_thunk(fn, dict(op.inplace_pattern)[0])
     return perform_thunk(op, node)
+
+
+def _inplace_fast_path_ok(op, node, fn) -> bool:
+    return (isinstance(fn, np.ufunc) and fn.nout == 1 and len(node.outputs) == 1
+            and dict(op.inplace_pattern).keys() == {0}
+            and getattr(op.scalar_op, "__props__", ()) == ()
+            and all(i.dtype == node.inputs[0].dtype for i in node.inputs)
+            and _ufunc_matches(fn, node))
+
+
+def _inplace_thunk(fn, target: int):
+    """The ufunc writing into the destroyed input.  When that input turns out smaller
+    than the broadcast result at run time, NumPy refuses ``out=`` and a fresh array
+    is made instead (a real shape error then surfaces from that second call)."""
+    def thunk(*args):
+        try:
+            return fn(*args, out=args[target])
+        except ValueError:
+            return fn(*args)
+
+    return thunk
 
 
 def _scalar_fast_path_ok(op, node, fn) -> bool:
