@@ -242,6 +242,9 @@ def canonical_product(fgraph, node):
             num.remove(var)
             den.remove(var)
             cancelled += 1
+    if not cancelled and len(consts) <= 1 and not (
+            consts and (num or not den) and _all_ones(consts[0][1])):
+        return None   # already canonical: the common case, decided without arithmetic
     const = None
     with np.errstate(all="ignore"):
         for sign, data in consts:
@@ -258,6 +261,13 @@ def canonical_product(fgraph, node):
     if new is None or same_graph(new, out):
         return None
     return [_keep_shape(new, out, [v for _, v in leaves], consts)]
+
+
+def _all_ones(data) -> bool:
+    a = np.asarray(data)
+    if a.size == 1:
+        return bool(a.flat[0] == 1)
+    return a.size > 0 and bool((a == 1).all())
 
 
 def _rebuild_product(num, den, const, like):
