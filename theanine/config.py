@@ -131,9 +131,9 @@ _add = config.add
 _add("floatX", "float64", "Default float dtype of tensor constructors",
      allowed=("float64", "float32", "float16"))
 _add("mode", "FAST_RUN", "Default compilation mode",
-     allowed=("FAST_RUN", "FAST_COMPILE", "DebugMode", "NanGuardMode", "NUMBA", "JAX", "PY"))
+     allowed=("FAST_RUN", "FAST_COMPILE", "DebugMode", "NanGuardMode", "ProfileMode", "PY"))
 _add("linker", "auto", "Default linker (auto picks the mode's)",
-     allowed=("auto", "py", "vm", "cvm", "numba", "jax"))
+     allowed=("auto", "py", "vm", "cvm", "debug"))
 _add("optimizer", "auto", "Default rewrite set (auto picks the mode's)",
      allowed=("auto", "fast_run", "fast_compile", "merge", "None"))
 _add("optimizer_excluding", "", "Colon-separated rewrite tags or names to exclude")
@@ -169,7 +169,7 @@ _add("fused_kernel", "auto", "Engine of fused elementwise kernels",
      allowed=("auto", "numba", "numexpr", "numpy"))
 _add("fused_kernel_async", True, "Run NumPy while native kernels compile", _parse_bool)
 _add("cache", True, "Use the on-disk compile cache", _parse_bool)
-_add("device", "cpu", "Device (cpu only; JAX picks its own)", allowed=("cpu", "gpu", "cuda"))
+_add("device", "cpu", "Device (the CPU is the only one so far)", allowed=("cpu",))
 _add("graphviz_dot", "dot", "Graphviz's dot program (a name on PATH or a full path) "
      "that pydotprint runs")
 
