@@ -95,8 +95,8 @@ class FusedThunk:
 
     def __init__(self, op: Elemwise, node):
         self.comp = op.scalar_op
-        self.numpy = NumpyComposite(self.comp)
-        self.chain = compile_chain(self.comp)
+        self._numpy = None      # both evaluators are built on first use: a graph
+        self._chain = None      # may hold many fused nodes that never see small inputs
         self.kernel = None
         self.tried = False      # the program is built on the first large call
         self.destroyed = dict(op.inplace_pattern).get(0)
@@ -124,6 +124,18 @@ class FusedThunk:
         outs = self.numpy(*inputs, out=out)
         return outs[0] if self.single else tuple(outs)
 
+
+    @property
+    def numpy(self) -> NumpyComposite:
+        if self._numpy is None:
+            self._numpy = NumpyComposite(self.comp)
+        return self._numpy
+
+    @property
+    def chain(self):
+        if self._chain is None:
+            self._chain = compile_chain(self.comp)
+        return self._chain
 
     def _inplace_target(self, inputs):
         """The destroyed input, when it has the output's shape at run time."""
