@@ -1,12 +1,12 @@
-"""BLAS ops (``gemm``, ``gemv``, ``ger`` through SciPy's wrappers) and the rules that
-turn ``z + a * dot(x, y)`` into them.
+"""BLAS ops (``gemm``, ``gemv``, ``ger``) and the rules that turn
+``z + a * dot(x, y)`` into them.
 
 Each op has an ``inplace`` prop: the in-place form overwrites its first input (the
 accumulator) instead of copying it, and declares so in ``destroy_map``.
 ``inplace_variant()`` returns that form; the inplace pass uses it generically.
 
-A C-ordered array is the transpose of a Fortran-ordered one, so the kernels run on
-transposes when that lets BLAS write straight into the accumulator's memory.
+The products run on NumPy's own BLAS (``np.dot``/``np.outer``) and are accumulated
+with in-place ufuncs; see ``_accumulate`` for why not SciPy's BLAS wrappers.
 """
 
 from __future__ import annotations
