@@ -58,3 +58,15 @@ def reraise_with_node(node, input_values, exc, position=None):
         new = NodeRuntimeError(message)
     new.__theanine_node__ = node
     raise new.with_traceback(exc.__traceback__) from exc
+
+
+def failing_frame(exc, code):
+    """``(frame, line)`` of the innermost execution of ``code`` in ``exc``'s
+    traceback (the generated function that failed), or ``(None, None)``."""
+    tb = exc.__traceback__
+    frame = line = None
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            frame, line = tb.tb_frame, tb.tb_lineno
+        tb = tb.tb_next
+    return frame, line

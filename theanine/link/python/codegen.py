@@ -17,7 +17,7 @@ from theanine.config import config
 from theanine.graph.basic import Constant
 from theanine.ifelse import IfElse
 from theanine.link.callspec import CallSpec, argument_locals, entry_source
-from theanine.link.errors import reraise_with_node
+from theanine.link.errors import failing_frame, reraise_with_node
 from theanine.link.python import dispatch_fused  # noqa: F401  (fused-kernel thunks)
 from theanine.link.python.dispatch import perform_thunk, python_funcify
 from theanine.link.python.lazy import ELSE, THEN, branch_contexts, group_by_context
@@ -202,13 +202,7 @@ class Codegen:
 
     def node_error(self, exc) -> None:
         """Map the failing line of the generated code to its node and re-raise."""
-        tb = exc.__traceback__
-        frame_line = None
-        frame = None
-        while tb is not None:
-            if tb.tb_frame.f_code is self.code:
-                frame_line, frame = tb.tb_lineno, tb.tb_frame
-            tb = tb.tb_next
+        frame, frame_line = failing_frame(exc, self.code)
         if frame_line is None:
             return
         found = self.line_nodes.get(frame_line - 1 - self._body_start)

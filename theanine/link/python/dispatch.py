@@ -11,9 +11,9 @@ from functools import singledispatch
 
 import numpy as np
 
-from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise
+from theanine.tensor.elemwise import DimShuffle, Elemwise
 from theanine.tensor.math import Dot
-from theanine.tensor.shape import Reshape, Shape
+from theanine.tensor.shape import Shape
 
 
 @singledispatch
@@ -41,23 +41,19 @@ def perform_thunk(op, node):
 @python_funcify.register(Elemwise)
 def _elemwise(op, node):
     fn = op.scalar_op.nfunc
-    out = node.outputs[0]
-    simple = (isinstance(fn, np.ufunc) and fn.nout == 1 and len(node.outputs) == 1
-              and not op.inplace_pattern and out.ndim > 0
-              and all(i.dtype == node.inputs[0].dtype for i in node.inputs)
-              and getattr(op.scalar_op, "__props__", ()) == ())
-    if simple and _ufunc_matches(fn, node):
-        return fn
-    if _scalar_fast_path_ok(op, node, fn):
-        return _zero_d_thunk(fn, len(node.inputs))
-    if _inplace_fast_path_ok(op, node, fn):
-        return _inplace_thunk(fn, dict(op.inplace_pattern)[0])
+    if _plain_ufunc(op, node, fn):
+        inplace = dict(op.inplace_pattern)
+        if not inplace:
+            return fn if node.outputs[0].ndim > 0 else _zero_d_thunk(fn, len(node.inputs))
+        if inplace.keys() == {0}:
+            return _inplace_thunk(fn, inplace[0])
     return perform_thunk(op, node)
 
 
-def _inplace_fast_path_ok(op, node, fn) -> bool:
+def _plain_ufunc(op, node, fn) -> bool:
+    """A one-output ufunc without parameters on inputs of one dtype, giving the
+    declared output dtype: calling it directly is the op."""
     return (isinstance(fn, np.ufunc) and fn.nout == 1 and len(node.outputs) == 1
-            and dict(op.inplace_pattern).keys() == {0}
             and getattr(op.scalar_op, "__props__", ()) == ()
             and all(i.dtype == node.inputs[0].dtype for i in node.inputs)
             and _ufunc_matches(fn, node))
@@ -74,14 +70,6 @@ def _inplace_thunk(fn, target: int):
             return fn(*args)
 
     return thunk
-
-
-def _scalar_fast_path_ok(op, node, fn) -> bool:
-    return (isinstance(fn, np.ufunc) and fn.nout == 1 and len(node.outputs) == 1
-            and not op.inplace_pattern and node.outputs[0].ndim == 0
-            and getattr(op.scalar_op, "__props__", ()) == ()
-            and all(i.dtype == node.inputs[0].dtype for i in node.inputs)
-            and _ufunc_matches(fn, node))
 
 
 def _zero_d_thunk(fn, nin):
@@ -129,13 +117,3 @@ def _shape(op, node):
     def shape(x):
         return np.array(x.shape, dtype=np.int64)
     return shape
-
-
-@python_funcify.register(Reshape)
-def _reshape(op, node):
-    return perform_thunk(op, node)
-
-
-@python_funcify.register(CAReduce)
-def _careduce(op, node):
-    return perform_thunk(op, node)

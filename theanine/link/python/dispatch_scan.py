@@ -26,7 +26,7 @@ import numpy as np
 from theanine.graph.basic import Constant
 from theanine.graph.utils import user_line
 from theanine.link.callspec import CallSpec, alias_roots
-from theanine.link.errors import node_error_message
+from theanine.link.errors import failing_frame, node_error_message
 from theanine.link.python.codegen import Codegen
 from theanine.link.python.dispatch import _ufunc_matches, perform_thunk, python_funcify
 from theanine.link.python.profiling import inner_profile_funcify, profiling_codegen_class
@@ -318,12 +318,7 @@ class ScanLoopWriter:
         """Name the inner node, the step and the scan of an error in the loop body."""
         if getattr(exc, "__theanine_node__", None) is not None:
             return
-        tb = exc.__traceback__
-        frame = lineno = None
-        while tb is not None:
-            if tb.tb_frame.f_code is self.code:
-                frame, lineno = tb.tb_frame, tb.tb_lineno
-            tb = tb.tb_next
+        frame, lineno = failing_frame(exc, self.code)
         if frame is None:
             return
         # source line 1 is the def line, so entry k of ``self.lines`` is line k + 2
