@@ -329,3 +329,82 @@ def test_native_kernel_writes_into_a_mutable_input(rng):
     assert np.shares_memory(out, a)         # written into x's buffer, returned borrowed
     if dispatch_fused.engine_name() != "numpy":
         assert f.fn.codegen.ns["_f0"].kernel is not None
+
+
+def _fgraph_with_positions(x, outputs):
+    fg = FunctionGraph([x], outputs, clone=False, features=[DestroyHandler()])
+    fg.validate()
+    handler = fg.destroy_handler
+    handler._compute_positions(fg, skip=set())
+    return fg, handler
+
+
+def test_handler_reorders_a_reader_scheduled_after_the_destroyer():
+    """An in-place node placed before an independent reader of its buffer is
+    accepted by moving the reader first (no full re-sort of the graph)."""
+    x = tt.dvector("x")
+    t = tt.exp(x)
+    a = t + 1                              # will become in place on t
+    b = tt.sin(t)                          # independent reader of t
+    fg, handler = _fgraph_with_positions(x, [a, b])
+    pos = handler._pos
+    assert pos[a.owner] < pos[b.owner]
+    ia = Elemwise(ts.add, {0: 0})(*a.owner.inputs)
+    fg.replace(a, ia)
+    fg.validate()
+    assert handler._pos is not None and not handler._unplaced
+    assert handler._pos[b.owner] < handler._pos[ia.owner]
+    order = fg.toposort()
+    assert order.index(b.owner) < order.index(ia.owner)
+
+
+def test_handler_rejects_a_destroyer_that_a_reader_depends_on():
+    x = tt.dvector("x")
+    t = tt.exp(x)
+    a = t + 1
+    b = a * t                              # reads t and a's result
+    fg, handler = _fgraph_with_positions(x, [b])
+    assert not handler.may_run_last(fg, a.owner, t)
+    fg.replace(a, Elemwise(ts.add, {0: 0})(*a.owner.inputs))
+    with pytest.raises(InconsistencyError, match="still reads"):
+        fg.validate()
+
+
+def test_handler_refuses_a_reorder_beyond_its_search_limit(monkeypatch):
+    """Proving a far reorder legal would cost a long search: the in-place form is
+    refused instead (always safe), and a near one is still taken."""
+    x = tt.dvector("x")
+    t = tt.exp(x)
+    a = t + 1
+    y = a
+    for _ in range(20):
+        y = tt.sin(y)
+    b = tt.cos(t)
+    fg, handler = _fgraph_with_positions(x, [y, b])
+    assert handler._pos[b.owner] > handler._pos[y.owner]
+    monkeypatch.setattr(DestroyHandler, "search_limit", 8)
+    assert not handler.may_run_last(fg, a.owner, t)
+    monkeypatch.setattr(DestroyHandler, "search_limit", 64)
+    assert handler.may_run_last(fg, a.owner, t)
+
+
+def test_inplace_pass_sorts_the_graph_a_bounded_number_of_times(monkeypatch):
+    """Validation of in-place candidates does not re-sort the graph per candidate:
+    a gradient chain (every layer reads the shared weight) sorts once or twice."""
+    from theanine.graph import destroyhandler
+    calls = []
+    original = destroyhandler.io_toposort
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(destroyhandler, "io_toposort", counting)
+    x = tt.dvector("x")
+    w = th.shared(np.full(3, 0.5), name="w")
+    c = x
+    for _ in range(60):
+        c = tt.tanh(c * w)
+    f = th.function([x], th.grad(c.sum(), w))
+    assert len(destroyers(f)) > 60
+    assert len(calls) <= 2, len(calls)

@@ -58,12 +58,20 @@ class DestroyHandler(Feature):
     ``updates`` maps a shared-variable graph input to the index of the graph
     output holding its new value.
 
-    Validation is incremental, so the inplace pass stays near-linear: a
-    destroyer is (re)checked when it is new or when a node starts reading its
-    buffer, and the global cycle check (a toposort with the ordering edges) runs
-    only when a checked destroyer has other readers or a rewrite added data
-    edges while some destroyer has readers.
+    Validation is incremental, so the inplace pass stays linear: a destroyer is
+    (re)checked when it is new or when a node starts reading its buffer, and the
+    cycle check uses positions in a topological order of the graph with its
+    ordering edges.  A new edge ``reader -> destroyer`` that agrees with the
+    positions costs nothing; one that does not is inserted by a search bounded to
+    the positions between the two (Pearce and Kelly's dynamic topological order),
+    which either finds the cycle or reorders that window.  A search that would
+    visit more than ``search_limit`` nodes is refused as if it had found a cycle:
+    the in-place form is then not taken, which is always safe.  A rewrite that
+    changes data edges (anything but swapping a node for one with the same
+    inputs) drops the positions; the next check recomputes them in one toposort.
     """
+
+    search_limit = 64
 
     def __init__(self, mutable=(), updates=None):
         self.mutable = set(mutable)
@@ -73,10 +81,13 @@ class DestroyHandler(Feature):
     def _reset(self):
         self.destroyers: set = set()
         self._owner: dict = {}       # destroyed root -> destroyer (checked ones)
+        self._roots: dict = {}       # destroyer -> roots it owns in ``_owner``
         self._before: dict = {}      # destroyer -> readers that must run first
+        self._after: dict = {}       # reader -> destroyers it must run before
         self._pending: set = set()   # destroyers to (re)check
         self._with_readers: set = set()
-        self._edges_changed = False
+        self._pos: dict | None = None  # node -> position in a valid order, or unknown
+        self._unplaced: set = set()    # nodes imported since, without a position
 
     # -- tracking ---------------------------------------------------------------
     def on_attach(self, fgraph):
@@ -98,6 +109,8 @@ class DestroyHandler(Feature):
             self._pending.add(owner)
 
     def on_import(self, fgraph, node, reason):
+        if self._pos is not None:
+            self._unplaced.add(node)
         if node.op.destroy_map:
             self.destroyers.add(node)
             self._pending.add(node)
@@ -106,24 +119,46 @@ class DestroyHandler(Feature):
                 self._touch(inp)
 
     def on_prune(self, fgraph, node, reason):
+        self._unplaced.discard(node)
+        for destroyer in self._after.pop(node, ()):
+            before = self._before.get(destroyer)
+            if before is not None and node in before:
+                before.remove(node)
         if node in self.destroyers:
             self.destroyers.discard(node)
             self._pending.discard(node)
-            self._before.pop(node, None)
+            self._set_before(node, [])
             self._with_readers.discard(node)
-            for root in [r for r, d in self._owner.items() if d is node]:
-                del self._owner[root]
+            for root in self._roots.pop(node, ()):
+                if self._owner.get(root) is node:
+                    del self._owner[root]
 
     def on_change_input(self, fgraph, node, i, old, new, reason):
-        if not self.destroyers:
-            return
-        self._touch(new)
-        # swapping a node for one with the same inputs (the in-place form)
-        # rewires its clients without adding dependencies
-        same = (old.owner is not None and new.owner is not None and old.index == new.index
-                and old.owner.inputs == new.owner.inputs)
-        if not same:
-            self._edges_changed = True
+        # swapping a node for one with the same inputs (the in-place form, or
+        # back) rewires its clients without adding dependencies: the new node
+        # takes the old one's position
+        twin_old, twin_new = old.owner, new.owner
+        if (twin_old is not None and twin_new is not None and old.index == new.index
+                and twin_old.inputs == twin_new.inputs):
+            if self._pos is not None and twin_new in self._unplaced and twin_old in self._pos:
+                self._pos[twin_new] = self._pos[twin_old]
+                self._unplaced.discard(twin_new)
+        else:
+            self._pos = None
+            self._unplaced.clear()
+        if self.destroyers:
+            self._touch(new)
+
+    def _set_before(self, node, readers: list) -> None:
+        for reader in self._before.pop(node, ()):
+            after = self._after.get(reader)
+            if after is not None:
+                after.discard(node)
+        if readers:
+            self._before[node] = readers
+            for reader in readers:
+                self._after.setdefault(reader, set()).add(node)
+
     # -- queries ------------------------------------------------------------------
     def aliases(self, fgraph, root: Variable) -> list[Variable]:
         """``root`` and every value viewing it (through view_map, any depth)."""
@@ -156,6 +191,18 @@ class DestroyHandler(Feature):
         for out_idx, in_idx in destroyed_inputs(node):
             yield out_idx, in_idx, buffer_root(node.inputs[in_idx])
 
+    def may_destroy(self, fgraph, var: Variable) -> bool:
+        """A cheap necessary condition for a new node to overwrite ``var``'s
+        buffer: not a constant, not a function input it may not touch, not owned
+        by another destroyer.  (``validate`` still decides.)"""
+        root = buffer_root(var)
+        if isinstance(root, Constant):
+            return False
+        if root.owner is None and root not in self.mutable and root not in self.updates:
+            return False
+        owner = self._owner.get(root)
+        return owner is None or owner not in fgraph.apply_nodes
+
     def check_destroyer(self, fgraph, node, out_idx: int, root: Variable) -> None:
         """Raise InconsistencyError if ``node`` may not overwrite ``root``'s buffer."""
         where = f"{node.op} (output {out_idx} overwrites the buffer of {root})"
@@ -182,39 +229,120 @@ class DestroyHandler(Feature):
     # -- Feature hooks --------------------------------------------------------------
     def validate(self, fgraph):
         if not self.destroyers:
-            self._edges_changed = False
             return
-        new_readers = False
+        checked = []
         for node in list(self._pending):
             if node not in fgraph.apply_nodes:
                 self._pending.discard(node)
                 continue
             readers: list = []
+            roots = []
             for out_idx, _, root in self._destroyed_roots(node):
                 other = self._owner.get(root)
                 if other is not None and other is not node and other in fgraph.apply_nodes:
                     raise InconsistencyError(f"{node.op} and {other.op} both overwrite the "
                                              f"buffer of {root}")
                 self.check_destroyer(fgraph, node, out_idx, root)
+                roots.append(root)
                 readers.extend(r for r in self.readers(fgraph, node, root)
                                if r not in readers)
-            for _, _, root in self._destroyed_roots(node):
+            for root in roots:
                 self._owner[root] = node
-            self._before[node] = readers
+            self._roots[node] = roots
+            self._set_before(node, readers)
             if readers:
                 self._with_readers.add(node)
+                checked.append(node)
             else:
                 self._with_readers.discard(node)
             self._pending.discard(node)
-            new_readers = new_readers or bool(readers)
-        if new_readers or (self._edges_changed and self._with_readers):
-            try:
-                io_toposort(fgraph.inputs, fgraph.outputs, self.orderings(fgraph))
-            except ValueError as exc:
-                raise InconsistencyError(
-                    f"an in-place node would overwrite a value that a later node still "
-                    f"reads ({exc})") from None
-        self._edges_changed = False
+        if not self._with_readers:
+            return
+        if self._pos is not None and self._unplaced:
+            self._pos = None
+        if self._pos is None:
+            self._compute_positions(fgraph, skip=set(checked))
+        pos = self._pos
+        for node in checked:
+            for reader in self._before.get(node, ()):
+                if pos[reader] > pos[node]:
+                    self._insert_edge(fgraph, reader, node)
+
+    def _compute_positions(self, fgraph, skip) -> None:
+        """Positions from one toposort honouring the ordering edges of the
+        destroyers not in ``skip`` (those checked before, so it succeeds)."""
+        orderings = {d: r for d, r in self.orderings(fgraph).items() if d not in skip}
+        try:
+            order = io_toposort(fgraph.inputs, fgraph.outputs, orderings)
+        except ValueError as exc:
+            raise InconsistencyError(
+                f"an in-place node would overwrite a value that a later node still "
+                f"reads ({exc})") from None
+        self._pos = {node: i for i, node in enumerate(order)}
+        self._unplaced.clear()
+
+    def _successors(self, fgraph, node):
+        for out in node.outputs:
+            for client, _ in fgraph.clients.get(out, ()):
+                if client != OUTPUT:
+                    yield client
+        yield from self._after.get(node, ())
+
+    def _predecessors(self, fgraph, node):
+        for inp in node.inputs:
+            if inp.owner is not None and inp.owner in fgraph.apply_nodes:
+                yield inp.owner
+        yield from self._before.get(node, ())
+
+    def _window(self, fgraph, start, step, inside, target):
+        """Nodes reached from ``start`` through ``step`` whose position is ``inside``
+        the window; raises InconsistencyError on reaching ``target`` or the limit."""
+        pos, found, stack, seen = self._pos, [start], [start], {start}
+        while stack:
+            for nxt in step(fgraph, stack.pop()):
+                if nxt is target:
+                    raise InconsistencyError(
+                        f"an in-place node would overwrite a value that a later node "
+                        f"still reads ({target.op} reads it and depends on {start.op})")
+                if nxt not in seen and inside(pos[nxt]):
+                    seen.add(nxt)
+                    found.append(nxt)
+                    stack.append(nxt)
+                    if len(seen) > self.search_limit:
+                        raise InconsistencyError(
+                            f"cannot cheaply order {target.op} before the in-place "
+                            f"{start.op}: not taking the in-place form")
+        return found
+
+    def may_run_last(self, fgraph, node, var: Variable) -> bool:
+        """Whether ``node`` could run after every other reader of ``var``'s buffer
+        (the other condition for overwriting it), judged on the current order
+        without changing anything; True when the order is not known yet."""
+        pos = self._pos
+        if pos is None or self._unplaced or node not in pos:
+            return True
+        for reader in self.readers(fgraph, node, buffer_root(var)):
+            if pos[reader] > pos[node]:
+                try:
+                    self._insert_edge(fgraph, reader, node, commit=False)
+                except InconsistencyError:
+                    return False
+        return True
+
+    def _insert_edge(self, fgraph, reader, destroyer, commit=True) -> None:
+        """Make the order run ``reader`` before ``destroyer`` (now after it)."""
+        pos = self._pos
+        low, high = pos[destroyer], pos[reader]
+        later = self._window(fgraph, destroyer, self._successors, lambda p: p <= high, reader)
+        earlier = self._window(fgraph, reader, self._predecessors, lambda p: p >= low,
+                               destroyer)
+        if not commit:
+            return
+        earlier.sort(key=pos.__getitem__)
+        later.sort(key=pos.__getitem__)
+        slots = sorted(pos[n] for n in earlier + later)
+        for node, slot in zip(earlier + later, slots):
+            pos[node] = slot
 
     def orderings(self, fgraph) -> dict:
         """Every other reader of a destroyed buffer runs before its destroyer."""

@@ -55,15 +55,31 @@ def same_graph(a: Variable, b: Variable) -> bool:
     return True
 
 
+def _uniform(var) -> bool:
+    """``var`` is computed from inputs of its own dtype (no upcast happens in it)."""
+    dtype = var.dtype
+    return all(i.dtype == dtype for i in var.owner.inputs)
+
+
+def _descends(fgraph, var, dtype) -> bool:
+    """Whether a walk from a chain root expands ``var`` (a non-root term)."""
+    return (var.dtype == dtype and var.owner is not None and single_client(fgraph, var)
+            and _uniform(var))
+
+
 def _walk(fgraph, root, step):
-    """Flatten the chain under ``root``: ``step(var, sign)`` returns children or None."""
+    """Flatten the chain under ``root``: ``step(var, sign)`` returns children or None.
+
+    Below the root, only single-client terms of the root's dtype computed without
+    an upcast are expanded, so every leaf but the root's own inputs has its dtype.
+    """
     leaves, consts = [], []
     stack = [(root, 1, True)]
     dtype = root.dtype
     while stack:
         var, sign, is_root = stack.pop()
         children = None
-        if is_root or (var.dtype == dtype and single_client(fgraph, var)):
+        if is_root or _descends(fgraph, var, dtype):
             children = step(var, sign)
         if children is not None:
             stack.extend((c, s, False) for c, s in reversed(children))
@@ -102,6 +118,19 @@ def _coefficient(var, dtype, ndim):
 
 
 _SUM_OPS = (ts.Add, ts.Sub, ts.Neg)
+_PRODUCT_OPS = (ts.Mul, ts.TrueDiv, ts.Reciprocal)
+
+
+def _inside_chain(fgraph, out, rule_ops) -> bool:
+    """True when the client of ``out`` is a node of the same rule that will walk
+    through ``out``: the chain is then canonicalized once, from its top, and a
+    chain of n terms costs one walk instead of n (which made long gradient sums
+    quadratic to compile)."""
+    if not _descends(fgraph, out, out.dtype):
+        return False
+    client = fgraph.clients[out][0][0]
+    return (type(scalar_op_of(client.outputs[0])) in rule_ops
+            and client.outputs[0].dtype == out.dtype and _uniform(client.outputs[0]))
 
 
 def _plain_pair(inputs, out) -> bool:
@@ -125,7 +154,7 @@ def canonical_sum(fgraph, node):
     out = node.outputs[0]
     if out.dtype[0] not in _ARITH_KINDS or out.dtype == "bool":
         return None
-    if _plain_pair(node.inputs, out):
+    if _plain_pair(node.inputs, out) or _inside_chain(fgraph, out, (ts.Add, ts.Sub)):
         return None
     leaves, consts = _walk(fgraph, out, _sum_step)
     if any(v.dtype != out.dtype for _, v in leaves):
@@ -229,7 +258,7 @@ _MINUS_ONE = tb.constant(np.float64(-1.0))     # the factor a ``neg`` contribute
 def canonical_product(fgraph, node):
     """Collect constant factors and cancel nonzero factors: ``2*x*y/(4*x) -> 0.5*y``."""
     out = node.outputs[0]
-    if out.dtype[0] not in "fc":
+    if out.dtype[0] not in "fc" or _inside_chain(fgraph, out, _PRODUCT_OPS):
         return None
     leaves, consts = _walk(fgraph, out, _product_step)
     if any(v.dtype != out.dtype for _, v in leaves):

@@ -29,7 +29,8 @@ def _elemwise_candidates(fgraph, node, handler) -> list[int]:
     for pos, inp in enumerate(node.inputs):
         if isinstance(inp, Constant) or inp.type != out.type:
             continue
-        if inp in node.inputs[:pos]:
+        if inp in node.inputs[:pos] or not handler.may_destroy(fgraph, inp) \
+                or not handler.may_run_last(fgraph, node, inp):
             continue
         priority = 0 if (update_of_out and inp in handler.updates) else (
             1 if len(fgraph.clients[inp]) == 1 else 2)
