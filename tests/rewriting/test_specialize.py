@@ -52,3 +52,19 @@ def test_sum_of_product_becomes_dot(rng):
     one = tt.TensorType("float64", (1,))("one")
     _, _, counts = compile_both([one, y], tt.sum(one * y))  # broadcasting product
     assert counts["sum_mul_to_dot"] == 0
+
+
+def test_sum_of_product_of_fusable_factors_stays_for_fusion(rng):
+    """``mean(tanh(v) * exp(-v*v))`` (the tutorial's ifelse branch) is one fused
+    reduction over ``v``, not ``dot(tanh(v), exp(-v*v))`` with a pass per factor."""
+    v = tt.dvector("v")
+    f, ref, counts = compile_both([v], tt.mean(tt.tanh(v) * tt.exp(-v * v)))
+    assert counts["sum_mul_to_dot"] == 0
+    assert "Dot" not in op_names(f)
+    assert_same_values(f, ref, random_values([v], rng), rtol=1e-12)
+    # a factor needed elsewhere is computed anyway: the dot is still the best plan
+    x, y = tt.dvectors("x", "y")
+    t = tt.tanh(x)
+    f, ref, counts = compile_both([x, y], [tt.sum(t * y), t])
+    assert counts["sum_mul_to_dot"] == 1 and "Dot" in op_names(f)
+    assert_same_values(f, ref, random_values([x, y], rng), rtol=1e-12)

@@ -11,6 +11,7 @@ import numpy as np
 from theanine.scalar import basic as ts
 from theanine.tensor import math as tm
 from theanine.tensor.elemwise import CAReduce
+from theanine.tensor.rewriting.fusion import fusable_node
 from theanine.tensor.rewriting.utils import (
     as_replacement,
     constant_value,
@@ -70,7 +71,12 @@ def pow_specialize(fgraph, node):
 @register_op_rule("specialize", CAReduce, name="sum_mul_to_dot")
 def sum_mul_to_dot(fgraph, node):
     """``sum(x * y)`` of two float vectors (no broadcasting) -> ``dot(x, y)``: one pass,
-    no temporary."""
+    no temporary.
+
+    Not when ``x`` or ``y`` is computed by a fusable elementwise node used only
+    here: fusion then makes the producers, the product and the sum one kernel
+    (``sum(tanh(v) * exp(-v*v))``: one pass over ``v``), which a ``dot`` would
+    split into separate passes with a temporary per factor."""
     if node.op.kind != "sum":
         return None
     (prod,) = node.inputs
@@ -78,6 +84,9 @@ def sum_mul_to_dot(fgraph, node):
     if prod.ndim != 1 or type(scalar_op_of(prod)) is not ts.Mul or not single_client(fgraph, prod):
         return None
     x, y = prod.owner.inputs
+    if any(v.owner is not None and fusable_node(v.owner) and single_client(fgraph, v)
+           for v in (x, y)):
+        return None
     if not (x.dtype == y.dtype == out.dtype == prod.dtype) or out.dtype[0] != "f":
         return None
     if not (fits(x, prod) and fits(y, prod)):
