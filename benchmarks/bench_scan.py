@@ -69,29 +69,40 @@ def _jax_pow(a):
 
 
 def _poly_setup():
+    """Side by side: theanine (the loop is pushed out into vectorized ops), the same
+    scan looped (push-out excluded), NumPy vectorized, JAX and PyTensor scans."""
     n = 100_000
     coeff = np.random.default_rng(1).normal(size=n) / n
     c, x = tt.dvector("coefficients"), tt.dscalar("x")
     components, _ = th.scan(lambda c, p, v: c * (v ** p), outputs_info=None,
                             sequences=[c, tt.arange(n)], non_sequences=x)
     poly = th.function([c, x], components.sum())
+    looped = th.function([c, x], components.sum(),
+                         mode=Mode("vm", "fast_run").excluding("scan"))
+    powers = np.arange(n)
+    impls = {"theanine": lambda: poly(coeff, 0.999),
+             "numpy": lambda: (coeff * 0.999 ** powers).sum(),
+             "theanine-loop": lambda: looped(coeff, 0.999)}
+    if jax is not None:
+        jax.config.update("jax_enable_x64", True)
+        jnp = jax.numpy
 
-    def np_poly():
-        total = 0.0
-        for p in range(n):
-            total += coeff[p] * (0.999 ** p)
-        return total
+        def jpoly(cs, v):
+            def body(carry, cp):
+                return carry, cp[0] * v ** cp[1]
+            return jax.lax.scan(body, 0.0, (cs, jnp.arange(n, dtype=jnp.float64)))[1].sum()
 
-    xv, powers = np.array(0.999), np.arange(n)
+        jf, jc = jax.jit(jpoly), jnp.asarray(coeff)
+        impls["jax"] = lambda: jf(jc, 0.999).block_until_ready()
+    if pytensor is not None:
+        import pytensor.tensor as pt
 
-    def np_ufunc_poly():            # the same per-step work as the loop body: two ufuncs
-        out = np.empty(n)
-        for p in range(n):
-            out[p] = np.multiply(coeff[p], np.power(xv, powers[p]))
-        return out.sum()
-
-    return {"theanine": lambda: poly(coeff, 0.999), "numpy": np_poly,
-            "numpy-ufuncs": np_ufunc_poly}
+        pc, px = pt.dvector("c"), pt.dscalar("x")
+        comps, _ = pytensor.scan(lambda c, p, v: c * (v ** p), outputs_info=None,
+                                 sequences=[pc, pt.arange(n)], non_sequences=px)
+        pf = pytensor.function([pc, px], comps.sum())
+        impls["pytensor"] = lambda: pf(coeff, 0.999)
+    return impls
 
 
 # -- RNN forward + backward -----------------------------------------------------------

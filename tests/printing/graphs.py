@@ -44,6 +44,19 @@ def scan_pow_function():
     return th.function(inputs=[A, k], outputs=result[-1], updates=updates, name="power")
 
 
+def scan_poly_function():
+    """The tutorial's polynomial: a map over coefficients and powers, then a sum.
+    Compiled, the loop is gone (per-step elementwise work is pushed out of scan)."""
+    coefficients = tt.vector("coefficients")
+    x = tt.scalar("x")
+    components, updates = th.scan(fn=lambda coeff, power, free_var: coeff * (free_var ** power),
+                                  outputs_info=None,
+                                  sequences=[coefficients, tt.arange(10000)],
+                                  non_sequences=x)
+    return th.function(inputs=[coefficients, x], outputs=components.sum(),
+                       name="calculate_polynomial")
+
+
 def lazy_ifelse_function():
     """The tutorial's ``f_lazyifelse``: only the mean of the chosen matrix is computed."""
     a, b = tt.scalars("a", "b")

@@ -149,8 +149,8 @@ def test_scan_step_function_is_printed_with_output_labels():
     x = tt.dvector("x")
     s = th.shared(0.0, name="s")
 
-    def step(xt, prev2, prev, c):
-        return [prev + xt * c, xt * 2], {s: s + xt}
+    def step(xt, prev2, prev, c):     # nothing per-step-only to push out of the loop
+        return [prev + prev2 * xt * c, xt * prev], {s: s + xt}
 
     c = tt.dscalar("c")
     outs, updates = th.scan(step, sequences=x, non_sequences=c,

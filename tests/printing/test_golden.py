@@ -10,6 +10,7 @@ from tests.printing.graphs import (
     inner_graph_example,
     lazy_ifelse_function,
     logreg,
+    scan_poly_function,
     scan_pow_function,
 )
 from theanine.printing import debugprint, pprint
@@ -27,6 +28,7 @@ CASES = {
     "inner_graphs_pprint": lambda: pprint(inner_graph_example()),
     "scan_pow_debugprint": lambda: debugprint(scan_pow_function(), file="str"),
     "scan_pow_pprint": lambda: pprint(scan_pow_function()),
+    "scan_poly_debugprint": lambda: debugprint(scan_poly_function(), file="str"),
     "lazy_ifelse_debugprint": lambda: debugprint(lazy_ifelse_function(), file="str"),
     "lazy_ifelse_pprint": lambda: pprint(lazy_ifelse_function()),
 }

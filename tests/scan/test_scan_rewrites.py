@@ -1,15 +1,18 @@
-"""Scan rewrites: memory saving (measured with tracemalloc) and push-out of invariants."""
+"""Scan rewrites: memory saving (measured with tracemalloc), push-out of invariants and
+of per-step elementwise work."""
 
 import tracemalloc
 
 import numpy as np
 import pytest
+from op_checker import OpCase, check_case
 
 import theanine as th
 import theanine.tensor as tt
 from theanine.compile.mode import Mode
 from theanine.graph.fg import FunctionGraph
 from theanine.scan.op import Scan, ScanInfo
+from theanine.scan.pushout import SequenceWindow
 from theanine.scan.rewriting import pushout_invariants, save_memory
 from theanine.tensor.math import Dot
 
@@ -152,3 +155,90 @@ def test_in_place_body_keeps_readers_before_the_writer(rng):
     ref = th.function([x, h0], out, mode="PY")
     xv, hv = rng.normal(size=(4, 3)), rng.normal(size=3)
     np.testing.assert_allclose(f(xv, hv), ref(xv, hv))
+
+
+# -- push-out of per-step elementwise work -------------------------------------------------
+
+def test_map_over_sequences_becomes_vectorized_ops(rng):
+    """The tutorial's polynomial: a map with no recurrence leaves no loop."""
+    coefficients, x = tt.dvector("coefficients"), tt.dscalar("x")
+    components, _ = th.scan(lambda c, p, v: c * v ** p, sequences=[coefficients, tt.arange(50)],
+                            non_sequences=x)
+    f = th.function([coefficients, x], components.sum())
+    assert not scan_ops(f)
+    looped = th.function([coefficients, x], components.sum(), mode=NO_SCAN_PASS)
+    assert scan_ops(looped)
+    cv = rng.uniform(size=50)
+    want = (cv * 0.97 ** np.arange(50)).sum()
+    np.testing.assert_allclose(f(cv, 0.97), want, rtol=1e-12)
+    np.testing.assert_allclose(looped(cv, 0.97), want, rtol=1e-12)
+    assert f(np.array([1.0, 0.0, 2.0]), 3.0) == 19.0          # fewer coefficients: 3 steps
+    g = th.function([coefficients, x], th.grad(components.sum(), [coefficients, x]))
+    gc, gx = g(cv, 0.97)
+    np.testing.assert_allclose(gc, 0.97 ** np.arange(50), rtol=1e-12)
+    np.testing.assert_allclose(gx, (cv * np.arange(50) * 0.97 ** (np.arange(50) - 1)).sum(),
+                               rtol=1e-10)
+
+
+def test_elementwise_work_leaves_a_recurrence_as_a_new_sequence(rng):
+    """``h[t] = 0.5 * h[t-1] + exp(x[t]) * c``: ``exp(x[t]) * c`` is computed for every
+    step before the loop; the loop keeps only the recurrence."""
+    x, c, h0 = tt.dvector("x"), tt.dscalar("c"), tt.dscalar("h0")
+    out, _ = th.scan(lambda xt, h, c: 0.5 * h + tt.exp(xt) * c, sequences=x,
+                     outputs_info=h0, non_sequences=c)
+    f = th.function([x, c, h0], out)
+    (op,) = scan_ops(f)
+    body_ops = {type(n.op.scalar_op).__name__ for n in op.fgraph.apply_nodes
+                if hasattr(n.op, "scalar_op")}
+    assert "Exp" not in body_ops and "Composite" not in body_ops
+    xv = rng.normal(size=20)
+    want, h = [], 0.3
+    for v in xv:
+        h = 0.5 * h + np.exp(v) * 1.5
+        want.append(h)
+    np.testing.assert_allclose(f(xv, 1.5, 0.3), want, rtol=1e-12)
+
+
+def test_pushout_reads_taps_and_reverse_loops(rng):
+    x = tt.dvector("x")
+    diff, _ = th.scan(lambda prev, cur: cur - prev, sequences=dict(input=x, taps=[-1, 0]))
+    back, _ = th.scan(lambda v: v * 2.0, sequences=x, go_backwards=True)
+    f = th.function([x], [diff, back])
+    assert not scan_ops(f)
+    xv = rng.normal(size=9)
+    d, b = f(xv)
+    np.testing.assert_allclose(d, np.diff(xv))
+    np.testing.assert_allclose(b, xv[::-1] * 2.0)
+
+
+def test_pushout_does_not_fire_on_recurrences_or_while_loops():
+    h0, x = tt.dscalar("h0"), tt.dvector("x")
+    rec, _ = th.scan(lambda h: tt.exp(h) * 0.5, outputs_info=h0, n_steps=5)
+    f = th.function([h0], rec)
+    (op,) = scan_ops(f)
+    assert op.info.n_seq == 0                        # nothing was turned into a sequence
+    until, _ = th.scan(lambda v: (v * 2.0, th.scan.until(v > 1.0)), sequences=x)
+    g = th.function([x], until)
+    assert scan_ops(g)
+    np.testing.assert_allclose(g(np.array([0.5, 2.0, 0.1])), [1.0, 4.0])
+
+
+def test_pushed_out_sequence_too_short_still_raises():
+    x, n = tt.dvector("x"), tt.lscalar("n")
+    out, _ = th.scan(lambda v: v * 2.0, sequences=x, n_steps=n, name="short")
+    f = th.function([x, n], out)
+    assert not scan_ops(f)
+    with pytest.raises(ValueError, match="'short': sequence 0 has 3 steps but n_steps=5"):
+        f(np.ones(3), 5)
+
+
+SEQUENCE_WINDOW = OpCase(
+    "sequence_window",
+    lambda s: SequenceWindow(1, 2, "scan 's': sequence 0")(s, np.int64(3)),
+    lambda s: s[1:4], nin=1, shapes=[((6,),), ((5, 2),), ((5, 1, 3),)])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sequence_window_op(dtype):
+    counts = check_case(SEQUENCE_WINDOW, dtype)
+    assert counts["values"] > 0

@@ -16,6 +16,7 @@ from theanine.graph.fg import OUTPUT, FunctionGraph
 from theanine.graph.rewriting.basic import PassReport, RewritePass
 from theanine.graph.rewriting.pipeline import PIPELINE, run_pipeline
 from theanine.scan.op import Scan
+from theanine.scan.pushout import pushout_elementwise
 from theanine.tensor.subtensor import Subtensor
 
 
@@ -157,7 +158,7 @@ def save_memory(fgraph, node):
     return dict(zip(node.outputs, new.outputs))
 
 
-SCAN_REWRITES = (pushout_invariants, remove_unused_inputs, save_memory)
+SCAN_REWRITES = (pushout_invariants, pushout_elementwise, remove_unused_inputs, save_memory)
 
 
 def rewrite_inner(fgraph, node, query=None):
