@@ -44,7 +44,7 @@ def _numpy_step(x, y, w0):
 
     def step():
         w, b = state["w"], state["b"]
-        p = 1 / (1 + np.exp(-x @ w - b))
+        p = 1 / (1 + np.exp(-(x @ w) - b))    # -(x @ w): no negated copy of x
         xent = -y * np.log(p) - (1 - y) * np.log(1 - p)
         d = (p - y) / len(y)
         state["w"] = w - LR * (x.T @ d + 2 * REG * w)

@@ -11,7 +11,7 @@ from functools import singledispatch
 
 import numpy as np
 
-from theanine.tensor.elemwise import DimShuffle, Elemwise
+from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise, normalize_axis
 from theanine.tensor.math import Dot
 from theanine.tensor.shape import Shape
 
@@ -101,7 +101,30 @@ def _ufunc_dtype(fn, dtypes) -> str:
 
 @python_funcify.register(DimShuffle)
 def _dimshuffle(op, node):
-    return op.apply
+    """Inserting broadcast axes with the others kept in order is one basic index
+    (``x[:, None]``): a view, without the general transpose-and-reshape."""
+    if op.drop or [i for i in op.new_order if i != "x"] != list(range(op.input_ndim)):
+        return op.apply
+    index = tuple(None if i == "x" else slice(None) for i in op.new_order)
+
+    def insert_axes(x):
+        return x[index]
+
+    return insert_axes
+
+
+@python_funcify.register(CAReduce)
+def _careduce(op, node):
+    """The reduction with its axes and result dtype resolved once, at link time."""
+    fn = op.fn
+    axis = normalize_axis(op.axis, node.inputs[0].ndim)
+    dtype = np.dtype(node.outputs[0].dtype)
+    asarray = np.asarray
+
+    def reduce(x):
+        return asarray(fn(x, axis=axis), dtype=dtype)
+
+    return reduce
 
 
 @python_funcify.register(Dot)
