@@ -16,10 +16,13 @@ import theanine as th
 import theanine.tensor as tt
 
 
-def _call_overhead():
+def _call_overhead(value=None, trust=False):
+    """``f(x) = x + 1`` on one float64 scalar: a 0-d array (default) or a Python float;
+    ``trust``: theanine's ``trust_input`` (no argument checks)."""
     x = tt.dscalar("x")
     f = th.function([x], x + 1)
-    value = np.array(1.5)
+    f.trust_input = trust
+    value = np.array(1.5) if value is None else value
     impls = {"theanine": lambda: f(value), "numpy": lambda: np.add(value, 1.0)}
     jax = optional_import("jax")
     if jax is not None:
@@ -33,6 +36,7 @@ def _call_overhead():
 
         px = pt.dscalar("x")
         pf = pytensor.function([px], px + 1)
+        pf.trust_input = trust
         impls["pytensor"] = lambda: pf(value)
     return impls
 
@@ -59,6 +63,10 @@ def _expression(n=10**7):
 WORKLOADS = [
     Workload("call overhead f(x)=x+1 (0-d float64)", _call_overhead, repeats=7,
              number=20000, unit="us"),
+    Workload("call overhead f(x)=x+1 (Python float)", lambda: _call_overhead(1.5), repeats=7,
+             number=20000, unit="us"),
+    Workload("call overhead, trust_input=True (0-d)", lambda: _call_overhead(trust=True),
+             repeats=7, number=20000, unit="us"),
     Workload("exp(-x*x)*sin(y)+x*y/(1+y*y), 1e7 f64", _expression, repeats=5),
 ]
 

@@ -216,3 +216,41 @@ def test_modes_by_name():
         np.testing.assert_allclose(f([1.0]), [2.0])
     with pytest.raises(ValueError, match="unknown mode"):
         th.function([x], x, mode="NOPE")
+
+
+def test_python_float_takes_the_scalar_fast_path():
+    x = tt.dscalar("x")
+    f = th.function([x], x * 2.0)
+    assert "type(x) is float" in f.source
+    out = f(1.25)
+    assert isinstance(out, np.ndarray) and out.dtype == np.float64 and out == 2.5
+    assert f(np.float32(1.5)) == 3.0 and f(2) == 4.0      # other scalars: the filter
+    with pytest.raises(TypeError, match="argument 0"):
+        f("1.5")
+
+
+@pytest.mark.parametrize("at_compile", [True, False])
+def test_trust_input_skips_checks_and_conversions(at_compile):
+    x = tt.dvector("x")
+    w = th.shared(np.zeros(3), name="w")
+    f = th.function([x], x * x, updates={w: w + x}, trust_input=at_compile)
+    if not at_compile:
+        assert not f.trust_input
+        assert f([1, 2, 3]).tolist() == [1.0, 4.0, 9.0]     # converted while checked
+        w.set_value(np.zeros(3))
+        f.trust_input = True
+    assert f.trust_input
+    np.testing.assert_allclose(f(np.arange(3.0)), [0.0, 1.0, 4.0])
+    np.testing.assert_allclose(w.get_value(), [0.0, 1.0, 2.0])
+    assert f(np.arange(3, dtype="int32")).dtype == np.int32  # used as given: no conversion
+    f.trust_input = False
+    assert f(np.arange(3, dtype="int32")).dtype == np.float64
+    with pytest.raises(TypeError, match="argument 0"):
+        f("abc")
+
+
+def test_trust_input_keeps_profiled_functions_checked():
+    x = tt.dvector("x")
+    f = th.function([x], x + 1, profile=True, trust_input=True)
+    assert f.trust_input and f.profile is not None
+    assert f([1.0]).tolist() == [2.0]                       # the list is still converted

@@ -6,6 +6,7 @@ import gc
 import time
 import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 
 from theanine.compile.io import In, Out
 from theanine.compile.mode import get_mode
@@ -46,8 +47,9 @@ class UnusedInputError(ValueError):
 class FunctionMaker:
     """What was compiled: the rewritten graph, the inputs/outputs and the mode."""
 
-    def __init__(self, fgraph, inputs, outputs, mode, linker, timings, report):
+    def __init__(self, fgraph, inputs, outputs, mode, linker, timings, report, spec=None):
         self.fgraph = fgraph
+        self.spec = spec
         self.inputs = inputs
         self.outputs = outputs
         self.mode = mode
@@ -69,7 +71,30 @@ class Function:
         self.name = name
         self.return_list = return_list
         self.profile = None
-        self.trust_input = False
+        self._trust_input = False
+        self._trusted_core = None
+
+    @property
+    def trust_input(self) -> bool:
+        """When True, arguments are used as given: no type, dtype or shape check and
+        no conversion (a call then costs the graph alone).  Passing anything but
+        arrays of the declared types is then the caller's error to avoid, as in
+        Theano.  Settable at any time; profiled functions keep their checks."""
+        return self._trust_input
+
+    @trust_input.setter
+    def trust_input(self, value) -> None:
+        value = bool(value)
+        if value == self._trust_input:
+            return
+        self._trust_input = value
+        core = self.fn
+        if value and self.profile is None and getattr(self.maker, "spec", None) is not None:
+            if self._trusted_core is None:
+                spec = replace(self.maker.spec, check_inputs=False)
+                self._trusted_core = self.maker.linker.make_function(self.maker.fgraph, spec)
+            core = self._trusted_core
+        type(self).__call__ = staticmethod(core)
 
     @property
     def source(self) -> str:
@@ -328,13 +353,13 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
     t3 = time.perf_counter()
     timings = {"graph": t1 - t0, "rewrite": t2 - t1, "link": t3 - t2, "total": t3 - t0,
                "validate": getattr(fgraph, "validate_time", 0.0)}
-    maker = FunctionMaker(fgraph, ins, outs, mode_obj, linker, timings, report)
+    maker = FunctionMaker(fgraph, ins, outs, mode_obj, linker, timings, report, spec)
     if stats is not None:
         core = attach(stats, runtime, core, code, maker, name or fn_name)
     fn = make_function_object(core, maker, name, return_list)
-    fn.trust_input = trust_input
     fn.profile_requested = profile if profile is not None else config.profile
     fn.profile = stats
+    fn.trust_input = trust_input
     for hook in _function_hooks:
         hook(fn)
     return fn

@@ -38,6 +38,7 @@ class CallSpec:
     update_containers: list           # fgraph.outputs[n_outputs + j] -> container
     copy_updates: list[bool] = field(default_factory=list)
     return_list: bool = False
+    check_inputs: bool = True         # False: ``trust_input``, arguments used as given
     fn_name: str = "fn"
 
 
@@ -80,6 +81,11 @@ def fast_check(var_name: str, arg: ArgSpec, ns: dict, position: int) -> str:
     return " and ".join(parts)
 
 
+def _python_float_exact(arg: ArgSpec) -> bool:
+    """A 0-d float64 argument, which a Python float converts to without loss."""
+    return getattr(arg.type, "dtype", None) == "float64" and getattr(arg.type, "shape", None) == ()
+
+
 def argument_locals(spec: CallSpec) -> list[str]:
     """The Python parameter names of the entry function, one per user argument."""
     taken: set[str] = set()
@@ -105,13 +111,20 @@ def entry_source(spec: CallSpec, input_names: list[str], ns: dict, body: list[st
             params.append(local)
     lines = []
     for k, (arg, local) in enumerate(zip(spec.args, arg_locals)):
+        if not spec.check_inputs:
+            break
         ns[f"_filter{k}"] = make_filter(arg, k)
         check = fast_check(local, arg, ns, k)
+        convert = f"_filter{k}({local})"
+        if _python_float_exact(arg):
+            # a Python float is a float64 scalar as is: one array call, no filter
+            ns[f"_scalar{k}"] = np.array
+            convert = f"_scalar{k}({local}) if type({local}) is float else {convert}"
         if check == "False":
-            lines.append(f"{local} = _filter{k}({local})")
+            lines.append(f"{local} = {convert}")
         else:
             lines.append(f"if not ({check}):")
-            lines.append(f"    {local} = _filter{k}({local})")
+            lines.append(f"    {local} = {convert}")
     for pos, (source, name) in enumerate(zip(spec.input_sources, input_names)):
         if source[0] == "arg":
             if name != arg_locals[source[1]]:
