@@ -90,7 +90,64 @@ def _collected(fn, *args):
     return fn(*args)
 
 
+def _tanh_chain(n, tanh, c, w):
+    for _ in range(n):
+        c = tanh(c * w)
+    return c
+
+
+def grad_compile_seconds(n: int) -> tuple[float, float]:
+    """Build ``th.grad`` of an n-layer ``tanh(c * w)`` chain (``w`` shared), then
+    compile it; seconds for each."""
+    start = time.perf_counter()
+    x = tt.dvector("x")
+    w = th.shared(np.full(3, 0.5), name="w")
+    g = th.grad(_tanh_chain(n, tt.tanh, x, w).sum(), w)
+    built = time.perf_counter()
+    th.function([x], g)
+    return built - start, time.perf_counter() - built
+
+
+def _peer_grad_compile_seconds(n: int) -> dict:
+    """The same gradient compiled by the peers: JAX (trace + XLA compile of
+    ``jit(grad)``) and PyTensor (``pytensor.function``), or why it failed."""
+    out = {}
+    jax = optional_import("jax")
+    if jax is not None and n <= 300:
+        jax.config.update("jax_enable_x64", True)
+        jnp = jax.numpy
+        start = time.perf_counter()
+        jax.jit(jax.grad(lambda w, x: _tanh_chain(n, jnp.tanh, x, w).sum())).lower(
+            jnp.full(3, 0.5), jnp.ones(3)).compile()
+        out["jax"] = f"{time.perf_counter() - start:.3f} s"
+    pytensor = optional_import("pytensor")
+    if pytensor is not None and n <= 100:
+        import pytensor.tensor as pt
+
+        x, w = pt.dvector("x"), pytensor.shared(np.full(3, 0.5))
+        try:
+            g = pytensor.grad(_tanh_chain(n, pt.tanh, x, w).sum(), w)
+            start = time.perf_counter()
+            pytensor.function([x], g)
+            out["pytensor"] = f"{time.perf_counter() - start:.3f} s"
+        except RecursionError:
+            out["pytensor"] = "RecursionError"
+    return out
+
+
 def main() -> None:
+    print("\ngradient of an n-layer tanh(c * w) chain (w shared), FAST_RUN: th.grad, then "
+          "th.function; peers compile the same gradient")
+    results = {}
+    for n in (100, 300, 1000, 10000):
+        runs = [_collected(grad_compile_seconds, n) for _ in range(3 if n < 10000 else 1)]
+        build = statistics.median(r[0] for r in runs)
+        comp = statistics.median(r[1] for r in runs)
+        results[n] = comp
+        peers = ", ".join(f"{k} {v}" for k, v in _peer_grad_compile_seconds(n).items())
+        print(f"  n={n:6d}: th.grad {build:6.3f} s, th.function {comp:6.3f} s"
+              + (f"; {peers}" if peers else ""))
+    print(f"  compile t(10k)/t(1k) = {results[10000] / results[1000]:.2f} (linear is 10)")
     for label, flags in (("default kernel engine", {}),
                          ("fused_kernel=numpy", {"fused_kernel": "numpy"})):
         print(f"\nan n-node elementwise chain, FAST_RUN, {label}: building the graph, and "
