@@ -234,7 +234,7 @@ def generate_source(program: KernelProgram, parallel: bool = True) -> str:
     ld1 = ", ".join(f"_s.ld(a{k}, i)" for k in range(n_in))
     ld2 = ", ".join(f"_s.ld2(a{k}, k, q)" for k in range(n_in))
     ld3 = ", ".join(f"_s.ld3(a{k}, i, j, l)" for k in range(n_in))
-    inl = "@numba.njit(inline='always', error_model='numpy', cache=True)"
+    inl = "@numba.njit(inline='always', error_model='numpy', cache=True, fastmath={'contract'})"
     par = "True" if parallel else "False"
 
     def jit(parallel_kernel: bool) -> str:
@@ -301,7 +301,7 @@ def generate_source(program: KernelProgram, parallel: bool = True) -> str:
     # Each loop body lives in an out-of-line helper (compiled once per argument
     # types and shared by the serial and the parallel driver); the drivers only
     # distribute blocks/rows, which keeps the parfor passes cheap.
-    helper = "@numba.njit(cache=True, error_model='numpy', nogil=True)"
+    helper = "@numba.njit(cache=True, error_model='numpy', nogil=True, fastmath={'contract'})"
     # ---------------------------------------------------------- elementwise
     a(helper)
     a(f"def _flat_block(start, stop, {io}):")

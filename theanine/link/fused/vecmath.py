@@ -12,7 +12,8 @@ caller's IR (LLVM does not reliably inline several of them into one loop, and
 an out-of-line call stops vectorization), so they take the caller's fast-math
 flags.  Callers must not enable ``nnan``/``ninf`` (special values would break)
 nor ``reassoc`` (it would undo the exact range-reduction steps); ``contract``
-(FMA) is fine.  The fused kernels use no fast-math flags at all.  Out-of-line
+(FMA) is fine, and the fused kernels enable it (only it): 10-25% faster
+polynomials, results within an ulp of unfused arithmetic.  Out-of-line
 ``*_ni`` variants of each function are meant for scalar code paths, where a
 call is cheaper to compile than an inlined body.
 
