@@ -47,7 +47,29 @@ def _elemwise(op, node):
             return fn if node.outputs[0].ndim > 0 else _zero_d_thunk(fn, len(node.inputs))
         if inplace.keys() == {0}:
             return _inplace_thunk(fn, inplace[0])
+    elif _plain_function(op, node, fn):
+        return _function_thunk(op.scalar_op.impl, np.dtype(node.outputs[0].dtype))
     return perform_thunk(op, node)
+
+
+def _plain_function(op, node, fn) -> bool:
+    """A one-output NumPy-level Python function (``sigmoid``, ``softplus``...) giving
+    the declared dtype: called directly, without ``perform``'s storage protocol."""
+    return (callable(fn) and not isinstance(fn, np.ufunc) and len(node.outputs) == 1
+            and getattr(op.scalar_op, "__props__", ()) == () and op.scalar_op.nout == 1
+            and node.outputs[0].ndim > 0
+            and _ufunc_dtype(fn, tuple(i.dtype for i in node.inputs))
+            == node.outputs[0].dtype)
+
+
+def _function_thunk(fn, dtype):
+    asarray, errstate = np.asarray, np.errstate
+
+    def thunk(*args):
+        with errstate(all="ignore"):
+            return asarray(fn(*args), dtype=dtype)
+
+    return thunk
 
 
 def _plain_ufunc(op, node, fn) -> bool:
