@@ -19,9 +19,9 @@ import theanine.tensor as tt
 N, FEATS, LR, REG = 400, 784, 0.1, 0.01
 
 
-def _data():
+def _data(n=N):
     rng = np.random.default_rng(0)
-    return (rng.standard_normal((N, FEATS)), rng.integers(0, 2, N).astype("float64"),
+    return (rng.standard_normal((n, FEATS)), rng.integers(0, 2, n).astype("float64"),
             rng.standard_normal(FEATS) * 0.01)
 
 
@@ -80,8 +80,8 @@ def _jax_step(jax, x, y, w0):
     return run
 
 
-def _setup():
-    x, y, w0 = _data()
+def _setup(n=N):
+    x, y, w0 = _data(n)
     impls = {"theanine": _theano_api_step(th, tt, x, y, w0), "numpy": _numpy_step(x, y, w0)}
     jax = optional_import("jax")
     if jax is not None:
@@ -94,7 +94,9 @@ def _setup():
 
 
 WORKLOADS = [Workload("logreg train step (400x784, float64)", _setup, repeats=7, number=20,
-                      notes="tutorial logistic regression: forward + th.grad + updates")]
+                      notes="tutorial logistic regression: forward + th.grad + updates"),
+             Workload("logreg train step (5000x784, float64)", lambda: _setup(5000), repeats=9,
+                      number=5)]
 
 
 if __name__ == "__main__":

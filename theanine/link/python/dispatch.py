@@ -123,9 +123,18 @@ def _ufunc_dtype(fn, dtypes) -> str:
 
 @python_funcify.register(DimShuffle)
 def _dimshuffle(op, node):
-    """Inserting broadcast axes with the others kept in order is one basic index
-    (``x[:, None]``): a view, without the general transpose-and-reshape."""
-    if op.drop or [i for i in op.new_order if i != "x"] != list(range(op.input_ndim)):
+    """A pure permutation is one ``transpose``; inserting broadcast axes with the
+    others kept in order is one basic index (``x[:, None]``): views, without the
+    general transpose-and-reshape."""
+    kept = [i for i in op.new_order if i != "x"]
+    if not op.drop and len(kept) == len(op.new_order):
+        order = tuple(kept)
+
+        def permute(x):
+            return x.transpose(order)
+
+        return permute
+    if op.drop or kept != list(range(op.input_ndim)):
         return op.apply
     index = tuple(None if i == "x" else slice(None) for i in op.new_order)
 
