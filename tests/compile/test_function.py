@@ -254,3 +254,42 @@ def test_trust_input_keeps_profiled_functions_checked():
     f = th.function([x], x + 1, profile=True, trust_input=True)
     assert f.trust_input and f.profile is not None
     assert f([1.0]).tolist() == [2.0]                       # the list is still converted
+
+
+def test_accept_inplace_refuses_then_validates_user_inplace_ops():
+    from theanine.scalar import basic as ts
+    from theanine.tensor.elemwise import Elemwise
+
+    x = tt.dvector("x")
+    t = tt.exp(x)
+    inplace_add = Elemwise(ts.add, {0: 0})
+    out = inplace_add(t, x)                      # overwrites exp(x): legal
+    with pytest.raises(TypeError, match="accept_inplace=True"):
+        th.function([x], out)
+    f = th.function([x], out, accept_inplace=True)
+    np.testing.assert_allclose(f(np.array([0.0, 1.0])), [1.0, np.e + 1.0])
+    clobber = inplace_add(x, t)                  # would overwrite the input x
+    with pytest.raises(Exception, match="function input"):
+        th.function([x], clobber, accept_inplace=True)
+
+
+def test_rebuild_strict_false_lets_givens_change_types():
+    x = tt.dvector("x")
+    i = tt.ivector("i")
+    y = x + x
+    with pytest.raises(TypeError, match="givens"):
+        th.function([i], y, givens={x: i})
+    f = th.function([i], y, givens={x: i}, rebuild_strict=False)
+    out = f(np.array([1, 2], dtype="int32"))
+    assert out.dtype.kind == "i" and out.tolist() == [2, 4]
+
+
+def test_eval_cache_is_bounded():
+    from theanine.compile import function_module as fm
+
+    x = tt.dscalar("x")
+    before = len(fm._eval_cache)
+    for k in range(fm.EVAL_CACHE_SIZE + 10):
+        assert (x + k).eval({x: 1.0}) == 1.0 + k
+    assert len(fm._eval_cache) <= fm.EVAL_CACHE_SIZE
+    assert before <= fm.EVAL_CACHE_SIZE

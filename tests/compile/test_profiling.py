@@ -252,7 +252,7 @@ def test_memory_counts_views_and_inplace_outputs_as_shared():
     twice = Elemwise(ts.mul, {0: 0})(e, tt.constant(2.0))   # writes into exp's buffer
     out = (twice.T + 1.0).sum()
     stats = _quiet(ProfileStats(memory=True))
-    f = th.function([x], out, profile=stats, mode=th.Mode("vm", "None"))
+    f = th.function([x], out, profile=stats, mode=th.Mode("vm", "None"), accept_inplace=True)
     xv = np.random.default_rng(0).random((300, 400))
     assert f(xv) == pytest.approx((2 * np.exp(xv) + 1).sum())
     peaks = memory_peaks(stats.functions[0].code)

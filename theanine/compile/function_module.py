@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -14,9 +15,10 @@ from theanine.compile.profiling import attach, profiled_link, stats_for
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable, clone_replace, graph_inputs
 from theanine.graph.destroyhandler import attach_destroy_handler
-from theanine.graph.fg import FunctionGraph, MissingInputError
+from theanine.graph.fg import FunctionGraph, InconsistencyError, MissingInputError
 from theanine.graph.rewriting.pipeline import run_pipeline
 from theanine.graph.shared import SharedVariable
+from theanine.graph.utils import user_line
 from theanine.link.callspec import ArgSpec, CallSpec, output_copy_flags
 from theanine.tensor.basic import as_tensor_variable
 
@@ -189,14 +191,17 @@ def _as_pairs(pairs, what: str) -> list[tuple]:
     return out
 
 
-def _check_replacement(key, value, what: str):
-    """Convert ``value`` to ``key``'s type or raise an error naming both."""
+def _check_replacement(key, value, what: str, strict: bool = True):
+    """Convert ``value`` to ``key``'s type or raise an error naming both
+    (``strict=False``: a Variable keeps its own type, see ``rebuild_strict``)."""
     if not isinstance(value, Variable):
         try:
             value = key.type.make_constant(key.type.filter(value, allow_downcast=None))
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{what} value for {key} cannot be converted to {key.type}: "
                             f"{exc}") from None
+    elif not strict:
+        return key.type.convert_variable(value) or value
     converted = key.type.convert_variable(value)
     if converted is None:
         hint = ""
@@ -205,6 +210,25 @@ def _check_replacement(key, value, what: str):
         raise TypeError(f"{what} for {key}: the new value {value} has type {value.type}, "
                         f"expected {key.type}{hint}")
     return converted
+
+
+def _check_user_inplace(fgraph, accept_inplace: bool) -> None:
+    """Refuse in-place operations in the user's graph unless accepted; accepted
+    ones must be legal (no clobbered input or value still needed)."""
+    destroyers = sorted((n for n in fgraph.apply_nodes if n.op.destroy_map),
+                        key=lambda n: str(n.op))
+    if not destroyers:
+        return
+    node = destroyers[0]
+    where = user_line(node.tag.trace) if hasattr(node.tag, "trace") else "an unknown line"
+    if not accept_inplace:
+        raise TypeError(f"the graph contains the in-place operation {node.op} (built at "
+                        f"{where}); pass accept_inplace=True to compile it as it is")
+    try:
+        fgraph.validate()
+    except InconsistencyError as exc:
+        raise InconsistencyError(f"in-place operation {node.op} (built at {where}) cannot run "
+                                 f"here: {exc}") from None
 
 
 def _updates(updates, outputs, no_default_updates) -> list[tuple]:
@@ -253,6 +277,12 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
              trust_input=False):
     """Compile a graph into a callable: ``f = function([x, y], z, updates=...)``.
 
+    ``accept_inplace``: the graph given may contain in-place operations (ops with a
+    ``destroy_map``); without it such a graph is refused, as in Theano, since
+    in-place forms are the compiler's to choose.  ``rebuild_strict=False`` lets a
+    ``givens`` replacement have another type than what it replaces (the graph above
+    it is rebuilt for it).  ``trust_input``: see ``Function.trust_input``.
+
     Python's cyclic garbage collector is paused while compiling: compiling makes
     many short-lived objects but no garbage cycles, and the collector's repeated
     sweeps over a large graph would make compile time grow faster than linearly.
@@ -264,14 +294,16 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
     try:
         with config.change_flags(compute_test_value="off"):
             return _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
-                            allow_input_downcast, profile, on_unused_input, trust_input)
+                            allow_input_downcast, profile, on_unused_input, trust_input,
+                            accept_inplace, rebuild_strict)
     finally:
         if was_enabled:
             gc.enable()
 
 
 def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
-             allow_input_downcast, profile, on_unused_input, trust_input):
+             allow_input_downcast, profile, on_unused_input, trust_input,
+             accept_inplace=False, rebuild_strict=True):
     t0 = time.perf_counter()
     ins = _as_inputs(inputs)
     outs, return_list = _as_outputs(outputs)
@@ -279,12 +311,14 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
     upd_pairs = _updates(updates, out_vars, no_default_updates)
     upd_keys = [k for k, _ in upd_pairs]
     targets = out_vars + [v for _, v in upd_pairs]
-    giv = [(k, _check_replacement(k, v, "givens")) for k, v in _as_pairs(givens, "givens")]
+    giv = [(k, _check_replacement(k, v, "givens", rebuild_strict))
+           for k, v in _as_pairs(givens, "givens")]
     for key, _ in giv:
         if not isinstance(key, Variable):
             raise TypeError(f"givens: keys must be Variables, got {key!r:.40}")
     if giv:
-        targets = clone_replace(targets, dict(giv)) if targets else targets
+        targets = clone_replace(targets, dict(giv), strict=rebuild_strict) if targets \
+            else targets
     targets = _cut_inner_inputs(ins, targets) if targets else targets
     in_vars = [i.variable for i in ins]
 
@@ -319,6 +353,7 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
     attach_destroy_handler(
         fgraph, mutable=[fgraph.inputs[k] for k, i in enumerate(ins) if i.mutable],
         updates={fgraph.inputs[fg_inputs.index(key)]: n_out + j for j, key in enumerate(upd_keys)})
+    _check_user_inplace(fgraph, accept_inplace)
     t1 = time.perf_counter()
     mode_obj = get_mode(mode)
     prepare = getattr(mode_obj, "prepare_fgraph", None)
@@ -367,7 +402,8 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
 
 # -- Variable.eval ---------------------------------------------------------------
 
-_eval_cache: dict = {}
+_eval_cache: OrderedDict = OrderedDict()
+EVAL_CACHE_SIZE = 64      # compiled functions kept for ``Variable.eval``, least recent out
 
 
 def evaluate(var, inputs_to_values):
@@ -378,4 +414,8 @@ def evaluate(var, inputs_to_values):
     if fn is None:
         fn = function(list(keys), var, on_unused_input="ignore")
         _eval_cache[cache_key] = fn
+        while len(_eval_cache) > EVAL_CACHE_SIZE:
+            _eval_cache.popitem(last=False)
+    else:
+        _eval_cache.move_to_end(cache_key)
     return fn(*[inputs_to_values[k] for k in keys])

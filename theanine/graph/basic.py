@@ -357,8 +357,14 @@ def clone(inputs, outputs, copy_inputs: bool = True):
     return [equiv[i] for i in inputs], [equiv[o] for o in outputs]
 
 
-def clone_replace(outputs, replace: dict | Sequence | None = None, **kwargs):
-    """Copy the graph of ``outputs`` with some Variables replaced by others."""
+def clone_replace(outputs, replace: dict | Sequence | None = None, strict: bool = True,
+                  **kwargs):
+    """Copy the graph of ``outputs`` with some Variables replaced by others.
+
+    ``strict``: a replacement must have (or convert to) the type it replaces; when
+    False it keeps its own type and the nodes above it are rebuilt for it (their
+    ``make_node`` decides the new output types), as Theano's ``rebuild_strict``.
+    """
     single = not isinstance(outputs, (list, tuple))
     outs = _as_list(outputs)
     pairs = list(replace.items()) if isinstance(replace, dict) else list(replace or [])
@@ -366,6 +372,8 @@ def clone_replace(outputs, replace: dict | Sequence | None = None, **kwargs):
     for old, new in pairs:
         if old.type != new.type:
             conv = old.type.convert_variable(new)
+            if conv is None and not strict:
+                conv = new
             if conv is None:
                 raise TypeError(
                     f"clone_replace: cannot replace {old} of type {old.type} with {new} "
