@@ -334,3 +334,48 @@ def test_fused_reduce_gradient_and_shape(rng):
     val, shape = f(a)
     np.testing.assert_allclose(val, _np_expr(a, a).max(axis=1))
     assert tuple(shape) == (3,)
+
+
+class _NoExpCapabilities(dispatch_fused.KernelCapabilities):
+    """A backend whose kernels cannot express ``exp`` (nor reduce in a loop)."""
+
+    def fusable(self, scalar_op, in_dtypes, out_dtypes) -> bool:
+        return type(scalar_op) is not ts.Exp and super().fusable(scalar_op, in_dtypes,
+                                                                 out_dtypes)
+
+    def can_reduce(self, kind, dtype) -> bool:
+        return False
+
+
+def test_fusion_asks_the_backend_of_each_function():
+    """Capabilities travel with the mode: two backends compile the same graph
+    differently in one process, whatever was imported before."""
+    from theanine.link.python.codegen import VMLinker
+
+    class NoExpLinker(VMLinker):
+        capabilities = _NoExpCapabilities()
+
+    x = tt.dvector("x")
+    expr = tt.sum(tt.exp(x) * 2.0 + 1.0)
+    default = th.function([x], expr)
+    limited = th.function([x], expr, mode=Mode(NoExpLinker(), "fast_run"))
+    assert any(isinstance(n.op, FusedReduce) for n in _nodes(default))
+    ops = _nodes(limited)
+    assert not any(isinstance(n.op, FusedReduce) for n in ops)
+    fused = [n.op.scalar_op for n in ops if isinstance(getattr(n.op, "scalar_op", None),
+                                                         Composite)]
+    assert fused and all("exp" not in str(c) for c in fused)
+    assert any(isinstance(getattr(n.op, "scalar_op", None), ts.Exp) for n in ops)
+    xv = np.linspace(-1, 1, 7)
+    np.testing.assert_allclose(limited(xv), default(xv), rtol=1e-12)
+
+
+def test_pipeline_without_a_backend_uses_conservative_defaults():
+    from theanine.graph.rewriting.pipeline import OPTIMIZER_QUERIES, run_pipeline
+
+    x = tt.dvector("x")
+    fg = FunctionGraph([x], [tt.sum(tt.exp(x) * 2.0)])
+    run_pipeline(fg, OPTIMIZER_QUERIES["fast_run"])
+    ops = fg.toposort()
+    assert any(isinstance(getattr(n.op, "scalar_op", None), Composite) for n in ops)
+    assert not any(isinstance(n.op, FusedReduce) for n in ops)   # no engine said it can

@@ -51,8 +51,9 @@ class Mode:
                     kwargs.get("name", self.name))
 
     def effective_query(self) -> Query:
-        """The query with the ``optimizer_including/excluding`` flags applied."""
-        query = self.query
+        """The query with the ``optimizer_including/excluding`` flags applied and the
+        linker's capabilities (what its kernels can fuse) attached."""
+        query = self.query.with_capabilities(getattr(self.linker, "capabilities", None))
         if config.optimizer_including:
             query = query.including(*config.optimizer_including.split(":"))
         if config.optimizer_excluding:

@@ -9,7 +9,7 @@ and rules by tag (``fast_run``, ``fast_compile``) and can exclude any by name.
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from theanine.graph.rewriting.basic import EquilibriumPass, GraphPass, Rule
 from theanine.graph.rewriting.merge import merge_graph
@@ -17,17 +17,27 @@ from theanine.graph.rewriting.merge import merge_graph
 
 @dataclass(frozen=True)
 class Query:
-    """Which passes/rules run: tags/names to include, tags/names to exclude."""
+    """Which passes/rules run: tags/names to include, tags/names to exclude.
+
+    ``capabilities``: what the backend that will run the graph can do (which ops
+    its kernels fuse, ...), an object the rewrites that depend on it consult via
+    ``fgraph.capabilities``; None leaves the rewrites' own conservative defaults.
+    A mode is such a query plus its backend, which supplies the capabilities.
+    """
 
     include: frozenset = frozenset()
     exclude: frozenset = frozenset()
     name: str = "custom"
+    capabilities: object = None
 
     def including(self, *tags) -> Query:
-        return Query(self.include | set(tags), self.exclude - set(tags), self.name)
+        return replace(self, include=self.include | set(tags), exclude=self.exclude - set(tags))
 
     def excluding(self, *tags) -> Query:
-        return Query(self.include, self.exclude | set(tags), self.name)
+        return replace(self, exclude=self.exclude | set(tags))
+
+    def with_capabilities(self, capabilities) -> Query:
+        return replace(self, capabilities=capabilities)
 
 
 @dataclass
@@ -95,6 +105,8 @@ def run_pipeline(fgraph, query: Query) -> RewriteReport:
     pruned is collected as usual afterwards.
     """
     report = RewriteReport()
+    if query.capabilities is not None or not hasattr(fgraph, "capabilities"):
+        fgraph.capabilities = query.capabilities
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -18,8 +18,8 @@ from theanine.graph.basic import Constant
 from theanine.ifelse import IfElse
 from theanine.link.callspec import CallSpec, argument_locals, entry_source
 from theanine.link.errors import failing_frame, reraise_with_node
-from theanine.link.python import dispatch_fused  # noqa: F401  (fused-kernel thunks)
 from theanine.link.python.dispatch import perform_thunk, python_funcify
+from theanine.link.python.dispatch_fused import KERNEL_CAPABILITIES
 from theanine.link.python.lazy import ELSE, THEN, branch_contexts, group_by_context
 
 _counter = itertools.count()
@@ -241,6 +241,7 @@ class VMLinker:
 
     name = "vm"
     codegen_class = Codegen
+    capabilities = KERNEL_CAPABILITIES     # what its fused kernels express (fusion asks)
 
     def __init__(self, allow_gc=None, funcify=None):
         self.allow_gc = allow_gc

@@ -10,8 +10,8 @@ below ``SMALL`` elements always take the NumPy path: there a native call's
 overhead costs more than it saves.  In-place nodes pass the destroyed input as
 ``out=``.
 
-Importing this module also tells the fusion pass which scalar ops and
-reductions the engines can express.
+``KERNEL_CAPABILITIES`` tells the fusion pass (through the mode's query) which
+scalar ops and reductions the engines can express.
 """
 
 from __future__ import annotations
@@ -192,16 +192,18 @@ def _fused_reduce(op, node):
     return FusedReduceThunk(op, node)
 
 
-def _op_supported(scalar_op, in_dtypes, out_dtypes) -> bool:
-    if not scalar_op.kernel_name or len(out_dtypes) != 1:
-        return False
-    return _program.supported(scalar_op.kernel_name, in_dtypes, out_dtypes[0])
+class KernelCapabilities(fusion.FusionCapabilities):
+    """What this backend's fused kernels express: the ops a ``KernelProgram`` has,
+    and in-loop reductions when a native engine (not plain NumPy) runs them."""
+
+    def fusable(self, scalar_op, in_dtypes, out_dtypes) -> bool:
+        if not scalar_op.kernel_name or len(out_dtypes) != 1:
+            return False
+        return _program.supported(scalar_op.kernel_name, in_dtypes, out_dtypes[0])
+
+    def can_reduce(self, kind: str, dtype: str) -> bool:
+        return kind in _program.REDUCE_OPS \
+            and dtype in _program.SUPPORTED_DTYPES and engine_name() != "numpy"
 
 
-def _reduce_supported(kind: str, dtype: str) -> bool:
-    return kind in _program.REDUCE_OPS \
-        and dtype in _program.SUPPORTED_DTYPES and engine_name() != "numpy"
-
-
-fusion.set_fusable_predicate(_op_supported)
-fusion.set_reduce_predicate(_reduce_supported)
+KERNEL_CAPABILITIES = KernelCapabilities()

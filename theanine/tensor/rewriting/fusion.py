@@ -11,9 +11,9 @@ A ``CAReduce`` whose input is a fused group used only by it becomes a
 ``FusedReduce`` when the kernel engine can reduce inside its loop, so the
 elementwise result is never written to memory.
 
-Which scalar ops (and reductions) the kernel engine can express is decided by
-predicates the engine layer installs (``set_fusable_predicate``,
-``set_reduce_predicate``); the graph layer never imports an engine.
+Which scalar ops (and reductions) the kernels can express is asked of the
+backend's ``FusionCapabilities``, which the mode's query carries to the graph
+(``fgraph.capabilities``); the tensor layer never imports an engine.
 """
 
 from __future__ import annotations
@@ -35,35 +35,37 @@ MAX_FUSED_OPS = 256      # bigger groups are split: kernel compile time grows wi
 MAX_FUSED_INPUTS = 32    # native kernels take their arguments positionally
 
 
-def _default_fusable(scalar_op: ScalarOp, in_dtypes, out_dtypes) -> bool:
-    return bool(scalar_op.kernel_name)
+class FusionCapabilities:
+    """What a backend's kernels can express; a backend passes its own through the
+    mode's query (``Query.capabilities``), never by installing a global.
+
+    This default (used when no backend says) fuses every scalar op that has a
+    kernel name and reduces nothing inside a kernel.
+    """
+
+    def fusable(self, scalar_op: ScalarOp, in_dtypes, out_dtypes) -> bool:
+        return bool(scalar_op.kernel_name)
+
+    def can_reduce(self, kind: str, dtype: str) -> bool:
+        return False
 
 
-def _default_reduce(kind: str, dtype: str) -> bool:
-    return False
+DEFAULT_CAPABILITIES = FusionCapabilities()
 
 
-_predicates = {"op": _default_fusable, "reduce": _default_reduce}
+def capabilities_of(fgraph) -> FusionCapabilities:
+    """The capabilities the graph is being rewritten for (``run_pipeline`` sets them)."""
+    return getattr(fgraph, "capabilities", None) or DEFAULT_CAPABILITIES
 
 
-def set_fusable_predicate(fn) -> None:
-    """``fn(scalar_op, in_dtypes, out_dtypes) -> bool``: can a kernel express it?"""
-    _predicates["op"] = fn
-
-
-def set_reduce_predicate(fn) -> None:
-    """``fn(kind, dtype) -> bool``: can a kernel reduce a fused result in its loop?"""
-    _predicates["reduce"] = fn
-
-
-def _op_fusable(scalar_op, in_dtypes, out_dtypes) -> bool:
+def _op_fusable(scalar_op, in_dtypes, out_dtypes, caps) -> bool:
     if isinstance(scalar_op, Composite):
-        return all(_op_fusable(op, [_ref_dtype(a, scalar_op) for a in args], dts)
+        return all(_op_fusable(op, [_ref_dtype(a, scalar_op) for a in args], dts, caps)
                    for op, args, dts in scalar_op.code)
-    key = (_predicates["op"], scalar_op, tuple(in_dtypes), tuple(out_dtypes))
+    key = (caps, scalar_op, tuple(in_dtypes), tuple(out_dtypes))
     known = _verdicts.get(key)
     if known is None:
-        known = _verdicts[key] = bool(_predicates["op"](scalar_op, key[2], key[3]))
+        known = _verdicts[key] = bool(caps.fusable(scalar_op, key[2], key[3]))
     return known
 
 
@@ -78,18 +80,19 @@ def _ref_dtype(a, comp) -> str:
     return a[1]
 
 
-def fusable_node(node, memo: dict | None = None) -> bool:
-    """Can ``node`` join a fused group? (``memo`` caches answers within a pass.)"""
+def fusable_node(node, memo: dict | None = None, caps=DEFAULT_CAPABILITIES) -> bool:
+    """Can ``node`` join a fused group under ``caps``? (``memo`` caches answers
+    within a pass.)"""
     if memo is not None:
         known = memo.get(node)
         if known is None:
-            known = memo[node] = fusable_node(node)
+            known = memo[node] = fusable_node(node, None, caps)
         return known
     op = node.op
     if not isinstance(op, Elemwise) or op.inplace_pattern or len(node.outputs) != 1:
         return False
     return _op_fusable(op.scalar_op, [i.dtype for i in node.inputs],
-                       [o.dtype for o in node.outputs])
+                       [o.dtype for o in node.outputs], caps)
 
 
 def _pattern(var) -> tuple:
@@ -139,7 +142,7 @@ def _n_ops(node) -> int:
     return op.n_ops if isinstance(op, Composite) else 1
 
 
-def _grow(root, clients, position, assigned, memo) -> _Group:
+def _grow(root, clients, position, assigned, memo, caps) -> _Group:
     group = _Group(root)
     pattern = _pattern(root.outputs[0])
     heap: list = []
@@ -155,7 +158,7 @@ def _grow(root, clients, position, assigned, memo) -> _Group:
     push_producers(root)
     while heap and group.n_ops < MAX_FUSED_OPS:
         _, _, p = heapq.heappop(heap)
-        if not fusable_node(p, memo) or _pattern(p.outputs[0]) != pattern \
+        if not fusable_node(p, memo, caps) or _pattern(p.outputs[0]) != pattern \
                 or p.outputs[0].ndim != root.outputs[0].ndim:
             continue
         if not all(c in group.members for c, _ in clients[p.outputs[0]]):
@@ -220,14 +223,15 @@ def _as_input(var, ndim):
 def fuse(fgraph) -> Counter:
     """The fusion pass: replace each fusable group (of 2+ nodes) by one node."""
     counts: Counter = Counter()
+    caps = capabilities_of(fgraph)
     order = fgraph.toposort()
     position = {node: i for i, node in enumerate(order)}
     assigned: set = set()
     memo: dict = {}
     for node in reversed(order):
-        if node in assigned or not fusable_node(node, memo):
+        if node in assigned or not fusable_node(node, memo, caps):
             continue
-        group = _grow(node, fgraph.clients, position, assigned, memo)
+        group = _grow(node, fgraph.clients, position, assigned, memo, caps)
         assigned |= group.members
         if len(group.members) < 2:
             continue
@@ -241,19 +245,20 @@ def fuse(fgraph) -> Counter:
         new.name = out.name
         fgraph.replace(out, new, reason="fusion")
         counts["fuse_elemwise"] += 1
-    counts.update(_fuse_reductions(fgraph))
+    counts.update(_fuse_reductions(fgraph, caps))
     return counts
 
 
-def _fuse_reductions(fgraph) -> Counter:
+def _fuse_reductions(fgraph, caps) -> Counter:
     counts: Counter = Counter()
     for node in [n for n in fgraph.apply_nodes if isinstance(n.op, CAReduce)]:
         if node not in fgraph.apply_nodes:
             continue
         src = node.inputs[0].owner
-        if src is None or not fusable_node(src) or len(fgraph.clients[node.inputs[0]]) != 1:
+        if src is None or not fusable_node(src, None, caps) \
+                or len(fgraph.clients[node.inputs[0]]) != 1:
             continue
-        if not _predicates["reduce"](node.op.kind, node.inputs[0].dtype):
+        if not caps.can_reduce(node.op.kind, node.inputs[0].dtype):
             continue
         comp, in_vars = _build(_Group(src), {src: 0})
         if not in_vars:

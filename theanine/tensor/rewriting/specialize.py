@@ -11,7 +11,7 @@ import numpy as np
 from theanine.scalar import basic as ts
 from theanine.tensor import math as tm
 from theanine.tensor.elemwise import CAReduce
-from theanine.tensor.rewriting.fusion import fusable_node
+from theanine.tensor.rewriting.fusion import capabilities_of, fusable_node
 from theanine.tensor.rewriting.utils import (
     as_replacement,
     constant_value,
@@ -84,7 +84,8 @@ def sum_mul_to_dot(fgraph, node):
     if prod.ndim != 1 or type(scalar_op_of(prod)) is not ts.Mul or not single_client(fgraph, prod):
         return None
     x, y = prod.owner.inputs
-    if any(v.owner is not None and fusable_node(v.owner) and single_client(fgraph, v)
+    caps = capabilities_of(fgraph)
+    if any(v.owner is not None and fusable_node(v.owner, None, caps) and single_client(fgraph, v)
            for v in (x, y)):
         return None
     if not (x.dtype == y.dtype == out.dtype == prod.dtype) or out.dtype[0] != "f":
