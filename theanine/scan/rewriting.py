@@ -14,7 +14,7 @@ from dataclasses import replace
 from theanine.graph.basic import Constant, clone_replace, graph_inputs
 from theanine.graph.fg import OUTPUT, FunctionGraph
 from theanine.graph.rewriting.basic import PassReport, RewritePass
-from theanine.graph.rewriting.pipeline import PIPELINE, run_pipeline
+from theanine.graph.rewriting.pipeline import replace_pass, run_pipeline
 from theanine.scan.op import Scan
 from theanine.scan.pushout import pushout_elementwise
 from theanine.tensor.subtensor import Subtensor
@@ -222,5 +222,4 @@ class ScanPass(RewritePass):
         return report
 
 
-if not any(p.name == "scan" for p in PIPELINE):
-    PIPELINE.insert([p.name for p in PIPELINE].index("specialize") + 1, ScanPass())
+replace_pass("scan", ScanPass())

@@ -1,7 +1,7 @@
 """The one ordered list of named rewrite passes, and the query a mode makes over it.
 
 The order is the compiler's story: merge, canonicalize, stabilize, specialize,
-fuse elementwise ops, make ops in-place, merge again.  Rules register into a
+rewrite loops, merge again, fuse elementwise ops, make ops in-place.  Rules register into a
 pass by name (``register_rule("canonicalize", rule)``); a mode selects passes
 and rules by tag (``fast_run``, ``fast_compile``) and can exclude any by name.
 """
@@ -57,11 +57,15 @@ class RewriteReport:
 FAST_RUN = ("fast_run",)
 BOTH = ("fast_run", "fast_compile")
 
+# Every pass, in order.  ``scan``, ``fusion`` and ``inplace`` are placeholders here
+# (this layer cannot import the loop or tensor layers): the modules that implement
+# them put the real pass in its slot with ``replace_pass`` when imported.
 PIPELINE: list = [
     GraphPass("merge1", merge_graph, tags=BOTH + ("merge",)),
     EquilibriumPass("canonicalize", tags=BOTH),
     EquilibriumPass("stabilize", tags=FAST_RUN),
     EquilibriumPass("specialize", tags=FAST_RUN),
+    EquilibriumPass("scan", tags=FAST_RUN + ("scan",)),
     GraphPass("merge2", merge_graph, tags=BOTH + ("merge",)),
     EquilibriumPass("fusion", tags=FAST_RUN),
     EquilibriumPass("inplace", tags=FAST_RUN),
