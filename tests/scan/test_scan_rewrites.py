@@ -242,3 +242,15 @@ SEQUENCE_WINDOW = OpCase(
 def test_sequence_window_op(dtype):
     counts = check_case(SEQUENCE_WINDOW, dtype)
     assert counts["values"] > 0
+
+
+def test_scan_rewrites_are_excludable_by_name():
+    x = tt.dvector("x")
+    out, _ = th.scan(lambda v: v * 2.0, sequences=x)
+    kept = th.function([x], out, mode=Mode("vm", "fast_run").excluding("pushout_elementwise"))
+    assert scan_ops(kept)
+    assert not scan_ops(th.function([x], out))
+    np.testing.assert_allclose(kept(np.arange(3.0)), [0.0, 2.0, 4.0])
+    report = th.function([x], out).maker.rewrite_report
+    scan_pass = [p for p in report.passes if p.name == "scan"][0]
+    assert scan_pass.applied["pushout_elementwise"] == 1

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from theanine.graph.basic import Constant, clone_replace, graph_inputs
 from theanine.graph.fg import OUTPUT, FunctionGraph
-from theanine.graph.rewriting.basic import PassReport, RewritePass
+from theanine.graph.rewriting.basic import PassReport, RewritePass, apply_replacements
 from theanine.graph.rewriting.pipeline import replace_pass, run_pipeline
 from theanine.scan.op import Scan
 from theanine.scan.pushout import pushout_elementwise
@@ -186,20 +186,23 @@ def apply_scan_rewrites(fgraph: FunctionGraph, rewrites=SCAN_REWRITES, query=Non
                         counts: Counter | None = None) -> Counter:
     """Run the scan rewrites on every Scan node until none applies; count what fired."""
     counts = Counter() if counts is None else counts
+    excluded = query.exclude if query is not None else frozenset()
+    active = [r for r in rewrites + (rewrite_inner,) if r.__name__ not in excluded]
     progress = True
     while progress:
         progress = False
         for node in fgraph.toposort():
             if not isinstance(node.op, Scan):
                 continue
-            for rewrite in rewrites + (rewrite_inner,):
+            for rewrite in active:
                 if node not in fgraph.apply_nodes:
                     break
                 result = rewrite(fgraph, node, query) if rewrite is rewrite_inner \
                     else rewrite(fgraph, node)
-                if result:
-                    for old, new in result.items():
-                        fgraph.replace(old, new, reason=rewrite.__name__)
+                # like every rule: validated, reverted if a feature objects, and
+                # reported to the rewrite observers (DebugMode's history)
+                if result and apply_replacements(fgraph, node, list(result.items()),
+                                                 rewrite.__name__):
                     counts[rewrite.__name__] += 1
                     progress = True
                     break
