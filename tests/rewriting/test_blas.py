@@ -6,7 +6,7 @@ from rewrite_helpers import NO_REWRITE, assert_same_values, compile_both, op_nam
 
 import theanine as th
 import theanine.tensor as tt
-from theanine.tensor.rewriting.blas import Gemm, Gemv, Ger
+from theanine.tensor.blas import Gemm, Gemv, Ger
 
 MODE_PY = NO_REWRITE
 

@@ -32,9 +32,9 @@ from theanine.printing.debugprint import op_label
 from theanine.scalar.basic import ScalarOp
 from theanine.scan.op import Scan
 from theanine.tensor.basic import MakeVector
+from theanine.tensor.blas import Gemm, Gemv, Ger
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise
 from theanine.tensor.math import Dot
-from theanine.tensor.rewriting.blas import Gemm, Gemv, Ger
 from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape
 
 FORMATS = ("png", "svg", "pdf", "dot")

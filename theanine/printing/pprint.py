@@ -25,10 +25,10 @@ from theanine.printing.common import (
     variable_text,
 )
 from theanine.scalar import basic as ts
+from theanine.tensor.blas import Gemm, Gemv, Ger
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise
 from theanine.tensor.fused import FusedReduce
 from theanine.tensor.math import Dot
-from theanine.tensor.rewriting.blas import Gemm, Gemv, Ger
 from theanine.tensor.shape import Shape, ShapeI
 
 ATOM = 1000          # precedence of names, constants and calls: never parenthesised

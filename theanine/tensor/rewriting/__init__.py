@@ -12,6 +12,6 @@ from theanine.tensor.rewriting import shape  # noqa: F401
 from theanine.tensor.rewriting import stabilize  # noqa: F401
 from theanine.tensor.rewriting import blas  # noqa: F401
 from theanine.tensor.rewriting import specialize  # noqa: F401
-from theanine.tensor.rewriting.blas import Gemm, Gemv, Ger  # noqa: F401
+from theanine.tensor.blas import Gemm, Gemv, Ger  # noqa: F401
 from theanine.tensor.rewriting import fusion  # noqa: F401
 from theanine.tensor.rewriting import inplace  # noqa: F401
