@@ -85,8 +85,12 @@ def _scalar_type_cache(dtype: str) -> ScalarType:
 
 
 @functools.cache
-def numpy_output_dtypes(fn, in_dtypes: tuple[str, ...], nout: int) -> tuple[str, ...]:
-    """What NumPy gives for ``fn`` on inputs of these dtypes (raises TypeError if none)."""
+@functools.lru_cache(maxsize=4096)
+def numpy_output_dtypes(fn, in_dtypes: tuple[str, ...], nout: int = 1) -> tuple[str, ...]:
+    """What NumPy gives for ``fn`` on inputs of these dtypes (raises TypeError if none).
+
+    The one dtype probe: every op, thunk and kernel that needs "what dtype does this
+    NumPy function return" asks here (cached per function and dtypes)."""
     samples = [np.ones(1, dtype=dt) for dt in in_dtypes]
     try:
         with np.errstate(all="ignore"):
@@ -354,7 +358,7 @@ class Polygamma(ScalarOp):
 
     def impl(self, x):
         x = np.asarray(x)
-        out_dtype = np.result_type(sp.digamma(np.ones(1, dtype=x.dtype)))
+        out_dtype = numpy_output_dtypes(sp.digamma, (str(x.dtype),))[0]
         return np.asarray(sp.polygamma(self.n, x), dtype=out_dtype)
 
     @property

@@ -445,7 +445,7 @@ class CAReduce(Op):
         axis = normalize_axis(self.axis, x.ndim)
         if self.axis is not None and axis != self.axis:
             return CAReduce(self.kind, axis).make_node(x)
-        dtype = str(self.fn(np.ones(1, dtype=x.dtype)).dtype)
+        dtype = ts.numpy_output_dtypes(self.fn, (x.dtype,))[0]
         shape = tuple(s for i, s in enumerate(x.type.shape) if i not in axis)
         return Apply(self, [x], [TensorType(dtype, shape)()])
 

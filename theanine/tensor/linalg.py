@@ -300,7 +300,7 @@ class CumOp(Op):
             if axis != self.axis:
                 return CumOp(self.mode, axis).make_node(x)
             shape = x.type.shape
-        dtype = str(self.fn(np.ones(1, dtype=x.dtype)).dtype)
+        dtype = ts.numpy_output_dtypes(self.fn, (x.dtype,))[0]
         return Apply(self, [x], [TensorType(dtype, shape)()])
 
     def perform(self, node, inputs, output_storage):

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from theanine.scalar.basic import numpy_output_dtypes
+
 __all__ = [
     "KernelProgram",
     "OPS",
@@ -231,7 +233,7 @@ def compute_dtype(op: str, arg_dtypes, out_dtype: str) -> str:
 
 
 def reduce_result_dtype(op: str, dtype: str) -> str:
-    return str(getattr(np, op)(np.zeros(1, dtype=dtype)).dtype)
+    return numpy_output_dtypes(getattr(np, op), (dtype,))[0]
 
 
 def supported(opname: str, dtypes, out_dtype: str | None = None) -> bool:

@@ -6,11 +6,11 @@ the node has several outputs).  Ops without a registration run their ``perform``
 
 from __future__ import annotations
 
-import functools
 from functools import singledispatch
 
 import numpy as np
 
+from theanine.scalar.basic import numpy_output_dtypes
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise, normalize_axis
 from theanine.tensor.math import Dot
 from theanine.tensor.shape import Shape
@@ -114,11 +114,11 @@ def _ufunc_matches(fn, node) -> bool:
     return _ufunc_dtype(fn, tuple(i.dtype for i in node.inputs)) == node.outputs[0].dtype
 
 
-@functools.cache
-def _ufunc_dtype(fn, dtypes) -> str:
-    samples = [np.ones(1, dtype=dt) for dt in dtypes]
-    with np.errstate(all="ignore"):
-        return str(fn(*samples).dtype)
+def _ufunc_dtype(fn, dtypes) -> str | None:
+    try:
+        return numpy_output_dtypes(fn, tuple(dtypes))[0]
+    except TypeError:
+        return None
 
 
 @python_funcify.register(DimShuffle)
