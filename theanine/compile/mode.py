@@ -51,14 +51,19 @@ class Mode:
                     kwargs.get("name", self.name))
 
     def effective_query(self) -> Query:
-        """The query with the ``optimizer_including/excluding`` flags applied and the
-        linker's capabilities (what its kernels can fuse) attached."""
-        query = self.query.with_capabilities(getattr(self.linker, "capabilities", None))
+        """The query with the linker's contract (its capabilities, the rewrites it
+        requires and the ones it cannot take; ``theanine/link/backend.py``) and the
+        ``optimizer_including/excluding`` flags applied."""
+        linker = self.linker
+        query = self.query.with_capabilities(getattr(linker, "capabilities", None))
         if config.optimizer_including:
             query = query.including(*config.optimizer_including.split(":"))
         if config.optimizer_excluding:
             query = query.excluding(*config.optimizer_excluding.split(":"))
-        return query
+        if self.query.include:          # optimizer=None stays None, whatever the backend
+            query = query.including(*getattr(linker, "required_rewrites", ()))
+        # last: what the backend cannot run stays out whatever the flags say
+        return query.excluding(*getattr(linker, "excluded_rewrites", ()))
 
     def __repr__(self):
         return f"Mode(linker={self.linker!r}, optimizer={self.query.name!r})"

@@ -16,6 +16,7 @@ import numpy as np
 from theanine.config import config
 from theanine.graph.basic import Constant
 from theanine.ifelse import IfElse
+from theanine.link.backend import Backend
 from theanine.link.callspec import CallSpec, argument_locals, entry_source
 from theanine.link.errors import failing_frame, reraise_with_node
 from theanine.link.python.dispatch import perform_thunk, python_funcify
@@ -236,7 +237,7 @@ def _arg_names(spec, fgraph):
         yield (var, locals_[source[1]]) if source[0] == "arg" else None
 
 
-class VMLinker:
+class VMLinker(Backend):
     """The default linker: generated Python, NumPy and fused kernels per node."""
 
     name = "vm"
@@ -252,9 +253,6 @@ class VMLinker:
         fn = gen.compile()
         fn.codegen = gen
         return fn
-
-    def __repr__(self):
-        return f"{type(self).__name__}()"
 
 
 class EagerCodegen(Codegen):
