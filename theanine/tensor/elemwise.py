@@ -246,7 +246,7 @@ class Elemwise(Op):
         fn = self.scalar_op.nfunc
         with np.errstate(all="ignore"):
             if self.inplace_pattern and isinstance(fn, np.ufunc) and fn.nout == 1 \
-                    and _can_overwrite(inputs, self.inplace_pattern[0][1]):
+                    and writable_target(inputs, self.inplace_pattern[0][1]) is not None:
                 (o, i), = self.inplace_pattern
                 result = fn(*inputs, out=inputs[i])
             else:
@@ -283,11 +283,17 @@ class Elemwise(Op):
         return [tuple(out_shape)] * len(node.outputs)
 
 
-def _can_overwrite(inputs, i) -> bool:
-    """The destroyed input has the broadcast shape at run time (else compute fresh)."""
+def writable_target(inputs, i):
+    """Input ``i`` when an elementwise result may be written into it at run time: a
+    writeable array of the broadcast shape (else None: compute into a fresh array).
+    The one run-time check behind every in-place elementwise thunk."""
     target = inputs[i]
-    return isinstance(target, np.ndarray) and target.flags.writeable and \
-        target.shape == np.broadcast_shapes(*(np.shape(v) for v in inputs))
+    if not isinstance(target, np.ndarray) or not target.flags.writeable:
+        return None
+    if all(type(v) is np.ndarray and v.shape == target.shape for v in inputs):
+        return target
+    shape = np.broadcast_shapes(*(np.shape(v) for v in inputs))
+    return target if target.shape == shape else None
 
 
 def _best_dim(dims, static):

@@ -27,7 +27,7 @@ from theanine.link.fused import program as _program
 from theanine.link.python.dispatch import python_funcify
 from theanine.link.python.fused_numpy import NumpyComposite, compile_chain
 from theanine.scalar.composite import Composite
-from theanine.tensor.elemwise import Elemwise, normalize_axis
+from theanine.tensor.elemwise import Elemwise, normalize_axis, writable_target
 from theanine.tensor.fused import FusedReduce
 from theanine.tensor.rewriting import fusion
 
@@ -111,9 +111,9 @@ class FusedThunk:
             if self.destroyed is None:
                 outs = self.chain(*inputs)
             else:
-                outs = self.chain(*inputs, _out=self._inplace_target(inputs))
+                outs = self.chain(*inputs, _out=writable_target(inputs, self.destroyed))
             return outs[0] if self.single else tuple(outs)
-        out = None if self.destroyed is None else self._inplace_target(inputs)
+        out = None if self.destroyed is None else writable_target(inputs, self.destroyed)
         if not self.tried:
             self.tried = True
             self.kernel = get_kernel(make_program(self.comp))
@@ -136,17 +136,6 @@ class FusedThunk:
         if self._chain is None:
             self._chain = compile_chain(self.comp)
         return self._chain
-
-    def _inplace_target(self, inputs):
-        """The destroyed input, when it has the output's shape at run time."""
-        cand = inputs[self.destroyed]
-        if isinstance(cand, np.ndarray) and cand.flags.writeable \
-                and all(type(i) is np.ndarray and i.shape == cand.shape for i in inputs):
-            return cand
-        shape = np.broadcast_shapes(*(np.shape(i) for i in inputs))
-        if isinstance(cand, np.ndarray) and cand.shape == shape and cand.flags.writeable:
-            return cand
-        return None
 
 
 class FusedReduceThunk:
