@@ -227,3 +227,21 @@ def test_supported():
     assert not supported("sub", ["bool", "bool"])
     assert supported("clip", ["float32", 0.0, 1.0])
     assert not supported("add", ["float64"])            # wrong arity
+
+
+def test_every_catalogue_op_is_in_the_kernel_table_or_declared_unfused():
+    """A scalar op with a kernel name is either expressible by the kernel engines
+    (``program.OPS``, each op tested above against NumPy) or declared ``UNFUSED``;
+    nothing falls through unnoticed."""
+    from theanine.link.fused import program
+    from theanine.scalar import basic as ts
+
+    names = {op.kernel_name for op in vars(ts).values()
+             if isinstance(op, ts.ScalarOp) and op.kernel_name}
+    assert names - set(program.OPS) - program.UNFUSED == set()
+    assert not set(program.OPS) & program.UNFUSED
+    from theanine.link.python.dispatch_fused import KERNEL_CAPABILITIES
+    for op in vars(ts).values():
+        if isinstance(op, ts.ScalarOp) and op.kernel_name in program.UNFUSED:
+            dts = ("float64",) * op.nin
+            assert not KERNEL_CAPABILITIES.fusable(op, dts, ("float64",)), op

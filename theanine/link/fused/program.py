@@ -56,6 +56,11 @@ OPS: dict[str, int] = {
     "switch": 3,
 }
 
+# Scalar ops of the catalogue (by ``kernel_name``) that no kernel engine expresses:
+# fusion leaves them out and they run as NumPy calls.  Every named scalar op is in
+# ``OPS`` or here (a test checks it), so a new op is a decision, not an oversight.
+UNFUSED = frozenset({"erfinv", "gammaln", "psi", "round_half_away"})
+
 # Float-only transcendental / real functions (integer arguments are cast to the
 # float output dtype, like NumPy does).
 FLOAT_FUNCS = frozenset({
