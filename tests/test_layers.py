@@ -74,3 +74,39 @@ def test_environment_is_read_in_config_only():
         if "os.environ" in text or "getenv(" in text:
             offenders.append(name)
     assert not offenders, offenders
+
+
+def test_no_import_cycle_between_packages():
+    """Packages of one layer may use each other in one direction only (the tensor
+    package offers ``T.grad`` from its own gradient subpackage, so ``theanine.gradient``
+    -> ``theanine.tensor`` is the only edge between them)."""
+    edges: dict[str, set] = {}
+    for name, path in modules():
+        parts = name.split(".")
+        if len(parts) < 2 or parts[1] not in LAYERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            for target in targets:
+                tparts = target.split(".")
+                if tparts[0] == "theanine" and len(tparts) > 1 and tparts[1] in LAYERS \
+                        and tparts[1] != parts[1]:
+                    edges.setdefault(parts[1], set()).add(tparts[1])
+    state: dict = {}
+
+    def visit(pkg, path):
+        state[pkg] = 1
+        for dep in sorted(edges.get(pkg, ())):
+            if state.get(dep) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(path + [pkg, dep]))
+            if dep not in state:
+                visit(dep, path + [pkg])
+        state[pkg] = 2
+
+    for pkg in sorted(edges):
+        if pkg not in state:
+            visit(pkg, [])

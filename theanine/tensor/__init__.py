@@ -28,11 +28,18 @@ from theanine.tensor.variable import (  # noqa: F401
 )
 
 as_tensor = as_tensor_variable
-# Theano's spelling ``T.grad``: the gradient package is layer 2 too and needs only the
-# tensor modules loaded above.
-from theanine.gradient import Lop, Rop, grad, hessian, jacobian, verify_grad  # noqa: F401,E402
+# Theano's spelling ``T.grad``: the gradient subpackage needs only the tensor modules
+# loaded above.
 from theanine.tensor import linalg, nnet, random  # noqa: F401,E402
 from theanine.tensor import rewriting as _rewriting  # noqa: F401,E402  (registers rewrites)
+from theanine.tensor.gradient import (  # noqa: F401,E402
+    Lop,
+    Rop,
+    grad,
+    hessian,
+    jacobian,
+    verify_grad,
+)
 from theanine.tensor.linalg import (  # noqa: F401,E402
     batched_dot,
     cumprod,

@@ -14,7 +14,6 @@ import warnings
 import numpy as np
 
 from theanine.config import config
-from theanine.gradient.stabilize import stable_cost
 from theanine.graph.basic import Variable, clone_replace, io_toposort
 from theanine.graph.null_type import (
     DisconnectedType,
@@ -27,6 +26,7 @@ from theanine.scalar.basic import CONTINUOUS_DTYPES, DISCRETE_DTYPES, ScalarType
 from theanine.tensor import basic as tb
 from theanine.tensor import math as tm
 from theanine.tensor.elemwise import filled_like
+from theanine.tensor.gradient.stabilize import stable_cost
 from theanine.tensor.type import TensorType
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.gradient.core import Lop, _as_list, _check_wrt, grad
-from theanine.gradient.interp import evaluate
 from theanine.graph.basic import Apply, Constant, graph_inputs
 from theanine.graph.null_type import grad_not_implemented
 from theanine.graph.op import Op
 from theanine.tensor import basic as tb
+from theanine.tensor.gradient.core import Lop, _as_list, _check_wrt, grad
+from theanine.tensor.gradient.interp import evaluate
 from theanine.tensor.shape import shape_i
 from theanine.tensor.type import TensorType
 

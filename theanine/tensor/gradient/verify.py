@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.gradient.core import grad
-from theanine.gradient.interp import evaluate
 from theanine.scalar.basic import DISCRETE_DTYPES
 from theanine.tensor import basic as tb
 from theanine.tensor import math as tm
+from theanine.tensor.gradient.core import grad
+from theanine.tensor.gradient.interp import evaluate
 from theanine.tensor.type import TensorType
 
 # (eps, abs_tol, rel_tol) by the lowest float precision among the inputs and output
