@@ -254,3 +254,15 @@ def test_scan_rewrites_are_excludable_by_name():
     report = th.function([x], out).maker.rewrite_report
     scan_pass = [p for p in report.passes if p.name == "scan"][0]
     assert scan_pass.applied["pushout_elementwise"] == 1
+
+
+def test_perform_follows_the_same_storage_plan():
+    """The reference loop (``Scan.perform``, the py linker) keeps what the plan says:
+    with ``result[-1]`` only, a bounded number of steps, not the whole trace."""
+    k, a, result = pow_graph()
+    power = th.function([a, k], result[-1], mode=Mode("py", "fast_run"))
+    (op,) = scan_ops(power)
+    assert op.info.keep == (1,) and op.info.sot_storage(0) == "regs"
+    av = np.full(1000, 1.0001)
+    np.testing.assert_allclose(power(av, 3000), av ** 3000)
+    assert peak_bytes(power, av, 3000) < 10 * av.nbytes     # the full trace: 3000 vectors

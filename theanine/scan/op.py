@@ -26,6 +26,7 @@ through time needs.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -83,6 +84,31 @@ class ScanInfo:
     def sot_depth(self, j: int) -> int:
         """How many past steps recurrent output ``j`` reads (its buffer's initial rows)."""
         return -min(self.sot_taps[j])
+
+    # -- storage plan: how each output is kept while the loop runs (shared by
+    # ``Scan.perform`` and the generated loop in link/python/dispatch_scan.py) --
+    def sot_storage(self, j: int) -> str:
+        """Recurrent output ``j``: ``full`` (every step, after the initial rows),
+        ``ring`` (the last ``keep > depth`` steps in a ``keep``-slot ring) or
+        ``regs`` (only the ``depth`` values the taps read: ``keep <= depth``)."""
+        keep, depth = self.keep[j], self.sot_depth(j)
+        if keep is None:
+            return "full"
+        return "regs" if keep <= depth else "ring"
+
+    def nit_storage(self, j: int) -> str:
+        """Mapped output ``j``: ``full`` (every step), ``last`` (``keep == 1``) or
+        ``ring`` (the last ``keep`` steps)."""
+        keep = self.keep[self.n_sot + j]
+        if keep is None:
+            return "full"
+        return "last" if keep == 1 else "ring"
+
+    def sot_slots(self, j: int) -> int | None:
+        """Values recurrent output ``j`` holds at once (None: unbounded)."""
+        if self.sot_storage(j) == "full":
+            return None
+        return max(self.keep[j], self.sot_depth(j))
 
     def seq_span(self, j: int) -> int:
         """Rows of sequence ``j`` beyond ``n_steps`` that its taps need."""
@@ -281,11 +307,14 @@ class Scan(Op):
         nonseqs = [inputs[k] for k in pos["nonseq"]]
         for j, seq in enumerate(seqs):
             check_sequence(self, j, seq, n)
-        traces = []
+        traces: list = []        # per the storage plan: a list, or a bounded deque
         for j, init in enumerate(inits):
             depth = check_init(self, j, init)
-            traces.append([np.asarray(r) for r in init[len(init) - depth:]])
-        nits: list[list] = [[] for _ in range(info.n_nit)]
+            rows = [np.asarray(r) for r in init[len(init) - depth:]]
+            slots = info.sot_slots(j)
+            traces.append(rows if slots is None else deque(rows, maxlen=slots))
+        nits: list = [[] if info.nit_storage(j) == "full"
+                      else deque(maxlen=info.keep[info.n_sot + j]) for j in range(info.n_nit)]
         done = 0
         steps = range(n - 1, -1, -1) if info.reverse else range(n)
         for i, t in enumerate(steps):
@@ -312,19 +341,19 @@ class Scan(Op):
                 break
         results = []
         for j in range(info.n_sot):
-            depth = info.sot_depth(j)
-            rows = traces[j][depth:]
-            results.append(_stack_rows(rows, traces[j][0].shape, node.outputs[j].dtype))
+            # the steps are the last ``done`` values held (``keep`` at most when bounded)
+            held = list(traces[j])
+            kept = done if info.keep[j] is None else min(done, info.keep[j])
+            rows = held[len(held) - kept:] if kept else []
+            results.append(_stack_rows(rows, held[0].shape, node.outputs[j].dtype))
         for j in range(info.n_nit):
             out = node.outputs[info.n_sot + j]
             static = self.inner_outputs[info.n_sot + j].type.shape
-            results.append(_stack_rows(nits[j], tuple(s or 0 for s in static), out.dtype))
+            results.append(_stack_rows(list(nits[j]), tuple(s or 0 for s in static),
+                                       out.dtype))
         if info.reverse:
             results = [r[::-1] for r in results]
         for j, res in enumerate(results):
-            keep = info.keep[j]
-            if keep is not None:
-                res = res[max(0, done - keep):]
             output_storage[j][0] = np.ascontiguousarray(res)
         for j, value in enumerate(carries):
             out = node.outputs[info.n_sot + info.n_nit + j]

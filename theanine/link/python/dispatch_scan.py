@@ -81,18 +81,12 @@ class ScanLoopWriter:
         self.lines: list[str] = []
         self.body_first_line = 0
 
-    # -- storage plan -------------------------------------------------------------
+    # -- storage plan (``ScanInfo``'s, shared with ``Scan.perform``) -----------------
     def sot_mode(self, j: int) -> str:
-        keep, depth = self.info.keep[j], self.info.sot_depth(j)
-        if keep is None:
-            return "full"
-        return "regs" if keep <= depth else "ring"
+        return self.info.sot_storage(j)
 
     def nit_mode(self, j: int) -> str:
-        keep = self.info.keep[self.info.n_sot + j]
-        if keep is None:
-            return "full"
-        return "last" if keep == 1 else "ring"
+        return self.info.nit_storage(j)
 
     # -- source ---------------------------------------------------------------------
     def source(self) -> str:
