@@ -141,6 +141,11 @@ class FunctionGraph:
         self._import_node(var.owner, reason)
 
     def _import_node(self, node: Apply, reason) -> None:
+        variables = self.variables
+        if all(i in variables or i.owner is None for i in node.inputs):
+            # the common case (a rewrite's one new node over existing values): no walk
+            self._import_nodes([node], reason)
+            return
         self._import_nodes([n for n in io_toposort(self._known_frontier(node), node.outputs)
                             if n not in self.apply_nodes], reason)
 
