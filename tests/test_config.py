@@ -46,3 +46,26 @@ def test_flags_from_environment_and_rc_file(tmp_path):
     res = subprocess.run([sys.executable, "-c", "import theanine"], env=env,
                          capture_output=True, text=True)
     assert res.returncode != 0 and "floatX" in res.stderr and "THEANINE_FLAGS" in res.stderr
+
+
+def test_registered_backends_and_modes_are_flag_values(tmp_path):
+    """``config.linker``/``config.mode`` accept what ``register_linker``/``register_mode``
+    add, also from THEANINE_FLAGS read before the registration; a name that never
+    registers is an error when the flag is read."""
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    code = ("import sys; sys.path.insert(0, %r); import theanine as th; import toy_backend; "
+            "print(th.config.linker)") % tests_dir
+    env = dict(os.environ, THEANINE_FLAGS="linker=toy")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["toy"]
+    env["THEANINE_FLAGS"] = "linker=nonesuch"
+    res = subprocess.run([sys.executable, "-c", "import theanine as th; th.config.linker"],
+                         env=env, capture_output=True, text=True)
+    assert res.returncode != 0 and "nonesuch" in res.stderr and "linker" in res.stderr
+    x = tt.dvector("x")
+    with th.config.change_flags(linker="toy"):    # registered in conftest; as in Theano,
+        f = th.function([x], x * 2.0, mode=th.Mode())   # it is Mode()'s default linker
+    assert type(f.maker.linker).__name__ == "ToyLinker"
+    with pytest.raises(ConfigError, match="allowed values"):
+        th.config.linker = "nonesuch"

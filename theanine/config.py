@@ -59,11 +59,29 @@ class Config:
     def __init__(self) -> None:
         object.__setattr__(self, "_flags", {})
         object.__setattr__(self, "_values", {})
+        # settings read before the value they name was registered (a backend's
+        # mode or linker): checked by ``allow`` and when the flag is first read
+        object.__setattr__(self, "_pending", {})
 
     def add(self, name, default, doc, parse=str, allowed=None):
         flag = Flag(name, default, doc, parse, tuple(allowed) if allowed else None)
         self._flags[name] = flag
         self._values[name] = flag.convert(default)
+
+    def allow(self, name: str, *values) -> None:
+        """Add allowed values to a flag (``register_linker``/``register_mode`` do, so
+        ``config.linker``/``config.mode`` accept what was registered).  A value
+        named in ``THEANINE_FLAGS`` or the rc file before its backend registered
+        is checked again now."""
+        flag = self._flag(name)
+        if flag.allowed is not None:
+            flag.allowed = flag.allowed + tuple(v for v in values if v not in flag.allowed)
+        pending = self._pending.pop(name, None)
+        if pending is not None:
+            try:
+                self._values[name] = flag.convert(pending)
+            except ConfigError:
+                self._pending[name] = pending
 
     def _flag(self, name: str) -> Flag:
         try:
@@ -79,7 +97,21 @@ class Config:
         if name.startswith("_"):
             raise AttributeError(name)
         self._flag(name)
+        if name in self._pending:
+            value = self._pending.pop(name)
+            self._values[name] = self._flag(name).convert(value)   # still unknown: say so
         return self._values[name]
+
+    def _set_from_settings(self, name: str, value: Any) -> None:
+        """Like assignment, but a value not allowed *yet* for an extensible flag
+        (``mode``, ``linker``) waits for its registration instead of failing."""
+        flag = self._flag(name)
+        try:
+            self._values[flag.name] = flag.convert(value)
+        except ConfigError:
+            if flag.name not in _EXTENSIBLE:
+                raise
+            self._pending[flag.name] = value
 
     def __setattr__(self, name: str, value: Any) -> None:
         self._values[name] = self._flag(name).convert(value)
@@ -125,6 +157,8 @@ class _FlagChange(contextlib.ContextDecorator):
 def _parse_float_dtype(text: Any) -> str:
     return str(text)
 
+
+_EXTENSIBLE = frozenset({"mode", "linker"})   # values added by register_mode/_linker
 
 config = Config()
 _add = config.add
@@ -180,7 +214,7 @@ def _apply_settings(pairs: dict[str, str], source: str) -> None:
         if not key:
             continue
         try:
-            setattr(config, key, value.strip())
+            config._set_from_settings(key, value.strip())
         except ConfigError as exc:
             raise ConfigError(f"{exc} (from {source})") from None
 

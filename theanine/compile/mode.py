@@ -10,8 +10,9 @@ LINKERS = {"py": PyLinker, "vm": VMLinker, "cvm": VMLinker}
 
 
 def register_linker(name: str, factory) -> None:
-    """Make ``Mode(linker=name)`` available (used by optional backends)."""
+    """Make ``Mode(linker=name)`` and ``config.linker = name`` available (backends)."""
     LINKERS[name] = factory
+    config.allow("linker", name)
 
 
 class Mode:
@@ -98,7 +99,9 @@ PREDEFINED_MODES = {
 
 
 def register_mode(name: str, factory) -> None:
+    """Make ``mode=name`` and ``config.mode = name`` available."""
     PREDEFINED_MODES[name] = factory
+    config.allow("mode", name)
 
 
 def get_mode(mode) -> Mode:
