@@ -33,27 +33,31 @@ def modules():
         yield name, path
 
 
+def imports(tree):
+    """``(node, module name)`` of every absolute import in ``tree``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node, node.module
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node, alias.name
+
+
 @pytest.mark.parametrize("name,path", list(modules()), ids=lambda v: str(v))
 def test_imports_point_down_and_stay_at_module_level(name, path):
     own = layer_of(name)
     tree = ast.parse(path.read_text())
     top_level = set(id(n) for n in tree.body)
     problems = []
-    for node in ast.walk(tree):
-        targets = []
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            targets = [node.module]
-        elif isinstance(node, ast.Import):
-            targets = [a.name for a in node.names]
-        for target in targets:
-            if not target.startswith("theanine"):
-                continue
-            if id(node) not in top_level and not _inside_type_checking(tree, node):
-                problems.append(f"line {node.lineno}: import of {target} inside a function")
-            dep = layer_of(target)
-            if own is not None and dep is not None and dep > own:
-                problems.append(f"line {node.lineno}: layer {own} imports {target} "
-                                f"(layer {dep})")
+    for node, target in imports(tree):
+        if not target.startswith("theanine"):
+            continue
+        if id(node) not in top_level and not _inside_type_checking(tree, node):
+            problems.append(f"line {node.lineno}: import of {target} inside a function")
+        dep = layer_of(target)
+        if own is not None and dep is not None and dep > own:
+            problems.append(f"line {node.lineno}: layer {own} imports {target} "
+                            f"(layer {dep})")
     assert not problems, f"{name}:\n" + "\n".join(problems)
 
 
@@ -85,17 +89,11 @@ def test_no_import_cycle_between_packages():
         parts = name.split(".")
         if len(parts) < 2 or parts[1] not in LAYERS:
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            targets = []
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                targets = [node.module]
-            elif isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            for target in targets:
-                tparts = target.split(".")
-                if tparts[0] == "theanine" and len(tparts) > 1 and tparts[1] in LAYERS \
-                        and tparts[1] != parts[1]:
-                    edges.setdefault(parts[1], set()).add(tparts[1])
+        for _, target in imports(ast.parse(path.read_text())):
+            tparts = target.split(".")
+            if tparts[0] == "theanine" and len(tparts) > 1 and tparts[1] in LAYERS \
+                    and tparts[1] != parts[1]:
+                edges.setdefault(parts[1], set()).add(tparts[1])
     state: dict = {}
 
     def visit(pkg, path):
