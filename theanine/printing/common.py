@@ -18,7 +18,7 @@ from theanine.compile.function_module import Function
 from theanine.graph.basic import Apply, Constant, Variable
 from theanine.graph.fg import FunctionGraph
 from theanine.graph.shared import SharedVariable
-from theanine.link.python.lazy import ELSE, THEN, branch_contexts
+from theanine.link.lazy import ELSE, THEN, branch_contexts
 from theanine.scalar.basic import ScalarType
 
 
