@@ -14,10 +14,10 @@ from theanine.graph.fg import FunctionGraph
 from theanine.link.fused.program import KernelProgram
 from theanine.link.python import dispatch_fused
 from theanine.scalar import basic as ts
-from theanine.scalar.composite import Composite
+from theanine.scalar.composite import Composite, ref_dtype
 from theanine.tensor.elemwise import Elemwise
 from theanine.tensor.fused import FusedReduce
-from theanine.tensor.rewriting.fusion import MAX_FUSED_OPS, _ref_dtype, fuse
+from theanine.tensor.rewriting.fusion import MAX_FUSED_OPS, fuse
 
 PY = Mode("py", None)
 
@@ -293,8 +293,8 @@ def test_kernel_program_of_random_composites_matches_impl(dtypes, steps, seed):
     comp = Composite(ins, [vals[-1]])
     prog = dispatch_fused.make_program(comp)
     if prog is None:       # only when the engine cannot express some instruction
-        assert not all(dispatch_fused._op_supported(op, [_ref_dtype(a, comp) for a in args],
-                                                    dts)
+        caps = dispatch_fused.KERNEL_CAPABILITIES
+        assert not all(caps.fusable(op, [ref_dtype(a, comp) for a in args], dts)
                        for op, args, dts in comp.code)
         return
     r = np.random.default_rng(seed)

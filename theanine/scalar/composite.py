@@ -10,12 +10,53 @@ one compiled kernel.  ``impl`` evaluates the graph with NumPy: the reference
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from theanine.graph.basic import Apply, Constant, Variable, io_toposort
 from theanine.scalar.basic import ScalarOp, ScalarType, add, get_scalar_type
 
 NAME_LIMIT = 160
+
+
+# -- references: what a step argument or an output of a Composite names ----------------
+# Plain tuples underneath (so Composites compare and hash by structure, and kernel
+# programs serialize them as lists), with names for their fields.
+
+class InputRef(NamedTuple):
+    """``("in", index)``: the Composite's input ``index``."""
+
+    kind: str
+    index: int
+
+
+class NodeRef(NamedTuple):
+    """``("node", step, output)``: output ``output`` of step ``step`` of ``code``."""
+
+    kind: str
+    step: int
+    output: int
+
+
+class ConstRef(NamedTuple):
+    """``("const", dtype, value)``: a constant, ``value`` a NumPy scalar of ``dtype``."""
+
+    kind: str
+    dtype: str
+    value: object
+
+
+def input_ref(index: int) -> InputRef:
+    return InputRef("in", index)
+
+
+def node_ref(step: int, output: int = 0) -> NodeRef:
+    return NodeRef("node", step, output)
+
+
+def const_ref(dtype: str, value) -> ConstRef:
+    return ConstRef("const", dtype, value)
 
 
 def _const_key(var: Constant) -> tuple:
@@ -29,8 +70,8 @@ class Composite(ScalarOp):
     ``inputs`` are owner-less ScalarType Variables; ``outputs`` are ScalarType
     Variables computed from them (and from scalar Constants) by ScalarOps.
     The graph is flattened into ``code``: one ``(op, args, out_dtypes)`` entry per
-    node, where each argument is ``("in", k)``, ``("node", j, out_index)`` or
-    ``("const", dtype, value)``; ``outputs_ref`` lists the output references.
+    node, where each argument is an ``InputRef``, a ``NodeRef`` or a ``ConstRef``;
+    ``outputs_ref`` lists the output references.
     """
 
     kernel_name = ""   # not a kernel primitive: the fusion pass inlines it
@@ -43,7 +84,7 @@ class Composite(ScalarOp):
                                 f"got {var} of type {var.type}")
         if not outputs:
             raise ValueError("Composite needs at least one output")
-        ref: dict = {var: ("in", k) for k, var in enumerate(inputs)}
+        ref: dict = {var: input_ref(k) for k, var in enumerate(inputs)}
         code = []
         for j, node in enumerate(io_toposort(inputs, outputs)):
             args = []
@@ -59,7 +100,7 @@ class Composite(ScalarOp):
                 raise TypeError(f"Composite: {node.op} is not a scalar op")
             code.append((node.op, tuple(args), tuple(o.type.dtype for o in node.outputs)))
             for k, out in enumerate(node.outputs):
-                ref[out] = ("node", j, k)
+                ref[out] = node_ref(j, k)
         out_refs = []
         for pos, out in enumerate(outputs):
             if out in ref:
@@ -147,11 +188,7 @@ class Composite(ScalarOp):
         nodes = []
 
         def var_of(a):
-            if a[0] == "in":
-                return inputs[a[1]]
-            if a[0] == "node":
-                return values[a[1]][a[2]]
-            return Constant(get_scalar_type(a[1]), a[2])
+            return ref_variable(a, inputs, values)
 
         for op, args, _ in self.code:
             node = op.make_node(*[var_of(a) for a in args])
@@ -185,20 +222,12 @@ class Composite(ScalarOp):
         """``(inputs, outputs)`` of the inner scalar graph (built once, on demand)."""
         if self._graph is None:
             ins = [get_scalar_type(dt)(name=f"i{k}") for k, dt in enumerate(self.in_dtypes)]
-            nodes: list = []
-
-            def var_of(a):
-                if a[0] == "in":
-                    return ins[a[1]]
-                if a[0] == "node":
-                    return nodes[a[1]].outputs[a[2]]
-                return Constant(get_scalar_type(a[1]), a[2])
-
+            values: list = []
             for op, args, dts in self.code:
-                node = Apply(op, [var_of(a) for a in args],
+                node = Apply(op, [ref_variable(a, ins, values) for a in args],
                              [get_scalar_type(dt)() for dt in dts])
-                nodes.append(node)
-            self._graph = (ins, [var_of(a) for a in self.outputs_ref])
+                values.append(node.outputs)
+            self._graph = (ins, [ref_variable(a, ins, values) for a in self.outputs_ref])
         return self._graph
 
     def inner_graphs(self) -> list:
@@ -238,12 +267,41 @@ def _arg_key(a) -> tuple:
         if not isinstance(value, np.generic):
             value = np.asarray(value, dtype=a[1])[()]
         return ("const", a[1], value.tobytes())
+    return tuple(a)
+
+
+def _const_ref(c: Constant) -> ConstRef:
+    """Step argument of a constant: its dtype and value as a NumPy scalar of that dtype."""
+    return const_ref(c.type.dtype, np.asarray(c.data, dtype=c.type.dtype)[()])
+
+
+def ref_dtype(a, comp: Composite) -> str:
+    """The dtype of the value reference ``a`` names inside ``comp``."""
+    if a[0] == "in":
+        return comp.in_dtypes[a[1]]
+    if a[0] == "node":
+        return comp.code[a[1]][2][a[2]]
+    return a[1]
+
+
+def shift_ref(a, args, base: int):
+    """A reference of an inner Composite's code, rewritten for code that inlines it
+    at step ``base`` with its inputs bound to ``args`` (the fusion pass's merge)."""
+    if a[0] == "in":
+        return args[a[1]]
+    if a[0] == "node":
+        return node_ref(base + a[1], a[2])
     return a
 
 
-def _const_ref(c: Constant) -> tuple:
-    """Step argument of a constant: its dtype and value as a NumPy scalar of that dtype."""
-    return ("const", c.type.dtype, np.asarray(c.data, dtype=c.type.dtype)[()])
+def ref_variable(a, inputs, step_outputs) -> Variable:
+    """The scalar Variable reference ``a`` names, given the input Variables and each
+    step's output Variables (a constant becomes a new Constant)."""
+    if a[0] == "in":
+        return inputs[a[1]]
+    if a[0] == "node":
+        return step_outputs[a[1]][a[2]]
+    return Constant(get_scalar_type(a[1]), a[2])
 
 
 def arg_value(a, inputs, values):

@@ -27,7 +27,14 @@ from theanine.graph.basic import Constant
 from theanine.graph.rewriting.basic import GraphPass
 from theanine.graph.rewriting.pipeline import replace_pass
 from theanine.scalar.basic import ScalarOp
-from theanine.scalar.composite import Composite
+from theanine.scalar.composite import (
+    Composite,
+    const_ref,
+    input_ref,
+    node_ref,
+    ref_dtype,
+    shift_ref,
+)
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise
 from theanine.tensor.fused import FusedReduce
 
@@ -60,7 +67,7 @@ def capabilities_of(fgraph) -> FusionCapabilities:
 
 def _op_fusable(scalar_op, in_dtypes, out_dtypes, caps) -> bool:
     if isinstance(scalar_op, Composite):
-        return all(_op_fusable(op, [_ref_dtype(a, scalar_op) for a in args], dts, caps)
+        return all(_op_fusable(op, [ref_dtype(a, scalar_op) for a in args], dts, caps)
                    for op, args, dts in scalar_op.code)
     key = (caps, scalar_op, tuple(in_dtypes), tuple(out_dtypes))
     known = _verdicts.get(key)
@@ -70,14 +77,6 @@ def _op_fusable(scalar_op, in_dtypes, out_dtypes, caps) -> bool:
 
 
 _verdicts: dict = {}
-
-
-def _ref_dtype(a, comp) -> str:
-    if a[0] == "in":
-        return comp.in_dtypes[a[1]]
-    if a[0] == "node":
-        return comp.code[a[1]][2][a[2]]
-    return a[1]
 
 
 def fusable_node(node, memo: dict | None = None, caps=DEFAULT_CAPABILITIES) -> bool:
@@ -182,12 +181,12 @@ def _build(group: _Group, order_pos) -> tuple[Composite, list]:
             return consts[var]
         value = _scalar_constant(var)
         if value is not None:
-            consts[var] = ("const", _dtype_name(value.dtype), value[()])
+            consts[var] = const_ref(_dtype_name(value.dtype), value[()])
             return consts[var]
         if var not in in_index:
             in_index[var] = len(in_vars)
             in_vars.append(var)
-        return ("in", in_index[var])
+        return input_ref(in_index[var])
 
     for node in nodes:
         args = [ref[i] if i in ref else outside(i) for i in node.inputs]
@@ -195,23 +194,14 @@ def _build(group: _Group, order_pos) -> tuple[Composite, list]:
         if isinstance(sop, Composite):
             base = len(code)
             for op, cargs, dts in sop.code:
-                code.append((op, tuple(_shift(a, args, base) for a in cargs), dts))
-            ref[node.outputs[0]] = _shift(sop.outputs_ref[0], args, base)
+                code.append((op, tuple(shift_ref(a, args, base) for a in cargs), dts))
+            ref[node.outputs[0]] = shift_ref(sop.outputs_ref[0], args, base)
         else:
             code.append((sop, tuple(args), (node.outputs[0].dtype,)))
-            ref[node.outputs[0]] = ("node", len(code) - 1, 0)
+            ref[node.outputs[0]] = node_ref(len(code) - 1)
     out = group.root.outputs[0]
     comp = Composite.from_code([v.dtype for v in in_vars], code, [ref[out]], [out.dtype])
     return comp, in_vars
-
-
-def _shift(a, args, base):
-    """An inner Composite reference rewritten for the enclosing code."""
-    if a[0] == "in":
-        return args[a[1]]
-    if a[0] == "node":
-        return ("node", base + a[1], a[2])
-    return a
 
 
 def _as_input(var, ndim):
