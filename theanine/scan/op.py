@@ -142,10 +142,11 @@ class Scan(Op):
     """A loop over an inner graph; see the module docstring for the layout."""
 
     __props__ = ("info",)
-    inner_rewritten = False     # set on the copy the pipeline made of the body
-
-    def __init__(self, inner_inputs, inner_outputs, info: ScanInfo, trace=()):
+    def __init__(self, inner_inputs, inner_outputs, info: ScanInfo, trace=(),
+                 inner_rewritten: bool = False):
         self.info = info
+        # True for the op the scan pass built over its rewritten copy of the body
+        self.inner_rewritten = inner_rewritten
         n_out = info.n_sot + info.n_nit + info.n_carry + int(info.until)
         if len(inner_outputs) != n_out:
             raise ValueError(f"scan {info.name!r}: {len(inner_outputs)} inner outputs, "

@@ -20,9 +20,10 @@ from theanine.scan.pushout import pushout_elementwise
 from theanine.tensor.subtensor import Subtensor
 
 
-def _rebuild(node, inner_inputs, inner_outputs, info, outer_inputs):
+def _rebuild(node, inner_inputs, inner_outputs, info, outer_inputs, inner_rewritten=False):
     """A new Scan node (same trace) over a new inner graph and outer inputs."""
-    op = Scan(inner_inputs, inner_outputs, info, trace=node.op.trace)
+    op = Scan(inner_inputs, inner_outputs, info, trace=node.op.trace,
+              inner_rewritten=inner_rewritten)
     new = op.make_node(*outer_inputs)
     new.tag.update(node.tag)
     return new
@@ -170,15 +171,15 @@ def rewrite_inner(fgraph, node, query=None):
     saves (scan-poly measured 0.74 s fused vs 0.48 s unfused for 10^5 steps).
     """
     op = node.op
-    if not isinstance(op, Scan) or getattr(op, "inner_rewritten", False):
+    if not isinstance(op, Scan) or op.inner_rewritten:
         return None
     inner, _ = op.fgraph.clone_get_equiv()
     if query is not None:
         run_pipeline(inner, query.excluding("fusion"))
     else:
         apply_scan_rewrites(inner)
-    new = _rebuild(node, inner.inputs, inner.outputs, op.info, node.inputs)
-    new.op.inner_rewritten = True
+    new = _rebuild(node, inner.inputs, inner.outputs, op.info, node.inputs,
+                   inner_rewritten=True)
     return dict(zip(node.outputs, new.outputs))
 
 
