@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from theanine.config import config
 from theanine.graph.rewriting.pipeline import OPTIMIZER_QUERIES, Query
+from theanine.link import jax as jax_backend
 from theanine.link.python.codegen import PyLinker, VMLinker
 
 LINKERS = {"py": PyLinker, "vm": VMLinker, "cvm": VMLinker}
@@ -119,3 +120,8 @@ def get_mode(mode) -> Mode:
     if hasattr(mode, "make_function") or hasattr(mode, "linker"):
         return mode
     raise TypeError(f"mode must be a name or a Mode, got {mode!r}")
+
+
+# the optional JAX backend (theanine/link/jax/): JAX itself is imported on first use
+register_linker("jax", jax_backend.make_linker)
+register_mode("JAX", lambda: Mode(linker="jax", optimizer="fast_run", name="JAX"))

@@ -60,6 +60,16 @@ class FusionCapabilities:
 DEFAULT_CAPABILITIES = FusionCapabilities()
 
 
+class NoFusion(FusionCapabilities):
+    """For backends whose compiler fuses on its own (XLA): nothing is grouped here."""
+
+    def fusable(self, scalar_op, in_dtypes, out_dtypes) -> bool:
+        return False
+
+
+NO_FUSION = NoFusion()
+
+
 def capabilities_of(fgraph) -> FusionCapabilities:
     """The capabilities the graph is being rewritten for (``run_pipeline`` sets them)."""
     return getattr(fgraph, "capabilities", None) or DEFAULT_CAPABILITIES

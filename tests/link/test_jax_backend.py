@@ -1,0 +1,82 @@
+"""The JAX backend (theanine/link/jax/): whole graphs under ``jax.jit``.
+
+The op checker runs every op on it too (tests/op_checker.py); these tests cover
+what is particular to it: lazy ``ifelse`` as ``lax.cond``, 64-bit mode confined to
+theanine's functions, shared updates, and clear errors."""
+
+import numpy as np
+import pytest
+
+import theanine as th
+import theanine.tensor as tt
+from theanine.ifelse import ifelse
+
+jax = pytest.importorskip("jax", reason="the JAX backend needs the jax package")
+JAX = th.Mode(linker="jax")
+
+
+def test_mode_names_and_generated_source():
+    x = tt.dvector("x")
+    f = th.function([x], tt.exp(x) * 2.0, mode="JAX")
+    np.testing.assert_allclose(f(np.arange(3.0)), np.exp(np.arange(3.0)) * 2)
+    assert "jax.jit" in f.source and f(np.zeros(2)).dtype == np.float64
+    with th.config.change_flags(mode="JAX"):
+        g = th.function([x], x + 1)
+    assert type(g.maker.linker).__name__ == "JAXLinker"
+
+
+def test_float64_stays_inside_theanine_functions():
+    x = tt.dvector("x")
+    f = th.function([x], x * 1.5, mode=JAX)
+    assert f(np.ones(2)).dtype == np.float64
+    assert jax.numpy.asarray(1.0).dtype == np.float32      # the user's JAX is untouched
+    with th.config.change_flags(floatX="float32"):
+        v = tt.vector("v")
+        h = th.function([v], v * 1.5, mode=JAX)
+    assert h(np.ones(2, dtype="float32")).dtype == np.float32
+
+
+def test_logistic_regression_trains_like_the_default_engine(rng):
+    xv, yv = rng.normal(size=(40, 5)), (rng.random(40) > 0.5).astype("float64")
+    results = []
+    for mode in (None, JAX):
+        x, y = tt.dmatrix("x"), tt.dvector("y")
+        w, b = th.shared(np.zeros(5), name="w"), th.shared(0.0, name="b")
+        p = 1 / (1 + tt.exp(-tt.dot(x, w) - b))
+        cost = (-y * tt.log(p) - (1 - y) * tt.log(1 - p)).mean() + 0.01 * (w ** 2).sum()
+        gw, gb = th.grad(cost, [w, b])
+        train = th.function([x, y], cost, updates=[(w, w - 0.1 * gw), (b, b - 0.1 * gb)],
+                            mode=mode)
+        costs = [float(train(xv, yv)) for _ in range(20)]
+        results.append((costs, w.get_value(), float(b.get_value())))
+    (c0, w0, b0), (c1, w1, b1) = results
+    np.testing.assert_allclose(c1, c0, rtol=1e-12)
+    np.testing.assert_allclose(w1, w0, rtol=1e-12)
+    assert c1[-1] < c1[0] and isinstance(w1, np.ndarray)
+
+
+def test_ifelse_is_a_lazy_cond(rng):
+    a, b = tt.dscalars("a", "b")
+    x, y = tt.dmatrices("x", "y")
+    z = ifelse(tt.lt(a, b), tt.mean(tt.exp(x)), tt.mean(tt.log(y)))
+    f = th.function([a, b, x, y], z, mode=JAX)
+    xv, yv = rng.random((3, 4)), rng.random((3, 4)) + 1
+    assert f(0.0, 1.0, xv, yv) == pytest.approx(np.mean(np.exp(xv)))
+    assert f(1.0, 0.0, xv, yv) == pytest.approx(np.mean(np.log(yv)))
+    assert "_lax_cond" in f.source
+    with jax.enable_x64(True):                   # one conditional in the compiled program
+        text = f.fn.jitted.lower(np.float64(0), np.float64(1), xv, yv).as_text()
+    assert "stablehlo.case" in text
+
+
+def test_unsupported_op_and_data_dependent_shape_are_clear_errors():
+    from theanine.link.jax.dispatch import JAXLoweringError
+
+    x = tt.dvector("x")
+    out, _ = th.scan(lambda prev: prev * 2.0, outputs_info=x, n_steps=3)
+    with pytest.raises(JAXLoweringError, match=r"Scan.*built at .*test_jax_backend.py"):
+        th.function([x], out, mode=JAX)
+    n = tt.lscalar("n")
+    f = th.function([n], tt.arange(n), mode=JAX)
+    with pytest.raises(JAXLoweringError, match="depends on the data"):
+        f(4)

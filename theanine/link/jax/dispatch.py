@@ -1,0 +1,392 @@
+"""``jax_funcify``: how each Op runs inside the JAX backend's traced function.
+
+Every thunk gets the node's input values.  Inside ``jax.jit`` most are tracers;
+values that do not depend on the function's inputs (constants, and shapes:
+``x.shape`` is static under ``jit``) are concrete, and a node whose inputs are all
+concrete runs its NumPy ``perform`` instead: shape arithmetic stays static, which
+is what lets ``alloc``, ``reshape`` and slicing take shapes computed in the graph.
+An op with no entry here is reported at compile time (``JAXLoweringError``),
+naming the op and the user's line that built it.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatch
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from theanine.graph.utils import user_line
+from theanine.ifelse import IfElse
+from theanine.link.jax.scalar import promoted, scalar_function
+from theanine.scan.pushout import SequenceWindow
+from theanine.tensor.alloc import Alloc, ARange
+from theanine.tensor.basic import MakeVector, ScalarFromTensor, TensorFromScalar, VectorEntry
+from theanine.tensor.blas import Gemm, Gemv, Ger
+from theanine.tensor.construct import Eye
+from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise, normalize_axis
+from theanine.tensor.fused import FusedReduce
+from theanine.tensor.gradient.ops import GradientOp
+from theanine.tensor.indexing import build_index
+from theanine.tensor.join import Join, Split
+from theanine.tensor.linalg import CumOp, MatMul, TensorDot
+from theanine.tensor.math import Argmax, Dot
+from theanine.tensor.nnet import LogSoftmax, LogSumExp, OneHot, Softmax
+from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape
+from theanine.tensor.sorting import AddAlongAxis, ArgSort, Sort, TakeAlongAxis
+from theanine.tensor.subtensor import (
+    AdvancedIncSubtensor,
+    AdvancedSubtensor,
+    IncSubtensor,
+    Subtensor,
+)
+
+
+class JAXLoweringError(NotImplementedError):
+    """An op of the graph has no JAX form, or needs a shape that depends on the data
+    (JAX compiles for fixed shapes); the message names the op and the user's line."""
+
+
+def _where(node) -> str:
+    trace = getattr(node.tag, "trace", ())
+    return f" (built at {user_line(trace)})" if trace else ""
+
+
+@singledispatch
+def jax_funcify(op, node):
+    raise JAXLoweringError(f"the JAX backend has no form for {op}{_where(node)}; compile this "
+                           "function with the default mode, or write the op as a JAX-able "
+                           "graph of other ops")
+
+
+def _perform(op, node):
+    nout = len(node.outputs)
+
+    def run(*args):
+        storage = [[None] for _ in range(nout)]
+        op.perform(node, [np.asarray(a) for a in args], storage)
+        return storage[0][0] if nout == 1 else tuple(cell[0] for cell in storage)
+
+    return run
+
+
+def thunk_for(op, node):
+    """The node's thunk: NumPy ``perform`` on concrete inputs, JAX on traced ones."""
+    traced = jax_funcify(op, node)
+    concrete = _perform(op, node)
+    tracer = jax.core.Tracer
+
+    def thunk(*args):
+        if any(isinstance(a, tracer) for a in args):
+            return traced(*args)
+        return concrete(*args)
+
+    return thunk
+
+
+def _cast(x, dtype):
+    x = jnp.asarray(x)
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
+def _static_ints(values, what, node):
+    try:
+        return tuple(int(v) for v in values)
+    except (TypeError, jax.errors.ConcretizationTypeError):
+        raise JAXLoweringError(f"{what} of {node.op}{_where(node)} depends on the data: "
+                               "JAX needs it known when the function is compiled") from None
+
+
+# -- elementwise ---------------------------------------------------------------------
+
+@jax_funcify.register(Elemwise)
+def _elemwise(op, node):
+    fn = scalar_function(op.scalar_op)
+    if fn is None:
+        raise JAXLoweringError(f"the JAX backend has no form for the scalar op "
+                               f"{op.scalar_op}{_where(node)}")
+    in_dtypes = [i.dtype for i in node.inputs]
+    out_dtypes = [o.dtype for o in node.outputs]
+    sop = op.scalar_op
+
+    to_float = None
+    if out_dtypes[0][0] in "fc" and all(d[0] in "iub" for d in in_dtypes) \
+            and sop.kernel_name not in ("switch", "cast"):
+        to_float = out_dtypes[0]          # NumPy computes float results of ints in it
+
+    def elemwise(*args):
+        if to_float is not None:
+            args = [_cast(a, to_float) for a in args]
+        out = fn(*promoted(sop, list(args), in_dtypes))
+        if len(out_dtypes) == 1:
+            return _cast(out, out_dtypes[0])
+        return tuple(_cast(o, dt) for o, dt in zip(out, out_dtypes))
+
+    return elemwise
+
+
+_REDUCERS = {"sum": jnp.sum, "prod": jnp.prod, "max": jnp.max, "min": jnp.min,
+             "all": jnp.all, "any": jnp.any}
+
+
+@jax_funcify.register(CAReduce)
+def _careduce(op, node):
+    fn = _REDUCERS[op.kind]
+    axis = normalize_axis(op.axis, node.inputs[0].ndim)
+    dtype = node.outputs[0].dtype
+    return lambda x: _cast(fn(x, axis=axis), dtype)
+
+
+@jax_funcify.register(FusedReduce)
+def _fused_reduce(op, node):
+    fn, reduce = scalar_function(op.scalar_op), _REDUCERS[op.kind]
+    ndim = max(i.ndim for i in node.inputs)
+    axis = normalize_axis(op.axis, ndim)
+    dtype = node.outputs[0].dtype
+    return lambda *args: _cast(reduce(fn(*args), axis=axis), dtype)
+
+
+@jax_funcify.register(DimShuffle)
+def _dimshuffle(op, node):
+    kept = [i for i in op.new_order if i != "x"]
+    order = tuple(kept) + op.drop
+    out_ndim = len(op.new_order)
+
+    def dimshuffle(x):
+        x = jnp.transpose(x, order) if order != tuple(range(op.input_ndim)) else x
+        if op.drop:
+            x = x.reshape(x.shape[:len(kept)])
+        it = iter(x.shape)
+        shape = tuple(1 if i == "x" else next(it) for i in op.new_order)
+        return x.reshape(shape) if out_ndim != x.ndim or shape != x.shape else x
+
+    return dimshuffle
+
+
+# -- products --------------------------------------------------------------------------
+
+def _product(fn):
+    def register(op, node):
+        dtype = node.outputs[0].dtype
+        return lambda a, b: _cast(fn(op, a, b), dtype)
+    return register
+
+
+jax_funcify.register(Dot)(_product(lambda op, a, b: jnp.dot(a, b)))
+jax_funcify.register(MatMul)(_product(lambda op, a, b: jnp.matmul(a, b)))
+jax_funcify.register(TensorDot)(_product(
+    lambda op, a, b: jnp.tensordot(a, b, (list(op.a_axes), list(op.b_axes)))))
+
+
+@jax_funcify.register(Gemm)
+@jax_funcify.register(Gemv)
+def _gemm(op, node):
+    return lambda z, a, x, y, b: b * z + a * jnp.dot(x, y)
+
+
+@jax_funcify.register(Ger)
+def _ger(op, node):
+    return lambda z, a, x, y: z + a * jnp.outer(x, y)
+
+
+# -- shapes and construction --------------------------------------------------------------
+
+@jax_funcify.register(Shape)
+def _shape(op, node):
+    return lambda x: np.array(jnp.shape(x), dtype="int64")
+
+
+@jax_funcify.register(ShapeI)
+def _shape_i(op, node):
+    return lambda x: np.int64(jnp.shape(x)[op.i])
+
+
+@jax_funcify.register(Reshape)
+def _reshape(op, node):
+    return lambda x, shape: jnp.reshape(x, _static_ints(np.asarray(shape), "the new shape",
+                                                        node))
+
+
+@jax_funcify.register(SpecifyShape)
+@jax_funcify.register(GradientOp)
+def _identity(op, node):
+    return lambda x: x
+
+
+@jax_funcify.register(Alloc)
+def _alloc(op, node):
+    dtype = node.outputs[0].dtype
+
+    def alloc(value, *shape):
+        return jnp.broadcast_to(_cast(value, dtype), _static_ints(shape, "the shape", node))
+
+    return alloc
+
+
+@jax_funcify.register(ARange)
+def _arange(op, node):
+    return lambda start, stop, step: jnp.arange(
+        *_static_ints((start, stop, step), "the bounds", node), dtype=op.dtype)
+
+
+@jax_funcify.register(Eye)
+def _eye(op, node):
+    return lambda n, m, k: jnp.eye(*_static_ints((n, m, k), "the size", node), dtype=op.dtype)
+
+
+@jax_funcify.register(MakeVector)
+def _make_vector(op, node):
+    return lambda *xs: jnp.stack([_cast(x, op.dtype) for x in xs])
+
+
+@jax_funcify.register(TensorFromScalar)
+@jax_funcify.register(ScalarFromTensor)
+def _scalar_box(op, node):
+    dtype = node.outputs[0].type.dtype
+    return lambda x: _cast(x, dtype)
+
+
+@jax_funcify.register(VectorEntry)
+def _vector_entry(op, node):
+    return lambda v: v[op.i]
+
+
+@jax_funcify.register(Join)
+def _join(op, node):
+    return lambda *xs: jnp.concatenate(xs, axis=op.axis)
+
+
+@jax_funcify.register(Split)
+def _split(op, node):
+    def split(x, sizes):
+        sizes = _static_ints(np.asarray(sizes), "the split sizes", node)
+        return tuple(jnp.split(x, np.cumsum(sizes)[:-1].tolist(), axis=op.axis))
+    return split
+
+
+# -- indexing -----------------------------------------------------------------------------
+
+def _index(op, node, values):
+    try:
+        return build_index(op.idx_list, values)
+    except (TypeError, jax.errors.ConcretizationTypeError):
+        raise JAXLoweringError(f"a slice bound of {op}{_where(node)} depends on the data: "
+                               "JAX needs slice sizes known when the function is compiled"
+                               ) from None
+
+
+@jax_funcify.register(Subtensor)
+@jax_funcify.register(AdvancedSubtensor)
+@jax_funcify.register(SequenceWindow)
+def _read(op, node):
+    if isinstance(op, SequenceWindow):
+        def window(seq, n):
+            n = _static_ints((n,), "n_steps", node)[0]
+            return seq[op.offset:op.offset + n]
+        return window
+    def read(x, *values):
+        try:
+            return x[_index(op, node, values)]
+        except jax.errors.NonConcreteBooleanIndexError:
+            raise JAXLoweringError(f"the shape of {op}{_where(node)} depends on the data "
+                                   "(a boolean mask): JAX needs it known when the function "
+                                   "is compiled") from None
+
+    return read
+
+
+@jax_funcify.register(IncSubtensor)
+@jax_funcify.register(AdvancedIncSubtensor)
+def _write(op, node):
+    def write(x, y, *values):
+        at = x.at[_index(op, node, values)]
+        return at.set(y) if op.set_instead_of_inc else at.add(y)
+    return write
+
+
+# -- reductions along an axis, sorting, nnet ------------------------------------------------
+
+@jax_funcify.register(Argmax)
+def _argmax(op, node):
+    fn = jnp.argmax if op.kind == "max" else jnp.argmin
+    return lambda x: _cast(fn(x, axis=op.axis), "int64")
+
+
+@jax_funcify.register(CumOp)
+def _cumop(op, node):
+    fn = jnp.cumsum if op.mode == "add" else jnp.cumprod
+    dtype = node.outputs[0].dtype
+    return lambda x: _cast(fn(x, axis=op.axis), dtype)
+
+
+@jax_funcify.register(Sort)
+def _sort(op, node):
+    return lambda x: jnp.sort(x, axis=op.axis, stable=True)
+
+
+@jax_funcify.register(ArgSort)
+def _argsort(op, node):
+    return lambda x: _cast(jnp.argsort(x, axis=op.axis, stable=True), "int64")
+
+
+@jax_funcify.register(TakeAlongAxis)
+def _take_along(op, node):
+    return lambda x, idx: jnp.take_along_axis(x, idx, axis=op.axis)
+
+
+@jax_funcify.register(AddAlongAxis)
+def _add_along(op, node):
+    dtype = node.outputs[0].dtype
+
+    def add_along(like, idx, values):
+        grid = list(jnp.indices(idx.shape, sparse=True))
+        grid[op.axis] = idx
+        return jnp.zeros(jnp.shape(like), dtype=dtype).at[tuple(grid)].add(values)
+
+    return add_along
+
+
+@jax_funcify.register(Softmax)
+def _softmax(op, node):
+    dtype = node.outputs[0].dtype
+    return lambda x: jax.nn.softmax(_cast(x, dtype), axis=op.axis)
+
+
+@jax_funcify.register(LogSoftmax)
+def _log_softmax(op, node):
+    dtype = node.outputs[0].dtype
+    return lambda x: jax.nn.log_softmax(_cast(x, dtype), axis=op.axis)
+
+
+@jax_funcify.register(LogSumExp)
+def _logsumexp(op, node):
+    dtype = node.outputs[0].dtype
+    axis = normalize_axis(op.axis, node.inputs[0].ndim)
+    return lambda x: jax.scipy.special.logsumexp(_cast(x, dtype), axis=axis)
+
+
+@jax_funcify.register(OneHot)
+def _one_hot(op, node):
+    def one_hot(y, n):
+        n = _static_ints((n,), "the number of classes", node)[0]
+        return (y[..., None] == jnp.arange(n)).astype(op.dtype)
+    return one_hot
+
+
+# -- control flow ------------------------------------------------------------------------
+
+@jax_funcify.register(IfElse)
+def _ifelse(op, node):
+    """Eager form (both branches given): a select.  The JAX emitter emits lazy
+    ``IfElse`` nodes as ``lax.cond`` blocks instead (``linker.py``)."""
+    n = op.n_outs
+
+    def ifelse(cond, *branches):
+        outs = [jnp.where(cond, t, e) for t, e in zip(branches[:n], branches[n:])]
+        return outs[0] if n == 1 else tuple(outs)
+
+    return ifelse
+
+
+__all__ = ["JAXLoweringError", "jax_funcify", "thunk_for"]
