@@ -26,6 +26,12 @@ from theanine.tensor.gradient.jacobian import JacobianLoop
 from theanine.tensor.nonzero import Nonzero
 from theanine.tensor.random.op import Choice, Permutation, RandomVariable
 from theanine.tensor.rewriting.fusion import NO_FUSION
+from theanine.tensor.signal.pool_ops import (
+    AveragePoolGrad,
+    DownsampleFactorMaxGradGrad,
+    MaxPoolGrad,
+    Pool,
+)
 
 _counter = iter(range(1 << 62))
 
@@ -84,7 +90,8 @@ class JAXLinker(Backend):
     excluded_rewrites = ("fusion", "inplace", "dot_to_blas")
     # ops this backend cannot run yet: compiling them raises ``JAXLoweringError``
     # naming the op and the user's line (the op checker holds it to that)
-    unsupported_ops = (Nonzero, Scan, RandomVariable, Choice, Permutation, JacobianLoop)
+    unsupported_ops = (Nonzero, Scan, RandomVariable, Choice, Permutation, JacobianLoop,
+                       Pool, MaxPoolGrad, AveragePoolGrad, DownsampleFactorMaxGradGrad)
     fixed_shapes = True      # shapes computed from data (not from shapes) are refused
 
     def make_function(self, fgraph, spec: CallSpec):
