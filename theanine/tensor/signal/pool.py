@@ -41,9 +41,9 @@ def _pool_nd(input, nd, ws, ignore_border, stride, pad, mode, ds, st, padding, w
         raise NotImplementedError(f"{who} requires a dimension >= {nd}, got {input.type}")
     if ignore_border is None:
         warnings.warn(
-            f"{who}() will have the parameter ignore_border default value changed to True "
-            "(currently False). To have consistent behavior with all Theano versions, "
-            "explicitly add the parameter ignore_border=True.", UserWarning, stacklevel=3)
+            f"{who}: ignore_border was not given, so a last partial window is pooled "
+            "(ignore_border=False, Theano 1.0's default); pass ignore_border explicitly "
+            "to choose", UserWarning, stacklevel=3)
         ignore_border = False
     return Pool(ignore_border, mode=mode, ndim=nd)(input, ws, stride, pad)
 
