@@ -1,0 +1,73 @@
+"""The JAX backend (mode="JAX") against hand-written ``jax.jit`` code for the same
+work, side by side in one run (CPU here; the same script runs on a GPU machine).
+
+Part 1 of the backend keeps shared variables in NumPy between calls, so each call
+of a function with updates moves its shared values to the device and back; the
+rows show what that costs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from bench_logreg import FEATS, LR, REG, _data, _jax_step, _theano_api_step
+from harness import Workload, optional_import, run_workloads
+
+import theanine as th
+import theanine.tensor as tt
+from theanine.ifelse import ifelse
+
+jax = optional_import("jax")
+
+
+def _logreg(n=5000):
+    x, y, w0 = _data(n)
+    with th.config.change_flags(mode="JAX"):
+        step = _theano_api_step(th, tt, x, y, w0)
+    return {"theanine-jax": step, "jax": _jax_step(jax, x, y, w0),
+            "theanine": _theano_api_step(th, tt, x, y, w0)}
+
+
+def _branch(t, lib):
+    return lib.mean(lib.tanh(t) * lib.exp(-t * t))
+
+
+def _ifelse(n=10**7):
+    a, b = tt.dscalars("a", "b")
+    u, v = tt.dvectors("u", "v")
+    f = th.function([a, b, u, v], ifelse(tt.lt(a, b), _branch(u, tt), _branch(v, tt)),
+                    mode="JAX")
+    rng = np.random.default_rng(0)
+    uv, vv = rng.standard_normal(n), rng.standard_normal(n)
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    cond = jax.jit(lambda a, b, u, v: jax.lax.cond(a < b, lambda: _branch(u, jnp),
+                                                   lambda: _branch(v, jnp)))
+    ju, jv = jnp.asarray(uv), jnp.asarray(vv)
+    return {"theanine-jax": lambda: f(0.0, 1.0, uv, vv),
+            "jax": lambda: cond(0.0, 1.0, ju, jv).block_until_ready(),
+            "jax-from-numpy": lambda: cond(0.0, 1.0, uv, vv).block_until_ready()}
+
+
+_WORKLOADS = [] if jax is None else [
+    Workload(f"logreg step 5000x{FEATS} (lr {LR}, reg {REG})", _logreg, repeats=9, number=3),
+    Workload("ifelse mean(tanh*exp), 1e7 f64", _ifelse, repeats=7),
+]
+
+
+def main() -> None:
+    if jax is None:
+        print("JAX not installed: no rows")
+        return
+    rows = run_workloads(_WORKLOADS, out=lambda s: None)
+    for row in rows:
+        t = row["times"]
+        print(f"{row['name']}: theanine-jax {t['theanine-jax'] * 1e3:.2f} ms, "
+              f"hand-written jax {t['jax'] * 1e3:.2f} ms "
+              f"(ratio {t['theanine-jax'] / t['jax']:.2f})"
+              + (f", default engine {t['theanine'] * 1e3:.2f} ms" if "theanine" in t else "")
+              + (f", jax fed NumPy arrays {t['jax-from-numpy'] * 1e3:.2f} ms"
+                 if "jax-from-numpy" in t else ""))
+
+
+if __name__ == "__main__":
+    main()
