@@ -80,3 +80,36 @@ def test_unsupported_op_and_data_dependent_shape_are_clear_errors():
     f = th.function([n], tt.arange(n), mode=JAX)
     with pytest.raises(JAXLoweringError, match="depends on the data"):
         f(4)
+
+
+def test_shared_values_stay_on_the_device_between_calls():
+    w = th.shared(np.ones(3), name="w")
+    x = tt.dvector("x")
+    step = th.function([x], w.sum(), updates={w: w * 2.0 + x}, mode=JAX)
+    step(np.zeros(3))
+    kept = w.get_value(borrow=True)
+    assert isinstance(kept, jax.Array)                       # no round trip to the host
+    step(np.zeros(3))
+    assert w.get_value(borrow=True) is not kept
+    host = w.get_value()
+    assert type(host) is np.ndarray and host.tolist() == [4.0, 4.0, 4.0]
+    # the default engine (which updates w in place) takes it back to the host
+    numpy_step = th.function([x], [], updates={w: w - x})
+    numpy_step(np.ones(3))
+    assert type(w.get_value(borrow=True)) is np.ndarray
+    np.testing.assert_allclose(w.get_value(), [3.0, 3.0, 3.0])
+    with jax.enable_x64(True):
+        w.set_value(jax.numpy.arange(3.0))                   # set_value takes both
+    np.testing.assert_allclose(w.get_value(), [0.0, 1.0, 2.0])
+    assert float(step(np.zeros(3))) == 3.0
+
+
+def test_device_arrays_are_accepted_as_arguments():
+    x = tt.dvector("x")
+    f = th.function([x], (x * x).sum(), mode=JAX)
+    with jax.enable_x64(True):
+        xd = jax.device_put(np.arange(4.0))
+    assert float(f(xd)) == 14.0
+    assert "isinstance(x, _array_types)" in f.source
+    with pytest.raises(TypeError, match="argument 0"):
+        f(np.arange(4, dtype="int32").astype(object))

@@ -21,6 +21,7 @@ from theanine.graph.shared import SharedVariable
 from theanine.graph.utils import user_line
 from theanine.link.callspec import ArgSpec, CallSpec, output_copy_flags
 from theanine.tensor.basic import as_tensor_variable
+from theanine.tensor.type import TensorType
 
 _function_hooks: list = []
 
@@ -373,9 +374,10 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
     containers = [k.container for k in upd_keys]
     copy_out, copy_upd = output_copy_flags(fgraph, n_out, [o.borrow for o in outs], containers)
     fn_name = name if isinstance(name, str) and name.isidentifier() else "fn"
+    host = [False] * len(ins) + [isinstance(v.type, TensorType) for v in shared_vars]
     spec = CallSpec(args=args, input_sources=sources, n_outputs=n_out, copy_outputs=copy_out,
                     update_containers=containers, copy_updates=copy_upd,
-                    return_list=return_list, fn_name=fn_name)
+                    return_list=return_list, fn_name=fn_name, host_shared=host)
     linker = mode_obj.linker
     if profile is None:        # a ProfileMode brings its own stats
         profile = getattr(mode_obj, "profile_stats", None)

@@ -39,7 +39,20 @@ class CallSpec:
     copy_updates: list[bool] = field(default_factory=list)
     return_list: bool = False
     check_inputs: bool = True         # False: ``trust_input``, arguments used as given
+    # per input source: a shared value this backend needs as a NumPy array (another
+    # backend, e.g. JAX, may have left a device array in the container)
+    host_shared: list = field(default_factory=list)
+    # array types taken as they are besides ndarray (a device backend's arrays)
+    array_types: tuple = ()
     fn_name: str = "fn"
+
+
+def to_host(container):
+    """A shared container's value as a writeable NumPy array, kept there (a device
+    backend leaves its arrays in the container; NumPy engines need host memory)."""
+    value = np.array(container[0])
+    container[0] = value
+    return value
 
 
 def identifier(name: str | None, fallback: str, taken: set) -> str:
@@ -65,7 +78,8 @@ def make_filter(arg: ArgSpec, position: int):
     return filter_arg
 
 
-def fast_check(var_name: str, arg: ArgSpec, ns: dict, position: int) -> str:
+def fast_check(var_name: str, arg: ArgSpec, ns: dict, position: int,
+               array_types: tuple = ()) -> str:
     """An expression true when the value can be used as is (no conversion)."""
     ttype = arg.type
     dtype = getattr(ttype, "dtype", None)
@@ -73,8 +87,11 @@ def fast_check(var_name: str, arg: ArgSpec, ns: dict, position: int) -> str:
     if dtype is None or shape is None:
         return "False"
     ns[f"_dt{position}"] = np.dtype(dtype)
-    parts = [f"type({var_name}) is _ndarray", f"{var_name}.dtype is _dt{position}",
-             f"{var_name}.ndim == {len(shape)}"]
+    kind = f"type({var_name}) is _ndarray"
+    if array_types:
+        ns["_array_types"] = array_types
+        kind = f"({kind} or isinstance({var_name}, _array_types))"
+    parts = [kind, f"{var_name}.dtype is _dt{position}", f"{var_name}.ndim == {len(shape)}"]
     for axis, size in enumerate(shape):
         if size is not None:
             parts.append(f"{var_name}.shape[{axis}] == {size}")
@@ -114,7 +131,7 @@ def entry_source(spec: CallSpec, input_names: list[str], ns: dict, body: list[st
         if not spec.check_inputs:
             break
         ns[f"_filter{k}"] = make_filter(arg, k)
-        check = fast_check(local, arg, ns, k)
+        check = fast_check(local, arg, ns, k, spec.array_types)
         convert = f"_filter{k}({local})"
         if _python_float_exact(arg):
             # a Python float is a float64 scalar as is: one array call, no filter
@@ -132,6 +149,10 @@ def entry_source(spec: CallSpec, input_names: list[str], ns: dict, body: list[st
         else:
             ns[f"_shared{pos}"] = source[1]
             lines.append(f"{name} = _shared{pos}[0]")
+            if spec.host_shared and spec.host_shared[pos]:
+                ns["_to_host"] = to_host
+                lines.append(f"if type({name}) is not _ndarray:")
+                lines.append(f"    {name} = _to_host(_shared{pos})")
     lines.extend(body)
     results = []
     for i in range(spec.n_outputs):

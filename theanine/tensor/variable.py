@@ -206,7 +206,16 @@ class TensorConstant(_TensorOperators, Constant):
 
 
 class TensorSharedVariable(_TensorOperators, SharedVariable):
-    """A shared variable holding an ndarray."""
+    """A shared variable holding an ndarray (or, after a JAX function updated it, a
+    device array, until a NumPy engine or ``get_value`` needs it on the host)."""
+
+    def get_value(self, borrow: bool = False, return_internal_type: bool = False):
+        """A NumPy array of the value; with ``borrow`` or ``return_internal_type``, the
+        stored object itself (a device array when a JAX function left one)."""
+        value = self.container[0]
+        if borrow or return_internal_type:
+            return value
+        return np.array(value)
 
     def __str__(self):
         return self.name if self.name is not None else "<shared>"

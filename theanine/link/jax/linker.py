@@ -6,11 +6,15 @@ each lazy ``IfElse`` a ``lax.cond`` over two nested functions holding the nodes
 only its branches need, so only the taken branch runs).  That function is
 ``jax.jit``-compiled, with JAX's 64-bit mode on while it traces and runs (and
 only then: other JAX code in the process keeps its own setting).  The entry
-around it is the one every backend has (``link/callspec.py``): argument checks,
-shared values read, outputs copied out as NumPy arrays, updates written last.
+around it is the one every backend has (``link/callspec.py``): argument checks
+(JAX arrays accepted as they are), shared values read, outputs returned as NumPy
+arrays, updates written last.  Updated shared values stay on the device between
+calls (no round trip); ``get_value`` and the NumPy engines bring them back.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import jax
 import numpy as np
@@ -97,12 +101,19 @@ class JAXLinker(Backend):
     def make_function(self, fgraph, spec: CallSpec):
         traced = JAXEmitter(fgraph, _pure_spec(fgraph)).compile()   # JAXLoweringError
         jitted = jax.jit(traced)
+        n_out = spec.n_outputs
 
         def run(*args):
             with jax.enable_x64(True):
                 outs = jitted(*args)
-            return [np.array(o) for o in outs]
+            # outputs go to the caller as NumPy arrays; updated shared values stay
+            # on the device for the next call (``get_value`` brings them back)
+            return [np.array(o) for o in outs[:n_out]] + list(outs[n_out:])
 
+        # device arrays are immutable: no copies of update values, and device
+        # arrays in shared containers or as arguments are taken as they are
+        spec = replace(spec, copy_updates=[False] * len(spec.update_containers),
+                       host_shared=[], array_types=(jax.Array,))
         ns = {"_run": run}
         names = [f"_in{k}" for k in range(len(fgraph.inputs))]
         outs = [f"_out{k}" for k in range(len(fgraph.outputs))]
