@@ -10,6 +10,7 @@ import pytest
 import theanine as th
 import theanine.tensor as tt
 from theanine.ifelse import ifelse
+from theanine.tensor.random import RandomStream
 
 jax = pytest.importorskip("jax", reason="the JAX backend needs the jax package")
 JAX = th.Mode(linker="jax")
@@ -72,10 +73,10 @@ def test_ifelse_is_a_lazy_cond(rng):
 def test_unsupported_op_and_data_dependent_shape_are_clear_errors():
     from theanine.link.jax.dispatch import JAXLoweringError
 
-    x = tt.dvector("x")
-    out, _ = th.scan(lambda prev: prev * 2.0, outputs_info=x, n_steps=3)
-    with pytest.raises(JAXLoweringError, match=r"Scan.*built at .*test_jax_backend.py"):
-        th.function([x], out, mode=JAX)
+    draw = RandomStream(1).normal(size=(3,))          # random draws: not in part 1
+    with pytest.raises(JAXLoweringError,
+                       match=r"RandomVariable{normal.*built at .*test_jax_backend.py"):
+        th.function([], draw, mode=JAX)
     n = tt.lscalar("n")
     f = th.function([n], tt.arange(n), mode=JAX)
     with pytest.raises(JAXLoweringError, match="depends on the data"):
@@ -113,3 +114,54 @@ def test_device_arrays_are_accepted_as_arguments():
     assert "isinstance(x, _array_types)" in f.source
     with pytest.raises(TypeError, match="argument 0"):
         f(np.arange(4, dtype="int32").astype(object))
+
+
+def _both(inputs, outputs, *values):
+    """The JAX backend's values and the default engine's."""
+    jx = th.function(inputs, outputs, mode=JAX)(*values)
+    ref = th.function(inputs, outputs)(*values)
+    return jx, ref
+
+
+def test_scan_runs_as_lax_scan(rng):
+    a = tt.dvector("a")
+    power, _ = th.scan(lambda prior, a: prior * a, outputs_info=tt.ones_like(a),
+                       non_sequences=a, n_steps=10)
+    f = th.function([a], power[-1], mode=JAX)
+    np.testing.assert_allclose(f(np.arange(4.0)), np.arange(4.0) ** 10)
+    x, h0 = tt.dvector("x"), tt.dmatrix("h0")
+    fib, _ = th.scan(lambda xt, y2, y1: 0.5 * y1 + 0.25 * y2 + xt, sequences=x,
+                     outputs_info=dict(initial=h0, taps=[-2, -1]))
+    back, _ = th.scan(lambda v, prev: prev + v, sequences=x, outputs_info=tt.constant(0.0),
+                      go_backwards=True)
+    xv, hv = rng.normal(size=7), rng.normal(size=(3, 2))
+    jx, ref = _both([x, h0], [fib, fib[-2:], back], xv, hv)
+    for got, want in zip(jx, ref):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_scan_gradient_matches_the_default_engine(rng):
+    x, w = tt.dmatrix("x"), tt.dmatrix("w")
+    h0 = tt.dvector("h0")
+    hs, _ = th.scan(lambda xt, h, w: tt.tanh(tt.dot(h, w) + xt), sequences=x,
+                    outputs_info=h0, non_sequences=w)
+    cost = (hs ** 2).sum()
+    grads = th.grad(cost, [w, h0, x])
+    xv, wv, hv = rng.normal(size=(5, 3)), rng.normal(size=(3, 3)) * 0.5, rng.normal(size=3)
+    jx, ref = _both([x, w, h0], [cost] + grads, xv, wv, hv)
+    for got, want in zip(jx, ref):
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_while_loops_and_data_dependent_steps_are_refused():
+    from theanine.link.jax.dispatch import JAXLoweringError
+
+    x = tt.dvector("x")
+    until, _ = th.scan(lambda v: (v * 2.0, th.scan.until(v > 1.0)), sequences=x)
+    with pytest.raises(JAXLoweringError, match="until"):
+        th.function([x], until, mode=JAX)
+    k = tt.lscalar("k")
+    out, _ = th.scan(lambda p: p * 2.0, outputs_info=tt.constant(1.0), n_steps=k)
+    f = th.function([k], out, mode=JAX)
+    with pytest.raises(JAXLoweringError, match="number of steps.*depends on the data"):
+        f(3)

@@ -287,7 +287,7 @@ def _read(op, node):
         return window
     def read(x, *values):
         try:
-            return x[_index(op, node, values)]
+            return jnp.asarray(x)[_index(op, node, values)]
         except jax.errors.NonConcreteBooleanIndexError:
             raise JAXLoweringError(f"the shape of {op}{_where(node)} depends on the data "
                                    "(a boolean mask): JAX needs it known when the function "
@@ -300,7 +300,7 @@ def _read(op, node):
 @jax_funcify.register(AdvancedIncSubtensor)
 def _write(op, node):
     def write(x, y, *values):
-        at = x.at[_index(op, node, values)]
+        at = jnp.asarray(x).at[_index(op, node, values)]
         return at.set(y) if op.set_instead_of_inc else at.add(y)
     return write
 

@@ -19,13 +19,10 @@ from dataclasses import replace
 import jax
 import numpy as np
 
-from theanine.ifelse import IfElse
 from theanine.link.backend import Backend
-from theanine.link.callspec import ArgSpec, CallSpec, entry_source
-from theanine.link.emitter import Emitter
-from theanine.link.jax.dispatch import thunk_for
-from theanine.link.lazy import ELSE, THEN
-from theanine.scan.op import Scan
+from theanine.link.callspec import CallSpec, entry_source
+from theanine.link.jax import scan as _scan  # noqa: F401  (registers Scan as lax.scan)
+from theanine.link.jax.emitter import JAXEmitter, pure_spec
 from theanine.tensor.gradient.jacobian import JacobianLoop
 from theanine.tensor.nonzero import Nonzero
 from theanine.tensor.random.op import Choice, Permutation, RandomVariable
@@ -40,52 +37,6 @@ from theanine.tensor.signal.pool_ops import (
 _counter = iter(range(1 << 62))
 
 
-class JAXEmitter(Emitter):
-    """The emitter writing a traceable function (see the module docstring)."""
-
-    block_emitters = {IfElse: "_emit_cond"}
-
-    def __init__(self, fgraph, spec):
-        super().__init__(fgraph, spec, funcify=thunk_for, allow_gc=False)
-        self.ns["_lax_cond"] = _lax_cond
-
-    def _emit_cond(self, node, pos, context, groups, depth, entries) -> None:
-        n = node.op.n_outs
-        dtypes = [o.dtype for o in node.outputs]
-        self.ns[f"_dt{pos}"] = dtypes
-        for branch, values in ((THEN, node.inputs[1:1 + n]), (ELSE, node.inputs[1 + n:])):
-            name = f"_{'then' if branch == THEN else 'else'}{pos}"
-            entries.append((depth, f"def {name}():", node, []))
-            self._emit_group(context + ((node, branch),), groups, depth + 1, entries)
-            outs = ", ".join(self.name_of(v) for v in values)
-            entries.append((depth + 1, f"return ({outs},)", node,
-                            [v for v in values if v.owner is not None or v in self.names]))
-        targets = ", ".join(self.name_of(o) for o in node.outputs)
-        entries.append((depth, f"{targets}, = _lax_cond({self.name_of(node.inputs[0])}, "
-                               f"_then{pos}, _else{pos}, _dt{pos})", node,
-                        [node.inputs[0]]))
-
-
-def _lax_cond(cond, then_fn, else_fn, dtypes):
-    """``lax.cond`` with both branches' values cast to the node's dtypes (a branch of
-    constants would otherwise give NumPy values of another type)."""
-    def typed(fn):
-        return lambda: tuple(jax.numpy.asarray(v).astype(dt) for v, dt in zip(fn(), dtypes))
-
-    if not isinstance(cond, jax.core.Tracer):
-        return typed(then_fn if bool(cond) else else_fn)()
-    return jax.lax.cond(jax.numpy.asarray(cond).astype(bool).reshape(()), typed(then_fn),
-                        typed(else_fn))
-
-
-def _pure_spec(fgraph) -> CallSpec:
-    """The traced function's boundary: every graph input an argument, no checks."""
-    return CallSpec(args=[ArgSpec(None, v.type) for v in fgraph.inputs],
-                    input_sources=[("arg", k) for k in range(len(fgraph.inputs))],
-                    n_outputs=len(fgraph.outputs), copy_outputs=[False] * len(fgraph.outputs),
-                    update_containers=[], return_list=True, check_inputs=False)
-
-
 class JAXLinker(Backend):
     """``linker="jax"``: compile with ``jax.jit`` (CPU here, a GPU where JAX sees one)."""
 
@@ -94,12 +45,12 @@ class JAXLinker(Backend):
     excluded_rewrites = ("fusion", "inplace", "dot_to_blas")
     # ops this backend cannot run yet: compiling them raises ``JAXLoweringError``
     # naming the op and the user's line (the op checker holds it to that)
-    unsupported_ops = (Nonzero, Scan, RandomVariable, Choice, Permutation, JacobianLoop,
+    unsupported_ops = (Nonzero, RandomVariable, Choice, Permutation, JacobianLoop,
                        Pool, MaxPoolGrad, AveragePoolGrad, DownsampleFactorMaxGradGrad)
     fixed_shapes = True      # shapes computed from data (not from shapes) are refused
 
     def make_function(self, fgraph, spec: CallSpec):
-        traced = JAXEmitter(fgraph, _pure_spec(fgraph)).compile()   # JAXLoweringError
+        traced = JAXEmitter(fgraph, pure_spec(fgraph)).compile()   # JAXLoweringError
         jitted = jax.jit(traced)
         n_out = spec.n_outputs
 
@@ -129,4 +80,4 @@ class JAXLinker(Backend):
         return fn
 
 
-__all__ = ["JAXEmitter", "JAXLinker"]
+__all__ = ["JAXLinker"]
