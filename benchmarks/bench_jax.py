@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from bench_logreg import FEATS, LR, REG, _data, _jax_step, _theano_api_step
+from bench_scan import BATCH, HIDDEN, T, _rnn_data
 from harness import Workload, optional_import, run_workloads
 
 import theanine as th
@@ -53,7 +54,49 @@ def _ifelse(n=10**7):
             "jax-from-numpy": lambda: cond(0.0, 1.0, uv, vv).block_until_ready()}
 
 
+def _scan_pow(k=1000, n=1000):
+    a = tt.dvector("a")
+    out, _ = th.scan(lambda prior, a: prior * a, outputs_info=tt.ones_like(a),
+                     non_sequences=a, n_steps=k)
+    f = th.function([a], out[-1], mode="JAX")
+    jnp = jax.numpy
+    hand = jax.jit(lambda a: jax.lax.scan(lambda p, _: (p * a, None), jnp.ones_like(a),
+                                          None, length=k)[0])
+    with jax.enable_x64(True):
+        av = jax.device_put(np.full(n, 1.0001))
+        return {"theanine-jax": lambda: f(av),
+                "jax": lambda: _x64(lambda: hand(av).block_until_ready())}
+
+
+def _x64(fn):
+    with jax.enable_x64(True):
+        return fn()
+
+
+def _rnn():
+    x, h0, w = tt.dtensor3("x"), tt.dmatrix("h0"), tt.dmatrix("w")
+    hs, _ = th.scan(lambda xt, h, w: tt.tanh(tt.dot(h, w) + xt), sequences=x,
+                    outputs_info=h0, non_sequences=w)
+    cost = (hs ** 2).sum()
+    f = th.function([x, h0, w], [cost] + th.grad(cost, [x, h0, w]), mode="JAX")
+    jnp = jax.numpy
+
+    def loss(x, h0, w):
+        def step(h, xt):
+            h = jnp.tanh(h @ w + xt)
+            return h, h
+        return (jax.lax.scan(step, h0, x)[1] ** 2).sum()
+
+    hand = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))
+    with jax.enable_x64(True):
+        xv, h0v, wv = (jax.device_put(v) for v in _rnn_data())
+        return {"theanine-jax": lambda: f(xv, h0v, wv),
+                "jax": lambda: _x64(lambda: jax.block_until_ready(hand(xv, h0v, wv)))}
+
+
 _WORKLOADS = [] if jax is None else [
+    Workload("scan-pow k=1000, 1000-vector", _scan_pow, repeats=9),
+    Workload(f"RNN fwd+bwd T={T} hidden={HIDDEN} batch={BATCH}", _rnn, repeats=5),
     Workload(f"logreg step 5000x{FEATS} (lr {LR}, reg {REG})", _logreg, repeats=9, number=3),
     Workload("ifelse mean(tanh*exp), 1e7 f64", _ifelse, repeats=7),
 ]

@@ -37,6 +37,7 @@ def _scan(op, node):
     nit_dtypes = [node.outputs[n_sot + j].dtype for j in range(n_nit)]
     carry_dtypes = [node.outputs[n_sot + n_nit + j].dtype for j in range(info.n_carry)]
     depths = [info.sot_depth(j) for j in range(n_sot)]
+    from_buffer = [info.sot_storage(j) == "regs" and not info.reverse for j in range(n_sot)]
 
     def step(state, xs):
         buffers, carries, nonseqs = state
@@ -51,8 +52,12 @@ def _scan(op, node):
                   for v, dt in zip(outs[n_sot:n_sot + n_nit], nit_dtypes)]
         new_carries = [jnp.asarray(v).astype(dt)
                        for v, dt in zip(outs[n_sot + n_nit:], carry_dtypes)]
-        shifted = [jnp.concatenate([b[1:], v[None]]) for b, v in zip(buffers, new_sot)]
-        return (shifted, new_carries, nonseqs), (new_sot, mapped)
+        shifted = [v[None] if depths[j] == 1 else jnp.concatenate([b[1:], v[None]])
+                   for j, (b, v) in enumerate(zip(buffers, new_sot))]
+        # outputs whose plan keeps only what the buffer holds (``regs``) are read from
+        # the final buffer: no per-step trace is stacked for them
+        traced = [v for j, v in enumerate(new_sot) if not from_buffer[j]]
+        return (shifted, new_carries, nonseqs), (traced, mapped)
 
     def scan(n_steps, *args):
         n = _static_ints((n_steps,), "the number of steps", node)[0]
@@ -77,12 +82,19 @@ def _scan(op, node):
         carries = [jnp.asarray(outer[k]).astype(dt) for k, dt in zip(pos["carry"],
                                                                        carry_dtypes)]
         nonseqs = [outer[k] for k in pos["nonseq"]]
-        (_, final, _), (traces, mapped) = jax.lax.scan(
+        (last, final, _), (traces, mapped) = jax.lax.scan(
             step, (buffers, carries, nonseqs), xs if xs else None, length=n,
             reverse=info.reverse)
-        results = []
-        for j, trace in enumerate(list(traces) + list(mapped)):
+        results, traces = [], iter(traces)
+        for j in range(n_sot):
             keep = info.keep[j]
+            if from_buffer[j]:           # the last min(n, keep) values the buffer holds
+                results.append(last[j][depths[j] - min(n, keep):])
+            else:
+                trace = next(traces)
+                results.append(trace if keep is None else trace[max(0, n - keep):])
+        for j, trace in enumerate(mapped):
+            keep = info.keep[n_sot + j]
             results.append(trace if keep is None else trace[max(0, n - keep):])
         results.extend(final)
         return results[0] if len(results) == 1 else tuple(results)
