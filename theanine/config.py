@@ -203,7 +203,9 @@ _add("fused_kernel", "auto", "Engine of fused elementwise kernels",
      allowed=("auto", "numba", "numexpr", "numpy"))
 _add("fused_kernel_async", True, "Run NumPy while native kernels compile", _parse_bool)
 _add("cache", True, "Use the on-disk compile cache", _parse_bool)
-_add("device", "cpu", "Device (the CPU is the only one so far)", allowed=("cpu",))
+_add("device", "cpu", "Where JAX-mode functions run: cpu, cuda (the first GPU), cudaN "
+     "or gpu; the default engine always runs on the CPU",
+     allowed=("cpu", "cuda", "gpu") + tuple(f"cuda{i}" for i in range(16)))
 _add("graphviz_dot", "dot", "Graphviz's dot program (a name on PATH or a full path) "
      "that pydotprint runs")
 

@@ -165,3 +165,26 @@ def test_while_loops_and_data_dependent_steps_are_refused():
     f = th.function([k], out, mode=JAX)
     with pytest.raises(JAXLoweringError, match="number of steps.*depends on the data"):
         f(3)
+
+
+def _gpus():
+    try:
+        return jax.devices("gpu")
+    except RuntimeError:
+        return []
+
+
+def test_device_selection():
+    x = tt.dvector("x")
+    f = th.function([x], x + 1.0, mode=JAX)
+    assert f.maker.linker.device.platform == "cpu"
+    if not _gpus():
+        with th.config.change_flags(device="cuda0"):
+            with pytest.raises(RuntimeError, match="device='cuda0'.*no such device"):
+                th.function([x], x + 1.0, mode="JAX")
+        return
+    with th.config.change_flags(device="cuda", floatX="float32"):       # a GPU machine
+        v = tt.vector("v")
+        g = th.function([v], tt.exp(v).sum(), mode="JAX")
+    assert g.maker.linker.device.platform == "gpu"
+    np.testing.assert_allclose(g(np.ones(4, "float32")), 4 * np.e, rtol=1e-6)

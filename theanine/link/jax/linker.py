@@ -19,6 +19,7 @@ from dataclasses import replace
 import jax
 import numpy as np
 
+from theanine.config import config
 from theanine.link.backend import Backend
 from theanine.link.callspec import CallSpec, entry_source
 from theanine.link.jax import scan as _scan  # noqa: F401  (registers Scan as lax.scan)
@@ -37,6 +38,22 @@ from theanine.tensor.signal.pool_ops import (
 _counter = iter(range(1 << 62))
 
 
+def resolve_device(name: str):
+    """The JAX device ``config.device`` names (``cpu``, ``cuda``/``gpu`` = the first GPU,
+    ``cudaN``), or a clear error listing what JAX sees."""
+    kind, index = ("cpu", 0) if name == "cpu" else ("gpu", int(name[4:] or 0)) \
+        if name.startswith("cuda") else ("gpu", 0)
+    try:
+        devices = jax.devices(kind)
+    except RuntimeError:
+        devices = []
+    if index >= len(devices):
+        raise RuntimeError(f"config.device={name!r}: JAX sees no such device here (its "
+                           f"devices: {', '.join(str(d) for d in jax.devices())}); install "
+                           "jax[cuda12] on a machine with an NVIDIA GPU, or use device=cpu")
+    return devices[index]
+
+
 class JAXLinker(Backend):
     """``linker="jax"``: compile with ``jax.jit`` (CPU here, a GPU where JAX sees one)."""
 
@@ -49,13 +66,18 @@ class JAXLinker(Backend):
                        Pool, MaxPoolGrad, AveragePoolGrad, DownsampleFactorMaxGradGrad)
     fixed_shapes = True      # shapes computed from data (not from shapes) are refused
 
+    def __init__(self, device=None):
+        self.device = resolve_device(config.device if device is None else device)
+
     def make_function(self, fgraph, spec: CallSpec):
         traced = JAXEmitter(fgraph, pure_spec(fgraph)).compile()   # JAXLoweringError
         jitted = jax.jit(traced)
         n_out = spec.n_outputs
 
+        device = self.device
+
         def run(*args):
-            with jax.enable_x64(True):
+            with jax.enable_x64(True), jax.default_device(device):
                 outs = jitted(*args)
             # outputs go to the caller as NumPy arrays; updated shared values stay
             # on the device for the next call (``get_value`` brings them back)
