@@ -78,6 +78,10 @@ class JAXLinker(Backend):
 
         def run(*args):
             with jax.enable_x64(True), jax.default_device(device):
+                # every argument as an array on the device, so the jitted function
+                # sees one signature whether a value comes from NumPy or is already
+                # there (a shared value after its first update): it compiles once
+                args = [jax.device_put(a, device) for a in args]
                 outs = jitted(*args)
             # outputs go to the caller as NumPy arrays; updated shared values stay
             # on the device for the next call (``get_value`` brings them back)
