@@ -188,3 +188,28 @@ def test_device_selection():
         g = th.function([v], tt.exp(v).sum(), mode="JAX")
     assert g.maker.linker.device.platform == "gpu"
     np.testing.assert_allclose(g(np.ones(4, "float32")), 4 * np.e, rtol=1e-6)
+
+
+def test_as_op_runs_on_the_host_and_only_in_the_taken_branch():
+    calls = []
+
+    @th.as_op(itypes=[tt.dmatrix], otypes=[tt.dscalar])
+    def counted_sum(m):
+        calls.append(1)
+        return np.sum(m)
+
+    a, b = tt.dscalars("a", "b")
+    x, y = tt.dmatrices("x", "y")
+    f = th.function([a, b, x, y], ifelse(tt.lt(a, b), tt.mean(x), counted_sum(y)), mode=JAX)
+    ones = np.ones((3, 2))
+    assert f(0.0, 1.0, ones * 2, ones) == 2.0
+    assert calls == []                                  # the branch not taken never ran
+    assert f(1.0, 0.0, ones * 2, ones) == 6.0
+    assert calls == [1]
+
+    @th.as_op(itypes=[tt.dvector], otypes=[tt.dvector])
+    def unknown_length(v):
+        return v
+    v = tt.dvector("v")
+    with pytest.raises(NotImplementedError, match="fixed static shape"):
+        th.function([v], unknown_length(v), mode=JAX)

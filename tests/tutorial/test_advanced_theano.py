@@ -374,3 +374,16 @@ def test_eval_hides_the_compilation_step():
     assert T.constant(numpy.arange(4.0)).mean().eval() == 1.5
     assert (x.sum() * 2).eval({x: data}) == 30.0              # compiled once, cached
     assert (x.sum() * 2).eval({x: data + 1}) == 42.0
+
+
+def test_tutorial_logreg_on_the_jax_backend():
+    """The tutorial's code, unchanged, compiled with mode='JAX': same training."""
+    pytest.importorskip("jax", reason="the JAX backend needs the jax package")
+    on_jax = run_steps(tutorial_logreg(mode="JAX"), 5)
+    default = run_steps(tutorial_logreg(), 5)
+    for (p1, x1), (p0, x0) in zip(on_jax[0], default[0]):
+        numpy.testing.assert_array_equal(p1, p0)
+        numpy.testing.assert_allclose(x1, x0, rtol=1e-10, atol=1e-12)
+    numpy.testing.assert_allclose(on_jax[1], default[1], rtol=1e-10)
+    assert on_jax[2] == pytest.approx(default[2], rel=1e-10)
+    numpy.testing.assert_array_equal(on_jax[3], default[3])

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from theanine.graph.op import _FromFunctionOp
 from theanine.graph.utils import user_line
 from theanine.ifelse import IfElse
 from theanine.link.jax.scalar import promoted, scalar_function
@@ -372,6 +373,31 @@ def _one_hot(op, node):
         n = _static_ints((n,), "the number of classes", node)[0]
         return (y[..., None] == jnp.arange(n)).astype(op.dtype)
     return one_hot
+
+
+# -- Python functions (``as_op``) ----------------------------------------------------------
+
+@jax_funcify.register(_FromFunctionOp)
+def _from_function(op, node):
+    """An ``as_op`` function runs on the host through ``jax.pure_callback`` (inside a
+    ``lax.cond`` branch it runs only when that branch is taken)."""
+    shapes = [getattr(o.type, "shape", None) for o in node.outputs]
+    if any(s is None or None in s for s in shapes):
+        raise JAXLoweringError(f"{op}{_where(node)}: the JAX backend calls back into Python "
+                               "only for outputs of fixed static shape; give as_op output "
+                               "types with a fixed shape")
+    dtypes = [o.type.dtype for o in node.outputs]
+    structs = [jax.ShapeDtypeStruct(s, dt) for s, dt in zip(shapes, dtypes)]
+    single = len(structs) == 1
+
+    def host(*values):
+        outs = op.fn(*[np.asarray(v) for v in values])
+        outs = [outs] if single else list(outs)
+        arrays = tuple(np.asarray(o, dtype=dt) for o, dt in zip(outs, dtypes))
+        return arrays[0] if single else arrays
+
+    return lambda *args: jax.pure_callback(host, structs[0] if single else tuple(structs),
+                                           *args)
 
 
 # -- control flow ------------------------------------------------------------------------
