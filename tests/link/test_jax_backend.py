@@ -213,3 +213,10 @@ def test_as_op_runs_on_the_host_and_only_in_the_taken_branch():
     v = tt.dvector("v")
     with pytest.raises(NotImplementedError, match="fixed static shape"):
         th.function([v], unknown_length(v), mode=JAX)
+
+
+def test_debugprint_names_the_backend():
+    x = tt.dvector("x")
+    text = th.function([x], tt.exp(x).sum(), mode=JAX).dprint(file="str")
+    assert text.splitlines()[0] == "Compiled for the jax backend:"
+    assert "Compiled for" not in th.function([x], tt.exp(x).sum()).dprint(file="str")

@@ -33,6 +33,7 @@ class GraphView:
     inputs: list = field(default_factory=list)
     name: str | None = None
     lazy: dict = field(default_factory=dict)        # Apply -> (IfElse Apply, branch) it waits on
+    backend: str | None = None                      # the linker that compiled it
 
 
 def graph_view(obj) -> GraphView:
@@ -72,7 +73,8 @@ def _function_view(fn: Function) -> GraphView:
                 lazy[node] = context[-1]
     return GraphView(list(fgraph.outputs), compiled=True,
                      order={node: pos for pos, node in enumerate(schedule)},
-                     updates=updates, inputs=list(fgraph.inputs), name=fn.name, lazy=lazy)
+                     updates=updates, inputs=list(fgraph.inputs), name=fn.name, lazy=lazy,
+                     backend=getattr(fn.maker.linker, "name", None))
 
 
 def update_mapping(fn: Function) -> dict[int, int]:

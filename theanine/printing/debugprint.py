@@ -191,6 +191,8 @@ def debugprint(obj, depth: int = -1, print_type: bool = False, file=None, ids: s
     markers = (True if print_destroy_map is None else print_destroy_map,
                view.compiled if print_view_map is None else print_view_map)
     printer = _TreePrinter(ids, depth, print_type, stop_on_name, markers, view.order, view.lazy)
+    if view.backend not in (None, "vm", "cvm", "py"):       # say which engine runs it
+        printer.lines.append(f"Compiled for the {view.backend} backend:")
     for pos, out in enumerate(view.outputs):
         target = view.updates.get(pos)
         suffix = f" (update of {variable_text(target)})" if target is not None else ""
