@@ -124,7 +124,6 @@ class FusedThunk:
         outs = self.numpy(*inputs, out=out)
         return outs[0] if self.single else tuple(outs)
 
-
     @property
     def numpy(self) -> NumpyComposite:
         if self._numpy is None:
