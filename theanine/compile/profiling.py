@@ -37,6 +37,8 @@ class FunctionProfile:
         self.linker_name = linker_name
         self.code = code              # None: the linker gives whole-call times only
         self.call = [0.0, 0]          # seconds in __call__, number of calls
+        self.phases = None            # {phase: seconds} a backend measures (JAX: compile,
+                                      # transfer, run), read from its entry point
 
     @property
     def call_time(self) -> float:
@@ -216,4 +218,5 @@ def attach(stats: ProfileStats, runtime: bool, core, code, maker, name: str):
     linker = maker.linker
     entry = stats.add_function(name, maker, getattr(linker, "name", type(linker).__name__),
                                code, runtime)
+    entry.phases = getattr(core, "phase_times", None)
     return _timed(core, entry.call) if runtime else core

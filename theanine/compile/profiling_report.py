@@ -143,6 +143,8 @@ def header(stats, out) -> None:
         out(f"Function {f.name}: linker {f.linker_name}, {kind}")
         per = fmt_time(f.call_time / f.calls) if f.calls else "-"
         out(f"  calls: {f.calls}; time in __call__: {fmt_time(f.call_time)} ({per} per call)")
+        if f.phases:
+            out("  " + "; ".join(f"{phase}: {fmt_time(t)}" for phase, t in f.phases.items()))
         if f.code is not None:
             body, nodes = f.body_time, f.node_time
             share = 100.0 * nodes / f.call_time if f.call_time else 0.0

@@ -15,6 +15,7 @@ calls (no round trip); ``get_value`` and the NumPy engines bring them back.
 from __future__ import annotations
 
 from dataclasses import replace
+from time import perf_counter
 
 import jax
 import numpy as np
@@ -75,14 +76,27 @@ class JAXLinker(Backend):
         n_out = spec.n_outputs
 
         device = self.device
+        phases = {"first call (trace, XLA compile, run)": 0.0, "transfers to the device": 0.0,
+                  "runs on the device": 0.0}
+        first, transfer, running = phases
+        calls = [0]
 
         def run(*args):
+            start = perf_counter()
             with jax.enable_x64(True), jax.default_device(device):
                 # every argument as an array on the device, so the jitted function
                 # sees one signature whether a value comes from NumPy or is already
                 # there (a shared value after its first update): it compiles once
-                args = [jax.device_put(a, device) for a in args]
-                outs = jitted(*args)
+                args = jax.block_until_ready([jax.device_put(a, device) for a in args])
+                moved = perf_counter()
+                outs = jax.block_until_ready(jitted(*args))
+            done = perf_counter()
+            if calls[0]:
+                phases[transfer] += moved - start
+                phases[running] += done - moved
+            else:
+                phases[first] += done - start
+            calls[0] += 1
             # outputs go to the caller as NumPy arrays; updated shared values stay
             # on the device for the next call (``get_value`` brings them back)
             return [np.array(o) for o in outs[:n_out]] + list(outs[n_out:])
@@ -103,6 +117,7 @@ class JAXLinker(Backend):
         fn = ns[spec.fn_name]
         fn.source = src + "\n# traced and compiled by jax.jit:\n" + traced.source
         fn.jitted = jitted
+        fn.phase_times = phases          # the profiler prints them (profile=True)
         return fn
 
 
