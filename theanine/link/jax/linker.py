@@ -23,18 +23,13 @@ import numpy as np
 from theanine.config import config
 from theanine.link.backend import Backend
 from theanine.link.callspec import CallSpec, entry_source
+from theanine.link.jax import pool as _pool  # noqa: F401  (registers the pooling ops)
 from theanine.link.jax import scan as _scan  # noqa: F401  (registers Scan as lax.scan)
 from theanine.link.jax.emitter import JAXEmitter, pure_spec
 from theanine.tensor.gradient.jacobian import JacobianLoop
 from theanine.tensor.nonzero import Nonzero
 from theanine.tensor.random.op import Choice, Permutation, RandomVariable
 from theanine.tensor.rewriting.fusion import NO_FUSION
-from theanine.tensor.signal.pool_ops import (
-    AveragePoolGrad,
-    DownsampleFactorMaxGradGrad,
-    MaxPoolGrad,
-    Pool,
-)
 
 _counter = iter(range(1 << 62))
 
@@ -63,8 +58,7 @@ class JAXLinker(Backend):
     excluded_rewrites = ("fusion", "inplace", "dot_to_blas")
     # ops this backend cannot run yet: compiling them raises ``JAXLoweringError``
     # naming the op and the user's line (the op checker holds it to that)
-    unsupported_ops = (Nonzero, RandomVariable, Choice, Permutation, JacobianLoop,
-                       Pool, MaxPoolGrad, AveragePoolGrad, DownsampleFactorMaxGradGrad)
+    unsupported_ops = (Nonzero, RandomVariable, Choice, Permutation, JacobianLoop)
     fixed_shapes = True      # shapes computed from data (not from shapes) are refused
 
     def __init__(self, device=None):

@@ -43,7 +43,7 @@ def out_shape(shape, ws, stride, pad, ignore_border) -> tuple:
                         for v, w, s, p in zip(shape[len(shape) - nd:], ws, stride, pad))
 
 
-def _lowest(dtype):
+def lowest(dtype):
     """A fill value no input exceeds, so padding never wins a max."""
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
@@ -53,12 +53,12 @@ def _lowest(dtype):
     return False
 
 
-def _spans(outs, ws, stride):
+def window_spans(outs, ws, stride):
     """Cells of each pooled axis the windows reach (the extended axis length)."""
     return tuple((o - 1) * s + w for o, w, s in zip(outs, ws, stride))
 
 
-def _real_region(shape, pad, spans):
+def real_region(shape, pad, spans):
     """(slice of the extended array, slice of the input) of the input cells it holds.
 
     With ``ignore_border=True`` the windows may stop before the input's end: the
@@ -78,7 +78,7 @@ def _extend(x, nd, pad, spans, fill):
     if not any(pad) and all(span <= v for span, v in zip(spans, pooled)):
         return x[(Ellipsis,) + tuple(slice(0, span) for span in spans)]   # a view
     ext = np.full(x.shape[:x.ndim - nd] + tuple(spans), fill, dtype=x.dtype)
-    dst, src = _real_region(pooled, pad, spans)
+    dst, src = real_region(pooled, pad, spans)
     ext[dst] = x[src]
     return ext
 
@@ -110,7 +110,7 @@ def _crop(ext, shape, pad, spans, dtype):
     """The input cells of an extended array (cells in no window get zero)."""
     nd = len(pad)
     out = np.zeros(shape, dtype=dtype)
-    dst, src = _real_region(shape[len(shape) - nd:], pad, spans)
+    dst, src = real_region(shape[len(shape) - nd:], pad, spans)
     out[src] = ext[dst]
     return out
 
@@ -140,10 +140,10 @@ def pool(x, ws, stride, pad, ignore_border, mode):
     if 0 in shape or _empty_input(x, nd):
         return np.zeros(shape, dtype=x.dtype)
     outs = shape[len(shape) - nd:]
-    spans = _spans(outs, ws, stride)
+    spans = window_spans(outs, ws, stride)
     axes = tuple(range(-nd, 0))
     if mode == "max":
-        win = _windows(_extend(x, nd, pad, spans, _lowest(x.dtype)), ws, stride)
+        win = _windows(_extend(x, nd, pad, spans, lowest(x.dtype)), ws, stride)
         return np.asarray(win.max(axis=axes), dtype=x.dtype)
     win = _windows(_extend(x, nd, pad, spans, 0), ws, stride)
     total = win.sum(axis=axes)
@@ -163,8 +163,8 @@ def max_pool_grad(x, maxout, gz, ws, stride, pad):
     outs = maxout.shape[maxout.ndim - nd:]
     if maxout.size == 0 or _empty_input(x, nd):
         return np.zeros(x.shape, dtype=x.dtype)
-    spans = _spans(outs, ws, stride)
-    win = _windows(_extend(x, nd, pad, spans, _lowest(x.dtype)), ws, stride)
+    spans = window_spans(outs, ws, stride)
+    win = _windows(_extend(x, nd, pad, spans, lowest(x.dtype)), ws, stride)
     hit = win == maxout[(Ellipsis,) + (None,) * nd]
     contrib = np.where(hit, np.asarray(gz, dtype=x.dtype)[(Ellipsis,) + (None,) * nd], 0)
     ext = _scatter(contrib, x.shape[:x.ndim - nd] + spans, ws, stride, outs, x.dtype)
@@ -178,8 +178,8 @@ def max_pool_grad_grad(x, maxout, ggx, ws, stride, pad):
     outs = maxout.shape[maxout.ndim - nd:]
     if maxout.size == 0 or _empty_input(x, nd):
         return np.zeros(maxout.shape, dtype=x.dtype)
-    spans = _spans(outs, ws, stride)
-    win = _windows(_extend(x, nd, pad, spans, _lowest(x.dtype)), ws, stride)
+    spans = window_spans(outs, ws, stride)
+    win = _windows(_extend(x, nd, pad, spans, lowest(x.dtype)), ws, stride)
     gwin = _windows(_extend(np.asarray(ggx, dtype=x.dtype), nd, pad, spans, 0), ws, stride)
     hit = win == maxout[(Ellipsis,) + (None,) * nd]
     axes = tuple(range(-nd, 0))
@@ -193,7 +193,7 @@ def average_pool_grad(shape, gz, ws, stride, pad, ignore_border, mode, dtype):
     outs = out_shape(shape, ws, stride, pad, ignore_border)[len(shape) - nd:]
     if 0 in outs or 0 in shape:
         return np.zeros(shape, dtype=dtype)
-    spans = _spans(outs, ws, stride)
+    spans = window_spans(outs, ws, stride)
     val = np.asarray(gz, dtype=dtype)
     if mode != "sum":
         counts = window_counts(shape[len(shape) - nd:], ws, stride, pad, outs,
