@@ -15,9 +15,11 @@ from theanine.graph.op import Op
 from theanine.scalar import basic as ts
 from theanine.tensor import basic as tb
 from theanine.tensor import math as tm
+from theanine.tensor.alloc import ARange
 from theanine.tensor.elemwise import keep_dims, normalize_axis
+from theanine.tensor.linalg import tensordot
 from theanine.tensor.math import relu, sigmoid, softplus  # noqa: F401  (re-exported)
-from theanine.tensor.shape import shape_i
+from theanine.tensor.shape import reshape, shape_i
 from theanine.tensor.type import TensorType
 
 
@@ -215,6 +217,108 @@ def categorical_crossentropy(coding_dist, true_dist):
     return tm.neg(tm.sum(tm.mul(true_dist, tm.log(coding_dist)), axis=-1))
 
 
+# -- Theano 1.0's activations and softmax / cross-entropy helpers (compositions of ops:
+# gradients, fusion and every backend come with them) --------------------------------
+
+SELU_ALPHA = 1.6732632423543772848170429916717      # the SELU paper's constants
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def hard_sigmoid(x):
+    """``clip(0.2 * x + 0.5, 0, 1)``: a piecewise-linear sigmoid (Theano's slope and
+    shift)."""
+    x = tb.as_tensor_variable(x)
+    return tm.clip(x * 0.2 + 0.5, 0, 1)
+
+
+def ultra_fast_sigmoid(x):
+    """Theano's fast approximation of the sigmoid.  Here the exact ``sigmoid`` (its
+    fused kernels are as fast), so the approximation error is zero (Theano's was
+    about 1e-2); see docs/theano_compat.md."""
+    return sigmoid(x)
+
+
+def softsign(x):
+    """``x / (1 + |x|)``."""
+    x = tb.as_tensor_variable(x)
+    return x / (1 + tm.abs(x))
+
+
+def elu(x, alpha=1.0):
+    """``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` below (``expm1``, exact near 0)."""
+    x = tb.as_tensor_variable(x)
+    return tm.switch(tm.gt(x, 0), x, alpha * tm.expm1(x))
+
+
+def selu(x):
+    """Scaled ELU with the self-normalizing constants: ``scale * elu(x, alpha)``."""
+    return SELU_SCALE * elu(x, SELU_ALPHA)
+
+
+def logsoftmax(c, axis=-1):
+    """Theano's spelling of ``log_softmax``."""
+    return log_softmax(c, axis=axis)
+
+
+def softmax_with_bias(x, b):
+    """``softmax(x + b)`` of a matrix ``x`` with a bias vector ``b`` per column."""
+    x, b = tb.as_tensor_variable(x), tb.as_tensor_variable(b)
+    if x.ndim != 2 or b.ndim != 1:
+        raise TypeError(f"softmax_with_bias: x must be a matrix and b a vector, got {x.type} "
+                        f"and {b.type}")
+    return softmax(x + b, axis=-1)
+
+
+def sigmoid_binary_crossentropy(output, target):
+    """``binary_crossentropy(sigmoid(output), target)`` computed from the logits
+    ``output`` without forming the sigmoid: ``target * softplus(-output) +
+    (1 - target) * softplus(output)`` (finite for any logit)."""
+    output, target = tb.as_tensor_variable(output), tb.as_tensor_variable(target)
+    return target * softplus(-output) + (1 - target) * softplus(output)
+
+
+def _rows(n):
+    return ARange("int64")(tb.constant(np.int64(0)), n, tb.constant(np.int64(1)))
+
+
+def crossentropy_softmax_1hot(x, y_idx):
+    """``(nll, softmax(x))`` for a matrix of scores ``x`` and one class index per row:
+    ``nll[i] = -log(softmax(x)[i, y_idx[i]])`` (from ``log_softmax``, so a very
+    wrong class gives a large finite value, not inf)."""
+    x, y_idx = tb.as_tensor_variable(x), tb.as_tensor_variable(y_idx)
+    if x.ndim != 2 or y_idx.ndim != 1 or y_idx.dtype[0] not in "iu":
+        raise TypeError(f"crossentropy_softmax_1hot: x must be a matrix and y_idx an "
+                        f"integer vector, got {x.type} and {y_idx.type}")
+    nll = -log_softmax(x, axis=-1)[_rows(shape_i(x, 0)), y_idx]
+    return nll, softmax(x, axis=-1)
+
+
+def h_softmax(x, batch_size, n_outputs, n_classes, n_outputs_per_class, W1, b1, W2, b2,
+              target=None):
+    """Two-level hierarchical softmax (Theano's ``h_softmax``).
+
+    The outputs are split into ``n_classes`` classes of ``n_outputs_per_class``: the
+    probability of output ``k`` is ``P(class k // n) * P(k % n | class)``, with
+    ``P(class) = softmax(x W1 + b1)`` (``W1``: ``(n_in, n_classes)``) and
+    ``P(. | class c) = softmax(x W2[c] + b2[c])`` (``W2``: ``(n_classes, n_in,
+    n_outputs_per_class)``, ``b2``: ``(n_classes, n_outputs_per_class)``).  Returns
+    the ``(batch_size, n_outputs)`` probabilities, or with ``target`` (one output
+    index per row) the probability of each row's target.
+    """
+    x = tb.as_tensor_variable(x)
+    class_probs = softmax(tm.dot(x, W1) + b1, axis=-1)              # (batch, classes)
+    scores = tensordot(x, W2, axes=[[1], [1]]) + b2                 # (batch, classes, per)
+    within = softmax(scores, axis=-1)
+    probs = class_probs.dimshuffle(0, 1, "x") * within
+    flat = reshape(probs, (batch_size, n_classes * n_outputs_per_class))[:, :n_outputs]
+    if target is None:
+        return flat
+    target = tb.as_tensor_variable(target)
+    return flat[_rows(shape_i(x, 0)), target]
+
+
 __all__ = ["Softmax", "LogSoftmax", "LogSumExp", "OneHot", "softmax", "log_softmax",
            "logsumexp", "to_one_hot", "binary_crossentropy", "categorical_crossentropy",
-           "sigmoid", "softplus", "relu"]
+           "sigmoid", "softplus", "relu", "hard_sigmoid", "ultra_fast_sigmoid", "softsign",
+           "elu", "selu", "logsoftmax", "softmax_with_bias", "sigmoid_binary_crossentropy",
+           "crossentropy_softmax_1hot", "h_softmax", "SELU_ALPHA", "SELU_SCALE"]
