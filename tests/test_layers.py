@@ -14,6 +14,7 @@ LAYERS = {
     "ifelse": 3, "scan": 3,
     "link": 4,
     "compile": 5, "printing": 5, "debug": 5,
+    "compat": 6,
 }
 
 

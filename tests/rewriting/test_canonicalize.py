@@ -240,3 +240,16 @@ def test_second_becomes_an_alloc_that_broadcasting_then_removes(rng):
     f = check([x, v], second(x, v), "second_to_alloc", rng)
     assert f(np.ones((2, 3)), np.arange(3.0)).shape == (2, 3)
     check([x], tt.exp(x) * 2, "second_to_alloc", rng, fires=False)
+
+
+def test_chain_walk_skips_terms_of_non_elementwise_owners():
+    """A product whose factor is a random draw (its owner also reads a generator,
+    which has no dtype) is canonicalized without error."""
+    import theanine as th
+    from theanine.tensor.random import RandomStream
+
+    x = tt.dvector("x")
+    draw = RandomStream(0).uniform(size=(3,))
+    f = th.function([x], (draw * 0.5) * 2.0 * x)
+    out = f(np.ones(3))
+    assert out.shape == (3,) and np.all((0 <= out) & (out < 1))

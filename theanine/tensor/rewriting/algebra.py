@@ -58,7 +58,7 @@ def same_graph(a: Variable, b: Variable) -> bool:
 def _uniform(var) -> bool:
     """``var`` is computed from inputs of its own dtype (no upcast happens in it)."""
     dtype = var.dtype
-    return all(i.dtype == dtype for i in var.owner.inputs)
+    return all(getattr(i.type, "dtype", None) == dtype for i in var.owner.inputs)
 
 
 def _descends(fgraph, var, dtype) -> bool:
