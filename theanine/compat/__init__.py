@@ -82,6 +82,7 @@ def theano_modules() -> dict:
     theano = _alias("theano", theanine, tensor=t, gof=gof, scan_module=scan_module,
                     compile=compile_alias, sandbox=sandbox, clone=graph_basic.clone_replace)
     return {"theano": theano, "theano.tensor": t, "theano.tensor.nnet": nnet_alias,
+            "theano.tensor.extra_ops": tensor.extra_ops,
             "theano.tensor.signal": signal, "theano.tensor.signal.pool": pool,
             "theano.tensor.shared_randomstreams": shared_rs, "theano.sandbox": sandbox,
             "theano.sandbox.rng_mrg": rng_mrg, "theano.gof": gof,

@@ -30,8 +30,19 @@ from theanine.tensor.variable import (  # noqa: F401
 as_tensor = as_tensor_variable
 # Theano's spelling ``T.grad``: the gradient subpackage needs only the tensor modules
 # loaded above.
-from theanine.tensor import linalg, nnet, random  # noqa: F401,E402
+from theanine.tensor import extra_ops, linalg, nnet, random  # noqa: F401,E402
 from theanine.tensor import rewriting as _rewriting  # noqa: F401,E402  (registers rewrites)
+from theanine.tensor.extra_ops import (  # noqa: F401,E402
+    addbroadcast,
+    bincount,
+    diff,
+    fill_diagonal,
+    fill_diagonal_offset,
+    patternbroadcast,
+    ravel_multi_index,
+    unbroadcast,
+    unravel_index,
+)
 from theanine.tensor.gradient import (  # noqa: F401,E402
     Lop,
     Rop,

@@ -234,5 +234,35 @@ class SpecifyShape(Op):
         return [output_grads[0]]
 
 
+class Unbroadcast(Op):
+    """Forget that some axes have static size 1 (Theano's ``unbroadcast``): the same
+    value, a type with ``None`` at ``axes``, so it can meet values of any length there."""
+
+    __props__ = ("axes",)
+    view_map = {0: [0]}
+
+    def __init__(self, axes):
+        self.axes = tuple(sorted(int(a) for a in axes))
+
+    def make_node(self, x):
+        x = tb.as_tensor_variable(x)
+        for a in self.axes:
+            if not 0 <= a < x.ndim:
+                raise ValueError(f"unbroadcast: axis {a} is out of range for {x.type}")
+        shape = tuple(None if i in self.axes else s for i, s in enumerate(x.type.shape))
+        return Apply(self, [x], [TensorType(x.dtype, shape)()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = inputs[0]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [tuple(input_shapes[0])]
+
+    def L_op(self, inputs, outputs, output_grads):
+        (x,), (g,) = inputs, output_grads
+        fixed = tuple(s if s == 1 else None for s in x.type.shape)
+        return [SpecifyShape(fixed)(g) if any(s == 1 for s in fixed) else g]
+
+
 def specify_shape(x, shape):
     return SpecifyShape(shape)(x)

@@ -45,6 +45,9 @@ class TensorType(Type):
         if dtype == "floatX":
             dtype = config.floatX
         dtype = _canonical_dtype(dtype)
+        if shape is not None and len(shape) and all(isinstance(s, (bool, np.bool_))
+                                                    for s in shape):
+            shape, broadcastable = None, shape      # Theano's TensorType(dtype, broadcastable)
         if shape is None:
             if broadcastable is None:
                 raise TypeError("TensorType needs a shape (or broadcastable pattern)")

@@ -34,7 +34,7 @@ from theanine.tensor.join import Join, Split
 from theanine.tensor.linalg import CumOp, MatMul, TensorDot
 from theanine.tensor.math import Argmax, Dot
 from theanine.tensor.nnet import LogSoftmax, LogSumExp, OneHot, Softmax
-from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape
+from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape, Unbroadcast
 from theanine.tensor.sorting import AddAlongAxis, ArgSort, Sort, TakeAlongAxis
 from theanine.tensor.subtensor import (
     AdvancedIncSubtensor,
@@ -210,6 +210,7 @@ def _reshape(op, node):
 
 
 @jax_funcify.register(SpecifyShape)
+@jax_funcify.register(Unbroadcast)
 @jax_funcify.register(GradientOp)
 def _identity(op, node):
     return lambda x: x
