@@ -101,3 +101,12 @@ UNBROADCAST = OpCase("unbroadcast", lambda x: Unbroadcast((0,))(x), lambda x: x,
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_unbroadcast_op_checked(dtype):
     assert check_case(UNBROADCAST, dtype)["values"] > 0
+
+
+def test_truth_value_of_variables_as_in_theano():
+    x, y = tt.dvectors("x", "y")
+    assert bool(x) and (x or y) is x                   # any variable is true
+    with pytest.raises(TypeError, match="comparison"):
+        x < y < x                                      # noqa: B015
+    with pytest.raises(TypeError, match="comparison"):
+        bool(tt.eq(x, y))

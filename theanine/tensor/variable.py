@@ -6,12 +6,15 @@ import numpy as np
 
 from theanine.graph.basic import Constant, Variable
 from theanine.graph.shared import SharedVariable, register_shared_constructor
+from theanine.scalar import basic as ts
 from theanine.tensor import basic as tb
 from theanine.tensor import elemwise as te
 from theanine.tensor import math as tm
 from theanine.tensor import shape as tsh
 from theanine.tensor import subtensor as tsub
 from theanine.tensor.type import TensorType
+
+_COMPARISONS = (ts.Lt, ts.Gt, ts.Le, ts.Ge, ts.Eq, ts.Neq)   # results with no truth value
 
 
 class _TensorOperators:
@@ -57,10 +60,17 @@ class _TensorOperators:
     __hash__ = Variable.__hash__
 
     def __bool__(self):
-        raise TypeError(
-            f"a symbolic tensor ({self}) has no truth value while the graph is built; "
-            "use tt.switch / ifelse for conditions, and tt.eq for elementwise equality"
-        )
+        """True, as in Theano (``if W:`` tests that a variable was given), except for
+        a comparison's result, which has no truth value while the graph is built: a
+        chained ``a < b < c`` would otherwise silently keep only ``b < c``."""
+        owner = self.owner
+        if owner is not None and isinstance(getattr(owner.op, "scalar_op", None),
+                                            _COMPARISONS):
+            raise TypeError(
+                f"a comparison ({self}) has no truth value while the graph is built (so "
+                "a < b < c cannot work); use tt.and_ for chained comparisons and "
+                "tt.switch / ifelse for conditions")
+        return True
 
     def __iter__(self):
         static = self.type.shape[0] if self.ndim else None
