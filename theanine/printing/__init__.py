@@ -33,6 +33,7 @@ from theanine.printing.pprint import (
     prefix,
     register_pprint,
 )
+from theanine.tensor.print_op import Print  # noqa: F401  (theano.printing.Print)
 
 set_printer(debugprint)
 set_display(display_svg, display_text)

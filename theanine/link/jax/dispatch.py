@@ -34,6 +34,7 @@ from theanine.tensor.join import Join, Split
 from theanine.tensor.linalg import CumOp, MatMul, TensorDot
 from theanine.tensor.math import Argmax, Dot
 from theanine.tensor.nnet import LogSoftmax, LogSumExp, OneHot, Softmax
+from theanine.tensor.print_op import Print
 from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape, Unbroadcast
 from theanine.tensor.sorting import AddAlongAxis, ArgSort, Sort, TakeAlongAxis
 from theanine.tensor.subtensor import (
@@ -399,6 +400,19 @@ def _from_function(op, node):
 
     return lambda *args: jax.pure_callback(host, structs[0] if single else tuple(structs),
                                            *args)
+
+
+@jax_funcify.register(Print)
+def _print(op, node):
+    """Prints from the device when the value is computed (``jax.debug.callback``)."""
+    def host(value):
+        op.perform(node, [np.asarray(value)], [[None]])
+
+    def print_op(x):
+        jax.debug.callback(host, x)
+        return x
+
+    return print_op
 
 
 # -- control flow ------------------------------------------------------------------------
