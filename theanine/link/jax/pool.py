@@ -96,17 +96,28 @@ def _jax_pool(op, node):
     return pool
 
 
+def _max_windows(op, node, x, maxout, params):
+    """What both max-pooling gradients need: the parameters, the pooled shape, the
+    extended spans and which window cells hold their window's max (None when the
+    pooling is empty)."""
+    x, maxout = jnp.asarray(x), jnp.asarray(maxout)
+    ws, stride, pad = _params(op, node, params)
+    nd = len(ws)
+    outs = maxout.shape[maxout.ndim - nd:]
+    if maxout.size == 0 or any(v == 0 for v in x.shape[x.ndim - nd:]):
+        return None
+    spans = pk.window_spans(outs, ws, stride)
+    return x, ws, stride, pad, nd, outs, spans, _hits(x, maxout, nd, ws, stride, pad, outs,
+                                                      spans)
+
+
 @jax_funcify.register(MaxPoolGrad)
 def _jax_max_pool_grad(op, node):
     def max_pool_grad(x, maxout, gz, *params):
-        x, maxout = jnp.asarray(x), jnp.asarray(maxout)
-        ws, stride, pad = _params(op, node, params)
-        nd = len(ws)
-        outs = maxout.shape[maxout.ndim - nd:]
-        if maxout.size == 0 or any(v == 0 for v in x.shape[x.ndim - nd:]):
-            return jnp.zeros(x.shape, dtype=x.dtype)
-        spans = pk.window_spans(outs, ws, stride)
-        hit = _hits(x, maxout, nd, ws, stride, pad, outs, spans)
+        found = _max_windows(op, node, x, maxout, params)
+        if found is None:
+            return jnp.zeros(jnp.shape(x), dtype=node.outputs[0].dtype)
+        x, ws, stride, pad, nd, outs, spans, hit = found
         contrib = jnp.where(hit, jnp.asarray(gz, dtype=x.dtype)[(Ellipsis,) + (None,) * nd], 0)
         ext = _scatter(contrib, x.shape[:x.ndim - nd] + spans, ws, stride, outs, x.dtype)
         return _crop(ext, x.shape, pad, spans, x.dtype)
@@ -116,14 +127,10 @@ def _jax_max_pool_grad(op, node):
 @jax_funcify.register(DownsampleFactorMaxGradGrad)
 def _jax_max_pool_grad_grad(op, node):
     def grad_grad(x, maxout, ggx, *params):
-        x, maxout = jnp.asarray(x), jnp.asarray(maxout)
-        ws, stride, pad = _params(op, node, params)
-        nd = len(ws)
-        outs = maxout.shape[maxout.ndim - nd:]
-        if maxout.size == 0 or any(v == 0 for v in x.shape[x.ndim - nd:]):
-            return jnp.zeros(maxout.shape, dtype=x.dtype)
-        spans = pk.window_spans(outs, ws, stride)
-        hit = _hits(x, maxout, nd, ws, stride, pad, outs, spans)
+        found = _max_windows(op, node, x, maxout, params)
+        if found is None:
+            return jnp.zeros(jnp.shape(maxout), dtype=node.outputs[0].dtype)
+        x, ws, stride, pad, nd, outs, spans, hit = found
         gwin = _windows(_extend(jnp.asarray(ggx, dtype=x.dtype), nd, pad, spans, 0), ws,
                         stride, outs)
         return jnp.where(hit, gwin, 0).sum(axis=tuple(range(-nd, 0))).astype(x.dtype)
