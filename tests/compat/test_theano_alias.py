@@ -79,3 +79,10 @@ def test_classic_theano_script_runs_unchanged():
     assert result.returncode == 0, result.stderr
     first, last = (float(v) for v in result.stdout.split()[1::2])
     assert last < first / 4
+
+
+def test_default_mode_as_theano_names_it(theano):
+    mode = theano.compile.mode.get_default_mode()
+    assert type(mode.linker).__name__ == "VMLinker"
+    with th.config.change_flags(mode="FAST_COMPILE"):
+        assert theano.compile.get_default_mode().name == "FAST_COMPILE"

@@ -105,6 +105,11 @@ def register_mode(name: str, factory) -> None:
     config.allow("mode", name)
 
 
+def get_default_mode() -> Mode:
+    """The mode ``config.mode`` names (Theano's ``theano.compile.mode.get_default_mode``)."""
+    return get_mode(None)
+
+
 def get_mode(mode) -> Mode:
     """Turn a mode name (or None for ``config.mode``) into a Mode."""
     if mode is None:
