@@ -73,10 +73,9 @@ def test_ifelse_is_a_lazy_cond(rng):
 def test_unsupported_op_and_data_dependent_shape_are_clear_errors():
     from theanine.link.jax.dispatch import JAXLoweringError
 
-    draw = RandomStream(1).normal(size=(3,))          # random draws: not in part 1
-    with pytest.raises(JAXLoweringError,
-                       match=r"RandomVariable{normal.*built at .*test_jax_backend.py"):
-        th.function([], draw, mode=JAX)
+    v = tt.dvector("v")
+    with pytest.raises(JAXLoweringError, match=r"Nonzero.*built at .*test_jax_backend.py"):
+        th.function([v], tt.nonzero(v)[0], mode=JAX)         # a data-dependent length
     n = tt.lscalar("n")
     f = th.function([n], tt.arange(n), mode=JAX)
     with pytest.raises(JAXLoweringError, match="depends on the data"):
@@ -237,3 +236,20 @@ def test_profile_reports_compile_transfer_and_run():
                            "runs on the device"}
     assert all(t > 0 for t in phases.values())
     assert "runs on the device" in stats.summary_text()
+
+
+def test_random_draws_use_jax_keys_from_the_shared_generators():
+    stream = RandomStream(3)
+    draws = [stream.normal(2.0, 0.5, size=(4000,)), stream.uniform(1.0, 3.0, size=(50,)),
+             stream.binomial(10, 0.3, size=(40,)), stream.integers(0, 5, size=(60,)),
+             stream.choice(5, size=(3,), replace=False), stream.permutation(6)]
+    f = th.function([], draws, mode=JAX)
+    normal, uniform, binom, ints, choice, perm = f()
+    assert abs(normal.mean() - 2.0) < 0.05 and abs(normal.std() - 0.5) < 0.03
+    assert 1.0 <= uniform.min() and uniform.max() < 3.0
+    assert binom.dtype == np.int64 and 0 <= binom.min() and binom.max() <= 10
+    assert set(np.unique(ints)) <= set(range(5)) and len(set(choice.tolist())) == 3
+    assert sorted(perm.tolist()) == list(range(6))
+    assert not np.array_equal(f()[0], normal)                 # the streams move on
+    again = th.function([], [RandomStream(3).normal(2.0, 0.5, size=(4000,))], mode=JAX)()
+    np.testing.assert_array_equal(again[0], normal)            # reproducible by seed

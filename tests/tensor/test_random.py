@@ -49,6 +49,13 @@ def test_draws_match_numpy(name, draw, ref, linker):
     except NotImplementedError as exc:        # a backend without random draws yet says so
         assert declared_unsupported(mode, exc), exc
         return
+    if not mode.linker.same_random_numbers:   # its own generators: same shapes and dtypes,
+        (g,) = numpy_rngs(123, 1)             # draws that move on, reproducible by seed
+        got, want = fn(), np.asarray(ref(g))
+        assert got.shape == want.shape and str(got.dtype) == sample.dtype
+        again = th.function([], draw(RandomStream(123)), mode=mode)()
+        np.testing.assert_array_equal(again, got)
+        return
     (g,) = numpy_rngs(123, 1)
     for _ in range(3):  # each call continues the same generator
         got, want = fn(), np.asarray(ref(g))

@@ -35,8 +35,10 @@ from theanine.graph.basic import Constant, io_toposort
 from theanine.graph.rewriting.basic import add_rewrite_observer
 from theanine.graph.rewriting.pipeline import get_pass
 from theanine.graph.utils import user_line
+from theanine.link.backend import Backend
 from theanine.link.callspec import entry_source
 from theanine.link.python.dispatch import perform_thunk, python_funcify
+from theanine.link.python.dispatch_fused import KERNEL_CAPABILITIES
 
 
 def _record_rewrite(fgraph, node, pairs, rule_name) -> None:
@@ -259,10 +261,11 @@ def _nudged_value(nodes, target, env, sign):
     return local[target]
 
 
-class DebugLinker:
+class DebugLinker(Backend):
     """Makes a function that runs through ``DebugRunner`` (slow, thorough)."""
 
     name = "debug"
+    capabilities = KERNEL_CAPABILITIES     # it checks the graphs the default engine runs
 
     def __init__(self, check_finite=None, check_py=None, patience=None):
         self.check_finite = config.DebugMode__check_finite if check_finite is None \

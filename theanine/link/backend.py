@@ -26,6 +26,9 @@ class Backend:
     capabilities = None
     excluded_rewrites: tuple = ()
     required_rewrites: tuple = ()
+    # whether random draws equal the default engine's for the same seed (a backend
+    # with its own generators says False; its draws are still reproducible by seed)
+    same_random_numbers = True
 
     def make_function(self, fgraph, spec):
         """The compiled entry point for ``fgraph`` with ``spec``'s boundary."""

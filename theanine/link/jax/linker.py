@@ -14,6 +14,7 @@ calls (no round trip); ``get_value`` and the NumPy engines bring them back.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from time import perf_counter
 
@@ -24,11 +25,12 @@ from theanine.config import config
 from theanine.link.backend import Backend
 from theanine.link.callspec import CallSpec, entry_source
 from theanine.link.jax import pool as _pool  # noqa: F401  (registers the pooling ops)
+from theanine.link.jax import random as _random  # noqa: F401  (registers random draws)
 from theanine.link.jax import scan as _scan  # noqa: F401  (registers Scan as lax.scan)
 from theanine.link.jax.emitter import JAXEmitter, pure_spec
 from theanine.tensor.gradient.jacobian import JacobianLoop
 from theanine.tensor.nonzero import Nonzero
-from theanine.tensor.random.op import Choice, Permutation, RandomVariable
+from theanine.tensor.random.type import RandomGeneratorType
 from theanine.tensor.rewriting.fusion import NO_FUSION
 
 _counter = iter(range(1 << 62))
@@ -58,7 +60,8 @@ class JAXLinker(Backend):
     excluded_rewrites = ("fusion", "inplace", "dot_to_blas")
     # ops this backend cannot run yet: compiling them raises ``JAXLoweringError``
     # naming the op and the user's line (the op checker holds it to that)
-    unsupported_ops = (Nonzero, RandomVariable, Choice, Permutation, JacobianLoop)
+    unsupported_ops = (Nonzero, JacobianLoop)
+    same_random_numbers = False    # JAX's generators: reproducible by seed, not NumPy's draws
     fixed_shapes = True      # shapes computed from data (not from shapes) are refused
 
     def __init__(self, device=None):
@@ -75,8 +78,18 @@ class JAXLinker(Backend):
         first, transfer, running = phases
         calls = [0]
 
+        generators = [k for k, v in enumerate(fgraph.inputs)
+                      if isinstance(v.type, RandomGeneratorType)]
+        updated_from = dict(fgraph.update_mapping)        # output index -> input index
+
         def run(*args):
             start = perf_counter()
+            drawn = {}
+            if generators:
+                args = list(args)
+                for k in generators:                  # see random.py: a key per call
+                    drawn[k] = copy.deepcopy(args[k])
+                    args[k] = jax.random.key(int(drawn[k].integers(2 ** 63 - 1)))
             with jax.enable_x64(True), jax.default_device(device):
                 # every argument as an array on the device, so the jitted function
                 # sees one signature whether a value comes from NumPy or is already
@@ -92,8 +105,13 @@ class JAXLinker(Backend):
                 phases[first] += done - start
             calls[0] += 1
             # outputs go to the caller as NumPy arrays; updated shared values stay
-            # on the device for the next call (``get_value`` brings them back)
-            return [np.array(o) for o in outs[:n_out]] + list(outs[n_out:])
+            # on the device for the next call (``get_value`` brings them back); an
+            # updated generator is the advanced copy of the NumPy one
+            result = [np.array(o) for o in outs[:n_out]] + list(outs[n_out:])
+            for out, inp in updated_from.items():
+                if inp in drawn:
+                    result[out] = drawn[inp]
+            return result
 
         # device arrays are immutable: no copies of update values, and device
         # arrays in shared containers or as arguments are taken as they are
