@@ -155,17 +155,28 @@ def pool(x, ws, stride, pad, ignore_border, mode):
     return np.asarray(total / counts.astype(acc), dtype=x.dtype)
 
 
+def max_hits(x, maxout, ws, stride, pad):
+    """``(outs, spans, hit)`` for the max-pooling gradients: the pooled shape, the
+    extended spans and which window cells equal their window's max; None when the
+    pooling is empty."""
+    nd = len(ws)
+    outs = maxout.shape[maxout.ndim - nd:]
+    if maxout.size == 0 or _empty_input(x, nd):
+        return None
+    spans = window_spans(outs, ws, stride)
+    win = _windows(_extend(x, nd, pad, spans, lowest(x.dtype)), ws, stride)
+    return outs, spans, win == maxout[(Ellipsis,) + (None,) * nd]
+
+
 def max_pool_grad(x, maxout, gz, ws, stride, pad):
     """Gradient of max pooling: each window's ``gz`` goes to *every* input cell of the
     window equal to its max (Theano's rule: ties all receive it), summed over the
     windows covering a cell."""
-    nd = len(ws)
-    outs = maxout.shape[maxout.ndim - nd:]
-    if maxout.size == 0 or _empty_input(x, nd):
+    found = max_hits(x, maxout, ws, stride, pad)
+    if found is None:
         return np.zeros(x.shape, dtype=x.dtype)
-    spans = window_spans(outs, ws, stride)
-    win = _windows(_extend(x, nd, pad, spans, lowest(x.dtype)), ws, stride)
-    hit = win == maxout[(Ellipsis,) + (None,) * nd]
+    outs, spans, hit = found
+    nd = len(ws)
     contrib = np.where(hit, np.asarray(gz, dtype=x.dtype)[(Ellipsis,) + (None,) * nd], 0)
     ext = _scatter(contrib, x.shape[:x.ndim - nd] + spans, ws, stride, outs, x.dtype)
     return _crop(ext, x.shape, pad, spans, x.dtype)
@@ -174,16 +185,13 @@ def max_pool_grad(x, maxout, gz, ws, stride, pad):
 def max_pool_grad_grad(x, maxout, ggx, ws, stride, pad):
     """The transpose of ``max_pool_grad`` in ``gz``: each window sums ``ggx`` over its
     input cells equal to its max."""
-    nd = len(ws)
-    outs = maxout.shape[maxout.ndim - nd:]
-    if maxout.size == 0 or _empty_input(x, nd):
+    found = max_hits(x, maxout, ws, stride, pad)
+    if found is None:
         return np.zeros(maxout.shape, dtype=x.dtype)
-    spans = window_spans(outs, ws, stride)
-    win = _windows(_extend(x, nd, pad, spans, lowest(x.dtype)), ws, stride)
+    _, spans, hit = found
+    nd = len(ws)
     gwin = _windows(_extend(np.asarray(ggx, dtype=x.dtype), nd, pad, spans, 0), ws, stride)
-    hit = win == maxout[(Ellipsis,) + (None,) * nd]
-    axes = tuple(range(-nd, 0))
-    return np.asarray(np.where(hit, gwin, 0).sum(axis=axes), dtype=x.dtype)
+    return np.asarray(np.where(hit, gwin, 0).sum(axis=tuple(range(-nd, 0))), dtype=x.dtype)
 
 
 def average_pool_grad(shape, gz, ws, stride, pad, ignore_border, mode, dtype):
