@@ -236,7 +236,27 @@ class Pool(PoolBase):
         return [gx] + self._disconnected_params()
 
 
-class MaxPoolGrad(PoolBase):
+class _MaxGradBase(PoolBase):
+    """What ``MaxPoolGrad`` and ``DownsampleFactorMaxGradGrad`` share: max mode only,
+    inputs ``(x, maxout, g, ws, stride, pad)``, connected through ``g`` only."""
+
+    modes = ("max",)
+
+    def __init__(self, ignore_border, mode="max", ndim=2, openmp=None):
+        super().__init__(ignore_border, mode, ndim, openmp)
+
+    def _inputs(self, x, maxout, g, ws, stride, pad):
+        x = self._tensor(x, "x")
+        maxout = self._tensor(maxout, "maxout", x.ndim)
+        g = self._tensor(g, "gz", x.ndim)
+        ws, stride, pad = self._params(ws, stride, pad)
+        return [x, maxout, g, ws, stride, pad]
+
+    def connection_pattern(self, node):
+        return [[True], [True], [True], [False], [False], [False]]
+
+
+class MaxPoolGrad(_MaxGradBase):
     """Gradient of max pooling: ``MaxPoolGrad(ignore_border, ndim=..)(x, maxout, gz, ws,
     stride=None, pad=None)``.
 
@@ -245,17 +265,9 @@ class MaxPoolGrad(PoolBase):
     the derivative of any one selection; with distinct values it is the gradient).
     """
 
-    modes = ("max",)
-
-    def __init__(self, ignore_border, mode="max", ndim=2, openmp=None):
-        super().__init__(ignore_border, mode, ndim, openmp)
-
     def make_node(self, x, maxout, gz, ws, stride=None, pad=None):
-        x = self._tensor(x, "x")
-        maxout = self._tensor(maxout, "maxout", x.ndim)
-        gz = self._tensor(gz, "gz", x.ndim)
-        ws, stride, pad = self._params(ws, stride, pad)
-        return Apply(self, [x, maxout, gz, ws, stride, pad], [TensorType(x.dtype, x.type.shape)()])
+        inputs = self._inputs(x, maxout, gz, ws, stride, pad)
+        return Apply(self, inputs, [TensorType(inputs[0].dtype, inputs[0].type.shape)()])
 
     def perform(self, node, inputs, output_storage):
         x, maxout, gz, *params = (np.asarray(v) for v in inputs)
@@ -266,9 +278,6 @@ class MaxPoolGrad(PoolBase):
 
     def infer_shape(self, fgraph, node, input_shapes):
         return [tuple(input_shapes[0])]
-
-    def connection_pattern(self, node):
-        return [[True], [True], [True], [False], [False], [False]]
 
     def L_op(self, inputs, outputs, output_grads):
         x, maxout, gz, ws, stride, pad = inputs
@@ -314,25 +323,16 @@ class AveragePoolGrad(PoolBase):
         return [zeros_like(x), ggz] + self._disconnected_params()
 
 
-class DownsampleFactorMaxGradGrad(PoolBase):
+class DownsampleFactorMaxGradGrad(_MaxGradBase):
     """Gradient of ``MaxPoolGrad`` in ``gz``: ``DownsampleFactorMaxGradGrad(
     ignore_border, ndim=..)(x, maxout, ggx, ws, stride=None, pad=None)`` sums, per
     window, ``ggx`` over the cells equal to the window's max (output shaped like
     ``maxout``).  Theano's name is kept; it serves every ``ndim``.
     """
 
-    modes = ("max",)
-
-    def __init__(self, ignore_border, mode="max", ndim=2, openmp=None):
-        super().__init__(ignore_border, mode, ndim, openmp)
-
     def make_node(self, x, maxout, gz, ws, stride=None, pad=None):
-        x = self._tensor(x, "x")
-        maxout = self._tensor(maxout, "maxout", x.ndim)
-        gz = self._tensor(gz, "gz", x.ndim)
-        ws, stride, pad = self._params(ws, stride, pad)
-        out = TensorType(x.dtype, maxout.type.shape)()
-        return Apply(self, [x, maxout, gz, ws, stride, pad], [out])
+        inputs = self._inputs(x, maxout, gz, ws, stride, pad)
+        return Apply(self, inputs, [TensorType(inputs[0].dtype, inputs[1].type.shape)()])
 
     def perform(self, node, inputs, output_storage):
         x, maxout, ggx, *params = (np.asarray(v) for v in inputs)
@@ -344,9 +344,6 @@ class DownsampleFactorMaxGradGrad(PoolBase):
 
     def infer_shape(self, fgraph, node, input_shapes):
         return [tuple(input_shapes[1])]
-
-    def connection_pattern(self, node):
-        return [[True], [True], [True], [False], [False], [False]]
 
     def L_op(self, inputs, outputs, output_grads):
         x, maxout, ggx, ws, stride, pad = inputs
