@@ -1,0 +1,8 @@
+"""Theano's ``tensor.nnet``: activations, softmax and cross-entropies (``basic.py``).
+
+A package so that Theano's submodule names (``nnet.abstract_conv``, ``nnet.conv``,
+``nnet.bn``, ``nnet.neighbours``) can live beside the basics.
+"""
+
+from theanine.tensor.nnet.basic import *  # noqa: F401,F403
+from theanine.tensor.nnet.basic import __all__  # noqa: F401
