@@ -3,7 +3,10 @@
 A profiled function runs a variant of its generated code that reads a clock
 after every node (see ``theanine.link.python.profiling``), and its entry point
 is wrapped to time whole calls.  Linkers that do not generate Python (compiled
-backends) get only the whole-call time, and the report says so.
+backends) get only the whole-call time, and the report says so; one that asks
+for a guide (``per_node_guide``, the JAX backend) also has each call's inputs run
+through the default engine with per-node clocks, outside the call's time, and
+the report labels those tables as the guide they are.
 
 ``ProfileStats`` collects the profiles of one or more functions
 (``function(..., profile=stats)`` shares one); ``stats.summary()`` prints the
@@ -17,9 +20,13 @@ from __future__ import annotations
 import atexit
 import functools
 import sys
+from dataclasses import replace
+
+import numpy as np
 
 from theanine.compile.profiling_report import write_summary
 from theanine.config import config
+from theanine.link.python.codegen import VMLinker
 from theanine.link.python.profiling import CodeProfile, clock, make_profiled_function
 
 _all_stats: list = []
@@ -208,9 +215,44 @@ def profiled_link(linker, fgraph, spec, memory: bool) -> tuple:
     their subclasses) get per-node clocks; any other linker is timed per call only.
     """
     if getattr(linker, "codegen_class", None) is None:
-        return linker.make_function(fgraph, spec), None
+        core = linker.make_function(fgraph, spec)
+        if not getattr(linker, "per_node_guide", False):
+            return core, None
+        code = CodeProfile(memory=memory)
+        code.guide = make_profiled_function(VMLinker(), fgraph, _guide_spec(spec), code)
+        return core, code
     code = CodeProfile(memory=memory)
     return make_profiled_function(linker, fgraph, spec, code), code
+
+
+class _HostView:
+    """A shared container read as a NumPy array, never written (the guide's view)."""
+
+    def __init__(self, container):
+        self.container = container
+
+    def __getitem__(self, index):
+        return np.array(self.container[index])
+
+
+def _guide_spec(spec):
+    """The call boundary of the guide: same arguments, shared values read as host
+    copies, no updates written (the real function writes them)."""
+    sources = [(kind, _HostView(src)) if kind == "shared" else (kind, src)
+               for kind, src in spec.input_sources]
+    return replace(spec, input_sources=sources, update_containers=[], copy_updates=[],
+                   host_shared=[], array_types=())
+
+
+def _guided(timed, guide):
+    """Run the guide (untimed) on the call's arguments, then the timed function."""
+
+    def call(*args, **kwargs):
+        guide(*args, **kwargs)
+        return timed(*args, **kwargs)
+
+    functools.update_wrapper(call, timed)
+    return call
 
 
 def attach(stats: ProfileStats, runtime: bool, core, code, maker, name: str):
@@ -219,4 +261,8 @@ def attach(stats: ProfileStats, runtime: bool, core, code, maker, name: str):
     entry = stats.add_function(name, maker, getattr(linker, "name", type(linker).__name__),
                                code, runtime)
     entry.phases = getattr(core, "phase_times", None)
-    return _timed(core, entry.call) if runtime else core
+    if not runtime:
+        return core
+    guide = getattr(code, "guide", None)
+    timed = _timed(core, entry.call)
+    return _guided(timed, guide) if guide is not None else timed

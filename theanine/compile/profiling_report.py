@@ -138,6 +138,9 @@ def header(stats, out) -> None:
             kind = "run time not profiled (profile_optimizer only)"
         elif f.code is None:
             kind = "whole-call time only: this linker does not report per-node times"
+        elif getattr(f.code, "guide", None) is not None:
+            kind = ("whole-call time; the per-node tables are a GUIDE: the default "
+                    "engine run on the same inputs, not what ran")
         else:
             kind = "per-node times"
         out(f"Function {f.name}: linker {f.linker_name}, {kind}")
@@ -145,7 +148,10 @@ def header(stats, out) -> None:
         out(f"  calls: {f.calls}; time in __call__: {fmt_time(f.call_time)} ({per} per call)")
         if f.phases:
             out("  " + "; ".join(f"{phase}: {fmt_time(t)}" for phase, t in f.phases.items()))
-        if f.code is not None:
+        if getattr(f.code, "guide", None) is not None:
+            out(f"  guide (default engine, same inputs): {fmt_time(f.body_time)} per "
+                f"{f.calls} call(s) in its function body, {fmt_time(f.node_time)} in nodes")
+        elif f.code is not None:
             body, nodes = f.body_time, f.node_time
             share = 100.0 * nodes / f.call_time if f.call_time else 0.0
             out(f"  time in the generated function body: {fmt_time(body)}; time in nodes: "

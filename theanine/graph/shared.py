@@ -7,6 +7,17 @@ import copy
 from theanine.graph.basic import Variable
 
 _constructors: list = []
+# called with a stored value handed to the user as it is (``get_value(borrow=True)``):
+# an engine that recycles the buffers of values it stored (the JAX backend's donation)
+# must then leave that one alone
+lend_hooks: list = []
+
+
+def lend(value):
+    """``value``, now also held by the user (see ``lend_hooks``)."""
+    for hook in lend_hooks:
+        hook(value)
+    return value
 
 
 class SharedVariable(Variable):
@@ -29,7 +40,7 @@ class SharedVariable(Variable):
 
     def get_value(self, borrow: bool = False, return_internal_type: bool = False):
         value = self.container[0]
-        return value if borrow else copy.deepcopy(value)
+        return lend(value) if borrow else copy.deepcopy(value)
 
     def set_value(self, value, borrow: bool = False) -> None:
         value = self.type.filter(value, allow_downcast=True)
@@ -45,7 +56,7 @@ class SharedVariable(Variable):
 
     @property
     def value(self):
-        return self.container[0]
+        return lend(self.container[0])
 
 
 def register_shared_constructor(fn):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from theanine.graph.basic import Constant, Variable
-from theanine.graph.shared import SharedVariable, register_shared_constructor
+from theanine.graph.shared import SharedVariable, lend, register_shared_constructor
 from theanine.scalar import basic as ts
 from theanine.tensor import basic as tb
 from theanine.tensor import elemwise as te
@@ -224,7 +224,7 @@ class TensorSharedVariable(_TensorOperators, SharedVariable):
         stored object itself (a device array when a JAX function left one)."""
         value = self.container[0]
         if borrow or return_internal_type:
-            return value
+            return lend(value)
         return np.array(value)
 
     def __str__(self):

@@ -34,6 +34,7 @@ from theanine.tensor.join import Join, Split
 from theanine.tensor.linalg import CumOp, MatMul, TensorDot
 from theanine.tensor.math import Argmax, Dot
 from theanine.tensor.nnet import LogSoftmax, LogSumExp, OneHot, Softmax
+from theanine.tensor.nonzero import Nonzero
 from theanine.tensor.print_op import Print
 from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape, Unbroadcast
 from theanine.tensor.sorting import AddAlongAxis, ArgSort, Sort, TakeAlongAxis
@@ -46,8 +47,14 @@ from theanine.tensor.subtensor import (
 
 
 class JAXLoweringError(NotImplementedError):
-    """An op of the graph has no JAX form, or needs a shape that depends on the data
-    (JAX compiles for fixed shapes); the message names the op and the user's line."""
+    """An op of the graph has no JAX form; the message names the op and the user's line."""
+
+
+class NeedsConcreteValues(JAXLoweringError):
+    """Raised while tracing: a node needs a value known only when the function runs (a
+    shape computed from the data, a while loop's length, ``nonzero``), which one
+    compiled XLA program cannot have.  The linker then runs that function op by op
+    (``linker.py``), where every value is concrete."""
 
 
 def _where(node) -> str:
@@ -74,13 +81,14 @@ def _perform(op, node):
 
 
 def thunk_for(op, node):
-    """The node's thunk: NumPy ``perform`` on concrete inputs, JAX on traced ones."""
+    """The node's thunk: NumPy ``perform`` when no input is a JAX value (constants and
+    shape arithmetic), JAX otherwise (traced values, or device arrays op by op)."""
     traced = jax_funcify(op, node)
     concrete = _perform(op, node)
-    tracer = jax.core.Tracer
+    device_value = jax.Array          # tracers are ``jax.Array`` instances too
 
     def thunk(*args):
-        if any(isinstance(a, tracer) for a in args):
+        if any(isinstance(a, device_value) for a in args):
             return traced(*args)
         return concrete(*args)
 
@@ -96,8 +104,13 @@ def _static_ints(values, what, node):
     try:
         return tuple(int(v) for v in values)
     except (TypeError, jax.errors.ConcretizationTypeError):
-        raise JAXLoweringError(f"{what} of {node.op}{_where(node)} depends on the data: "
-                               "JAX needs it known when the function is compiled") from None
+        raise NeedsConcreteValues(f"{what} of {node.op}{_where(node)} depends on the data: "
+                                  "one compiled XLA program needs it fixed") from None
+
+
+def is_traced(*values) -> bool:
+    """Whether any value is a tracer (inside ``jit``, ``vmap`` or a loop body)."""
+    return any(isinstance(v, jax.core.Tracer) for v in values)
 
 
 # -- elementwise ---------------------------------------------------------------------
@@ -274,9 +287,8 @@ def _index(op, node, values):
     try:
         return build_index(op.idx_list, values)
     except (TypeError, jax.errors.ConcretizationTypeError):
-        raise JAXLoweringError(f"a slice bound of {op}{_where(node)} depends on the data: "
-                               "JAX needs slice sizes known when the function is compiled"
-                               ) from None
+        raise NeedsConcreteValues(f"a slice bound of {op}{_where(node)} depends on the "
+                                  "data: one compiled XLA program needs it fixed") from None
 
 
 @jax_funcify.register(Subtensor)
@@ -292,9 +304,8 @@ def _read(op, node):
         try:
             return jnp.asarray(x)[_index(op, node, values)]
         except jax.errors.NonConcreteBooleanIndexError:
-            raise JAXLoweringError(f"the shape of {op}{_where(node)} depends on the data "
-                                   "(a boolean mask): JAX needs it known when the function "
-                                   "is compiled") from None
+            raise NeedsConcreteValues(f"the shape of {op}{_where(node)} depends on the data "
+                                      "(a boolean mask)") from None
 
     return read
 
@@ -430,4 +441,16 @@ def _ifelse(op, node):
     return ifelse
 
 
-__all__ = ["JAXLoweringError", "jax_funcify", "thunk_for"]
+@jax_funcify.register(Nonzero)
+def _nonzero(op, node):
+    def nonzero(x):
+        if is_traced(x):
+            raise NeedsConcreteValues(f"the length of {op}{_where(node)} depends on the data")
+        out = tuple(i.astype("int64") for i in jnp.nonzero(x))
+        return out[0] if len(out) == 1 else out
+
+    return nonzero
+
+
+__all__ = ["JAXLoweringError", "NeedsConcreteValues", "is_traced", "jax_funcify",
+           "thunk_for"]

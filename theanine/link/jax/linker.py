@@ -10,11 +10,21 @@ around it is the one every backend has (``link/callspec.py``): argument checks
 (JAX arrays accepted as they are), shared values read, outputs returned as NumPy
 arrays, updates written last.  Updated shared values stay on the device between
 calls (no round trip); ``get_value`` and the NumPy engines bring them back.
+
+A graph with a value known only when it runs (a shape computed from the data, a
+while loop keeping every step, ``nonzero``) cannot be one XLA program: tracing
+says so (``NeedsConcreteValues``) and the function then runs op by op on the
+device, each op (and each loop) compiled by JAX on its own; ``f.jax_execution``,
+``f.source`` and the profile say which way it runs.
+
+The old buffer of an updated shared value is given to XLA for the new one
+(buffer donation, ``donation.py``) when nothing else can still read it.
 """
 
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import replace
 from time import perf_counter
 
@@ -24,14 +34,16 @@ import numpy as np
 from theanine.config import config
 from theanine.link.backend import Backend
 from theanine.link.callspec import CallSpec, entry_source
+from theanine.link.jax import jacobian as _jacobian  # noqa: F401  (registers JacobianLoop)
 from theanine.link.jax import pool as _pool  # noqa: F401  (registers the pooling ops)
 from theanine.link.jax import random as _random  # noqa: F401  (registers random draws)
 from theanine.link.jax import scan as _scan  # noqa: F401  (registers Scan as lax.scan)
+from theanine.link.jax.dispatch import NeedsConcreteValues
+from theanine.link.jax.donation import Donation
 from theanine.link.jax.emitter import JAXEmitter, pure_spec
-from theanine.tensor.gradient.jacobian import JacobianLoop
-from theanine.tensor.nonzero import Nonzero
 from theanine.tensor.random.type import RandomGeneratorType
 from theanine.tensor.rewriting.fusion import NO_FUSION
+from theanine.tensor.type import TensorType
 
 _counter = iter(range(1 << 62))
 
@@ -58,29 +70,41 @@ class JAXLinker(Backend):
     name = "jax"
     capabilities = NO_FUSION                   # XLA fuses; theanine's kernels are not used
     excluded_rewrites = ("fusion", "inplace", "dot_to_blas")
-    # ops this backend cannot run yet: compiling them raises ``JAXLoweringError``
-    # naming the op and the user's line (the op checker holds it to that)
-    unsupported_ops = (Nonzero, JacobianLoop)
     same_random_numbers = False    # JAX's generators: reproducible by seed, not NumPy's draws
-    fixed_shapes = True      # shapes computed from data (not from shapes) are refused
+    per_node_guide = True    # profile=True: the default engine's per-node table as a guide
 
     def __init__(self, device=None):
         self.device = resolve_device(config.device if device is None else device)
 
     def make_function(self, fgraph, spec: CallSpec):
         traced = JAXEmitter(fgraph, pure_spec(fgraph)).compile()   # JAXLoweringError
-        jitted = jax.jit(traced)
         n_out = spec.n_outputs
+        updated_from = dict(fgraph.update_mapping)        # output index -> input index
+        donation = Donation(sorted(
+            inp for inp in updated_from.values()
+            if isinstance(fgraph.inputs[inp].type, TensorType)
+            and spec.input_sources[inp][0] == "shared"))
+        jitted = jax.jit(traced, donate_argnums=donation.positions)
 
         device = self.device
         phases = {"first call (trace, XLA compile, run)": 0.0, "transfers to the device": 0.0,
                   "runs on the device": 0.0}
         first, transfer, running = phases
         calls = [0]
+        execution = {"mode": "one XLA program (jax.jit)"}
 
         generators = [k for k, v in enumerate(fgraph.inputs)
                       if isinstance(v.type, RandomGeneratorType)]
-        updated_from = dict(fgraph.update_mapping)        # output index -> input index
+
+        def execute(args):
+            if execution["mode"].startswith("one"):
+                try:
+                    with warnings.catch_warnings():   # a donated buffer XLA cannot reuse
+                        warnings.filterwarnings("ignore", "Some donated buffers")
+                        return jitted(*args), True
+                except NeedsConcreteValues as exc:
+                    execution["mode"] = f"op by op on the device: {exc}"
+            return traced(*args), False
 
         def run(*args):
             start = perf_counter()
@@ -94,9 +118,10 @@ class JAXLinker(Backend):
                 # every argument as an array on the device, so the jitted function
                 # sees one signature whether a value comes from NumPy or is already
                 # there (a shared value after its first update): it compiles once
-                args = jax.block_until_ready([jax.device_put(a, device) for a in args])
+                args = jax.block_until_ready(donation.arguments(args, device))
                 moved = perf_counter()
-                outs = jax.block_until_ready(jitted(*args))
+                outs, compiled = execute(args)
+                outs = jax.block_until_ready(outs)
             done = perf_counter()
             if calls[0]:
                 phases[transfer] += moved - start
@@ -104,6 +129,8 @@ class JAXLinker(Backend):
             else:
                 phases[first] += done - start
             calls[0] += 1
+            if compiled:
+                donation.adopt(outs[n_out:])
             # outputs go to the caller as NumPy arrays; updated shared values stay
             # on the device for the next call (``get_value`` brings them back); an
             # updated generator is the advanced copy of the NumPy one
@@ -129,6 +156,7 @@ class JAXLinker(Backend):
         fn = ns[spec.fn_name]
         fn.source = src + "\n# traced and compiled by jax.jit:\n" + traced.source
         fn.jitted = jitted
+        fn.jax_execution = execution     # how it runs: one XLA program, or op by op
         fn.phase_times = phases          # the profiler prints them (profile=True)
         return fn
 

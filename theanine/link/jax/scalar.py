@@ -56,7 +56,7 @@ def scalar_function(scalar_op):
         return lambda x: jsp.polygamma(n, x)
     if isinstance(scalar_op, Composite):
         return composite_function(scalar_op)
-    fn = _BY_KERNEL_NAME.get(name)
+    fn = _BY_KERNEL_NAME.get(name or type(scalar_op).__name__.lower())
     if fn is not None:
         return fn
     nfunc = getattr(scalar_op, "nfunc", None)

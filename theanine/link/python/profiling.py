@@ -51,6 +51,7 @@ class CodeProfile:
         self.events: list[int] = []     # last run: pos, or ~k for actions[k]
         self.actions: list[tuple] = []  # ("del", vars) or ("alias", out, value)
         self.fgraph = None
+        self.guide = None    # set when these clocks are a guide run beside another engine
 
     def bind(self, fgraph, order) -> None:
         n = len(order)
