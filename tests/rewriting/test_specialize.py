@@ -68,3 +68,25 @@ def test_sum_of_product_of_fusable_factors_stays_for_fusion(rng):
     f, ref, counts = compile_both([x, y], [tt.sum(t * y), t])
     assert counts["sum_mul_to_dot"] == 1 and "Dot" in op_names(f)
     assert_same_values(f, ref, random_values([x, y], rng), rtol=1e-12)
+
+
+def test_dot_of_a_transposed_matrix_and_a_vector_drops_the_transpose(rng):
+    a, v = tt.dmatrix("a"), tt.dvector("v")
+    for expr in (tt.dot(a.T, v), tt.dot(v, a.T)):
+        f, ref, counts = compile_both([a, v], expr)
+        assert counts["dot_transposed_matrix_vector"] == 1
+        assert "Transpose" not in op_names(f) and "DimShuffle" not in op_names(f)
+        vals = [rng.normal(size=(4, 4)), rng.normal(size=4)]
+        assert_same_values(f, ref, vals, rtol=1e-12)
+
+
+def test_dot_transposed_rule_leaves_matrix_products_and_other_shuffles(rng):
+    a, b = tt.dmatrices("a", "b")
+    v = tt.dvector("v")
+    t3 = tt.dtensor3("t3")
+    for inputs, expr in (([a, b], tt.dot(a.T, b)),                  # matrix product
+                         ([a, v], tt.dot(a, v)),                    # no transpose
+                         ([v, b], tt.dot(v.dimshuffle("x", 0), b)),   # not a transpose
+                         ([t3, v], tt.dot(t3.dimshuffle(2, 1, 0), v))):
+        _, _, counts = compile_both(inputs, expr)
+        assert counts["dot_transposed_matrix_vector"] == 0

@@ -1,7 +1,8 @@
 """Specialize: general ops replaced by cheaper special cases.
 
 ``x**2 -> sqr(x)``, ``x**0.5 -> sqrt(x)``, small integer powers -> multiplications,
-``sum(x * y)`` of vectors -> ``dot(x, y)``.  The BLAS rules are in ``blas.py``.
+``sum(x * y)`` of vectors -> ``dot(x, y)``, ``dot(A.T, v) -> dot(v, A)``.  The BLAS
+rules are in ``blas.py``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import numpy as np
 
 from theanine.scalar import basic as ts
 from theanine.tensor import math as tm
-from theanine.tensor.elemwise import CAReduce
+from theanine.tensor.elemwise import CAReduce, DimShuffle
+from theanine.tensor.math import Dot
 from theanine.tensor.rewriting.fusion import capabilities_of, fusable_node
 from theanine.tensor.rewriting.utils import (
     as_replacement,
@@ -96,3 +98,28 @@ def sum_mul_to_dot(fgraph, node):
 
 
 __all__ = ["pow_specialize", "sum_mul_to_dot"]
+
+
+def _transposed_matrix(var):
+    """``A`` when ``var`` is ``A.T`` for a matrix ``A``, else None."""
+    node = var.owner
+    if node is not None and isinstance(node.op, DimShuffle) and node.op.input_ndim == 2 \
+            and node.op.new_order == (1, 0):
+        return node.inputs[0]
+    return None
+
+
+@register_op_rule("specialize", Dot, name="dot_transposed_matrix_vector")
+def dot_transposed_matrix_vector(fgraph, node):
+    """``dot(A.T, v) -> dot(v, A)`` and ``dot(v, A.T) -> dot(A, v)`` for a vector ``v``.
+
+    The same product without the transpose: every gradient of ``dot(X, w)`` has one,
+    and a compiler that materializes transposes (XLA on CPU copies ``X.T``) then
+    reads ``X`` as it is stored."""
+    a, b = node.inputs
+    out = node.outputs[0]
+    if b.ndim == 1 and (m := _transposed_matrix(a)) is not None:
+        return [as_replacement(tm.dot(b, m), out)]
+    if a.ndim == 1 and (m := _transposed_matrix(b)) is not None:
+        return [as_replacement(tm.dot(m, a), out)]
+    return None
