@@ -1,9 +1,7 @@
 """The JAX backend (mode="JAX") against hand-written ``jax.jit`` code for the same
-work, side by side in one run (CPU here; the same script runs on a GPU machine).
-
-Part 1 of the backend keeps shared variables in NumPy between calls, so each call
-of a function with updates moves its shared values to the device and back; the
-rows show what that costs.
+work, side by side in one run (CPU here; the same script runs on a GPU machine):
+run time with the data on the device and fed NumPy arrays, and compile + first
+call from a fresh graph.
 """
 
 from __future__ import annotations
@@ -102,10 +100,46 @@ _WORKLOADS = [] if jax is None else [
 ]
 
 
+def _rnn_graph_and_hand():
+    """A fresh theanine RNN gradient graph and a fresh hand-written JAX function."""
+    x, h0, w = tt.dtensor3("x"), tt.dmatrix("h0"), tt.dmatrix("w")
+    hs, _ = th.scan(lambda xt, h, w: tt.tanh(tt.dot(h, w) + xt), sequences=x,
+                    outputs_info=h0, non_sequences=w)
+    cost = (hs ** 2).sum()
+    jnp = jax.numpy
+
+    def loss(x, h0, w):
+        return (jax.lax.scan(lambda h, xt: (jnp.tanh(h @ w + xt),) * 2, h0, x)[1] ** 2).sum()
+
+    return ([x, h0, w], [cost] + th.grad(cost, [x, h0, w]),
+            jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2))))
+
+
+def _first_call_times(repeats=3):
+    """Compile + first call, from a fresh graph each time: theanine (graph build,
+    rewrite, trace, XLA compile) against hand-written JAX (trace, XLA compile)."""
+    from time import perf_counter
+    data = _rnn_data()
+    mine, theirs = [], []
+    for _ in range(repeats):
+        inputs, outputs, hand = _rnn_graph_and_hand()
+        start = perf_counter()
+        th.function(inputs, outputs, mode="JAX")(*data)
+        mine.append(perf_counter() - start)
+        start = perf_counter()
+        with jax.enable_x64(True):
+            jax.block_until_ready(hand(*data))
+        theirs.append(perf_counter() - start)
+    return float(np.median(mine)), float(np.median(theirs))
+
+
 def main() -> None:
     if jax is None:
         print("JAX not installed: no rows")
         return
+    mine, theirs = _first_call_times()
+    print(f"RNN fwd+bwd compile + first call: theanine-jax {mine * 1e3:.0f} ms, "
+          f"hand-written jax {theirs * 1e3:.0f} ms (ratio {mine / theirs:.2f})")
     rows = run_workloads(_WORKLOADS, out=lambda s: None)
     for row in rows:
         t = row["times"]
