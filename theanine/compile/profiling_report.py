@@ -145,6 +145,8 @@ def header(stats, out) -> None:
         out(f"  calls: {f.calls}; time in __call__: {fmt_time(f.call_time)} ({per} per call)")
         if f.phases:
             out("  " + "; ".join(f"{phase}: {fmt_time(t)}" for phase, t in f.phases.items()))
+        for line in f.backend_lines() if f.backend_lines else ():
+            out("  " + line)
         if f.code is not None:
             body, nodes = f.body_time, f.node_time
             share = 100.0 * nodes / f.call_time if f.call_time else 0.0

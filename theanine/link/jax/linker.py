@@ -19,7 +19,6 @@ from dataclasses import replace
 from time import perf_counter
 
 import jax
-import numpy as np
 
 from theanine.config import config
 from theanine.link.backend import Backend
@@ -28,6 +27,7 @@ from theanine.link.jax import pool as _pool  # noqa: F401  (registers the poolin
 from theanine.link.jax import random as _random  # noqa: F401  (registers random draws)
 from theanine.link.jax import scan as _scan  # noqa: F401  (registers Scan as lax.scan)
 from theanine.link.jax.emitter import JAXEmitter, pure_spec
+from theanine.link.jax.sharding import MeshPlacement, OneDevice
 from theanine.tensor.gradient.jacobian import JacobianLoop
 from theanine.tensor.nonzero import Nonzero
 from theanine.tensor.random.type import RandomGeneratorType
@@ -42,7 +42,7 @@ def resolve_device(name: str):
     kind, index = ("cpu", 0) if name == "cpu" else ("gpu", int(name[4:] or 0)) \
         if name.startswith("cuda") else ("gpu", 0)
     try:
-        devices = jax.devices(kind)
+        devices = jax.local_devices(backend=kind)     # this process's own (jax.distributed)
     except RuntimeError:
         devices = []
     if index >= len(devices):
@@ -64,15 +64,30 @@ class JAXLinker(Backend):
     same_random_numbers = False    # JAX's generators: reproducible by seed, not NumPy's draws
     fixed_shapes = True      # shapes computed from data (not from shapes) are refused
 
+    sharding = None          # a ShardingRequest (``function(..., mesh=)``): sharding.py
+
     def __init__(self, device=None):
         self.device = resolve_device(config.device if device is None else device)
 
+    def with_sharding(self, request):
+        """This linker placing its functions on ``request``'s mesh."""
+        placed = copy.copy(self)
+        placed.sharding = request
+        return placed
+
+    def placement(self, fgraph, n_outputs):
+        """Where arguments and outputs live: one device, or the requested mesh."""
+        if self.sharding is None:
+            return OneDevice(self.device)
+        return MeshPlacement(self.sharding, fgraph, n_outputs)
+
     def make_function(self, fgraph, spec: CallSpec):
         traced = JAXEmitter(fgraph, pure_spec(fgraph)).compile()   # JAXLoweringError
-        jitted = jax.jit(traced)
         n_out = spec.n_outputs
+        placement = self.placement(fgraph, n_out)
+        jitted = jax.jit(placement.constrain(traced))
 
-        device = self.device
+        device = placement.device
         phases = {"first call (trace, XLA compile, run)": 0.0, "transfers to the device": 0.0,
                   "runs on the device": 0.0}
         first, transfer, running = phases
@@ -94,9 +109,9 @@ class JAXLinker(Backend):
                 # every argument as an array on the device, so the jitted function
                 # sees one signature whether a value comes from NumPy or is already
                 # there (a shared value after its first update): it compiles once
-                args = jax.block_until_ready([jax.device_put(a, device) for a in args])
+                args = placement.put(args)
                 moved = perf_counter()
-                outs = jax.block_until_ready(jitted(*args))
+                outs = placement.wait(jitted(*args))
             done = perf_counter()
             if calls[0]:
                 phases[transfer] += moved - start
@@ -107,7 +122,7 @@ class JAXLinker(Backend):
             # outputs go to the caller as NumPy arrays; updated shared values stay
             # on the device for the next call (``get_value`` brings them back); an
             # updated generator is the advanced copy of the NumPy one
-            result = [np.array(o) for o in outs[:n_out]] + list(outs[n_out:])
+            result = [placement.to_host(o) for o in outs[:n_out]] + list(outs[n_out:])
             for out, inp in updated_from.items():
                 if inp in drawn:
                     result[out] = drawn[inp]
@@ -130,6 +145,8 @@ class JAXLinker(Backend):
         fn.source = src + "\n# traced and compiled by jax.jit:\n" + traced.source
         fn.jitted = jitted
         fn.phase_times = phases          # the profiler prints them (profile=True)
+        if placement.profile_report is not None:     # a mesh: placement, collectives
+            fn.profile_report = lambda: placement.profile_report(jitted)
         return fn
 
 
