@@ -5,13 +5,15 @@
 
 JAX reads XLA_FLAGS when it starts, so these cannot run inside the pytest process
 (which has one device).  Each scenario asserts against a single-device run of the
-same graph and prints "ok NAME".
+same graph and prints "ok NAME" (or "FAIL NAME" and the traceback); one process
+runs them all, which saves JAX's start-up per scenario.
 """
 
 import importlib.util
 import pathlib
 import re
 import sys
+import traceback
 
 import jax
 import numpy as np
@@ -47,7 +49,7 @@ def data_parallel():
     mesh = th.sharding.mesh({"data": 8})
     assert mesh.shape == {"data": 8} and len(mesh.devices.flat) == 8
     for kind in ("logreg", "mlp"):
-        (train, params, costs), (_, ref_params, ref_costs) = train_both(kind, mesh, 10)
+        (train, params, costs), (_, ref_params, ref_costs) = train_both(kind, mesh, 5)
         np.testing.assert_allclose(costs, ref_costs, rtol=1e-12)
         assert costs[-1] < costs[0]
         for p, r in zip(params, ref_params):
@@ -136,6 +138,12 @@ def model_parallel():
         in text, text
 
 
+def documented_command():
+    """docs/scaling.md's first command (``--steps 5``), in this process."""
+    diff = example.main(["--model", "mlp", "--steps", "5", "--check"])
+    assert diff <= 1e-10
+
+
 def errors():
     """Clear errors naming the input and the axis."""
     mesh = th.sharding.mesh({"data": 4, "model": 2})
@@ -176,10 +184,14 @@ def errors():
 
 
 SCENARIOS = {"data_parallel": data_parallel, "model_parallel": model_parallel,
-             "errors": errors}
+             "errors": errors, "documented_command": documented_command}
 
 if __name__ == "__main__":
     assert len(jax.devices()) == 8, "run with XLA_FLAGS=--xla_force_host_platform_device_count=8"
-    for name in sys.argv[1:]:
-        SCENARIOS[name]()
-        print("ok", name, flush=True)
+    for name in sys.argv[1:] or SCENARIOS:
+        try:
+            SCENARIOS[name]()
+        except Exception:
+            print("FAIL", name, traceback.format_exc(), flush=True)
+        else:
+            print("ok", name, flush=True)
