@@ -10,6 +10,8 @@ around it is the one every backend has (``link/callspec.py``): argument checks
 (JAX arrays accepted as they are), shared values read, outputs returned as NumPy
 arrays, updates written last.  Updated shared values stay on the device between
 calls (no round trip); ``get_value`` and the NumPy engines bring them back.
+Where arguments and outputs live is the placement's business (``sharding.py``):
+one device, or a mesh for ``function(..., mesh=)``.
 """
 
 from __future__ import annotations

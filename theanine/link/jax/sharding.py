@@ -145,7 +145,8 @@ class MeshPlacement:
     def put(self, args):
         for k, label, factors in self.checks:
             check_divides(label, np.shape(args[k]), factors)
-        placed = [jax.device_put(a, s) for a, s in zip(args, self.in_shardings)]
+        placed = jax.block_until_ready([jax.device_put(a, s)
+                                        for a, s in zip(args, self.in_shardings)])
         if self.seen_args is None:
             self.seen_args = [jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding)
                               for a in placed]
