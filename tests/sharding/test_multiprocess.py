@@ -25,7 +25,22 @@ def free_port() -> int:
 
 
 def test_two_processes_train_together():
-    port = free_port()
+    outs = train_in_two_processes(free_port())
+    if outs is None:                    # the free port was taken meanwhile: once more
+        outs = train_in_two_processes(free_port())
+    assert outs is not None
+    digests = []
+    for k, out in enumerate(outs):
+        assert f"process {k} of 2: mesh {{'data': 4, 'model': 2}} over 8 cpu device(s)" in out
+        found = re.search(r"largest weight difference from one device: (\S+)", out)
+        assert found and float(found.group(1)) <= 1e-10, out
+        digests.append([float(v) for v in
+                        re.search(r"weights digest: (.*)", out).group(1).split()])
+    np.testing.assert_allclose(digests[0], digests[1], rtol=1e-13)
+
+
+def train_in_two_processes(port: int):
+    """The two processes' outputs (None when the port was in use)."""
     env = dict(os.environ, JAX_PLATFORMS="cpu",
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("XLA_FLAGS", None)
@@ -35,21 +50,18 @@ def test_two_processes_train_together():
          "--num-processes", "2", "--process-id", str(k), "--cpu-devices", "4"],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for k in range(2)]
-    outs = []
+    outs, errs = [], []
     try:
         for proc in procs:
             out, err = proc.communicate(timeout=120)
-            assert proc.returncode == 0, out + err
             outs.append(out)
+            errs.append(err)
     finally:
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
-    digests = []
-    for k, out in enumerate(outs):
-        assert f"process {k} of 2: mesh {{'data': 4, 'model': 2}} over 8 cpu device(s)" in out
-        found = re.search(r"largest weight difference from one device: (\S+)", out)
-        assert found and float(found.group(1)) <= 1e-10, out
-        digests.append([float(v) for v in
-                        re.search(r"weights digest: (.*)", out).group(1).split()])
-    np.testing.assert_allclose(digests[0], digests[1], rtol=1e-13)
+    if any(p.returncode for p in procs):
+        if any("address already in use" in e.lower() for e in errs):
+            return None
+        raise AssertionError("\n".join(outs + errs))
+    return outs

@@ -82,6 +82,13 @@ def test_misplaced_requests_are_refused_with_the_reason():
         th.function([x, y], cost, mode="JAX", mesh=m, out_shardings=[("data",)])
 
 
+def test_initialize_after_jax_started_says_to_call_it_first():
+    jax.devices()                       # JAX's backends are up in this process
+    with pytest.raises(RuntimeError, match=r"must be called before .*\(call "
+                                           r"th.sharding.initialize before compiling"):
+        th.sharding.initialize("localhost:1", 2, 0)
+
+
 def test_to_host():
     value = jax.device_put(np.arange(3.0))
     np.testing.assert_array_equal(th.sharding.to_host(value), np.arange(3.0))
