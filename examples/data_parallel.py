@@ -7,7 +7,8 @@ MLP (``--model mlp``) with the batch ``x``, ``y`` split over the mesh axis "data
 ``--model-axis 2`` also splits the MLP's hidden layer over an axis "model" (mesh
 ``{"data": D, "model": 2}``).  XLA all-reduces the gradients.  ``--check`` trains
 the same model on one device and prints the largest weight difference (it fails
-when above ``--tol``).
+when above ``--tol``).  Values are in ``floatX`` (``THEANINE_FLAGS=floatX=float32``
+for GPUs).
 
 On a CPU, give JAX virtual devices first:
 ``XLA_FLAGS=--xla_force_host_platform_device_count=8``.  Across processes, start
@@ -30,17 +31,21 @@ def build(kind: str, mesh, n_in: int, hidden: int, seed: int, model_axis: bool,
     """``(train, params)``: one SGD step on ``(x, y)``, placed on ``mesh`` (None: one
     device)."""
     rng = np.random.default_rng(seed)
-    x, y = tt.dmatrix("x"), tt.dvector("y")
+    x, y = tt.matrix("x"), tt.vector("y")           # in floatX (THEANINE_FLAGS=floatX=...)
+
+    def shared(value, name):
+        return th.shared(np.asarray(value, dtype=th.config.floatX), name=name)
+
     if kind == "logreg":
-        w = th.shared(rng.standard_normal(n_in) * 0.1, name="w")
-        b = th.shared(0.0, name="b")
+        w = shared(rng.standard_normal(n_in) * 0.1, "w")
+        b = shared(0.0, "b")
         logit = tt.dot(x, w) + b
         params, penalized = [w, b], [w]
     else:
-        w1 = th.shared(rng.standard_normal((n_in, hidden)) / np.sqrt(n_in), name="w1")
-        b1 = th.shared(np.zeros(hidden), name="b1")
-        w2 = th.shared(rng.standard_normal(hidden) / np.sqrt(hidden), name="w2")
-        b2 = th.shared(0.0, name="b2")
+        w1 = shared(rng.standard_normal((n_in, hidden)) / np.sqrt(n_in), "w1")
+        b1 = shared(np.zeros(hidden), "b1")
+        w2 = shared(rng.standard_normal(hidden) / np.sqrt(hidden), "w2")
+        b2 = shared(0.0, "b2")
         logit = tt.dot(tt.tanh(tt.dot(x, w1) + b1), w2) + b2
         params, penalized = [w1, b1, w2, b2], [w1, w2]
     p = 1 / (1 + tt.exp(-logit))
@@ -63,8 +68,8 @@ def build(kind: str, mesh, n_in: int, hidden: int, seed: int, model_axis: bool,
 def data(n: int, n_in: int, seed: int):
     rng = np.random.default_rng(seed + 1)
     x = rng.standard_normal((n, n_in))
-    y = (x[:, 0] + 0.5 * rng.standard_normal(n) > 0).astype(float)
-    return x, y
+    y = (x[:, 0] + 0.5 * rng.standard_normal(n) > 0)
+    return x.astype(th.config.floatX), y.astype(th.config.floatX)
 
 
 def main(argv=None) -> float:
@@ -81,7 +86,8 @@ def main(argv=None) -> float:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--check", action="store_true",
                         help="compare with the same training on one device")
-    parser.add_argument("--tol", type=float, default=1e-10)
+    parser.add_argument("--tol", type=float, default=None,
+                        help="default 1e-10 in float64, 1e-4 in float32")
     parser.add_argument("--profile", action="store_true",
                         help="print the profile (placement, collectives, per device)")
     parser.add_argument("--coordinator", help="HOST:PORT of process 0 (multi-process)")
@@ -90,6 +96,8 @@ def main(argv=None) -> float:
     parser.add_argument("--cpu-devices", type=int, default=None,
                         help="virtual CPU devices in this process (multi-process tests)")
     args = parser.parse_args(argv)
+    if args.tol is None:
+        args.tol = 1e-10 if th.config.floatX == "float64" else 1e-4
     if args.coordinator:
         th.sharding.initialize(args.coordinator, args.num_processes, args.process_id,
                                cpu_devices=args.cpu_devices)
