@@ -21,7 +21,7 @@ import pytest
 
 import theanine as th
 import theanine.tensor as tt
-from theanine.link.jax.sharding import collective_counts
+from theanine.link.jax.sharding import collective_counts, compile_for
 from theanine.link.sharding import ShardingError
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -95,7 +95,8 @@ def _collectives():
     args = [jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s) for a, s in
             zip([xv, yv, w.get_value()], _shardings(f.maker.linker.sharding.mesh,
                                                     [("data", None), ("data",), ()]))]
-    return collective_counts(jitted, args)
+    assert re.search(r"XLA's cost analysis, per device: [\d.e+]+ flops", text), text
+    return collective_counts(compile_for(jitted, args))
 
 
 def model_parallel():

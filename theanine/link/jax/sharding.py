@@ -15,7 +15,7 @@ pieces, and outputs split over other processes' devices are gathered.
 
 Profiling (``profile=True``) asks ``profile_report()`` for lines: the mesh, each
 value's placement, the collectives in the compiled program (counted in XLA's
-optimized HLO) and, per device, the time from dispatch until its pieces of the
+optimized HLO), XLA's cost analysis and, per device, the time from dispatch until its pieces of the
 outputs were ready.
 """
 
@@ -192,9 +192,15 @@ class MeshPlacement:
             text = _describe(sharding) if isinstance(sharding, NamedSharding) else sharding
             out.append(f"  {what}: {text}, shape {shape}, pieces {sharding.shard_shape(shape)}")
         if self.seen_args is not None:
-            counts = collective_counts(jitted, self.seen_args)
+            compiled = compile_for(jitted, self.seen_args)
+            counts = collective_counts(compiled)
             text = ", ".join(f"{op} x{n}" for op, n in sorted(counts.items())) or "none"
             out.append(f"  collectives in the compiled program: {text}")
+            cost = compiled.cost_analysis() or {}
+            cost = cost[0] if isinstance(cost, list) else cost
+            if "flops" in cost:
+                out.append(f"  XLA's cost analysis, per device: {cost['flops']:.4g} flops, "
+                           f"{cost.get('bytes accessed', 0.0):.4g} bytes accessed")
         if self.clock:
             calls = max(self.calls - 1, 1)
             out.append(f"  per device, dispatch to outputs ready (mean of {calls} calls):")
@@ -204,10 +210,15 @@ class MeshPlacement:
         return out
 
 
-def collective_counts(jitted, args) -> Counter:
-    """How many of each collective XLA's optimized program for ``args`` holds."""
+def compile_for(jitted, args):
+    """XLA's compiled program of ``jitted`` for ``args`` (arrays or shape structs)."""
     with jax.enable_x64(True):
-        text = jitted.lower(*args).compile().as_text()
+        return jitted.lower(*args).compile()
+
+
+def collective_counts(compiled) -> Counter:
+    """How many of each collective a compiled program (its optimized HLO) holds."""
+    text = compiled.as_text()
     return Counter(m.group(1) for m in COLLECTIVE.finditer(text))
 
 
@@ -223,5 +234,6 @@ def _describe(sharding: NamedSharding) -> str:
                                 if e is not None)
 
 
-__all__ = ["MeshPlacement", "OneDevice", "collective_counts", "initialize", "make_mesh",
+__all__ = ["MeshPlacement", "OneDevice", "collective_counts", "compile_for", "initialize",
+           "make_mesh",
            "to_host"]
