@@ -13,7 +13,7 @@ LAYERS = {
     "scalar": 2, "tensor": 2, "gradient": 2,
     "ifelse": 3, "scan": 3,
     "link": 4,
-    "compile": 5, "printing": 5, "debug": 5,
+    "compile": 5, "printing": 5, "debug": 5, "sharding": 5,
     "compat": 6,
 }
 

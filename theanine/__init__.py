@@ -6,7 +6,7 @@
     f = th.function([x], tt.exp(x).sum())
 """
 
-from theanine import compile, debug, gradient, graph, printing, scalar, tensor
+from theanine import compile, debug, gradient, graph, printing, scalar, sharding, tensor
 from theanine.compile import Function, In, Mode, Out, ProfileMode, function, shared
 from theanine.compile.function_module import evaluate as _evaluate
 from theanine.config import change_flags, config
@@ -24,4 +24,4 @@ __version__ = "0.1.0"
 __all__ = ["config", "change_flags", "graph", "scalar", "tensor", "Apply", "Constant",
            "Variable", "Op", "as_op", "Function", "In", "Mode", "Out", "function", "shared",
            "compile", "ifelse", "gradient", "grad", "debug", "printing", "pp", "dprint",
-           "scan", "map", "reduce", "foldl", "foldr", "ProfileMode"]
+           "scan", "map", "reduce", "foldl", "foldr", "ProfileMode", "sharding"]

@@ -20,6 +20,7 @@ from theanine.graph.rewriting.pipeline import run_pipeline
 from theanine.graph.shared import SharedVariable
 from theanine.graph.utils import user_line
 from theanine.link.callspec import ArgSpec, CallSpec, output_copy_flags
+from theanine.link.sharding import sharding_request, with_sharding
 from theanine.tensor.basic import as_tensor_variable
 from theanine.tensor.type import TensorType
 
@@ -275,8 +276,12 @@ def _cut_inner_inputs(ins: list[In], outputs):
 def function(inputs, outputs=None, mode=None, updates=None, givens=None,
              no_default_updates=False, accept_inplace=False, name=None, rebuild_strict=True,
              allow_input_downcast=None, profile=None, on_unused_input=None,
-             trust_input=False):
+             trust_input=False, mesh=None, shardings=None, out_shardings=None):
     """Compile a graph into a callable: ``f = function([x, y], z, updates=...)``.
+
+    ``mesh``, ``shardings``, ``out_shardings`` (JAX backend): run on a device mesh
+    (``th.sharding.mesh``) with inputs and shared variables split over its axes,
+    ``{x: ("data", None)}``; see docs/scaling.md.
 
     ``accept_inplace``: the graph given may contain in-place operations (ops with a
     ``destroy_map``); without it such a graph is refused, as in Theano, since
@@ -296,7 +301,8 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
         with config.change_flags(compute_test_value="off"):
             return _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
                             allow_input_downcast, profile, on_unused_input, trust_input,
-                            accept_inplace, rebuild_strict)
+                            accept_inplace, rebuild_strict,
+                            (mesh, shardings, out_shardings))
     finally:
         if was_enabled:
             gc.enable()
@@ -304,10 +310,11 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
 
 def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
              allow_input_downcast, profile, on_unused_input, trust_input,
-             accept_inplace=False, rebuild_strict=True):
+             accept_inplace=False, rebuild_strict=True, placement=(None, None, None)):
     mode_obj = get_mode(mode)       # first: a backend's own import is not compile time
     t0 = time.perf_counter()
     ins = _as_inputs(inputs)
+    user_in_vars = [i.variable for i in ins]
     outs, return_list = _as_outputs(outputs)
     out_vars = [o.variable for o in outs]
     upd_pairs = _updates(updates, out_vars, no_default_updates)
@@ -379,6 +386,9 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
                     update_containers=containers, copy_updates=copy_upd,
                     return_list=return_list, fn_name=fn_name, host_shared=host)
     linker = mode_obj.linker
+    if any(p is not None for p in placement):      # mesh=: the backend places the values
+        request = sharding_request(*placement, user_in_vars, fg_inputs, shared_vars, out_vars)
+        linker = with_sharding(linker, request)
     if profile is None:        # a ProfileMode brings its own stats
         profile = getattr(mode_obj, "profile_stats", None)
     stats, runtime = stats_for(profile, name)

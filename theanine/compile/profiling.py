@@ -46,6 +46,8 @@ class FunctionProfile:
         self.call = [0.0, 0]          # seconds in __call__, number of calls
         self.phases = None            # {phase: seconds} a backend measures (JAX: compile,
                                       # transfer, run), read from its entry point
+        self.backend_lines = None     # () -> [str]: what else the backend reports (JAX
+                                      # on a mesh: placement, collectives, per device)
 
     @property
     def call_time(self) -> float:
@@ -261,6 +263,8 @@ def attach(stats: ProfileStats, runtime: bool, core, code, maker, name: str):
     entry = stats.add_function(name, maker, getattr(linker, "name", type(linker).__name__),
                                code, runtime)
     entry.phases = getattr(core, "phase_times", None)
+    report = getattr(core, "profile_report", None)    # starts the backend's own clocks
+    entry.backend_lines = report() if report is not None and runtime else None
     if not runtime:
         return core
     guide = getattr(code, "guide", None)

@@ -148,6 +148,8 @@ def header(stats, out) -> None:
         out(f"  calls: {f.calls}; time in __call__: {fmt_time(f.call_time)} ({per} per call)")
         if f.phases:
             out("  " + "; ".join(f"{phase}: {fmt_time(t)}" for phase, t in f.phases.items()))
+        for line in f.backend_lines() if f.backend_lines else ():
+            out("  " + line)
         if getattr(f.code, "guide", None) is not None:
             out(f"  guide (default engine, same inputs): {fmt_time(f.body_time)} per "
                 f"{f.calls} call(s) in its function body, {fmt_time(f.node_time)} in nodes")

@@ -16,7 +16,6 @@ import weakref
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from theanine.graph import shared as _shared
 
@@ -36,29 +35,20 @@ def _owns(value) -> bool:
     return _owned.get(id(value)) is value
 
 
-def _fresh_copy(value, device):
-    if isinstance(value, jax.Array):
-        return jnp.array(value, copy=True)
-    try:
-        return jax.device_put(np.asarray(value), device, may_alias=False)
-    except TypeError:                 # a JAX without ``may_alias``: copy explicitly
-        return jnp.array(np.asarray(value), copy=True)
-
-
 class Donation:
     """Which arguments of one jitted function are given up, and how to make that safe."""
 
     def __init__(self, positions):
         self.positions = tuple(positions)
 
-    def arguments(self, args, device) -> list:
-        """``args`` on ``device``, donated positions holding arrays nobody else reads."""
-        out = [jax.device_put(a, device) if k not in self.positions else a
-               for k, a in enumerate(args)]
+    def protect(self, args, placed) -> list:
+        """``placed`` (the arguments on their devices), with a device copy in each
+        donated position whose value someone else may still read."""
+        out = list(placed)
         for k in self.positions:
             value = args[k]
-            alone = sum(a is value for a in args) == 1
-            out[k] = value if alone and _owns(value) else _fresh_copy(value, device)
+            if not (_owns(value) and sum(a is value for a in args) == 1):
+                out[k] = jnp.array(placed[k], copy=True)
         return out
 
     @staticmethod

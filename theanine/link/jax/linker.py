@@ -10,6 +10,8 @@ around it is the one every backend has (``link/callspec.py``): argument checks
 (JAX arrays accepted as they are), shared values read, outputs returned as NumPy
 arrays, updates written last.  Updated shared values stay on the device between
 calls (no round trip); ``get_value`` and the NumPy engines bring them back.
+Where arguments and outputs live is the placement's business (``sharding.py``):
+one device, or a mesh for ``function(..., mesh=)``.
 
 A graph with a value known only when it runs (a shape computed from the data, a
 while loop keeping every step, ``nonzero``) cannot be one XLA program: tracing
@@ -29,7 +31,6 @@ from dataclasses import replace
 from time import perf_counter
 
 import jax
-import numpy as np
 
 from theanine.config import config
 from theanine.link.backend import Backend
@@ -41,6 +42,7 @@ from theanine.link.jax import scan as _scan  # noqa: F401  (registers Scan as la
 from theanine.link.jax.dispatch import NeedsConcreteValues
 from theanine.link.jax.donation import Donation
 from theanine.link.jax.emitter import JAXEmitter, pure_spec
+from theanine.link.jax.sharding import MeshPlacement, OneDevice
 from theanine.tensor.random.type import RandomGeneratorType
 from theanine.tensor.rewriting.fusion import NO_FUSION
 from theanine.tensor.type import TensorType
@@ -54,7 +56,7 @@ def resolve_device(name: str):
     kind, index = ("cpu", 0) if name == "cpu" else ("gpu", int(name[4:] or 0)) \
         if name.startswith("cuda") else ("gpu", 0)
     try:
-        devices = jax.devices(kind)
+        devices = jax.local_devices(backend=kind)     # this process's own (jax.distributed)
     except RuntimeError:
         devices = []
     if index >= len(devices):
@@ -73,8 +75,22 @@ class JAXLinker(Backend):
     same_random_numbers = False    # JAX's generators: reproducible by seed, not NumPy's draws
     per_node_guide = True    # profile=True: the default engine's per-node table as a guide
 
+    sharding = None          # a ShardingRequest (``function(..., mesh=)``): sharding.py
+
     def __init__(self, device=None):
         self.device = resolve_device(config.device if device is None else device)
+
+    def with_sharding(self, request):
+        """This linker placing its functions on ``request``'s mesh."""
+        placed = copy.copy(self)
+        placed.sharding = request
+        return placed
+
+    def placement(self, fgraph, n_outputs):
+        """Where arguments and outputs live: one device, or the requested mesh."""
+        if self.sharding is None:
+            return OneDevice(self.device)
+        return MeshPlacement(self.sharding, fgraph, n_outputs)
 
     def make_function(self, fgraph, spec: CallSpec):
         traced = JAXEmitter(fgraph, pure_spec(fgraph)).compile()   # JAXLoweringError
@@ -84,9 +100,10 @@ class JAXLinker(Backend):
             inp for inp in updated_from.values()
             if isinstance(fgraph.inputs[inp].type, TensorType)
             and spec.input_sources[inp][0] == "shared"))
-        jitted = jax.jit(traced, donate_argnums=donation.positions)
+        placement = self.placement(fgraph, n_out)
+        jitted = jax.jit(placement.constrain(traced), donate_argnums=donation.positions)
 
-        device = self.device
+        device = placement.device
         phases = {"first call (trace, XLA compile, run)": 0.0, "transfers to the device": 0.0,
                   "runs on the device": 0.0}
         first, transfer, running = phases
@@ -118,10 +135,10 @@ class JAXLinker(Backend):
                 # every argument as an array on the device, so the jitted function
                 # sees one signature whether a value comes from NumPy or is already
                 # there (a shared value after its first update): it compiles once
-                args = jax.block_until_ready(donation.arguments(args, device))
+                args = donation.protect(args, placement.put(args))
                 moved = perf_counter()
                 outs, compiled = execute(args)
-                outs = jax.block_until_ready(outs)
+                outs = placement.wait(outs)
             done = perf_counter()
             if calls[0]:
                 phases[transfer] += moved - start
@@ -134,7 +151,7 @@ class JAXLinker(Backend):
             # outputs go to the caller as NumPy arrays; updated shared values stay
             # on the device for the next call (``get_value`` brings them back); an
             # updated generator is the advanced copy of the NumPy one
-            result = [np.array(o) for o in outs[:n_out]] + list(outs[n_out:])
+            result = [placement.to_host(o) for o in outs[:n_out]] + list(outs[n_out:])
             for out, inp in updated_from.items():
                 if inp in drawn:
                     result[out] = drawn[inp]
@@ -158,6 +175,8 @@ class JAXLinker(Backend):
         fn.jitted = jitted
         fn.jax_execution = execution     # how it runs: one XLA program, or op by op
         fn.phase_times = phases          # the profiler prints them (profile=True)
+        if placement.profile_report is not None:     # a mesh: placement, collectives
+            fn.profile_report = lambda: placement.profile_report(jitted)
         return fn
 
 
