@@ -186,7 +186,7 @@ class Eigh(_MatrixFunction):
         return np.linalg.eigh(x, self.UPLO)
 
     def L_op(self, inputs, outputs, output_grads):
-        (x,), (w, v), (gw, gv) = inputs, outputs, output_grads
+        (w, v), (gw, gv) = outputs, output_grads
         # symmetric A = V diag(w) V^T: dA-bar = V (diag(gw) + F o (V^T gV)) V^T with
         # F[i, j] = 1 / (w[j] - w[i]) off the diagonal
         gap = dimshuffle(w, "x", 0) - dimshuffle(w, 0, "x")

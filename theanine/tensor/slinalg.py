@@ -16,7 +16,6 @@ from theanine.graph.basic import Apply
 from theanine.graph.null_type import grad_not_implemented
 from theanine.graph.op import Op
 from theanine.tensor import basic as tb
-from theanine.tensor import math as tm
 from theanine.tensor.alloc import ones_like, zeros_like
 from theanine.tensor.diagonal import alloc_diag, extract_diag, tril, triu
 from theanine.tensor.elemwise import dimshuffle
@@ -229,7 +228,7 @@ class GeneralizedEigh(Op):
         return [(n,), (n, n)]
 
     def L_op(self, inputs, outputs, output_grads):
-        (a, b), (w, v), (gw, gv) = inputs, outputs, output_grads
+        (w, v), (gw, gv) = outputs, output_grads
         if not is_zero_gradient(gv):
             return [grad_not_implemented(self, i, inputs[i], "only the eigenvalues of the "
                                          "generalized eigh have a gradient")
