@@ -40,7 +40,7 @@ def test_config_keys_programs_read(theano):
     finally:
         c.warn.round = False
     with pytest.raises(ValueError, match="unknown flag 'warn__no_such_bug'"):
-        c.warn.no_such_bug
+        _ = c.warn.no_such_bug
 
 
 def test_in_with_theano_arguments(theano):
@@ -123,8 +123,8 @@ def test_missing_names_say_what_to_use(theano):
     import theano.tensor as T
     with pytest.raises(AttributeError, match=r"theano.sandbox.cuda: a Theano name theanine "
                        r"does not provide \(.*mode='JAX'"):
-        theano.sandbox.cuda
+        _ = theano.sandbox.cuda
     with pytest.raises(AttributeError, match="offers cumsum as theanine.tensor.cumsum"):
-        T.nlinalg.cumsum
+        _ = T.nlinalg.cumsum
     with pytest.raises(AttributeError, match="docs/theano_compat.md"):
-        T.nnet.bn.not_a_name
+        _ = T.nnet.bn.not_a_name
