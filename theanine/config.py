@@ -84,6 +84,7 @@ class Config:
                 self._pending[name] = pending
 
     def _flag(self, name: str) -> Flag:
+        name = name.replace(".", "__")       # Theano's dotted form: "warn.round"
         try:
             return self._flags[name]
         except KeyError:
@@ -96,7 +97,9 @@ class Config:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        self._flag(name)
+        if name not in self._flags and any(f.startswith(name + "__") for f in self._flags):
+            return _Section(self, name)
+        name = self._flag(name).name
         if name in self._pending:
             value = self._pending.pop(name)
             self._values[name] = self._flag(name).convert(value)   # still unknown: say so
@@ -114,7 +117,8 @@ class Config:
             self._pending[flag.name] = value
 
     def __setattr__(self, name: str, value: Any) -> None:
-        self._values[name] = self._flag(name).convert(value)
+        flag = self._flag(name)
+        self._values[flag.name] = flag.convert(value)
 
     def flags(self) -> dict[str, Flag]:
         return dict(self._flags)
@@ -124,7 +128,7 @@ class Config:
         old = {}
         try:
             for key, value in values.items():
-                old[key] = self._values[self._flag(key).name]
+                old[self._flag(key).name] = self._values[self._flag(key).name]
                 setattr(self, key, value)
             yield self
         finally:
@@ -156,6 +160,25 @@ class _FlagChange(contextlib.ContextDecorator):
 
 def _parse_float_dtype(text: Any) -> str:
     return str(text)
+
+
+class _Section:
+    """Theano's nested spelling: ``config.warn.round`` is the flag ``warn__round``."""
+
+    def __init__(self, config: Config, prefix: str) -> None:
+        object.__setattr__(self, "_config", config)
+        object.__setattr__(self, "_prefix", prefix)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._config, f"{self._prefix}__{name}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._config, f"{self._prefix}__{name}", value)
+
+    def __repr__(self) -> str:
+        return f"<config section {self._prefix!r}>"
 
 
 _EXTENSIBLE = frozenset({"mode", "linker"})   # values added by register_mode/_linker
@@ -206,6 +229,28 @@ _add("cache", True, "Use the on-disk compile cache", _parse_bool)
 _add("device", "cpu", "Where JAX-mode functions run: cpu, cuda (the first GPU), cudaN "
      "or gpu; the default engine always runs on the CPU",
      allowed=("cpu", "cuda", "gpu") + tuple(f"cuda{i}" for i in range(16)))
+# Theano 1.0 keys that programs read; accepted, harmless (no C compiler, no GPU ops)
+for _bug in ("argmax_pushdown_bug", "gpusum_01_011_0111_bug", "sum_sum_bug",
+             "sum_div_dimshuffle_bug", "subtensor_merge_bug", "gpu_set_subtensor1",
+             "vm_gc_bug", "signal_conv2d_interface", "reduce_join", "inc_set_subtensor1",
+             "round", "identify_1pexp_bug", "conv3d_gradweights"):
+    _add(f"warn__{_bug}", False, "Theano's warning about an old bug (theanine never had "
+         "it)", _parse_bool)
+_add("warn__ignore_bug_before", "0.9", "Theano: bugs fixed before this version are not "
+     "warned about")
+_add("blas__ldflags", "", "Theano's BLAS link flags (theanine uses NumPy's BLAS)")
+_add("gcc__cxxflags", "", "Theano's extra C++ flags (theanine compiles no C)")
+_add("cxx", "", "Theano's C++ compiler (empty: theanine compiles no C)")
+_add("openmp", False, "Theano's OpenMP switch (unused)", _parse_bool)
+_add("openmp_elemwise_minsize", 200000, "Theano's OpenMP threshold (unused)", int)
+_add("scan__allow_gc", False, "Theano: free scan's inner values between steps", _parse_bool)
+_add("scan__allow_output_prealloc", True, "Theano: preallocate scan outputs", _parse_bool)
+_add("scan__debug", False, "Theano: scan debugging output", _parse_bool)
+_add("dnn__enabled", "False", "Theano's cuDNN switch (theanine has no GPU ops)")
+_add("optimizer_verbose", False, "Theano: print each rewrite applied (unused)", _parse_bool)
+_add("check_input", True, "Theano: C code checks its inputs (unused)", _parse_bool)
+_add("deterministic", "default", "Theano: prefer deterministic GPU algorithms (unused)",
+     allowed=("default", "more"))
 _add("graphviz_dot", "dot", "Graphviz's dot program (a name on PATH or a full path) "
      "that pydotprint runs")
 

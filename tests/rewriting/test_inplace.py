@@ -298,6 +298,20 @@ def test_handler_rechecks_a_destroyer_when_a_new_reader_appears():
         fg.validate()
 
 
+def test_handler_rechecks_a_destroyer_whose_input_changes():
+    # two destroyers of two equal buffers; merging the buffers must be refused
+    # (checked once, the second destroyer's ownership used to go stale)
+    x = tt.dvector("x")
+    a, b = tt.exp(x), tt.exp(x) * 1
+    inplace_mul = Elemwise(ts.mul, {0: 0})
+    d1, d2 = inplace_mul(a, x), inplace_mul(b, x)
+    fg = FunctionGraph([x], [d1 + d2], clone=False, features=[DestroyHandler()])
+    fg.validate()
+    fg.replace(b, a)                        # d2 now overwrites a, as d1 does
+    with pytest.raises(InconsistencyError, match="both overwrite"):
+        fg.validate()
+
+
 def test_inplace_pass_covers_a_long_unfused_chain():
     """Every link of a 2,400-node chain is made in place (the pass's time is part of
     the compile-time benchmark in benchmarks/bench_foundation.py)."""

@@ -25,7 +25,9 @@ import theanine.graph.op as graph_op
 import theanine.tensor as tensor
 import theanine.tensor.nnet as nnet
 import theanine.tensor.signal.pool as pool
+from theanine.compat.missing import missing_message
 from theanine.compat.random_streams import MRG_RandomStreams, RandomStreams
+from theanine.compat.theano_extras import extra_modules
 from theanine.graph.fg import FunctionGraph
 from theanine.tensor.rewriting.algebra import same_graph
 
@@ -35,9 +37,7 @@ th_scan = importlib.import_module("theanine.scan")
 
 def _missing(module_name):
     def __getattr__(name):
-        raise AttributeError(f"{module_name}.{name}: a Theano name theanine does not "
-                             "provide (see docs/theano_compat.md for what it offers "
-                             "and what to use instead)")
+        raise AttributeError(missing_message(module_name, name))
     return __getattr__
 
 
@@ -87,7 +87,7 @@ def theano_modules() -> dict:
             "theano.tensor.shared_randomstreams": shared_rs, "theano.sandbox": sandbox,
             "theano.sandbox.rng_mrg": rng_mrg, "theano.gof": gof,
             "theano.gof.graph": gof_graph, "theano.scan_module": scan_module,
-            "theano.compile": compile_alias}
+            "theano.compile": compile_alias, **extra_modules(_alias, theano)}
 
 
 def install_theano_alias() -> types.ModuleType:

@@ -54,6 +54,35 @@ class RandomStreams(RandomStream):
                                    else n)
 
 
+    def multinomial(self, size=None, n=1, pvals=(0.5, 0.5), ndim=None, dtype="int64"):
+        """Counts over the last axis of ``pvals`` after ``n`` trials (a Python int), one
+        draw per entry of ``size`` (default: ``pvals``' leading axes), NumPy's
+        ``multinomial`` layout: ``size + (len(pvals[-1]),)``."""
+        pvals = tb.as_tensor_variable(pvals)
+        if pvals.ndim < 1:
+            raise TypeError(f"multinomial: pvals must have at least 1 dim, got {pvals.type}")
+        return _multinomial_counts(self, size, int(n), pvals, dtype)
+
+
+def _multinomial_counts(stream, size, n, pvals, dtype):
+    """Each trial picks the first category whose cumulative probability exceeds a
+    uniform draw; the counts are summed over the ``n`` trials."""
+    if n < 0:
+        raise ValueError(f"multinomial: n must be >= 0, got {n}")
+    float_dtype = pvals.dtype if pvals.dtype.startswith("float") else config.floatX
+    cum = tt.cumsum(tt.cast(pvals, float_dtype), axis=-1)
+    # the last category catches a draw above a cumulative sum rounded below 1
+    cum = tt.concatenate([cum[..., :-1], tt.ones_like(cum[..., -1:]) * 2], axis=-1)
+    batch = list(size) if _size(size) is not None else \
+        [pvals.shape[i] for i in range(pvals.ndim - 1)]
+    u = RandomStream.uniform(stream, 0.0, 1.0, size=tuple(batch) + (n, 1), dtype=float_dtype)
+    cum = tt.shape_padaxis(cum, -2)                     # (..., 1 trial, k)
+    picked = tt.cast(tt.lt(u, cum), "int64")           # (batch, n, k)
+    first = picked - tt.concatenate([tt.zeros_like(picked[..., :1]), picked[..., :-1]],
+                                    axis=-1)
+    return tt.cast(tt.sum(first, axis=-2), dtype)
+
+
 class MRG_RandomStreams(RandomStreams):      # noqa: N801  (Theano's name)
     """``theano.sandbox.rng_mrg.MRG_RandomStreams(seed)``: float draws default to
     ``floatX`` as in Theano; ``nstreams`` is accepted and ignored."""

@@ -15,14 +15,17 @@ class In:
     """
 
     def __init__(self, variable, name=None, value=_NO_VALUE, mutable=False, borrow=False,
-                 allow_downcast=None, strict=False, update=None, implicit=False):
+                 allow_downcast=None, strict=False, update=None, implicit=False,
+                 autoname=True, shared=False):
         if not isinstance(variable, Variable):
             raise TypeError(f"In: expected a Variable, got {variable!r}")
         self.variable = variable
-        self.name = name if name is not None else variable.name
-        self.value = value
-        self.mutable = mutable
-        self.borrow = borrow or mutable
+        self.name = name if name is not None or not autoname else variable.name
+        # Theano's ``value=None`` means "no default", as leaving it out does
+        self.value = _NO_VALUE if value is None else value
+        self.mutable = bool(mutable)
+        self.borrow = bool(borrow) or self.mutable
+        self.shared = shared
         self.allow_downcast = allow_downcast
         self.strict = strict
         self.update = update

@@ -148,6 +148,8 @@ class DestroyHandler(Feature):
             self._unplaced.clear()
         if self.destroyers:
             self._touch(new)
+            if node in self.destroyers:     # what it overwrites may have changed
+                self._pending.add(node)
 
     def _set_before(self, node, readers: list) -> None:
         for reader in self._before.pop(node, ()):
@@ -237,9 +239,13 @@ class DestroyHandler(Feature):
                 continue
             readers: list = []
             roots = []
+            for root in self._roots.pop(node, ()):      # ownership recorded earlier
+                if self._owner.get(root) is node:
+                    del self._owner[root]
             for out_idx, _, root in self._destroyed_roots(node):
                 other = self._owner.get(root)
-                if other is not None and other is not node and other in fgraph.apply_nodes:
+                if other is not None and other is not node and other in fgraph.apply_nodes \
+                        and any(r is root for _, _, r in self._destroyed_roots(other)):
                     raise InconsistencyError(f"{node.op} and {other.op} both overwrite the "
                                              f"buffer of {root}")
                 self.check_destroyer(fgraph, node, out_idx, root)

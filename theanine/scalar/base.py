@@ -105,6 +105,11 @@ def numpy_output_dtypes(fn, in_dtypes: tuple[str, ...], nout: int = 1) -> tuple[
 _GRADS: dict = {}
 
 
+def upcast(dtype, *dtypes) -> str:
+    """Theano's ``scalar.upcast``: the dtype NumPy promotes these dtypes to."""
+    return str(np.result_type(*[np.dtype(d) for d in (dtype, *dtypes)]))
+
+
 def register_grad(*op_classes):
     """Register ``fn(op, inputs, outputs, output_grads)`` as the scalar gradient of classes.
 

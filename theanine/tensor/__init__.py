@@ -69,3 +69,8 @@ from theanine.tensor.nnet import (  # noqa: F401,E402
     to_one_hot,
 )
 from theanine.tensor.sorting import argsort, sort, take_along_axis  # noqa: F401,E402
+
+# isort: split
+# Theano's ``T.nlinalg`` / ``T.slinalg`` submodules and its diagonal helpers
+from theanine.tensor import nlinalg, slinalg  # noqa: F401,E402
+from theanine.tensor.diagonal import diag, diagonal, extract_diag, trace, tril, triu  # noqa: F401,E402

@@ -36,6 +36,8 @@ from theanine.config import config
 from theanine.link.backend import Backend
 from theanine.link.callspec import CallSpec, entry_source
 from theanine.link.jax import jacobian as _jacobian  # noqa: F401  (registers JacobianLoop)
+from theanine.link.jax import linalg as _linalg  # noqa: F401  (registers nlinalg/slinalg ops)
+from theanine.link.jax import neighbours as _neighbours  # noqa: F401  (images2neibs)
 from theanine.link.jax import pool as _pool  # noqa: F401  (registers the pooling ops)
 from theanine.link.jax import random as _random  # noqa: F401  (registers random draws)
 from theanine.link.jax import scan as _scan  # noqa: F401  (registers Scan as lax.scan)

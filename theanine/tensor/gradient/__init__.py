@@ -29,6 +29,7 @@ from theanine.tensor.gradient.interp import evaluate
 from theanine.tensor.gradient.jacobian import JacobianLoop, hessian, jacobian
 from theanine.tensor.gradient.ops import (
     GradientOp,
+    consider_constant,
     disconnected_grad,
     grad_clip,
     grad_scale,
@@ -38,7 +39,8 @@ from theanine.tensor.gradient.verify import GradientError, verify_grad
 
 __all__ = [
     "DisconnectedInputError", "NullTypeGradError", "Lop", "Rop", "grad", "evaluate",
-    "JacobianLoop", "hessian", "jacobian", "GradientOp", "disconnected_grad", "grad_clip",
+    "JacobianLoop", "hessian", "jacobian", "GradientOp", "consider_constant",
+    "disconnected_grad", "grad_clip",
     "grad_scale", "zero_grad", "GradientError", "verify_grad", "DisconnectedType", "NullType",
     "disconnected_type", "grad_not_implemented", "grad_undefined", "is_disconnected", "is_null",
 ]

@@ -77,3 +77,8 @@ def grad_clip(x, lower_bound, upper_bound):
 def grad_scale(x, multiplier):
     """``x`` itself; the gradient flowing back through it is multiplied by ``multiplier``."""
     return GradientOp("scale", float(multiplier))(x)
+
+
+def consider_constant(x):
+    """Theano's older spelling of ``zero_grad``: ``x`` itself, with a zero gradient."""
+    return zero_grad(x)

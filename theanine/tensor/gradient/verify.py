@@ -60,7 +60,8 @@ def verify_grad(fn, points, n_tests=2, rng=None, eps=None, abs_tol=None, rel_tol
     if not isinstance(points, (list, tuple)):
         raise TypeError("verify_grad: points must be a list of arrays, one per input")
     rng = rng if rng is not None else np.random.default_rng(0)
-    points = [np.array(p, dtype=p.dtype if isinstance(p, np.ndarray) else None, copy=True)
+    points = [np.array(p, dtype=p.dtype if isinstance(p, np.ndarray) else None, copy=True,
+                       order="C")   # C order: perturbations go through reshape(-1) views
               for p in points]
     for pos, p in enumerate(points):
         if p.dtype.kind != "f":

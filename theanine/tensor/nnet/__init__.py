@@ -6,3 +6,8 @@ A package so that Theano's submodule names (``nnet.abstract_conv``, ``nnet.conv`
 
 from theanine.tensor.nnet.basic import *  # noqa: F401,F403
 from theanine.tensor.nnet.basic import __all__  # noqa: F401
+
+# isort: split
+# Theano's nnet submodules for batch normalization and image patches
+from theanine.tensor.nnet import bn, neighbours  # noqa: E402,F401
+from theanine.tensor.nnet.neighbours import images2neibs, neibs2images  # noqa: E402,F401
