@@ -35,12 +35,15 @@ def _printing_missing(fn, **kwargs):
     raise RuntimeError("theanine.printing is not loaded")
 
 
-_display = {"dprint": _printing_missing, "svg": lambda fn: None, "text": repr}
+_display = {"dprint": _printing_missing, "svg": lambda fn: None, "text": repr,
+            "html": lambda fn: None}
 
 
-def set_function_display(dprint, svg, text) -> None:
+def set_function_display(dprint, svg, text, html=None) -> None:
     """Install ``Function.dprint`` and its Jupyter views (registered by printing)."""
     _display.update(dprint=dprint, svg=svg, text=text)
+    if html is not None:
+        _display["html"] = html
 
 
 class UnusedInputError(ValueError):
@@ -114,6 +117,10 @@ class Function:
     def _repr_svg_(self):
         """Jupyter shows a Function as its graph picture (None without Graphviz)."""
         return _display["svg"](self)
+
+    def _repr_html_(self):
+        """Jupyter's interactive view (``printing.graph_html``), with the profile if any."""
+        return _display["html"](self)
 
     def _repr_pretty_(self, printer, cycle):
         """IPython's text view: the debugprint tree."""
