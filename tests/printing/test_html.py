@@ -17,9 +17,9 @@ import pytest
 
 import theanine as th
 import theanine.tensor as tt
+from tests.printing.graphs import lazy_ifelse_function, logreg, scan_pow_function
 from theanine.printing import debugprint, graph_html
 from theanine.printing.html import graph_data, heat_colour
-from tests.printing.graphs import lazy_ifelse_function, logreg, scan_pow_function
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
