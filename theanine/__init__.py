@@ -13,6 +13,7 @@ from theanine.config import change_flags, config
 from theanine.gradient import grad
 from theanine.graph.basic import Apply, Constant, Variable, set_evaluator
 from theanine.graph.op import Op, as_op
+from theanine.graph.rewriting.explain import explain_rewrite
 from theanine.ifelse import ifelse
 from theanine.printing import dprint, pp
 from theanine.scan import foldl, foldr, map, reduce, scan
@@ -24,4 +25,4 @@ __version__ = "0.1.0"
 __all__ = ["config", "change_flags", "graph", "scalar", "tensor", "Apply", "Constant",
            "Variable", "Op", "as_op", "Function", "In", "Mode", "Out", "function", "shared",
            "compile", "ifelse", "gradient", "grad", "debug", "printing", "pp", "dprint",
-           "scan", "map", "reduce", "foldl", "foldr", "ProfileMode"]
+           "scan", "map", "reduce", "foldl", "foldr", "ProfileMode", "explain_rewrite"]

@@ -17,6 +17,7 @@ from theanine.graph.basic import Constant, Variable, clone_replace, graph_inputs
 from theanine.graph.destroyhandler import attach_destroy_handler
 from theanine.graph.fg import FunctionGraph, InconsistencyError, MissingInputError
 from theanine.graph.rewriting.pipeline import run_pipeline
+from theanine.graph.rewriting.trace import explain_variable
 from theanine.graph.shared import SharedVariable
 from theanine.graph.utils import user_line
 from theanine.link.callspec import ArgSpec, CallSpec, output_copy_flags
@@ -62,6 +63,11 @@ class FunctionMaker:
         self.linker = linker
         self.timings = timings
         self.rewrite_report = report
+
+    def explain(self, var_or_node):
+        """Which rewrites changed ``var_or_node`` (of the graph given to ``function``) on
+        its way to what runs; needs ``config.trace_rewrites`` at compile time."""
+        return explain_variable(self.fgraph, var_or_node)
 
 
 class Function:
