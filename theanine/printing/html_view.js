@@ -1,6 +1,6 @@
 // The interaction of a theanine graph page: zoom, pan, search, collapse, details.
 // The layout is Graphviz's SVG; the node table is the JSON in #th-data.
-// The URL fragment drives it too (tests and links): #select=a3&search=exp&collapse=all
+// The URL fragment drives it too (tests and links): #select=a3&search=exp&collapse=all&zoom=2
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("th-data").textContent);
@@ -67,9 +67,12 @@
   function centreOn(name) {
     const g = nodes[name];
     if (!g) return;
-    const b = g.getBBox();
-    box.x = b.x + b.width / 2 - box.w / 2;
-    box.y = b.y + b.height / 2 - box.h / 2;
+    const r = g.getBoundingClientRect();     // Graphviz nests nodes in a transformed group
+    const pt = svg.createSVGPoint();
+    pt.x = r.left + r.width / 2; pt.y = r.top + r.height / 2;
+    const c = pt.matrixTransform(svg.getScreenCTM().inverse());
+    box.x = c.x - box.w / 2;
+    box.y = c.y - box.h / 2;
     showBox();
   }
   document.getElementById("th-fit").addEventListener("click", function () {
@@ -220,6 +223,10 @@
     toggle(params.get("collapse"));
   }
   if (params.get("search")) { search.value = params.get("search"); find(search.value); }
-  if (params.get("select")) select(params.get("select"));
+  if (params.get("zoom")) {
+    const factor = Number(params.get("zoom")) || 1;
+    box.w /= factor; box.h /= factor; showBox();
+  }
+  if (params.get("select")) { select(params.get("select")); centreOn(params.get("select")); }
   document.body.dataset.thReady = "1";
 })();
