@@ -2,8 +2,9 @@
 
 The browser tests drive Debian's ``chromium`` headless (``make system-deps``
 installs it): ``--dump-dom`` gives the DOM after the page's script ran, the URL
-fragment (``#select=a3&search=exp&collapse=all``) stands in for clicks, and a
-screenshot is saved.  They skip, saying why, only where no browser exists.
+fragment (``#click=a3&search=exp&collapse=all``) dispatches a click on a node,
+types a search and presses "collapse all", and a screenshot is saved.  They skip,
+saying why, only where no browser exists.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def test_page_renders_and_click_panel_works(profiled_train, tmp_path):
 
     drawn = set(re.findall(r'<g id="([^"]*)" class="node"', text))
     expected = sum("elemwise" in data["nodes"][name]["search"] for name in drawn)
-    dom = run_browser(f"{page.as_uri()}#select={slowest}&search=Elemwise")
+    dom = run_browser(f"{page.as_uri()}#click={slowest}&search=Elemwise")
     state = body_data(dom)
     assert state["ready"] == "1"
     assert int(state["rendered"]) == n_nodes > 5         # every node drawn with a size

@@ -7,8 +7,13 @@ import pytest
 
 import theanine as th
 import theanine.tensor as tt
+from theanine.graph.basic import Apply
+from theanine.graph.destroyhandler import attach_destroy_handler
+from theanine.graph.fg import FunctionGraph
+from theanine.graph.rewriting.basic import apply_replacements
 from theanine.graph.rewriting.reasons import collecting_reasons, decline, reasons_wanted
 from theanine.graph.rewriting.trace import RewriteTrace
+from theanine.tensor.elemwise import Elemwise
 
 
 def traced(inputs, outputs, **kwargs):
@@ -126,3 +131,19 @@ def test_why_a_node_is_not_in_place():
 def test_unknown_rule_names_the_known_ones():
     with pytest.raises(KeyError, match="known rules: .*useless_cast"):
         th.explain_rewrite(tt.dvector("x"), "no_such_rule")
+
+
+def test_a_refused_rewrite_reports_the_handlers_reason():
+    x = tt.dvector("x")
+    fgraph = FunctionGraph([x], [tt.exp(x)], clone=True)
+    attach_destroy_handler(fgraph)                     # x is not mutable
+    (node,) = fgraph.apply_nodes
+    inplace = Apply(Elemwise(node.op.scalar_op, {0: 0}), list(node.inputs),
+                    [node.outputs[0].type()])
+    with collecting_reasons() as found:
+        accepted = apply_replacements(fgraph, node, [(node.outputs[0], inplace.outputs[0])],
+                                      "inplace_elemwise")
+    assert not accepted and node in fgraph.apply_nodes       # reverted
+    ((where, reason),) = found
+    assert where is node and reason.startswith("inplace_elemwise was refused: ")
+    assert "In(x, mutable=True)" in reason

@@ -1,6 +1,7 @@
 // The interaction of a theanine graph page: zoom, pan, search, collapse, details.
 // The layout is Graphviz's SVG; the node table is the JSON in #th-data.
-// The URL fragment drives it too (tests and links): #select=a3&search=exp&collapse=all&zoom=2
+// The URL fragment drives it too (tests and links):
+// #select=a3&search=exp&collapse=all&zoom=2 (#click=a3 dispatches a click on a node)
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("th-data").textContent);
@@ -228,5 +229,7 @@
     box.w /= factor; box.h /= factor; showBox();
   }
   if (params.get("select")) { select(params.get("select")); centreOn(params.get("select")); }
+  const clicked = nodes[params.get("click")];   // a real click event, as a user's
+  if (clicked) clicked.dispatchEvent(new MouseEvent("click", { bubbles: true }));
   document.body.dataset.thReady = "1";
 })();
