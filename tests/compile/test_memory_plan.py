@@ -9,6 +9,7 @@ from tests.printing.graphs import scan_poly_function, scan_pow_function
 from tests.tutorial.test_advanced_theano import tutorial_logreg
 from theanine.compile.memory_plan import MemoryPlanError
 from theanine.compile.profiling_memory import memory_peaks
+from theanine.ifelse import ifelse
 
 
 def measured_peak(fn, *args) -> int:
@@ -86,3 +87,35 @@ def test_shapes_from_test_values_and_clear_errors():
     y = tt.dvector("y")
     with pytest.raises(MemoryPlanError, match="shape of input 0"):
         th.memory_plan(th.function([y], y * 2))
+
+
+def test_tutorial_ifelse_and_switch_agree_with_the_profiler():
+    a, b = tt.scalars("a", "b")
+    x, y = tt.matrices("x", "y")
+    with profiled():
+        f_switch = th.function([a, b, x, y], tt.switch(tt.lt(a, b), tt.mean(x), tt.mean(y)),
+                               mode=th.Mode(linker="vm"))
+        f_lazy = th.function([a, b, x, y], ifelse(tt.lt(a, b), tt.mean(x), tt.mean(y)),
+                             mode=th.Mode(linker="vm"))
+    mats = np.ones((100, 10)), np.ones((100, 10))
+    for fn in (f_switch, f_lazy):
+        fn.profile.atexit_print = False
+        plan = th.memory_plan(fn, a=0.0, b=1.0, x=(100, 10), y=(100, 10))
+        assert close(plan.peak, measured_peak(fn, 0.0, 1.0, *mats)), plan
+
+
+def test_lazy_branches_follow_the_condition_or_take_the_larger():
+    a, b = tt.scalars("a", "b")
+    x, y = tt.matrices("x", "y")
+    big_then = ifelse(tt.lt(a, b), (tt.exp(x) * 2).sum(axis=1), y.sum(axis=1) + 1)
+    with profiled():
+        fn = th.function([a, b, x, y], big_then, mode=th.Mode(linker="vm").excluding("fusion"))
+    fn.profile.atexit_print = False
+    mats = np.ones((200, 50)), np.ones((200, 50))
+    shapes = dict(x=(200, 50), y=(200, 50))
+    then_plan = th.memory_plan(fn, a=0.0, b=1.0, **shapes)
+    else_plan = th.memory_plan(fn, a=1.0, b=0.0, **shapes)
+    assert then_plan.peak >= 200 * 50 * 8 > else_plan.peak
+    assert close(then_plan.peak, measured_peak(fn, 0.0, 1.0, *mats))
+    assert close(else_plan.peak, measured_peak(fn, 1.0, 0.0, *mats))
+    assert th.memory_plan(fn, **shapes).peak == then_plan.peak     # condition unknown

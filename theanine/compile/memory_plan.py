@@ -8,8 +8,10 @@ the generated code runs, with its ``del`` after each value's last read, and
 counting an output that is a view of an input or overwrites it (``view_map``,
 ``destroy_map``) as that input's memory, gives the live bytes after each node
 and their peak: what ``profile_memory`` measures as "peak as executed" (memory
-the function allocates; its inputs and shared values are not counted).  A lazy
-``ifelse`` is counted as if both branches ran: an upper bound.
+the function allocates; its inputs and shared values are not counted).  With the
+lazy linker, nodes only one ``ifelse`` branch needs run inside it (as the
+emitter writes them), so the branch the condition picks is followed when the
+condition's inputs are given, and otherwise the branch needing more memory.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from theanine.compile.profiling_memory import _aliased_input, format_bytes
-from theanine.graph.basic import Constant, Variable, io_toposort
+from theanine.config import config
+from theanine.graph.basic import Constant, Variable
 from theanine.graph.utils import user_line
+from theanine.ifelse import IfElse
+from theanine.link.lazy import ELSE, THEN, branch_contexts, group_by_context
 from theanine.tensor.shape import Shape, ShapeI
 from theanine.tensor.type import TensorType
 
@@ -167,63 +172,85 @@ def _known_inputs(fn, given: dict) -> tuple[dict, dict]:
     return shapes, values
 
 
-def schedule_of(fn) -> list:
-    """The order the generated code runs the nodes in."""
+def _codegen_facts(fn) -> tuple[list, bool, bool]:
+    """The schedule the generated code runs, whether ifelse is lazy, whether it ``del``s."""
     codegen = getattr(fn.fn, "codegen", None)
-    return list(getattr(codegen, "order", None) or fn.maker.fgraph.toposort())
+    order = list(getattr(codegen, "order", None) or fn.maker.fgraph.toposort())
+    lazy = getattr(codegen, "lazy", None)
+    if lazy is None:
+        lazy = getattr(getattr(fn.maker.linker, "codegen_class", None), "lazy", False)
+    allow_gc = getattr(codegen, "allow_gc", None)
+    if allow_gc is None:
+        linker_gc = getattr(fn.maker.linker, "allow_gc", None)
+        allow_gc = config.allow_gc if linker_gc is None else linker_gc
+    return order, bool(lazy), bool(allow_gc)
 
 
-def memory_plan(fn, **inputs) -> MemoryPlan:
-    """Peak memory ``fn`` will allocate, and what is alive at the peak, without running it.
+def _entries(fgraph, order, lazy: bool) -> list:
+    """What the generated code does, in text order: ``(kind, what, reads, context)`` with
+    kind ``node``, ``if`` or ``alias`` (a branch result bound to the ifelse's output);
+    with a lazy linker, nodes needed by one branch only sit inside it (``link/lazy.py``)."""
+    if not lazy:
+        return [("node", node, _reads(node), ()) for node in order]
+    return _group_entries(group_by_context(order, branch_contexts(fgraph, order)), ())
 
-    Name each input: a tuple is its shape (``x=(1000, 784)``), anything else its value
-    (``k=10``, for inputs a shape depends on, e.g. a loop length).  Inputs left out
-    use their test value or, when fully known, their static shape; shared variables
-    their current value.
-    """
-    fgraph = fn.maker.fgraph
-    shapes, values = _known_inputs(fn, inputs)
-    order = schedule_of(fn)
-    known = _Shapes(fgraph, shapes, values)
-    for node in order:
-        known.infer(node)
-    for node in io_toposort(fgraph.inputs, fgraph.outputs):
-        if node not in order:                                 # not in this schedule
-            known.infer(node)
-    last_read: dict = {}
-    for pos, node in enumerate(order):
-        for inp in node.inputs:
-            if not isinstance(inp, Constant):
-                last_read[inp] = pos
-    keep = set(fgraph.outputs)
-    frees: dict = {}
-    for var, pos in last_read.items():
-        if var not in keep:
-            frees.setdefault(pos, []).append(var)
-    nbytes = {}
+
+def _reads(node) -> list:
+    return [i for i in node.inputs if not isinstance(i, Constant)]
+
+
+def _group_entries(groups, context) -> list:
+    """The entries of one context (recursing into branches: as deep as ifelses nest)."""
+    found: list = []
+    for node in groups.get(context, ()):
+        if not isinstance(node.op, IfElse):
+            found.append(("node", node, _reads(node), context))
+            continue
+        found.append(("if", node, [], context))
+        n = node.op.n_outs
+        for branch, values in ((THEN, node.inputs[1:1 + n]), (ELSE, node.inputs[1 + n:])):
+            inner = context + ((node, branch),)
+            found.extend(_group_entries(groups, inner))
+            for out, value in zip(node.outputs, values):
+                reads = [] if isinstance(value, Constant) else [value]
+                found.append(("alias", (out, value), reads, inner))
+    return found
+
+
+def _simulate(entries, frees, nbytes, taken) -> tuple[int, int, list]:
+    """Peak live bytes running the entries whose context ``taken`` accepts."""
     storage: dict = {}            # variable -> storage id (absent: not allocated here)
     holders: dict = {}            # storage id -> [bytes, variables sharing it]
     live = peak = 0
-    peak_step, alive = 0, []
-    for pos, node in enumerate(order):
-        for j, out in enumerate(node.outputs):
-            nbytes[out] = _nbytes(out, known.shapes.get(out))
-            source = _aliased_input(node, j)
-            if source is not None:
-                sid = storage.get(source)
-                if sid is not None:
-                    storage[out] = sid
-                    holders[sid][1].append(out)
-                continue
-            sid = len(holders)
-            storage[out] = sid
-            holders[sid] = [nbytes[out], [out]]
-            live += nbytes[out]
-        if live > peak or pos == 0:
-            peak, peak_step = live, pos
-            alive = sorted(((h[1][0], h[0]) for h in holders.values() if h[1]),
-                           key=lambda item: -item[1])
-        for var in frees.get(pos, ()):
+    peak_at, alive = 0, []
+    for idx, (kind, what, _, context) in enumerate(entries):
+        if not taken(context):
+            continue
+        if kind == "node":
+            node = what
+            for j, out in enumerate(node.outputs):
+                source = _aliased_input(node, j)
+                if source is not None:
+                    sid = storage.get(source)
+                    if sid is not None:
+                        storage[out] = sid
+                        holders[sid][1].append(out)
+                    continue
+                sid = len(holders)
+                storage[out] = sid
+                holders[sid] = [nbytes[out], [out]]
+                live += nbytes[out]
+            if live > peak or not alive:
+                peak, peak_at = live, idx
+                alive = sorted(((h[1][0], h[0]) for h in holders.values() if h[1]),
+                               key=lambda item: -item[1])
+        elif kind == "alias":
+            out, value = what
+            sid = storage.get(value)
+            if sid is not None:
+                storage[out] = sid
+                holders[sid][1].append(out)
+        for var in frees.get(idx, ()):
             sid = storage.pop(var, None)
             if sid is None:
                 continue
@@ -231,4 +258,70 @@ def memory_plan(fn, **inputs) -> MemoryPlan:
             holder[1].remove(var)
             if not holder[1]:
                 live -= holder[0]
-    return MemoryPlan(peak, peak_step, alive, order, dict(known.shapes), nbytes)
+    return peak, peak_at, alive
+
+
+def memory_plan(fn, **inputs) -> MemoryPlan:
+    """Peak memory ``fn`` will allocate, and what is alive at the peak, without running it.
+
+    Name each input: a tuple is its shape (``x=(1000, 784)``), anything else its value
+    (``k=10``, for inputs a shape depends on, e.g. a loop length, or an ifelse's
+    condition).  Inputs left out use their test value or, when fully known, their
+    static shape; shared variables their current value.  An ifelse whose condition is
+    not known counts the branch that needs more memory.
+    """
+    fgraph = fn.maker.fgraph
+    shapes, values = _known_inputs(fn, inputs)
+    order, lazy, allow_gc = _codegen_facts(fn)
+    known = _Shapes(fgraph, shapes, values)
+    for node in order:
+        known.infer(node)
+    nbytes = {out: _nbytes(out, known.shapes.get(out)) for node in order for out in node.outputs}
+    entries = _entries(fgraph, order, lazy)
+    last_read: dict = {}
+    for idx, (_, _, reads, _) in enumerate(entries):
+        for var in reads:
+            last_read[var] = idx
+    keep = set(fgraph.outputs)
+    frees: dict = {}
+    if allow_gc:
+        for var, idx in last_read.items():
+            if var not in keep:
+                frees.setdefault(idx, []).append(var)
+    choices = _branch_choices(entries, known)
+    best = None
+    for chosen in choices:
+        def taken(context, chosen=chosen):
+            return all(chosen[node] == branch for node, branch in context)
+        result = _simulate(entries, frees, nbytes, taken)
+        if best is None or result[0] > best[0]:
+            best = result
+    peak, peak_at, alive = best
+    node = entries[peak_at][1] if entries else None
+    step = order.index(node) if node in order else 0
+    return MemoryPlan(peak, step, alive, order, dict(known.shapes), nbytes)
+
+
+MAX_UNKNOWN_CONDITIONS = 8     # 2**8 walks of the schedule at most
+
+
+def _branch_choices(entries, known) -> list[dict]:
+    """Each ifelse's branch: from its condition's value where known, else every combination."""
+    fixed, unknown = {}, []
+    for kind, node, _, _ in entries:
+        if kind != "if":
+            continue
+        try:
+            fixed[node] = THEN if bool(np.asarray(known.value(node.inputs[0]))) else ELSE
+        except MemoryPlanError:
+            unknown.append(node)
+    if len(unknown) > MAX_UNKNOWN_CONDITIONS:
+        raise MemoryPlanError(f"{len(unknown)} ifelse conditions depend on input values "
+                              "not given: pass the inputs they depend on")
+    choices = []
+    for bits in range(2 ** len(unknown)):
+        chosen = dict(fixed)
+        for k, node in enumerate(unknown):
+            chosen[node] = ELSE if bits >> k & 1 else THEN
+        choices.append(chosen)
+    return choices
