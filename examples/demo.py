@@ -111,7 +111,8 @@ def printing(out_dir, train):
         th.printing.pydotprint(predict, outfile=os.path.join(out_dir, "predict.png"))
         th.printing.pydotprint(train, outfile=os.path.join(out_dir, "train.png"))
         page = os.path.join(out_dir, "train.html")
-        th.printing.graph_html(train, page, profile=train.profile)
+        th.printing.graph_html(train, page, profile=train.profile,
+                               shapes={"x": (400, 784), "y": (400,)})
         print(f"interactive view of train with its profile (open in a browser): {page}")
     except th.printing.GraphvizNotFoundError as exc:
         print(f"(no pictures: {exc})")

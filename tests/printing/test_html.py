@@ -53,6 +53,9 @@ def body_data(dom: str) -> dict:
     return dict(re.findall(r'data-th-([a-z-]+)="([^"]*)"', body))
 
 
+SHAPES = {"x": (50, 3), "y": (50,)}
+
+
 @pytest.fixture(scope="module")
 def profiled_train():
     graphs = logreg()
@@ -94,6 +97,19 @@ def test_groups_for_kernels_scan_bodies_and_branches():
         assert group["members"] and group["owner"] in data["nodes"]
 
 
+@needs_dot
+def test_planned_shapes_and_the_peak_are_shown(profiled_train):
+    _, data = graph_data(profiled_train, shapes=SHAPES)
+    plan = th.memory_plan(profiled_train, **SHAPES)
+    scheduled = [info for info in data["nodes"].values() if "step" in info]
+    assert all(info["shapes"] for info in scheduled if info["title"] != "Shape_i{0}")
+    assert any("(50,): 400 B" in s for info in scheduled for s in info["shapes"])
+    at_peak = [info for info in scheduled if "at_peak" in info]
+    assert len(at_peak) == len({var.owner for var, _ in plan.alive})
+    with pytest.raises(TypeError, match="needs a compiled Function"):
+        graph_data(tt.dvector("v") * 2, shapes=SHAPES)
+
+
 def test_heat_colours_run_from_white_to_red():
     assert heat_colour(0.0) == "#ffffff"
     assert heat_colour(1.0) == "#be141e"
@@ -114,7 +130,7 @@ def test_jupyter_html_view_is_an_isolated_frame():
 @needs_browser
 def test_page_renders_and_click_panel_works(profiled_train, tmp_path):
     page = tmp_path / "train.html"
-    graph_html(profiled_train, page, profile=profiled_train.profile)
+    graph_html(profiled_train, page, profile=profiled_train.profile, shapes=SHAPES)
     text = page.read_text()
     assert "http://" not in text.replace("http://www.w3.org", "")      # self-contained
     n_nodes = len(re.findall(r'<g id="[^"]*" class="node"', text))
@@ -134,6 +150,7 @@ def test_page_renders_and_click_panel_works(profiled_train, tmp_path):
     title = re.search(r'<h3 id="th-panel-title">(.*?)</h3>', dom).group(1)
     assert title.startswith(f"[id {info['id']}] ")
     assert "% of the nodes' time" in dom and "built at" in dom
+    assert "planned shapes and sizes" in dom
 
     shot = tmp_path / "train.png"
     run_browser(f"{page.as_uri()}#select={slowest}", f"--screenshot={shot}",

@@ -19,6 +19,8 @@ import os
 import re
 from importlib import resources
 
+from theanine.compile.function_module import Function
+from theanine.compile.memory_plan import MemoryPlanError, memory_plan
 from theanine.compile.profiling import FunctionProfile, ProfileStats
 from theanine.compile.profiling_memory import format_bytes
 from theanine.graph.basic import Constant
@@ -201,17 +203,43 @@ def _svg_only(svg: str) -> str:
     return re.sub(r"<!--.*?-->", "", svg[start:], flags=re.S)
 
 
-def graph_data(obj, profile=None):
+def _plan(obj, shapes):
+    """``memory_plan`` of a Function for the page: with ``shapes`` as given (errors
+    raised), else from test values and static shapes when they suffice (or None)."""
+    if not isinstance(obj, Function):
+        if shapes:
+            raise TypeError("graph_html: shapes= needs a compiled Function")
+        return None
+    if shapes:
+        return memory_plan(obj, **shapes)
+    try:
+        return memory_plan(obj)
+    except MemoryPlanError:
+        return None
+
+
+def _add_plan(info, node, plan) -> None:
+    info["shapes"] = [f"{plan.shapes[o]}: {format_bytes(plan.nbytes.get(o, 0))}"
+                      for o in node.outputs if o in plan.shapes]
+    if any(var.owner is node for var, _ in plan.alive):
+        info["at_peak"] = f"alive at the planned peak of {format_bytes(plan.peak)}"
+
+
+def graph_data(obj, profile=None, shapes=None):
     """The DOT writer (with its source written) and the JSON-ready table of the page."""
     view = graph_view(obj)
     timings = profile_of(obj, profile)
+    plan = _plan(obj, shapes)
     writer = _HtmlDotWriter(view, timings)
     source = writer.source()
     total = sum(t for t, _, _ in timings.values())
+    planned = {var.owner for var in plan.nbytes} if plan is not None else set()
     nodes = {}
     for key, name in writer.names.items():
         if name.startswith("a"):
             nodes[name] = _apply_info(key, writer, view, timings, total)
+            if key in planned:
+                _add_plan(nodes[name], key, plan)
         elif name in source:
             nodes[name] = _var_info(key, writer)
     for info in nodes.values():
@@ -227,15 +255,18 @@ def _asset(name: str) -> str:
     return resources.files("theanine.printing").joinpath(name).read_text()
 
 
-def graph_html(obj, outfile=None, profile=None) -> str:
+def graph_html(obj, outfile=None, profile=None, shapes=None) -> str:
     """An interactive page of ``obj`` (Function, Variable(s), Apply or FunctionGraph).
 
     Returns the HTML text; with ``outfile`` also writes it there.  ``profile``
     (a ``ProfileStats`` such as ``f.profile`` of a function compiled with
     ``profile=True``, after some calls) adds times and memory and colours the
-    nodes by time.  Needs Graphviz's ``dot``.
+    nodes by time.  For a Function, ``shapes`` (``{"x": (400, 784)}``, as for
+    ``th.memory_plan``; by default test values and static shapes where they
+    suffice) adds each output's shape and size and marks what is alive at the
+    planned memory peak.  Needs Graphviz's ``dot``.
     """
-    source, data = graph_data(obj, profile)
+    source, data = graph_data(obj, profile, shapes)
     svg = _svg_only(render(source, "svg").decode())
     payload = json.dumps(data).replace("</", "<\\/")
     page = _asset("html_view.html")

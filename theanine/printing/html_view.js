@@ -156,6 +156,7 @@
       html += row("op", info.op) + row("step in the schedule", info.step) +
         row("runs", info.lazy) + row("inputs", info.inputs) +
         row("outputs (type and static shape)", info.outputs) +
+        row("planned shapes and sizes", info.shapes) + row("memory", info.at_peak) +
         row("built at", info.source.length ? info.source : ["(no user line recorded)"]) +
         row("in place", info.inplace.length ? info.inplace : ["no view or overwrite"]) +
         row("destroy_map", JSON.stringify(info.destroy_map)) +
