@@ -119,3 +119,16 @@ def test_lazy_branches_follow_the_condition_or_take_the_larger():
     assert close(then_plan.peak, measured_peak(fn, 0.0, 1.0, *mats))
     assert close(else_plan.peak, measured_peak(fn, 1.0, 0.0, *mats))
     assert th.memory_plan(fn, **shapes).peak == then_plan.peak     # condition unknown
+
+
+def test_tutorial_exercise_4_polynomial_by_scan_agrees_with_the_profiler():
+    coefficients, x = tt.vector("coefficients"), tt.scalar("x")
+    partial_sums, updates = th.scan(lambda c, p, total, v: total + c * (v ** p),
+                                    outputs_info=tt.zeros_like(x),
+                                    sequences=[coefficients, tt.arange(10000)],
+                                    non_sequences=x)
+    with profiled():
+        fn = th.function([coefficients, x], partial_sums[-1], updates=updates)
+    fn.profile.atexit_print = False
+    plan = th.memory_plan(fn, coefficients=(3000,), x=())
+    assert close(plan.peak, measured_peak(fn, np.linspace(-1, 1, 3000), 0.5)), plan

@@ -234,13 +234,14 @@ def graph_data(obj, profile=None, shapes=None):
     source = writer.source()
     total = sum(t for t, _, _ in timings.values())
     planned = {var.owner for var in plan.nbytes} if plan is not None else set()
+    drawn = {found.group(1) for line in writer.lines if (found := _NODE_LINE.match(line))}
     nodes = {}
     for key, name in writer.names.items():
         if name.startswith("a"):
             nodes[name] = _apply_info(key, writer, view, timings, total)
             if key in planned:
                 _add_plan(nodes[name], key, plan)
-        elif name in source:
+        elif name in drawn:
             nodes[name] = _var_info(key, writer)
     for info in nodes.values():
         info["search"] = f"{info['title']} {info.get('id', '')} " \
