@@ -48,6 +48,9 @@ def profiling(rng, data):
     print("\n".join(text.splitlines()[3:7]) + "\n")
     print(excerpt(text, ["Class (", "Ops (", "Apply ("], rows=4))
     print(excerpt(text, ["Memory of"], rows=3))
+    plan = th.memory_plan(train, x=data[0].shape, y=data[1].shape)
+    print(f"th.memory_plan(train, x={data[0].shape}, y={data[1].shape}) predicted, before "
+          f"running, a peak of {plan.peak} bytes with {len(plan.alive)} values alive")
     return train, predict
 
 
@@ -107,6 +110,10 @@ def printing(out_dir, train):
         th.printing.pydotprint_variables(prediction, os.path.join(out_dir, "prediction.png"))
         th.printing.pydotprint(predict, outfile=os.path.join(out_dir, "predict.png"))
         th.printing.pydotprint(train, outfile=os.path.join(out_dir, "train.png"))
+        page = os.path.join(out_dir, "train.html")
+        th.printing.graph_html(train, page, profile=train.profile,
+                               shapes={"x": (400, 784), "y": (400,)})
+        print(f"interactive view of train with its profile (open in a browser): {page}")
     except th.printing.GraphvizNotFoundError as exc:
         print(f"(no pictures: {exc})")
 

@@ -198,6 +198,8 @@ _add("optimizer_including", "", "Colon-separated rewrite tags or names to includ
 _add("profile", False, "Profile every compiled function", _parse_bool)
 _add("profile_memory", False, "Also profile memory (needs profile)", _parse_bool)
 _add("profile_optimizer", False, "Profile the rewrite passes", _parse_bool)
+_add("trace_rewrites", False, "Record every rewrite (rule, pass, old and new variable) "
+     "for f.maker.explain", _parse_bool)
 _add("profiling__destination", "stderr", "Where profiles are printed at exit")
 _add("profiling__n_apply", 20, "Rows in the Apply table of a profile", int)
 _add("profiling__n_ops", 20, "Rows in the Ops table of a profile", int)

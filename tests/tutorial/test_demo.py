@@ -27,8 +27,12 @@ def test_demo_tour(tmp_path):
                    "[ 0.  1.  4.  9. 16. 25. 36. 49. 64. 81.]\n19.0\n19.0\n",
                    "gt(1 / (1 + exp(-(x \\dot w) - b)), 0.5)", "Elemwise{Composite{gt(",
                    "dot: shapes (5, 10) and (5, 3) not aligned", "demo.py",
-                   "the second reuses the compiled function"):
+                   "the second reuses the compiled function",
+                   "th.memory_plan(train, x=(400, 784), y=(400,)) predicted",
+                   "interactive view of train with its profile"):
         assert needle in out, needle
     for name in ("prediction", "predict", "train"):
         assert (tmp_path / "out" / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
+    page = (tmp_path / "out" / "train.html").read_text()
+    assert '"profiled": true' in page and "<svg" in page
     assert "Profile:" not in done.stderr       # the tour's profiles are not printed at exit

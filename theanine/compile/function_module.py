@@ -17,6 +17,7 @@ from theanine.graph.basic import Constant, Variable, clone_replace, graph_inputs
 from theanine.graph.destroyhandler import attach_destroy_handler
 from theanine.graph.fg import FunctionGraph, InconsistencyError, MissingInputError
 from theanine.graph.rewriting.pipeline import run_pipeline
+from theanine.graph.rewriting.trace import explain_variable
 from theanine.graph.shared import SharedVariable
 from theanine.graph.utils import user_line
 from theanine.link.callspec import ArgSpec, CallSpec, output_copy_flags
@@ -36,12 +37,15 @@ def _printing_missing(fn, **kwargs):
     raise RuntimeError("theanine.printing is not loaded")
 
 
-_display = {"dprint": _printing_missing, "svg": lambda fn: None, "text": repr}
+_display = {"dprint": _printing_missing, "svg": lambda fn: None, "text": repr,
+            "html": lambda fn: None}
 
 
-def set_function_display(dprint, svg, text) -> None:
+def set_function_display(dprint, svg, text, html=None) -> None:
     """Install ``Function.dprint`` and its Jupyter views (registered by printing)."""
     _display.update(dprint=dprint, svg=svg, text=text)
+    if html is not None:
+        _display["html"] = html
 
 
 class UnusedInputError(ValueError):
@@ -60,6 +64,11 @@ class FunctionMaker:
         self.linker = linker
         self.timings = timings
         self.rewrite_report = report
+
+    def explain(self, var_or_node):
+        """Which rewrites changed ``var_or_node`` (of the graph given to ``function``) on
+        its way to what runs; needs ``config.trace_rewrites`` at compile time."""
+        return explain_variable(self.fgraph, var_or_node)
 
 
 class Function:
@@ -115,6 +124,10 @@ class Function:
     def _repr_svg_(self):
         """Jupyter shows a Function as its graph picture (None without Graphviz)."""
         return _display["svg"](self)
+
+    def _repr_html_(self):
+        """Jupyter's interactive view (``printing.graph_html``), with the profile if any."""
+        return _display["html"](self)
 
     def _repr_pretty_(self, printer, cycle):
         """IPython's text view: the debugprint tree."""

@@ -81,6 +81,10 @@ class Variable:
         """Jupyter shows a Variable as its graph picture (None: no picture)."""
         return _display["svg"](self)
 
+    def _repr_html_(self):
+        """Jupyter's interactive view of the graph (None: no view, the picture or text)."""
+        return _display["html"](self)
+
     def _repr_pretty_(self, printer, cycle):
         """IPython's text view: the debugprint tree of a computed Variable."""
         printer.text(repr(self) if cycle else _display["text"](self))
@@ -430,9 +434,11 @@ def set_printer(fn) -> None:
     _printer = fn
 
 
-_display = {"svg": lambda var: None, "text": repr}
+_display = {"svg": lambda var: None, "text": repr, "html": lambda var: None}
 
 
-def set_display(svg, text) -> None:
-    """Install the Jupyter views of Variables: ``svg(var)`` and ``text(var)``."""
+def set_display(svg, text, html=None) -> None:
+    """Install the Jupyter views of Variables: ``svg(var)``, ``text(var)``, ``html(var)``."""
     _display.update(svg=svg, text=text)
+    if html is not None:
+        _display["html"] = html

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 
 from theanine.printing.common import (
+    GraphView,
     IdMaker,
     InnerGraph,
     branch_name,
@@ -176,6 +177,26 @@ class _TreePrinter:
                     self.tree(out, indent="  ", suffix=suffix, leaf_labels=labels)
 
 
+def _print_tree(view, ids="CHAR", depth=-1, print_type=False, stop_on_name=False,
+                markers=(True, True)) -> _TreePrinter:
+    printer = _TreePrinter(ids, depth, print_type, stop_on_name, markers, view.order, view.lazy)
+    if view.backend not in (None, "vm", "cvm", "py"):       # say which engine runs it
+        printer.lines.append(f"Compiled for the {view.backend} backend:")
+    for pos, out in enumerate(view.outputs):
+        target = view.updates.get(pos)
+        suffix = f" (update of {variable_text(target)})" if target is not None else ""
+        printer.tree(out, suffix=suffix)
+    printer.inner_sections()
+    return printer
+
+
+def node_ids(obj, ids: str = "CHAR") -> dict:
+    """``{Apply or leaf Variable: 'A'}``: the ids ``debugprint(obj)`` prints, so that
+    every view of a graph (tree, picture, HTML) names a node the same way."""
+    view = obj if isinstance(obj, GraphView) else graph_view(obj)
+    return dict(_print_tree(view, ids).ids.ids)
+
+
 def debugprint(obj, depth: int = -1, print_type: bool = False, file=None, ids: str = "CHAR",
                stop_on_name: bool = False, print_destroy_map: bool | None = None,
                print_view_map: bool | None = None):
@@ -190,14 +211,7 @@ def debugprint(obj, depth: int = -1, print_type: bool = False, file=None, ids: s
     view = graph_view(obj)
     markers = (True if print_destroy_map is None else print_destroy_map,
                view.compiled if print_view_map is None else print_view_map)
-    printer = _TreePrinter(ids, depth, print_type, stop_on_name, markers, view.order, view.lazy)
-    if view.backend not in (None, "vm", "cvm", "py"):       # say which engine runs it
-        printer.lines.append(f"Compiled for the {view.backend} backend:")
-    for pos, out in enumerate(view.outputs):
-        target = view.updates.get(pos)
-        suffix = f" (update of {variable_text(target)})" if target is not None else ""
-        printer.tree(out, suffix=suffix)
-    printer.inner_sections()
+    printer = _print_tree(view, ids, depth, print_type, stop_on_name, markers)
     text = "\n".join(printer.lines) + "\n"
     if file == "str":
         return text

@@ -18,7 +18,6 @@ from theanine.config import config
 from theanine.graph.basic import Constant, Variable, io_toposort
 from theanine.ifelse import IfElse
 from theanine.printing.common import (
-    IdMaker,
     branch_name,
     graph_view,
     inner_graphs,
@@ -28,7 +27,7 @@ from theanine.printing.common import (
     truncate,
     variable_text,
 )
-from theanine.printing.debugprint import op_label
+from theanine.printing.debugprint import node_ids, op_label
 from theanine.scalar.basic import ScalarOp
 from theanine.scan.op import Scan
 from theanine.tensor.basic import MakeVector
@@ -97,7 +96,7 @@ class _DotWriter:
                  scan_graphs, var_with_name_simple):
         self.view = view
         self.compact = compact
-        self.ids = IdMaker("CHAR" if with_ids else "")
+        self.ids = node_ids(view) if with_ids else {}     # the ids debugprint prints
         self.high_contrast = high_contrast
         self.max_label_size = max_label_size
         self.scan_graphs = scan_graphs
@@ -155,12 +154,13 @@ class _DotWriter:
 
     def add_var(self, var, labels, indent) -> str:
         name = self.dot_name(var, "v")
-        ident = self.ids(var)
+        ident = self.ids.get(var)
         label = truncate(self.var_label(var, labels), self.max_label_size)
         if ident:
             label = f"[id {ident}] {label}"
         colour = VARIABLE_COLOURS[self.role(var, labels)]
-        attrs = _attrs(label=label, shape="box", **self.style(colour))
+        attrs = _attrs(label=label, shape="box", **self.style(colour),
+                       **self.extra_attrs(var, name))
         self.lines.append(f"{indent}{name} {attrs};")
         return name
 
@@ -168,7 +168,7 @@ class _DotWriter:
     def add_apply(self, node, indent) -> str:
         name = self.dot_name(node, "a")
         label = truncate(op_label(node.op), self.max_label_size)
-        ident = self.ids(node)
+        ident = self.ids.get(node)
         if ident:
             label = f"[id {ident}] {label}"
         pos = self.view.order.get(node)
@@ -179,10 +179,18 @@ class _DotWriter:
             ifelse_node, branch = lazy
             where = self.view.order[ifelse_node]
             label += f"\nonly in {branch_name(branch)} branch of step {where}"
-        colour = OP_COLOURS[op_kind(node.op)]
-        attrs = _attrs(label=label, shape="ellipse", **self.style(colour))
+        colour = self.apply_colour(node)
+        attrs = _attrs(label=label, shape="ellipse", **self.style(colour),
+                       **self.extra_attrs(node, name))
         self.lines.append(f"{indent}{name} {attrs};")
         return name
+
+    def apply_colour(self, node) -> str:
+        return OP_COLOURS[op_kind(node.op)]
+
+    def extra_attrs(self, key, name: str) -> dict:
+        """More DOT attributes for the node drawn for ``key`` (a subclass hook)."""
+        return {}
 
     def edge(self, src, dst, indent, **attrs) -> None:
         text = _attrs(**attrs)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from theanine.graph.basic import Apply, Variable
 from theanine.graph.fg import Feature, InconsistencyError
+from theanine.graph.rewriting.reasons import decline
 from theanine.graph.utils import _inherited as inherited
 
 _rewrite_observers: list = []
@@ -134,7 +135,8 @@ def apply_replacements(fgraph, node, pairs, rule_name: str) -> bool:
         for old, new in pairs:
             fgraph.replace(old, new, reason=rule_name)
         fgraph.validate()
-    except InconsistencyError:
+    except InconsistencyError as exc:
+        decline(f"{rule_name} was refused: {exc}", node)
         for nd, i, old, _ in reversed(log.changes):
             fgraph.change_node_input(nd, i, old, reason="revert")
         return False
@@ -286,9 +288,10 @@ class _ImportTracker(Feature):
 class GraphPass(RewritePass):
     """A whole-graph transformation ``fn(fgraph) -> Counter | None``."""
 
-    def __init__(self, name, fn: Callable, tags=("fast_run",)):
+    def __init__(self, name, fn: Callable, tags=("fast_run",), rules=()):
         super().__init__(name, tags)
         self.fn = fn
+        self.rules = tuple(rules) or (name,)     # the rule names its report counts
 
     def apply(self, fgraph, query=None) -> PassReport:
         report = PassReport(self.name, nodes_before=len(fgraph.apply_nodes), iterations=1)

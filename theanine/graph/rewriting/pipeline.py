@@ -11,8 +11,10 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass, field, replace
 
+from theanine.config import config
 from theanine.graph.rewriting.basic import EquilibriumPass, GraphPass, Rule
 from theanine.graph.rewriting.merge import merge_graph
+from theanine.graph.rewriting.trace import RewriteTrace
 
 
 @dataclass(frozen=True)
@@ -111,15 +113,24 @@ def run_pipeline(fgraph, query: Query) -> RewriteReport:
     report = RewriteReport()
     if query.capabilities is not None or not hasattr(fgraph, "capabilities"):
         fgraph.capabilities = query.capabilities
+    fgraph.pipeline_outputs = list(fgraph.outputs)     # what explain_rewrite starts from
+    trace = None
+    if config.trace_rewrites:           # opt-in: off, nothing listens to the rewrites
+        trace = fgraph.rewrite_trace = RewriteTrace()
+        fgraph.attach_feature(trace)
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         for rewrite_pass in PIPELINE:
             if rewrite_pass.selected(query):
+                if trace is not None:
+                    trace.current_pass = rewrite_pass.name
                 report.passes.append(rewrite_pass.apply(fgraph, query))
     finally:
         if was_enabled:
             gc.enable()
+        if trace is not None:
+            fgraph.remove_feature(trace)
     return report
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from theanine.graph.basic import Constant
 from theanine.graph.rewriting.basic import Rule
 from theanine.graph.rewriting.pipeline import register_rule
+from theanine.graph.rewriting.reasons import decline
 from theanine.scalar import basic as ts
 from theanine.tensor import basic as tb
 from theanine.tensor.alloc import Alloc, alloc
@@ -32,12 +33,12 @@ FOLD_LIMIT = 1 << 20    # elements: larger folded results are kept only if no in
 
 def constant_folding(fgraph, node):
     """A node whose inputs are all constants becomes the constant it computes."""
-    for inp in node.inputs:
+    for pos, inp in enumerate(node.inputs):
         if not isinstance(inp, Constant):
-            return None
+            return decline(f"input {pos} is not a constant", node)
     op = node.op
     if op.destroy_map or not op.do_constant_folding(fgraph, node):
-        return None
+        return decline("the op asks not to be folded (or works in place)", node)
     if not all(isinstance(o.type, TensorType) for o in node.outputs):
         return None
     storage = [[None] for _ in node.outputs]
@@ -50,7 +51,8 @@ def constant_folding(fgraph, node):
     for var, (value,) in zip(node.outputs, storage):
         value = np.array(value, dtype=var.dtype, copy=True)
         if value.size > FOLD_LIMIT and value.size > biggest_in:
-            return None
+            return decline(f"the folded constant would be larger than {FOLD_LIMIT} "
+                           "elements and than every input", node)
         out.append(var.type.make_constant(value))
     return out
 
@@ -88,7 +90,10 @@ def useless_cast(fgraph, node):
         (y,) = inner.inputs
         if y.dtype == op.dtype and np.can_cast(y.dtype, x.dtype, "safe"):
             return [as_replacement(y, node.outputs[0])]
-    return None
+        return decline("the inner cast loses precision, or does not come back to the "
+                       "original dtype", node)
+    return decline(f"the input is {x.dtype} (the cast makes {op.dtype}) and is not itself "
+                   "a cast", node)
 
 
 @register_op_rule("canonicalize", DimShuffle, name="useless_dimshuffle")
@@ -100,7 +105,7 @@ def useless_dimshuffle(fgraph, node):
         return [x]
     inner = x.owner
     if inner is None or not isinstance(inner.op, DimShuffle):
-        return None
+        return decline("not an identity, and its input is no DimShuffle to merge with", node)
     (y,) = inner.inputs
     order = tuple("x" if i == "x" else inner.op.new_order[i] for i in op.new_order)
     composed = DimShuffle(y.ndim, order)

@@ -26,6 +26,7 @@ import numpy as np
 from theanine.graph.basic import Constant
 from theanine.graph.rewriting.basic import GraphPass
 from theanine.graph.rewriting.pipeline import replace_pass
+from theanine.graph.rewriting.reasons import decline, reasons_wanted
 from theanine.scalar.basic import ScalarOp
 from theanine.scalar.composite import (
     Composite,
@@ -165,16 +166,38 @@ def _grow(root, clients, position, assigned, memo, caps) -> _Group:
                 heapq.heappush(heap, (-position[p], id(p), p))
 
     push_producers(root)
-    while heap and group.n_ops < MAX_FUSED_OPS:
+    while heap:
         _, _, p = heapq.heappop(heap)
-        if not fusable_node(p, memo, caps) or _pattern(p.outputs[0]) != pattern \
-                or p.outputs[0].ndim != root.outputs[0].ndim:
+        if group.n_ops >= MAX_FUSED_OPS:
+            decline(f"fusion stopped here: the group reached {MAX_FUSED_OPS} ops", p)
+            break
+        if not fusable_node(p, memo, caps):
+            if reasons_wanted():
+                decline(f"fusion stopped here: {why_not_fusable(p, caps)}", p)
+            continue
+        if _pattern(p.outputs[0]) != pattern or p.outputs[0].ndim != root.outputs[0].ndim:
+            decline("fusion stopped here: the output's broadcast pattern differs from the "
+                    "group's (it would be computed once per element of the larger shape)", p)
             continue
         if not all(c in group.members for c, _ in clients[p.outputs[0]]):
+            decline("fusion stopped here: the output has a client outside the group", p)
             continue
         group.add(p)
         push_producers(p)
     return group
+
+
+def why_not_fusable(node, caps=DEFAULT_CAPABILITIES) -> str:
+    """Why ``fusable_node`` says no, in words."""
+    op = node.op
+    if not isinstance(op, Elemwise):
+        return f"{type(op).__name__} is not an elementwise op"
+    if op.inplace_pattern:
+        return "the op already works in place"
+    if len(node.outputs) != 1:
+        return "the op has several outputs"
+    return (f"the backend's kernels cannot express {op.scalar_op} for dtypes "
+            f"{[i.dtype for i in node.inputs]}")
 
 
 def _build(group: _Group, order_pos) -> tuple[Composite, list]:
@@ -237,13 +260,15 @@ def fuse(fgraph) -> Counter:
             continue
         comp, in_vars = _build(group, position)
         if len(in_vars) > MAX_FUSED_INPUTS or not in_vars:
+            decline(f"the group would read {len(in_vars)} inputs (limit {MAX_FUSED_INPUTS})",
+                    node)
             continue
         out = node.outputs[0]
         new = Elemwise(comp)(*[_as_input(v, out.ndim) for v in in_vars])
         if new.type != out.type and out.type.convert_variable(new) is None:
             continue
         new.name = out.name
-        fgraph.replace(out, new, reason="fusion")
+        fgraph.replace(out, new, reason="fuse_elemwise")
         counts["fuse_elemwise"] += 1
     counts.update(_fuse_reductions(fgraph, caps))
     return counts
@@ -269,9 +294,10 @@ def _fuse_reductions(fgraph, caps) -> Counter:
         out = node.outputs[0]
         if new.type != out.type and out.type.convert_variable(new) is None:
             continue
-        fgraph.replace(out, new, reason="fusion")
+        fgraph.replace(out, new, reason="fuse_reduce")
         counts["fuse_reduce"] += 1
     return counts
 
 
-replace_pass("fusion", GraphPass("fusion", fuse, tags=("fast_run", "fusion")))
+replace_pass("fusion", GraphPass("fusion", fuse, tags=("fast_run", "fusion"),
+                                 rules=("fuse_elemwise", "fuse_reduce")))

@@ -18,6 +18,7 @@ from theanine.graph.basic import Apply, Constant
 from theanine.graph.destroyhandler import attach_destroy_handler
 from theanine.graph.rewriting.basic import GraphPass, apply_replacements
 from theanine.graph.rewriting.pipeline import replace_pass
+from theanine.graph.rewriting.reasons import decline, reasons_wanted
 from theanine.tensor.elemwise import Elemwise
 
 
@@ -26,11 +27,25 @@ def _elemwise_candidates(fgraph, node, handler) -> list[int]:
     out = node.outputs[0]
     update_of_out = any(fgraph.outputs[k] is out for k in handler.updates.values())
     cands = []
+    why = reasons_wanted()      # explain_rewrite is listening: say why inputs are skipped
     for pos, inp in enumerate(node.inputs):
-        if isinstance(inp, Constant) or inp.type != out.type:
+        if isinstance(inp, Constant):
+            why and decline(f"input {pos} is a constant", node)
             continue
-        if inp in node.inputs[:pos] or not handler.may_destroy(fgraph, inp) \
-                or not handler.may_run_last(fgraph, node, inp):
+        if inp.type != out.type:
+            why and decline(f"input {pos} ({inp.type}) is not of the output's type {out.type}",
+                            node)
+            continue
+        if inp in node.inputs[:pos]:
+            continue
+        if not handler.may_destroy(fgraph, inp):
+            why and decline(f"input {pos} may not be overwritten: it is a constant, a function "
+                            "input not marked In(x, mutable=True), or a buffer another node "
+                            "overwrites", node)
+            continue
+        if not handler.may_run_last(fgraph, node, inp):
+            why and decline(f"input {pos} is read by another node that must run after this "
+                            "one", node)
             continue
         priority = 0 if (update_of_out and inp in handler.updates) else (
             1 if len(fgraph.clients[inp]) == 1 else 2)
@@ -72,4 +87,6 @@ def make_inplace(fgraph) -> Counter:
     return counts
 
 
-replace_pass("inplace", GraphPass("inplace", make_inplace, tags=("fast_run", "inplace")))
+replace_pass("inplace", GraphPass("inplace", make_inplace, tags=("fast_run", "inplace"),
+                                  rules=("inplace_elemwise", "inplace_gemm", "inplace_gemv",
+                                         "inplace_ger", "inplace_incsubtensor")))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from theanine.graph.rewriting.reasons import decline
 from theanine.scalar import basic as ts
 from theanine.tensor import math as tm
 from theanine.tensor.elemwise import CAReduce, DimShuffle, keep_dims, normalize_axis
@@ -115,8 +116,10 @@ def sigmoid_times_exp(fgraph, node):
         else:
             factors.append(var)
     exps = [f for f in factors if type(scalar_op_of(f)) is ts.Exp]
-    if not exps or any(f.dtype != out.dtype for f in factors):
-        return None
+    if not exps:
+        return decline("no factor of the product is an exp", node)
+    if any(f.dtype != out.dtype for f in factors):
+        return decline("a factor has another dtype than the product", node)
     for sig in factors:
         if type(scalar_op_of(sig)) is not ts.Sigmoid:
             continue
@@ -127,7 +130,7 @@ def sigmoid_times_exp(fgraph, node):
                 for f in rest:
                     expr = tm.mul(f, expr)
                 return [as_replacement(tm.neg(expr) if negs % 2 else expr, out)]
-    return None
+    return decline("no sigmoid(v) factor next to an exp(-v) factor", node)
 
 
 def _is_max_shifted(arg) -> bool:

@@ -19,6 +19,7 @@ import numpy as np
 from theanine.graph.basic import Constant, Variable
 from theanine.graph.rewriting.basic import Rule
 from theanine.graph.rewriting.pipeline import register_rule
+from theanine.graph.rewriting.reasons import decline, reasons_wanted
 from theanine.scalar import basic as ts
 from theanine.tensor import basic as tb
 from theanine.tensor.elemwise import DimShuffle, Elemwise, elemwise_op
@@ -280,10 +281,42 @@ class PatternRule(Rule):
     def _rewrite(self, fgraph, node):
         out = node.outputs[0]
         bindings = match(out, self.in_pattern)
-        if bindings is None or (self.guard is not None and not self.guard(**bindings)):
+        if bindings is None:
+            if reasons_wanted():
+                decline(f"{describe(self.in_pattern)} does not match: "
+                        f"{mismatch(out, self.in_pattern)}", node)
             return None
+        if self.guard is not None and not self.guard(**bindings):
+            return decline(f"its condition {getattr(self.guard, '__name__', 'guard')} "
+                           "does not hold", node)
         new = as_replacement(build(self.out_pattern, bindings, out), out)
-        return None if new is None else [new]
+        if new is None:
+            return decline("the replacement would not keep the output's type", node)
+        return [new]
+
+
+def mismatch(var: Variable, pattern, where: str = "the output") -> str:
+    """The first place where ``var`` differs from ``pattern`` (for ``explain_rewrite``;
+    the matcher itself stays lean)."""
+    if type(pattern) is tuple:
+        head, *args = pattern
+        name = describe((head,))[:-2]
+        if not _head_matches(head, var):
+            got = "a graph input or constant" if var.owner is None else f"{var.owner.op}"
+            return f"{where} is {got}, not {name}"
+        inputs = var.owner.inputs
+        if len(inputs) != len(args):
+            return f"{where} has {len(inputs)} inputs, the pattern {len(args)}"
+        for pos, (inp, sub) in enumerate(zip(inputs, args)):
+            if match(inp, sub, {}) is None:
+                return mismatch(inp, sub, f"input {pos} of {name}")
+        return f"{where}: a name is bound to two different variables"
+    if isinstance(pattern, Var) and pattern.predicate is not None \
+            and not pattern.predicate(var):
+        return f"{where} ({var}) is not {getattr(pattern.predicate, '__name__', 'accepted')}"
+    if isinstance(pattern, _NUMBERS) and not is_constant_value(var, pattern):
+        return f"{where} ({var}) is not the constant {pattern}"
+    return f"{where}: a name is bound to two different variables"
 
 
 def register_pattern(pass_name: str, in_pattern: tuple, out_pattern, name: str | None = None,
@@ -326,6 +359,7 @@ def register_op_rule(pass_name: str, *ops, name=None, tags=()):
 
 
 __all__ = ["ElemwiseOf", "PatternRule", "Var", "as_replacement", "build", "constant_array",
+           "mismatch",
            "constant_value", "fits", "is_constant_value", "is_elemwise", "known_nonnegative",
            "known_nonzero", "make_constant", "match", "register_elemwise_rule",
            "register_op_rule", "register_pattern", "scalar_op_of", "single_client"]
