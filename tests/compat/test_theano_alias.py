@@ -8,20 +8,8 @@ import numpy as np
 import pytest
 
 import theanine as th
-from theanine.compat import install_theano_alias, theano_modules
 
 HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture
-def theano():
-    saved = {name: sys.modules.get(name) for name in theano_modules()}
-    yield install_theano_alias()
-    for name, module in saved.items():
-        if module is None:
-            sys.modules.pop(name, None)
-        else:
-            sys.modules[name] = module
 
 
 def test_theano_module_names_resolve_to_theanine(theano):

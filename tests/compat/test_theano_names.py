@@ -2,24 +2,11 @@
 gradient modifiers, scan utilities, ``RandomStreams.multinomial``, module paths and
 the missing-name error."""
 
-import sys
 
 import numpy as np
 import pytest
 
 import theanine as th
-from theanine.compat import install_theano_alias, theano_modules
-
-
-@pytest.fixture
-def theano():
-    saved = {name: sys.modules.get(name) for name in theano_modules()}
-    yield install_theano_alias()
-    for name, module in saved.items():
-        if module is None:
-            sys.modules.pop(name, None)
-        else:
-            sys.modules[name] = module
 
 
 def test_config_keys_programs_read(theano):

@@ -5,24 +5,9 @@ Hamiltonian Monte Carlo (leapfrog steps in scan, shared-state updates) and an LS
 (scan).  Each must train: its cost decreases (HMC: the samples' mean and covariance
 approach the target Gaussian's)."""
 
-import sys
 from collections import OrderedDict
 
 import numpy
-import pytest
-
-from theanine.compat import install_theano_alias, theano_modules
-
-
-@pytest.fixture
-def theano():
-    saved = {name: sys.modules.get(name) for name in theano_modules()}
-    yield install_theano_alias()
-    for name, module in saved.items():
-        if module is None:
-            sys.modules.pop(name, None)
-        else:
-            sys.modules[name] = module
 
 
 def binary_patterns(rng, n, n_visible, n_prototypes=4, flip=0.05):

@@ -204,8 +204,12 @@ def test_scan_poly_example(capsys):
         numpy.polyval(coeff[::-1], 0.7), rel=1e-12)
 
 
-def test_exercise_4_polynomial_reduced_by_scan():
-    """Exercise 4: the polynomial with the sum done by scan (an accumulator output)."""
+@pytest.mark.parametrize("mode", [None, "JAX"])
+def test_exercise_4_polynomial_reduced_by_scan(mode):
+    """Exercise 4: the polynomial with the sum done by scan (an accumulator output),
+    on the default engine and on the JAX backend."""
+    if mode == "JAX":
+        pytest.importorskip("jax", reason="the JAX backend needs the jax package")
     coefficients = T.vector("coefficients")
     x = T.scalar("x")
     max_coefficients_supported = 10000
@@ -220,7 +224,7 @@ def test_exercise_4_polynomial_reduced_by_scan():
                                         non_sequences=x)
     polynomial = partial_sums[-1]
     calculate_polynomial = theano.function(inputs=[coefficients, x], outputs=polynomial,
-                                           updates=updates)
+                                           updates=updates, mode=mode)
     test_coeff = numpy.asarray([1, 0, 2], dtype=numpy.float32)
     assert calculate_polynomial(test_coeff, 3) == 19.0
     coeff = numpy.random.default_rng(2).standard_normal(9)

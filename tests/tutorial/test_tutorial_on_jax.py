@@ -1,12 +1,11 @@
 """The tutorial's programs, unchanged, with ``config.mode = "JAX"``: the page's
-loops, conditions and polynomial exercises give the page's values on the JAX
-backend too (the logistic regression is in test_advanced_theano.py)."""
+loops and conditions give the page's values on the JAX backend too (the logistic
+regression and exercise 4 are in test_advanced_theano.py)."""
 
 import numpy
 import pytest
 
 import theanine as theano
-from theanine import tensor as T
 from theanine.link.jax import available
 
 pytestmark = pytest.mark.skipif(not available(), reason="the JAX backend needs jax")
@@ -50,16 +49,3 @@ def test_scan_examples_on_jax(capsys):
     coeff = numpy.random.default_rng(1).standard_normal(7)
     assert env["calculate_polynomial"](coeff, 0.7) == pytest.approx(
         numpy.polyval(coeff[::-1], 0.7), rel=1e-5)
-
-
-def test_exercise_4_accumulator_on_jax():
-    coefficients, x = T.vector("coefficients"), T.scalar("x")
-    partial_sums, updates = theano.scan(
-        fn=lambda coeff, power, total, free_var: total + coeff * (free_var ** power),
-        outputs_info=T.zeros_like(x), sequences=[coefficients, T.arange(10000)],
-        non_sequences=x)
-    f = theano.function([coefficients, x], partial_sums[-1], updates=updates)
-    _on_jax(f)
-    assert f(numpy.asarray([1, 0, 2], dtype=theano.config.floatX), 3) == 19.0
-    coeff = numpy.random.default_rng(2).standard_normal(9).astype(theano.config.floatX)
-    assert f(coeff, -1.3) == pytest.approx(numpy.polyval(coeff[::-1], -1.3), rel=1e-5)

@@ -303,6 +303,19 @@ def dot(a, b):
     return _dot(a, b)
 
 
+def power_by_squaring(x, n: int, multiply, square):
+    """``x**n`` for an int ``n >= 1`` in at most ``2*log2(n)`` products (``multiply``
+    and ``square`` say which product: elementwise, or matrix)."""
+    result, base = None, x
+    while n:
+        if n & 1:
+            result = base if result is None else multiply(result, base)
+        n >>= 1
+        if n:
+            base = square(base)
+    return result
+
+
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
     "np", "ts", "tb", "Apply", "Op", "TensorType", "elemwise_fn", "keep_dims", "dimshuffle",
     "disconnected_type", "grad_not_implemented",

@@ -358,14 +358,7 @@ def matrix_power(M, n):
     M = as_matrix(M, "matrix_power")
     if n == 0:
         return identity_like(M)
-    result, base = None, M
-    while n:
-        if n & 1:
-            result = base if result is None else tm.dot(result, base)
-        n >>= 1
-        if n:
-            base = tm.dot(base, base)
-    return result
+    return tm.power_by_squaring(M, n, tm.dot, lambda m: tm.dot(m, m))
 
 
 def norm(x, ord):

@@ -29,14 +29,7 @@ MAX_POWER = 8      # x**n for |n| <= MAX_POWER becomes repeated squaring
 
 def _integer_power(x, n: int):
     """``x**n`` (n >= 1) by repeated squaring: at most 2*log2(n) multiplications."""
-    result, base = None, x
-    while n:
-        if n & 1:
-            result = base if result is None else tm.mul(result, base)
-        n >>= 1
-        if n:
-            base = tm.sqr(base)
-    return result
+    return tm.power_by_squaring(x, n, tm.mul, tm.sqr)
 
 
 @register_elemwise_rule("specialize", ts.pow, name="pow_specialize")
