@@ -24,6 +24,7 @@ import numpy as np
 from theanine.config import config
 from theanine.link.backend import Backend
 from theanine.link.callspec import CallSpec, entry_source
+from theanine.link.jax import conv as _conv  # noqa: F401  (registers the convolution ops)
 from theanine.link.jax import pool as _pool  # noqa: F401  (registers the pooling ops)
 from theanine.link.jax import random as _random  # noqa: F401  (registers random draws)
 from theanine.link.jax import scan as _scan  # noqa: F401  (registers Scan as lax.scan)
