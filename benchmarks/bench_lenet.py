@@ -6,6 +6,9 @@ the loss, the gradient of all 8 parameters and the SGD updates.
 
 * theanine: the model written against the Theano API (``conv2d``, ``pool_2d``,
   ``th.grad``, updates on shared variables), default engine;
+* theanine-1blas: the same, with BLAS limited to one thread (``threadpoolctl``):
+  on a machine shared with other jobs, OpenBLAS's threads wait for each other
+  and a one-thread GEMM is often several times faster;
 * theanine-jax: the same compiled function with ``mode="JAX"``;
 * jax: the model hand-written in JAX (``lax.conv_general_dilated``,
   ``lax.reduce_window``, ``jax.jit`` of ``jax.value_and_grad``).
@@ -105,6 +108,12 @@ def implementations(batch=BATCH):
     x, y = data(rng, batch)
     train, _ = lenet_step(th, tt, conv2d, pool_2d, softmax, params0)
     impls = {"theanine": lambda: train(x, y)}
+    threadpoolctl = optional_import("threadpoolctl")
+    if threadpoolctl is not None:
+        def one_blas_thread():
+            with threadpoolctl.threadpool_limits(1, "blas"):
+                return train(x, y)
+        impls["theanine-1blas"] = one_blas_thread
     jax = optional_import("jax")
     if jax is not None:
         train_jax, _ = lenet_step(th, tt, conv2d, pool_2d, softmax, params0, mode="JAX")
