@@ -1,15 +1,17 @@
-"""NumPy kernels for N-d convolution (2d and 3d), by im2col and one BLAS GEMM.
+"""NumPy kernels for N-d convolution (2d and 3d), by im2col and BLAS GEMM.
 
 Layout as in Theano: images ``(batch, channels, *spatial)``, filters
 ``(out_channels, channels // groups, *kernel)``.  Every kernel computes the
 *cross-correlation* (the caller flips the filters for a true convolution).
 
-The im2col matrix is a copy of a strided window view (no Python loop over
-pixels): rows are output pixels, columns are ``(channel, kernel offset)``.  It is
-built for a slice of the batch at a time, so it stays a few MB (inside the cache)
-however large the batch.  The forward pass and the weight gradient are one GEMM
-per slice; the input gradient is a GEMM followed by col2im, a scatter-add with one
-vectorised slice-add per kernel offset.
+The images are first laid out channel-major, ``(groups, channels // groups,
+batch, *padded)``; the (transposed) im2col matrix, rows ``(channel, kernel
+offset)`` and columns output pixels, is then one strided copy per kernel offset
+whose inner runs are rows of output pixels (no Python loop over pixels).  It is
+built for a slice of the batch at a time, so it stays a few MB however large the
+batch.  The forward pass and the weight gradient are one 2-d GEMM per slice and
+group (the filters need no reordering); the input gradient is a GEMM followed by
+col2im, one strided ``+=`` per kernel offset.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 # target size (elements) of one slice's im2col matrix
 _COLS_BUDGET = 1 << 20
@@ -55,58 +56,51 @@ def _chunk(batch: int, per_image: int) -> int:
     return max(1, min(batch, _COLS_BUDGET // max(per_image, 1)))
 
 
-def _pad(x, pads):
-    if not any(lo or hi for lo, hi in pads):
-        return x
-    return np.pad(x, ((0, 0), (0, 0)) + tuple(pads))
+def _channels_first(x, pads, groups):
+    """Images ``(B, C, *S)`` as ``(groups, C // groups, B, *padded)``, zero padded:
+    a batch slice of one channel is then contiguous rows of pixels."""
+    b, c = x.shape[:2]
+    spatial = x.shape[2:]
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(spatial, pads))
+    fill = np.zeros if any(lo or hi for lo, hi in pads) else np.empty
+    out = fill((groups, c // groups, b) + padded, dtype=x.dtype)
+    inner = (slice(None),) * 3 + tuple(slice(lo, lo + n) for n, (lo, _) in zip(spatial, pads))
+    out[inner] = np.moveaxis(x.reshape((b, groups, c // groups) + spatial), 0, 2)
+    return out
 
 
-def _im2col(xp, kshape, stride, dilation, outs, groups):
-    """``(groups, batch * prod(outs), channels // groups * prod(kshape))`` from the
-    padded images ``xp``."""
-    nd = len(kshape)
-    spans = tuple(dilated(k, d) for k, d in zip(kshape, dilation))
-    # channels last, so each row of the matrix is one pixel's (channel, offset) patch
-    xt = np.moveaxis(xp, 1, -1)
-    win = sliding_window_view(xt, spans, axis=tuple(range(1, nd + 1)))
-    pick = ((slice(None),)
-            + tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(outs, stride))
-            + (slice(None),)
-            + tuple(slice(None, None, d) for d in dilation))
-    win = win[pick]                           # (B, *outs, C, *kshape)
-    b, c = xp.shape[0], xp.shape[1]
-    rows = b * int(np.prod(outs))
-    if groups == 1:
-        return win.reshape(1, rows, c * int(np.prod(kshape)))
-    cg = c // groups
-    win = win.reshape((b,) + tuple(outs) + (groups, cg) + tuple(kshape))
-    order = (nd + 1,) + tuple(range(nd + 1)) + tuple(range(nd + 2, 2 * nd + 3))
-    return win.transpose(order).reshape(groups, rows, cg * int(np.prod(kshape)))
+def _taps(kshape, stride, dilation, outs):
+    """``(kernel offset, slices of the padded image)``: the cells each kernel offset
+    meets, one per output pixel."""
+    for offs in itertools.product(*map(range, kshape)):
+        yield offs, tuple(slice(o * d, o * d + (m - 1) * st + 1, st)
+                          for o, d, m, st in zip(offs, dilation, outs, stride))
 
 
-def _to_rows(g, groups):
-    """``(B, F, *outs)`` -> ``(groups, B * prod(outs), F // groups)``."""
-    b, f = g.shape[:2]
-    outs = g.shape[2:]
-    nd = len(outs)
-    g = g.reshape((b, groups, f // groups) + outs)
-    order = (1, 0) + tuple(range(3, nd + 3)) + (2,)
-    return g.transpose(order).reshape(groups, b * int(np.prod(outs)), f // groups)
+def _im2col(xc, kshape, stride, dilation, outs):
+    """The transposed im2col matrix ``(groups, Cg * prod(kshape), n * prod(outs))``
+    of the images ``xc`` (``(groups, Cg, n, *padded)``): one copy per kernel offset,
+    whose inner runs are rows of output pixels."""
+    groups, cg, n = xc.shape[:3]
+    cols = np.empty((groups, cg) + tuple(kshape) + (n,) + tuple(outs), dtype=xc.dtype)
+    lead = (slice(None),) * 2
+    for offs, cells in _taps(kshape, stride, dilation, outs):
+        cols[lead + offs] = xc[lead + (slice(None),) + cells]
+    return cols.reshape(groups, cg * int(np.prod(kshape)), n * int(np.prod(outs)))
 
 
-def _from_rows(rows, b, outs, out):
-    """``(groups, B * prod(outs), Fg)`` into ``out`` of shape ``(B, F, *outs)``."""
-    groups, _, fg = rows.shape
-    nd = len(outs)
-    r = rows.reshape((groups, b) + tuple(outs) + (fg,))
-    order = (1, 0, nd + 2) + tuple(range(2, nd + 2))
-    out[...] = r.transpose(order).reshape(out.shape)
+def _to_cols(g, groups):
+    """``(n, F, *outs)`` -> ``(groups, F // groups, n * prod(outs))``."""
+    n, f = g.shape[:2]
+    g = np.moveaxis(g.reshape((n, groups, f // groups) + g.shape[2:]), 0, 2)
+    return g.reshape(groups, f // groups, -1)
 
 
-def _gemm(a, b, transpose_a=False):
+def _gemm(a, b, transpose_a=False, transpose_b=False):
     """``a[g] @ b[g]`` for each group as 2-d BLAS calls (NumPy's stacked matmul can
     miss BLAS for some stride patterns and is then many times slower)."""
-    return np.stack([(ag.T if transpose_a else ag) @ bg for ag, bg in zip(a, b)])
+    return np.stack([(ag.T if transpose_a else ag) @ (bg.T if transpose_b else bg)
+                     for ag, bg in zip(a, b)])
 
 
 def correlate(x, w, pads, stride, dilation, groups):
@@ -122,12 +116,14 @@ def correlate(x, w, pads, stride, dilation, groups):
     if c == 0 or 0 in kshape:
         y[...] = 0
         return y
-    wm = w.reshape(groups, f // groups, -1).transpose(0, 2, 1).astype(dtype, copy=False)
-    xp = _pad(x, pads)
+    wm = w.reshape(groups, f // groups, -1).astype(dtype, copy=False)
+    xc = _channels_first(x.astype(dtype, copy=False), pads, groups)
     step = _chunk(b, int(np.prod(outs)) * c * int(np.prod(kshape)))
     for s in range(0, b, step):
-        cols = _im2col(xp[s:s + step], kshape, stride, dilation, outs, groups)
-        _from_rows(_gemm(cols, wm), min(step, b - s), outs, y[s:s + step])
+        n = min(step, b - s)
+        out = _gemm(wm, _im2col(xc[:, :, s:s + step], kshape, stride, dilation, outs))
+        # (groups, Fg, n, *outs) -> (n, F, *outs)
+        y[s:s + n] = np.moveaxis(out.reshape((f, n) + outs), 1, 0)
     return y
 
 
@@ -140,46 +136,40 @@ def correlate_grad_weights(x, gy, kshape, pads, stride, dilation, groups):
     dtype = np.result_type(x.dtype, gy.dtype)
     gw = np.zeros((groups, f // groups, c // groups * int(np.prod(kshape))), dtype=dtype)
     if gy.size and x.size and 0 not in kshape:
-        xp = _pad(x, pads)
+        xc = _channels_first(x.astype(dtype, copy=False), pads, groups)
+        gy = gy.astype(dtype, copy=False)
         step = _chunk(b, int(np.prod(outs)) * c * int(np.prod(kshape)))
         for s in range(0, b, step):
-            cols = _im2col(xp[s:s + step], kshape, stride, dilation, outs, groups)
-            rows = _to_rows(gy[s:s + step], groups)
-            gw += _gemm(rows, cols, transpose_a=True)
+            cols = _im2col(xc[:, :, s:s + step], kshape, stride, dilation, outs)
+            gw += _gemm(_to_cols(gy[s:s + step], groups), cols, transpose_b=True)
     return gw.reshape((f, c // groups) + tuple(kshape))
 
 
 def correlate_grad_inputs(w, gy, in_shape, pads, stride, dilation, groups):
     """Gradient of ``correlate(x, w)`` in ``x`` (spatial shape ``in_shape``) given the
-    output gradient ``gy``: GEMM to the im2col layout, then col2im."""
+    output gradient ``gy``: GEMM to the im2col layout, then col2im (one strided
+    ``+=`` per kernel offset)."""
     b, f = gy.shape[:2]
     outs = gy.shape[2:]
     kshape = w.shape[2:]
-    nd = len(kshape)
     cg = w.shape[1]
-    c = cg * groups
     dtype = np.result_type(w.dtype, gy.dtype)
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(in_shape, pads))
-    canvas = np.zeros((b,) + padded + (c,), dtype=dtype)   # channels last, like im2col
+    canvas = np.zeros((groups, cg, b) + padded, dtype=dtype)   # as ``_channels_first``
     if gy.size and w.size:
         wm = w.reshape(groups, f // groups, -1).astype(dtype, copy=False)
-        step = _chunk(b, int(np.prod(outs)) * c * int(np.prod(kshape)))
+        gy = gy.astype(dtype, copy=False)
+        step = _chunk(b, int(np.prod(outs)) * cg * groups * int(np.prod(kshape)))
+        lead = (slice(None),) * 2
         for s in range(0, b, step):
             n = min(step, b - s)
-            cols = _gemm(_to_rows(gy[s:s + step], groups), wm)
-            # (groups, n, *outs, Cg, *kshape) -> (*kshape, n, *outs, groups * Cg)
-            cols = cols.reshape((groups, n) + tuple(outs) + (cg,) + tuple(kshape))
-            order = (tuple(range(nd + 3, 2 * nd + 3)) + tuple(range(1, nd + 2))
-                     + (0, nd + 2))
-            cols = np.ascontiguousarray(cols.transpose(order)).reshape(
-                tuple(kshape) + (n,) + tuple(outs) + (c,))
-            for offs in itertools.product(*map(range, kshape)):
-                dst = ((slice(s, s + n),)
-                       + tuple(slice(o * d, o * d + (m - 1) * st + 1, st)
-                               for o, d, m, st in zip(offs, dilation, outs, stride)))
-                canvas[dst] += cols[offs]
-    crop = (slice(None),) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(in_shape, pads))
-    return np.ascontiguousarray(np.moveaxis(canvas[crop], -1, 1))
+            cols = _gemm(wm, _to_cols(gy[s:s + step], groups), transpose_a=True)
+            cols = cols.reshape((groups, cg) + tuple(kshape) + (n,) + tuple(outs))
+            for offs, cells in _taps(kshape, stride, dilation, outs):
+                canvas[lead + (slice(s, s + n),) + cells] += cols[lead + offs]
+    crop = (slice(None),) * 3 + tuple(slice(lo, lo + n) for n, (lo, _) in zip(in_shape, pads))
+    gx = np.moveaxis(canvas[crop], 2, 0)                          # (B, groups, Cg, *S)
+    return np.ascontiguousarray(gx).reshape((b, groups * cg) + tuple(in_shape))
 
 
 def flip(w):
