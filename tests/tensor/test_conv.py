@@ -17,6 +17,7 @@ import theanine.tensor as tt
 from theanine.tensor.nnet import abstract_conv as ac
 from theanine.tensor.nnet import conv as legacy
 from theanine.tensor.nnet import conv2d, conv2d_transpose, conv3d
+from theanine.tensor.nnet import conv_kernels as ck
 from theanine.tensor.type import TensorType
 
 X2, W2 = (2, 4, 7, 6), (6, 4, 3, 2)          # image, filters (one group)
@@ -244,3 +245,25 @@ def test_second_derivatives_exist():
     xv, wv = rng.normal(size=(1, 2, 5, 4)), rng.normal(size=(2, 2, 2, 2))
     th.gradient.verify_grad(lambda x, w: (th.grad((conv2d(x, w, subsample=(2, 1)) ** 2).sum(),
                                                   w) ** 2).sum(), [xv, wv], rng=rng)
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_batches_split_into_slices_give_the_same_values(monkeypatch, groups):
+    """The kernels build im2col for a slice of the batch at a time; a tiny budget
+    makes every slice one image; 2 * 360 (360 = 15 output pixels x 4 channels x 6
+    kernel cells) two images, the last slice one."""
+    rng = np.random.default_rng(3)
+    x, w = rng.normal(size=(7, 4, 6, 5)), rng.normal(size=(6, 4 // groups, 3, 2))
+    args = ("half", (2, 1), (1, 2), groups)
+    y = ref.conv(x, w, *args)
+    gy = rng.normal(size=y.shape)
+    want = [y, ref.grad_weights(x, gy, (3, 2), *args), ref.grad_inputs(w, gy, (6, 5), *args)]
+    xs, ws, gys = tt.dtensor4("x"), tt.dtensor4("w"), tt.dtensor4("gy")
+    kw = dict(border_mode="half", subsample=(2, 1), filter_dilation=(1, 2), num_groups=groups)
+    f = th.function([xs, ws, gys], [conv2d(xs, ws, **kw),
+                                    ac.conv2d_grad_wrt_weights(xs, gys, w.shape, **kw),
+                                    ac.conv2d_grad_wrt_inputs(gys, ws, x.shape, **kw)])
+    for budget in (1, 2 * 360, 1 << 20):
+        monkeypatch.setattr(ck, "_COLS_BUDGET", budget)
+        for got, expected in zip(f(x, w, gy), want):
+            np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
