@@ -142,6 +142,7 @@ def test_static_shape_and_infer_shape_with_unknown_sizes():
     xv = np.ones((2, 3, 7, 9), "float32")
     wv = np.ones((4, 3, 2, 3), "float32")
     check_infer_shape([x, w], [y, gx, gw], [xv, wv], "conv2d")
+    assert gw.type.shape == (4, 3, 2, 3) and gx.type.shape == (None, 3, None, None)
 
 
 def test_mixed_dtypes_upcast_and_integers_are_refused():

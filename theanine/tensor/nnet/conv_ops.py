@@ -219,6 +219,13 @@ class BaseAbstractConv(Op):
         if top_shape is not None:
             self._check_top(top_shape, img_shape, kern_shape)
 
+    @staticmethod
+    def _spatial_shape(var):
+        """``var``'s spatial shape: constant ints when its static shape knows them
+        (so the gradient's static shape is known too), else a shape graph."""
+        static = var.type.shape[2:]
+        return static if None not in static else var.shape[2:]
+
     def _cast_grads(self, grads, inputs):
         return [tb.cast(g, v.dtype) for g, v in zip(grads, inputs)]
 
@@ -249,8 +256,8 @@ class AbstractConv(BaseAbstractConv):
         img, kern = inputs
         (top,) = output_grads
         args = self._args()
-        gimg = self._grad_inputs_cls(*args)(kern, top, img.shape[2:])
-        gkern = self._grad_weights_cls(*args)(img, top, kern.shape[2:])
+        gimg = self._grad_inputs_cls(*args)(kern, top, self._spatial_shape(img))
+        gkern = self._grad_weights_cls(*args)(img, top, self._spatial_shape(kern))
         return self._cast_grads([gimg, gkern], inputs)
 
 
@@ -297,7 +304,7 @@ class AbstractConv_gradWeights(BaseAbstractConv):
         img, top, _ = inputs
         (gw,) = output_grads
         args = self._args()
-        gimg = self._grad_inputs_cls(*args)(gw, top, img.shape[2:])
+        gimg = self._grad_inputs_cls(*args)(gw, top, self._spatial_shape(img))
         gtop = self._forward_cls(*args)(img, gw)
         return self._cast_grads([gimg, gtop], inputs[:2]) + [disconnected_type()]
 
@@ -341,7 +348,7 @@ class AbstractConv_gradInputs(BaseAbstractConv):
         kern, top, _ = inputs
         (gx,) = output_grads
         args = self._args()
-        gkern = self._grad_weights_cls(*args)(gx, top, kern.shape[2:])
+        gkern = self._grad_weights_cls(*args)(gx, top, self._spatial_shape(kern))
         gtop = self._forward_cls(*args)(gx, kern)
         return self._cast_grads([gkern, gtop], inputs[:2]) + [disconnected_type()]
 
