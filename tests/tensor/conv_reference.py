@@ -93,3 +93,23 @@ def grad_weights(x, gy, kshape, border="valid", stride=None, dilation=None, grou
                 gy[(slice(None), slice(g * fg, (g + 1) * fg)) + o].T \
                 @ xp[(slice(None), slice(g * cg, (g + 1) * cg)) + p]
     return _flip(gw, flip).astype(np.result_type(x, gy))
+
+
+def conv_unshared(x, w, border="valid", stride=None, dilation=None, groups=1, flip=True):
+    """2-d convolution with one filter per output pixel: ``w`` is ``(F, rows, cols,
+    C // groups, krows, kcols)``."""
+    stride, dilation = stride or (1, 1), dilation or (1, 1)
+    kshape = w.shape[-2:]
+    if flip:
+        w = w[..., ::-1, ::-1]
+    pd, outs = _geometry(x.shape[2:], kshape, border, stride, dilation)
+    xp = np.pad(x, [(0, 0), (0, 0)] + pd)
+    f, cg = w.shape[0], w.shape[3]
+    fg = f // groups
+    y = np.zeros((x.shape[0], f) + tuple(outs), dtype=np.result_type(x, w))
+    for g in range(groups):
+        for o, k, p in _taps(outs, kshape, pd, stride, dilation):
+            y[(slice(None), slice(g * fg, (g + 1) * fg)) + o] += \
+                xp[(slice(None), slice(g * cg, (g + 1) * cg)) + p] \
+                @ w[(slice(g * fg, (g + 1) * fg),) + o + (slice(None),) + k].T
+    return y

@@ -48,6 +48,15 @@ CONV_CASES = [
     _conv_case("groups", "valid", groups=2),
     _conv_case("groups,full,stride,no flip", "full", stride=(1, 2), groups=4, flip=False,
                shapes=[(X2, (8, 1, 3, 2))], dtypes=FLOATS),
+    OpCase("conv2d[unshared]", lambda x, w: conv2d(x, w, unshared=True),
+           lambda x, w: ref.conv_unshared(x, w), nin=2, domains=((-1.0, 1.0),),
+           shapes=[((2, 3, 5, 4), (2, 3, 3, 3, 3, 2))]),
+    OpCase("conv2d[unshared,half,stride,dilation,groups,no flip]",
+           lambda x, w: conv2d(x, w, border_mode="half", subsample=(2, 1),
+                               filter_dilation=(1, 2), num_groups=2, filter_flip=False,
+                               unshared=True),
+           lambda x, w: ref.conv_unshared(x, w, "half", (2, 1), (1, 2), 2, False),
+           nin=2, shapes=[((2, 4, 6, 5), (4, 3, 5, 2, 3, 2))], dtypes=("float64",)),
     OpCase("conv3d[half,stride,dilation]",
            lambda x, w: conv3d(x, w, border_mode="half", subsample=(1, 2, 1),
                                filter_dilation=(1, 1, 2)),
@@ -89,11 +98,27 @@ GRAD_CASES = [
     _grad_inputs_case("half,stride,groups,no flip", X2, "half", (2, 2), groups=2, flip=False),
     _grad_weights_case("full,stride", X2, "full", (2, 1)),
     _grad_weights_case("pad,dilation,groups", X2, (1, 1), (1, 2), (2, 1), groups=2),
+    OpCase("conv2d_grad_wrt_weights[unshared,stride]",
+           lambda x, gy: ac.conv2d_grad_wrt_weights(x, gy, (2, 2, 2, 2, 2, 2), subsample=(2, 2),
+                                                    unshared=True),
+           lambda x, gy: _unshared_grad_weights(x, gy, (2, 2, 2, 2, 2, 2), (2, 2)),
+           nin=2, shapes=[((1, 2, 5, 4), (1, 2, 2, 2))], dtypes=("float64",)),
     OpCase("conv2d_transpose[stride 2]",
            lambda x, w: conv2d_transpose(x, w, (2, 6, 8, 7), input_dilation=(2, 2)),
            lambda x, w: ref.grad_inputs(w, x, (8, 7), "valid", (2, 2)),
            nin=2, shapes=[((2, 3, 3, 3), (3, 6, 3, 2))], dtypes=("float64",)),
 ]
+
+
+def _unshared_grad_weights(x, gy, wshape, stride):
+    """The weight gradient of the unshared convolution by linearity: the reference
+    convolution applied to each basis filter, contracted with ``gy``."""
+    gw = np.zeros(wshape)
+    for idx in np.ndindex(*wshape):
+        basis = np.zeros(wshape)
+        basis[idx] = 1
+        gw[idx] = (ref.conv_unshared(x, basis, stride=stride) * gy).sum()
+    return gw
 
 
 @pytest.mark.parametrize("case,dtype,quick", case_params(CONV_CASES + GRAD_CASES))
@@ -189,8 +214,11 @@ def test_bad_arguments():
             conv2d(x, w, border_mode=bad)
     with pytest.raises(ValueError, match="subsample"):
         conv2d(x, w, subsample=(0, 1))
-    with pytest.raises(NotImplementedError, match="unshared"):
+    with pytest.raises(TypeError, match="6-d tensor"):
         conv2d(x, w, unshared=True)
+    with pytest.raises(ValueError, match="one filter per output pixel"):
+        conv2d(TensorType("float64", (1, 2, 5, 5))(), TensorType("float64", (3, 3, 2, 2, 3, 3))(),
+               unshared=True)
     with pytest.raises(ValueError, match="'valid' or 'full'"):
         legacy.conv2d(x, w, border_mode="half")
     with pytest.raises(TypeError, match="legacy"):

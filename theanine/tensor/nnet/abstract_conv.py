@@ -81,9 +81,11 @@ def _check_nd(var, nd, name, who):
     return var
 
 
-def _split_shape(shape, nd, name, who):
-    """A user's full shape (``nd + 2`` entries, ints, None or symbolic scalars) ->
-    (the hint with symbolic entries as None, the spatial part as an int vector)."""
+def _split_shape(shape, nd, name, who, entries=None):
+    """A user's full shape (``entries``, default ``nd + 2``: ints, None or symbolic
+    scalars) -> (the hint with symbolic entries as None, the spatial part (the last
+    ``nd``) as an int vector)."""
+    entries = nd + 2 if entries is None else entries
     if shape is None:
         raise TypeError(f"{who}: {name} is required")
     if isinstance(shape, Variable):
@@ -91,12 +93,12 @@ def _split_shape(shape, nd, name, who):
             shape = [int(v) for v in shape.data]
         else:
             if shape.ndim != 1:
-                raise TypeError(f"{who}: {name} must be a vector of {nd + 2} ints")
-            return None, shape[2:]
+                raise TypeError(f"{who}: {name} must be a vector of {entries} ints")
+            return None, shape[entries - nd:]
     shape = list(shape)
-    if len(shape) != nd + 2:
-        raise ValueError(f"{who}: {name} must have {nd + 2} entries, got {shape!r}")
-    spatial = shape[2:]
+    if len(shape) != entries:
+        raise ValueError(f"{who}: {name} must have {entries} entries, got {shape!r}")
+    spatial = shape[entries - nd:]
     if any(v is None for v in spatial):
         raise ValueError(f"{who}: the spatial entries of {name} must be known, got {shape!r}")
     hint = tuple(None if isinstance(v, Variable) and not isinstance(v, Constant) else v
@@ -116,7 +118,7 @@ def _conv(nd, input, filters, input_shape, filter_shape, border_mode, subsample,
                      filter_dilation=filter_dilation, num_groups=num_groups,
                      unshared=unshared)
     who = f"conv{nd}d"
-    return op(_check_nd(input, nd, "input", who), _check_nd(filters, nd, "filters", who))
+    return op(_check_nd(input, nd, "input", who), filters)
 
 
 def conv2d(input, filters, input_shape=None, filter_shape=None, border_mode="valid",
@@ -156,14 +158,14 @@ def _grad_inputs(nd, output_grad, filters, input_shape, filter_shape, border_mod
                      subsample=subsample, filter_flip=filter_flip,
                      filter_dilation=filter_dilation, num_groups=num_groups,
                      unshared=unshared)
-    return op(_check_nd(filters, nd, "filters", who),
-              _check_nd(output_grad, nd, "output_grad", who), spatial)
+    return op(filters, _check_nd(output_grad, nd, "output_grad", who), spatial)
 
 
 def _grad_weights(nd, input, output_grad, filter_shape, input_shape, border_mode, subsample,
                   filter_flip, filter_dilation, num_groups, unshared):
     who = f"conv{nd}d_grad_wrt_weights"
-    hint, spatial = _split_shape(filter_shape, nd, "filter_shape", who)
+    hint, spatial = _split_shape(filter_shape, nd, "filter_shape", who,
+                                 nd * (2 if unshared else 1) + 2)
     op = _OPS[nd][1](imshp=input_shape, kshp=hint, border_mode=border_mode,
                      subsample=subsample, filter_flip=filter_flip,
                      filter_dilation=filter_dilation, num_groups=num_groups,

@@ -103,9 +103,17 @@ def _gemm(a, b, transpose_a=False, transpose_b=False):
                      for ag, bg in zip(a, b)])
 
 
-def correlate(x, w, pads, stride, dilation, groups):
-    """Cross-correlation of images ``x`` with filters ``w``."""
-    kshape = w.shape[2:]
+def _unshared(w, groups, outs, dtype):
+    """Unshared filters ``(F, *outs, Cg, *K)`` as ``(groups, Fg, prod(outs), Cg * prod(K))``."""
+    f = w.shape[0]
+    return w.reshape(groups, f // groups, int(np.prod(outs)), -1).astype(dtype, copy=False)
+
+
+def correlate(x, w, pads, stride, dilation, groups, unshared=False):
+    """Cross-correlation of images ``x`` with filters ``w`` (``(F, Cg, *K)``, or
+    ``(F, *outs, Cg, *K)`` for unshared filters: one filter per output pixel)."""
+    nd = x.ndim - 2
+    kshape = w.shape[w.ndim - nd:]
     b, c = x.shape[:2]
     f = w.shape[0]
     dtype = np.result_type(x.dtype, w.dtype)
@@ -116,54 +124,76 @@ def correlate(x, w, pads, stride, dilation, groups):
     if c == 0 or 0 in kshape:
         y[...] = 0
         return y
-    wm = w.reshape(groups, f // groups, -1).astype(dtype, copy=False)
+    wm = _unshared(w, groups, outs, dtype) if unshared \
+        else w.reshape(groups, f // groups, -1).astype(dtype, copy=False)
     xc = _channels_first(x.astype(dtype, copy=False), pads, groups)
     step = _chunk(b, int(np.prod(outs)) * c * int(np.prod(kshape)))
     for s in range(0, b, step):
         n = min(step, b - s)
-        out = _gemm(wm, _im2col(xc[:, :, s:s + step], kshape, stride, dilation, outs))
+        cols = _im2col(xc[:, :, s:s + step], kshape, stride, dilation, outs)
+        if unshared:
+            cols = cols.reshape(cols.shape[:2] + (n, -1))
+            out = np.einsum("gcnp,gfpc->gfnp", cols, wm, optimize=True)
+        else:
+            out = _gemm(wm, cols)
         # (groups, Fg, n, *outs) -> (n, F, *outs)
         y[s:s + n] = np.moveaxis(out.reshape((f, n) + outs), 1, 0)
     return y
 
 
-def correlate_grad_weights(x, gy, kshape, pads, stride, dilation, groups):
-    """Gradient of ``correlate(x, w)`` in ``w`` (shape ``(F, C // groups, *kshape)``)
-    given the output gradient ``gy``."""
+def correlate_grad_weights(x, gy, kshape, pads, stride, dilation, groups, unshared=False):
+    """Gradient of ``correlate(x, w)`` in ``w`` (shape ``(F, C // groups, *kshape)``,
+    or ``(F, *outs, C // groups, *kshape)`` when unshared) given the output
+    gradient ``gy``."""
     b, c = x.shape[:2]
     f = gy.shape[1]
     outs = gy.shape[2:]
+    npix = int(np.prod(outs)) if unshared else 1
     dtype = np.result_type(x.dtype, gy.dtype)
-    gw = np.zeros((groups, f // groups, c // groups * int(np.prod(kshape))), dtype=dtype)
+    gw = np.zeros((groups, f // groups, npix, c // groups * int(np.prod(kshape))), dtype=dtype)
     if gy.size and x.size and 0 not in kshape:
         xc = _channels_first(x.astype(dtype, copy=False), pads, groups)
         gy = gy.astype(dtype, copy=False)
         step = _chunk(b, int(np.prod(outs)) * c * int(np.prod(kshape)))
         for s in range(0, b, step):
+            n = min(step, b - s)
             cols = _im2col(xc[:, :, s:s + step], kshape, stride, dilation, outs)
-            gw += _gemm(_to_cols(gy[s:s + step], groups), cols, transpose_b=True)
-    return gw.reshape((f, c // groups) + tuple(kshape))
+            rows = _to_cols(gy[s:s + step], groups)
+            if unshared:
+                gw += np.einsum("gfnp,gcnp->gfpc", rows.reshape(rows.shape[:2] + (n, -1)),
+                                cols.reshape(cols.shape[:2] + (n, -1)), optimize=True)
+            else:
+                gw[:, :, 0] += _gemm(rows, cols, transpose_b=True)
+    lead = (f,) + (tuple(outs) if unshared else ())
+    return gw.reshape(lead + (c // groups,) + tuple(kshape))
 
 
-def correlate_grad_inputs(w, gy, in_shape, pads, stride, dilation, groups):
+def correlate_grad_inputs(w, gy, in_shape, pads, stride, dilation, groups, unshared=False):
     """Gradient of ``correlate(x, w)`` in ``x`` (spatial shape ``in_shape``) given the
     output gradient ``gy``: GEMM to the im2col layout, then col2im (one strided
     ``+=`` per kernel offset)."""
     b, f = gy.shape[:2]
     outs = gy.shape[2:]
-    kshape = w.shape[2:]
-    cg = w.shape[1]
+    nd = len(outs)
+    kshape = w.shape[w.ndim - nd:]
+    cg = w.shape[w.ndim - nd - 1]
     dtype = np.result_type(w.dtype, gy.dtype)
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(in_shape, pads))
     canvas = np.zeros((groups, cg, b) + padded, dtype=dtype)   # as ``_channels_first``
     if gy.size and w.size:
-        wm = w.reshape(groups, f // groups, -1).astype(dtype, copy=False)
+        wm = _unshared(w, groups, outs, dtype) if unshared \
+            else w.reshape(groups, f // groups, -1).astype(dtype, copy=False)
         gy = gy.astype(dtype, copy=False)
         step = _chunk(b, int(np.prod(outs)) * cg * groups * int(np.prod(kshape)))
         lead = (slice(None),) * 2
         for s in range(0, b, step):
             n = min(step, b - s)
-            cols = _gemm(wm, _to_cols(gy[s:s + step], groups), transpose_a=True)
+            rows = _to_cols(gy[s:s + step], groups)
+            if unshared:
+                cols = np.einsum("gfpc,gfnp->gcnp", wm,
+                                 rows.reshape(rows.shape[:2] + (n, -1)), optimize=True)
+            else:
+                cols = _gemm(wm, rows, transpose_a=True)
             cols = cols.reshape((groups, cg) + tuple(kshape) + (n,) + tuple(outs))
             for offs, cells in _taps(kshape, stride, dilation, outs):
                 canvas[lead + (slice(s, s + n),) + cells] += cols[lead + offs]
@@ -172,9 +202,11 @@ def correlate_grad_inputs(w, gy, in_shape, pads, stride, dilation, groups):
     return np.ascontiguousarray(gx).reshape((b, groups * cg) + tuple(in_shape))
 
 
-def flip(w):
-    """Filters with every spatial axis reversed (a view)."""
-    return w[(slice(None), slice(None)) + (slice(None, None, -1),) * (w.ndim - 2)]
+def flip(w, nd=None):
+    """Filters with their last ``nd`` (default: all but the first two) axes, the
+    kernel's spatial axes, reversed (a view)."""
+    nd = w.ndim - 2 if nd is None else nd
+    return w[(slice(None),) * (w.ndim - nd) + (slice(None, None, -1),) * nd]
 
 
 __all__ = ["dilated", "pads_for", "out_size", "out_sizes", "correlate",

@@ -124,24 +124,47 @@ class BaseAbstractConv(Op):
                 or num_groups < 1:
             raise ValueError(f"{who}: num_groups must be a positive int, got {num_groups!r}")
         self.num_groups = int(num_groups)
-        if unshared:
-            raise NotImplementedError(f"{who}: unshared convolution (a different filter "
-                                      "per output position) is not implemented")
-        self.unshared = False
+        # unshared: a different filter per output pixel, filters (F, *outs, Cg, *K)
+        self.unshared = bool(unshared)
         self.imshp = _hint(imshp, n + 2, "imshp", who)
-        self.kshp = _hint(kshp, n + 2, "kshp", who)
+        self.kshp = _hint(kshp, self.kern_ndim, "kshp", who)
 
     def __str__(self):
         return (f"{type(self).__name__}{{{self.border_mode}, {self.subsample}, "
                 f"{self.filter_flip}, {self.filter_dilation}, {self.num_groups}}}")
 
     # -- inputs -----------------------------------------------------------------
+    @property
+    def kern_ndim(self):
+        return self.convdim * (2 if self.unshared else 1) + 2
+
     def _tensor(self, value, name):
         var = tb.as_tensor_variable(value)
         if var.ndim != self.convdim + 2:
             raise TypeError(f"{self}: {name} must be a {self.convdim + 2}-d tensor "
                             f"(batch, channels, {self.convdim} spatial axes), got {var.type}")
         return var
+
+    def _kern(self, value):
+        var = tb.as_tensor_variable(value)
+        if var.ndim != self.kern_ndim:
+            layout = ("(filters, *output pixels, channels, *kernel)" if self.unshared
+                      else "(filters, channels, *kernel)")
+            raise TypeError(f"{self}: kern must be a {self.kern_ndim}-d tensor {layout}, "
+                            f"got {var.type}")
+        return var
+
+    def kern_spatial(self, kshape):
+        """The kernel's spatial sizes from a filters shape (last ``convdim`` entries)."""
+        return tuple(kshape[len(kshape) - self.convdim:])
+
+    def kern_channels(self, kshape):
+        return kshape[len(kshape) - self.convdim - 1]
+
+    def kern_shape(self, filters, outs, channels, spatial):
+        """A filters shape from its parts (the output pixels only when unshared)."""
+        return (filters,) + (tuple(outs) if self.unshared else ()) + (channels,) \
+            + tuple(spatial)
 
     def _floats(self, *vars):
         dtype = str(np.result_type(*(v.dtype for v in vars)))
@@ -203,7 +226,8 @@ class BaseAbstractConv(Op):
             raise ValueError(f"{self}: {filters} filters cannot be split into {g} groups")
 
     def _check_top(self, top_shape, img_shape, kern_shape):
-        want = (img_shape[0], kern_shape[0]) + self.out_spatial(img_shape[2:], kern_shape[2:])
+        want = (img_shape[0], kern_shape[0]) + self.out_spatial(img_shape[2:],
+                                                                self.kern_spatial(kern_shape))
         for t, w in zip(top_shape, want):
             if t is not None and w is not None and t != w:
                 raise ValueError(f"{self}: the output gradient has shape {tuple(top_shape)}, "
@@ -215,16 +239,23 @@ class BaseAbstractConv(Op):
         who = type(self).__name__
         check_hint(who, "image shape", self.imshp, img_shape)
         check_hint(who, "filter shape", self.kshp, kern_shape)
-        self._check_groups(img_shape[1], kern_shape[1], kern_shape[0])
+        self._check_groups(img_shape[1], self.kern_channels(kern_shape), kern_shape[0])
+        if self.unshared:
+            outs = self.out_spatial(img_shape[2:], self.kern_spatial(kern_shape))
+            for got, want in zip(kern_shape[1:1 + self.convdim], outs):
+                if got is not None and want is not None and got != want:
+                    raise ValueError(f"{self}: unshared filters {tuple(kern_shape)} need one "
+                                     f"filter per output pixel {outs}")
         if top_shape is not None:
             self._check_top(top_shape, img_shape, kern_shape)
 
-    @staticmethod
-    def _spatial_shape(var):
-        """``var``'s spatial shape: constant ints when its static shape knows them
-        (so the gradient's static shape is known too), else a shape graph."""
-        static = var.type.shape[2:]
-        return static if None not in static else var.shape[2:]
+    def _spatial_shape(self, var):
+        """The spatial shape of an image or filters (its last ``convdim`` axes):
+        constant ints when the static shape knows them (so the gradient's static
+        shape is known too), else a shape graph."""
+        first = var.ndim - self.convdim
+        static = var.type.shape[first:]
+        return static if None not in static else var.shape[first:]
 
     def _cast_grads(self, grads, inputs):
         return [tb.cast(g, v.dtype) for g, v in zip(grads, inputs)]
@@ -234,23 +265,23 @@ class AbstractConv(BaseAbstractConv):
     """``AbstractConv(convdim, ...)(img, kern)``: the convolution itself."""
 
     def make_node(self, img, kern):
-        img, kern = self._floats(self._tensor(img, "img"), self._tensor(kern, "kern"))
+        img, kern = self._floats(self._tensor(img, "img"), self._kern(kern))
         ishape, kshape = img.type.shape, kern.type.shape
         self.check_shapes(ishape, kshape)
-        out = (ishape[0], kshape[0]) + self.out_spatial(ishape[2:], kshape[2:])
+        out = (ishape[0], kshape[0]) + self.out_spatial(ishape[2:], self.kern_spatial(kshape))
         return Apply(self, [img, kern], [TensorType(img.dtype, out)()])
 
     def perform(self, node, inputs, output_storage):
         img, kern = (np.asarray(v) for v in inputs)
         self.check_shapes(img.shape, kern.shape)
-        w = ck.flip(kern) if self.filter_flip else kern
-        out = ck.correlate(img, w, self.pads(kern.shape[2:]), self.subsample,
-                           self.filter_dilation, self.num_groups)
+        w = ck.flip(kern, self.convdim) if self.filter_flip else kern
+        out = ck.correlate(img, w, self.pads(self.kern_spatial(kern.shape)), self.subsample,
+                           self.filter_dilation, self.num_groups, self.unshared)
         output_storage[0][0] = out.astype(node.outputs[0].dtype, copy=False)
 
     def infer_shape(self, fgraph, node, input_shapes):
         ishape, kshape = input_shapes
-        return [(ishape[0], kshape[0]) + self.out_spatial(ishape[2:], kshape[2:])]
+        return [(ishape[0], kshape[0]) + self.out_spatial(ishape[2:], self.kern_spatial(kshape))]
 
     def L_op(self, inputs, outputs, output_grads):
         img, kern = inputs
@@ -270,23 +301,25 @@ class AbstractConv_gradWeights(BaseAbstractConv):
         shape = self._shape_input(shape)
         g = self.num_groups
         chans = img.type.shape[1]
-        kshape = (topgrad.type.shape[1], None if chans is None else chans // g) \
-            + self._static_spatial(shape)
+        kshape = self.kern_shape(topgrad.type.shape[1], topgrad.type.shape[2:],
+                                 None if chans is None else chans // g,
+                                 self._static_spatial(shape))
         self.check_shapes(img.type.shape, kshape, topgrad.type.shape)
         return Apply(self, [img, topgrad, shape], [TensorType(img.dtype, kshape)()])
 
     def perform(self, node, inputs, output_storage):
         img, top, shape = (np.asarray(v) for v in inputs)
         kspatial = tuple(int(v) for v in shape)
-        kshape = (top.shape[1], img.shape[1] // self.num_groups) + kspatial
+        kshape = self.kern_shape(top.shape[1], top.shape[2:], img.shape[1] // self.num_groups,
+                                 kspatial)
         if img.shape[1] % self.num_groups:
             raise ValueError(f"{self}: {img.shape[1]} image channels cannot be split into "
                              f"{self.num_groups} groups")
         self.check_shapes(img.shape, kshape, top.shape)
         gw = ck.correlate_grad_weights(img, top, kspatial, self.pads(kspatial), self.subsample,
-                                       self.filter_dilation, self.num_groups)
+                                       self.filter_dilation, self.num_groups, self.unshared)
         if self.filter_flip:
-            gw = ck.flip(gw)
+            gw = ck.flip(gw, self.convdim)
         output_storage[0][0] = np.ascontiguousarray(gw, dtype=node.outputs[0].dtype)
 
     def infer_shape(self, fgraph, node, input_shapes):
@@ -295,7 +328,7 @@ class AbstractConv_gradWeights(BaseAbstractConv):
         spatial = self._static_spatial(shape)
         if None in spatial:
             spatial = tuple(shape[i] for i in range(self.convdim))
-        return [(tshape[1], ishape[1] // self.num_groups) + spatial]
+        return [self.kern_shape(tshape[1], tshape[2:], ishape[1] // self.num_groups, spatial)]
 
     def connection_pattern(self, node):
         return [[True], [True], [False]]
@@ -314,10 +347,9 @@ class AbstractConv_gradInputs(BaseAbstractConv):
     ``shape``."""
 
     def make_node(self, kern, topgrad, shape):
-        kern, topgrad = self._floats(self._tensor(kern, "kern"),
-                                     self._tensor(topgrad, "topgrad"))
+        kern, topgrad = self._floats(self._kern(kern), self._tensor(topgrad, "topgrad"))
         shape = self._shape_input(shape)
-        kc = kern.type.shape[1]
+        kc = self.kern_channels(kern.type.shape)
         ishape = (topgrad.type.shape[0], None if kc is None else kc * self.num_groups) \
             + self._static_spatial(shape)
         self.check_shapes(ishape, kern.type.shape, topgrad.type.shape)
@@ -326,11 +358,12 @@ class AbstractConv_gradInputs(BaseAbstractConv):
     def perform(self, node, inputs, output_storage):
         kern, top, shape = (np.asarray(v) for v in inputs)
         spatial = tuple(int(v) for v in shape)
-        ishape = (top.shape[0], kern.shape[1] * self.num_groups) + spatial
+        ishape = (top.shape[0], self.kern_channels(kern.shape) * self.num_groups) + spatial
         self.check_shapes(ishape, kern.shape, top.shape)
-        w = ck.flip(kern) if self.filter_flip else kern
-        gx = ck.correlate_grad_inputs(w, top, spatial, self.pads(kern.shape[2:]),
-                                      self.subsample, self.filter_dilation, self.num_groups)
+        w = ck.flip(kern, self.convdim) if self.filter_flip else kern
+        gx = ck.correlate_grad_inputs(w, top, spatial, self.pads(self.kern_spatial(kern.shape)),
+                                      self.subsample, self.filter_dilation, self.num_groups,
+                                      self.unshared)
         output_storage[0][0] = gx.astype(node.outputs[0].dtype, copy=False)
 
     def infer_shape(self, fgraph, node, input_shapes):
@@ -339,7 +372,7 @@ class AbstractConv_gradInputs(BaseAbstractConv):
         spatial = self._static_spatial(shape)
         if None in spatial:
             spatial = tuple(shape[i] for i in range(self.convdim))
-        return [(tshape[0], kshape[1] * self.num_groups) + spatial]
+        return [(tshape[0], self.kern_channels(kshape) * self.num_groups) + spatial]
 
     def connection_pattern(self, node):
         return [[True], [True], [False]]
@@ -364,7 +397,7 @@ def _make(base, convdim):
 
     def _args(self):
         return (self.imshp, self.kshp, self.border_mode, self.subsample, self.filter_flip,
-                self.filter_dilation, self.num_groups)
+                self.filter_dilation, self.num_groups, self.unshared)
 
     name = {AbstractConv: "AbstractConv", AbstractConv_gradWeights: "AbstractConv_gradWeights",
             AbstractConv_gradInputs: "AbstractConv_gradInputs"}[base]
