@@ -6,7 +6,8 @@ shape)`` and ``AbstractConv{2d,3d}_gradInputs(kern, topgrad, shape)``, where
 ``topgrad``).  The three are bilinear and each one's gradients are the other two,
 so derivatives of every order exist.  ``imshp``/``kshp`` are shape hints (None
 entries allowed): a hint that contradicts a static shape is an error when the node
-is built, one that contradicts the values an error when it runs.
+is built, one that contradicts the values an error when it runs.  With
+``unshared=True`` the filters are ``(F, *output pixels, C // groups, *kernel)``.
 """
 
 from __future__ import annotations
@@ -130,8 +131,9 @@ class BaseAbstractConv(Op):
         self.kshp = _hint(kshp, self.kern_ndim, "kshp", who)
 
     def __str__(self):
+        unshared = ", unshared" if self.unshared else ""
         return (f"{type(self).__name__}{{{self.border_mode}, {self.subsample}, "
-                f"{self.filter_flip}, {self.filter_dilation}, {self.num_groups}}}")
+                f"{self.filter_flip}, {self.filter_dilation}, {self.num_groups}{unshared}}}")
 
     # -- inputs -----------------------------------------------------------------
     @property
