@@ -196,9 +196,16 @@ def max_pool_grad(x, maxout, gz, ws, stride, pad):
     ext = _extend(x, nd, pad, spans, lowest(x.dtype))
     gz = np.asarray(gz, dtype=x.dtype)
     grad = np.zeros(x.shape[:x.ndim - nd] + spans, dtype=x.dtype)
-    for offs in np.ndindex(*ws):
-        cells = _offset(offs, stride, outs)
-        grad[cells] += np.where(ext[cells] == maxout, gz, 0)
+    if all(s >= w for s, w in zip(stride, ws)) and np.isfinite(gz).all():
+        # windows do not overlap: each cell's value is written once, in place (the
+        # product with the hit mask is the ``where`` for finite gz, without temporaries)
+        for offs in np.ndindex(*ws):
+            cells = _offset(offs, stride, outs)
+            np.multiply(ext[cells] == maxout, gz, out=grad[cells])
+    else:
+        for offs in np.ndindex(*ws):
+            cells = _offset(offs, stride, outs)
+            grad[cells] += np.where(ext[cells] == maxout, gz, 0)
     return _crop(grad, x.shape, pad, spans, x.dtype)
 
 
