@@ -296,3 +296,22 @@ def test_batches_split_into_slices_give_the_same_values(monkeypatch, groups):
         monkeypatch.setattr(ck, "_COLS_BUDGET", budget)
         for got, expected in zip(f(x, w, gy), want):
             np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("border", ["valid", "full", 2, ((1, 0), (2, 3))])
+def test_gradient_shape_helpers_invert_the_output_shape(border):
+    image, kern = (3, 4, 11, 9), (6, 2, 3, 4)
+    top = ac.get_conv_output_shape(image, kern, border, (1, 1), (2, 1))
+    assert ac.get_conv_gradinputs_shape(kern, top, border, (1, 1), (2, 1), num_groups=2) == \
+        image
+    assert ac.get_conv_gradweights_shape(image, top, border, (1, 1), (2, 1), num_groups=2) == \
+        kern
+    assert ac.get_conv_gradweights_shape(image, top, border, (1, 1), (2, 1), 2, True) == \
+        (6,) + top[2:] + (2, 3, 4)
+
+
+def test_gradient_shape_helpers_say_none_when_ambiguous():
+    assert ac.get_conv_gradinputs_shape((2, 3, 3, 3), (1, 2, 4, 4), "valid", (2, 1)) == \
+        (1, 3, None, 6)
+    assert ac.get_conv_gradweights_shape((1, 3, 8, 8), (1, 2, 8, 8), "half", (1, 1)) == \
+        (2, 3, None, None)

@@ -63,15 +63,85 @@ def get_conv_output_shape(image_shape, kernel_shape, border_mode, subsample,
     are None where an input entry is None."""
     nd = len(subsample)
     dilation = (1,) * nd if filter_dilation is None else tuple(filter_dilation)
-    if isinstance(border_mode, str):
-        modes = (border_mode,) * nd
-    elif isinstance(border_mode, (int, np.integer)):
-        modes = (int(border_mode),) * nd
-    else:
-        modes = tuple(border_mode)
+    modes = _per_axis(border_mode, nd)
     spatial = tuple(get_conv_shape_1axis(image_shape[2 + i], kernel_shape[-nd + i], modes[i],
                                          subsample[i], dilation[i]) for i in range(nd))
     return (image_shape[0], kernel_shape[0]) + spatial
+
+
+def _pad_pair(border_mode, dilated_kernel):
+    """``(low, high)`` padding of one axis, or None where it depends on an unknown
+    kernel size (``'half'`` when inferring the kernel)."""
+    if border_mode == "valid":
+        return (0, 0)
+    if border_mode == "full":
+        return None if dilated_kernel is None else (dilated_kernel - 1,) * 2
+    if border_mode == "half":
+        return None if dilated_kernel is None else (dilated_kernel // 2,) * 2
+    if isinstance(border_mode, (tuple, list)):
+        return tuple(border_mode)
+    return (border_mode, border_mode)
+
+
+def get_conv_gradinputs_shape_1axis(kernel_shape, top_shape, border_mode, subsample,
+                                    dilation):
+    """The image length of one axis that gives ``top_shape``; None when an argument
+    is None or the stride makes it ambiguous."""
+    if None in (kernel_shape, top_shape, border_mode, subsample, dilation) or subsample != 1:
+        return None
+    span = (kernel_shape - 1) * dilation + 1
+    lo, hi = _pad_pair(border_mode, span)
+    return top_shape + span - 1 - lo - hi
+
+
+def get_conv_gradinputs_shape(kernel_shape, top_shape, border_mode, subsample,
+                              filter_dilation=None, num_groups=1):
+    """``(batch, channels, *spatial)`` of the image of a convolution whose output has
+    ``top_shape`` (spatial entries None where ambiguous)."""
+    nd = len(subsample)
+    dilation = (1,) * nd if filter_dilation is None else tuple(filter_dilation)
+    modes = _per_axis(border_mode, nd)
+    kspatial = kernel_shape[len(kernel_shape) - nd:]
+    channels = kernel_shape[len(kernel_shape) - nd - 1]
+    spatial = tuple(get_conv_gradinputs_shape_1axis(kspatial[i], top_shape[2 + i], modes[i],
+                                                    subsample[i], dilation[i])
+                    for i in range(nd))
+    return (top_shape[0], None if channels is None else channels * num_groups) + spatial
+
+
+def get_conv_gradweights_shape_1axis(image_shape, top_shape, border_mode, subsample,
+                                     dilation):
+    """The kernel length of one axis that gives ``top_shape`` from ``image_shape``;
+    None when an argument is None or it is ambiguous (a stride, ``'half'``)."""
+    if None in (image_shape, top_shape, border_mode, subsample, dilation) \
+            or subsample != 1 or border_mode == "half":
+        return None
+    if border_mode == "full":
+        span = top_shape - image_shape + 1
+    else:
+        lo, hi = _pad_pair(border_mode, None)
+        span = image_shape + lo + hi - top_shape + 1
+    return (span - 1) // dilation + 1
+
+
+def get_conv_gradweights_shape(image_shape, top_shape, border_mode, subsample,
+                               filter_dilation=None, num_groups=1, unshared=False):
+    """The filters shape of a convolution from its image and output shapes."""
+    nd = len(subsample)
+    dilation = (1,) * nd if filter_dilation is None else tuple(filter_dilation)
+    modes = _per_axis(border_mode, nd)
+    spatial = tuple(get_conv_gradweights_shape_1axis(image_shape[2 + i], top_shape[2 + i],
+                                                     modes[i], subsample[i], dilation[i])
+                    for i in range(nd))
+    channels = None if image_shape[1] is None else image_shape[1] // num_groups
+    outs = tuple(top_shape[2:]) if unshared else ()
+    return (top_shape[1],) + outs + (channels,) + spatial
+
+
+def _per_axis(border_mode, nd):
+    if isinstance(border_mode, str) or isinstance(border_mode, (int, np.integer)):
+        return (border_mode,) * nd
+    return tuple(border_mode)
 
 
 def _check_nd(var, nd, name, who):
@@ -223,7 +293,9 @@ def conv2d_transpose(input, filters, output_shape, filter_shape=None, border_mod
 
 __all__ = ["conv2d", "conv3d", "conv2d_grad_wrt_inputs", "conv2d_grad_wrt_weights",
            "conv3d_grad_wrt_inputs", "conv3d_grad_wrt_weights", "conv2d_transpose",
-           "get_conv_output_shape", "get_conv_shape_1axis", "normalize_border_mode",
+           "get_conv_output_shape", "get_conv_shape_1axis", "get_conv_gradinputs_shape",
+           "get_conv_gradinputs_shape_1axis", "get_conv_gradweights_shape",
+           "get_conv_gradweights_shape_1axis", "normalize_border_mode",
            "BaseAbstractConv", "AbstractConv", "AbstractConv_gradWeights",
            "AbstractConv_gradInputs", "AbstractConv2d", "AbstractConv2d_gradWeights",
            "AbstractConv2d_gradInputs", "AbstractConv3d", "AbstractConv3d_gradWeights",
