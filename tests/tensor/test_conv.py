@@ -193,6 +193,8 @@ def test_shape_hints_are_checked_when_built_and_when_run():
         f(np.ones((1, 3, 5, 4)), np.ones((2, 3, 3, 2)))
     with pytest.raises(ValueError, match="imshp must have 4 entries"):
         conv2d(x, w, input_shape=(3, 5, 5))
+    # symbolic entries (Theano allowed them) are unknown sizes
+    assert conv2d(x, w, input_shape=(tt.lscalar(), 3, 5, 4)).owner.op.imshp == (None, 3, 5, 4)
 
 
 def test_channel_and_group_mismatches_are_clear_errors():

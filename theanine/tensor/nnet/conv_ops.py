@@ -76,6 +76,8 @@ def _hint(shape, n, name, who):
     for v in shape:
         if isinstance(v, Constant):
             v = v.data
+        elif isinstance(v, Variable):   # a symbolic size: unknown when building
+            v = None
         out.append(None if v is None else int(v))
     if len(out) != n:
         raise ValueError(f"{who}: {name} must have {n} entries, got {tuple(shape)!r}")
