@@ -4,14 +4,15 @@ Layout as in Theano: images ``(batch, channels, *spatial)``, filters
 ``(out_channels, channels // groups, *kernel)``.  Every kernel computes the
 *cross-correlation* (the caller flips the filters for a true convolution).
 
-The images are first laid out channel-major, ``(groups, channels // groups,
-batch, *padded)``; the (transposed) im2col matrix, rows ``(channel, kernel
-offset)`` and columns output pixels, is then one strided copy per kernel offset
-whose inner runs are rows of output pixels (no Python loop over pixels).  It is
-built for a slice of the batch at a time, so it stays a few MB however large the
-batch.  The forward pass and the weight gradient are one 2-d GEMM per slice and
-group (the filters need no reordering); the input gradient is a GEMM followed by
-col2im, one strided ``+=`` per kernel offset.
+The images are first laid out batch-last, ``(groups, channels // groups,
+*padded, batch)``; the (transposed) im2col matrix, rows ``(channel, kernel
+offset)`` and columns ``(output pixel, image)``, is then one strided copy per
+kernel offset whose inner runs are a slice of the batch (no Python loop over
+pixels).  It is built for a slice of the batch at a time, so it stays a few MB
+however large the batch.  The forward pass and the weight gradient are one 2-d GEMM
+per slice and group (the filters need no reordering); the input gradient is a GEMM
+followed by col2im, one strided ``+=`` per kernel offset on a batch-last canvas.
+Unshared filters (one per output pixel) contract the same matrix with ``einsum``.
 """
 
 from __future__ import annotations
@@ -56,16 +57,16 @@ def _chunk(batch: int, per_image: int) -> int:
     return max(1, min(batch, _COLS_BUDGET // max(per_image, 1)))
 
 
-def _channels_first(x, pads, groups):
-    """Images ``(B, C, *S)`` as ``(groups, C // groups, B, *padded)``, zero padded:
-    a batch slice of one channel is then contiguous rows of pixels."""
+def _batch_last(x, pads, groups):
+    """Images ``(B, C, *S)`` as ``(groups, C // groups, *padded, B)``, zero padded:
+    the batch innermost, so every copy below moves runs of a batch slice."""
     b, c = x.shape[:2]
     spatial = x.shape[2:]
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(spatial, pads))
     fill = np.zeros if any(lo or hi for lo, hi in pads) else np.empty
-    out = fill((groups, c // groups, b) + padded, dtype=x.dtype)
-    inner = (slice(None),) * 3 + tuple(slice(lo, lo + n) for n, (lo, _) in zip(spatial, pads))
-    out[inner] = np.moveaxis(x.reshape((b, groups, c // groups) + spatial), 0, 2)
+    out = fill((groups, c // groups) + padded + (b,), dtype=x.dtype)
+    inner = (slice(None),) * 2 + tuple(slice(lo, lo + n) for n, (lo, _) in zip(spatial, pads))
+    out[inner] = np.moveaxis(x.reshape((b, groups, c // groups) + spatial), 0, -1)
     return out
 
 
@@ -77,23 +78,29 @@ def _taps(kshape, stride, dilation, outs):
                           for o, d, m, st in zip(offs, dilation, outs, stride))
 
 
-def _im2col(xc, kshape, stride, dilation, outs):
-    """The transposed im2col matrix ``(groups, Cg * prod(kshape), n * prod(outs))``
-    of the images ``xc`` (``(groups, Cg, n, *padded)``): one copy per kernel offset,
-    whose inner runs are rows of output pixels."""
-    groups, cg, n = xc.shape[:3]
-    cols = np.empty((groups, cg) + tuple(kshape) + (n,) + tuple(outs), dtype=xc.dtype)
+def _im2col(xb, kshape, stride, dilation, outs, batch):
+    """The transposed im2col matrix ``(groups, Cg * prod(kshape), prod(outs) * n)``
+    of the images ``xb`` (``(groups, Cg, *padded, B)``) for the batch slice
+    ``batch``: one copy per kernel offset."""
+    groups, cg = xb.shape[:2]
+    n = batch.stop - batch.start
+    cols = np.empty((groups, cg) + tuple(kshape) + tuple(outs) + (n,), dtype=xb.dtype)
     lead = (slice(None),) * 2
     for offs, cells in _taps(kshape, stride, dilation, outs):
-        cols[lead + offs] = xc[lead + (slice(None),) + cells]
-    return cols.reshape(groups, cg * int(np.prod(kshape)), n * int(np.prod(outs)))
+        cols[lead + offs] = xb[lead + cells + (batch,)]
+    return cols.reshape(groups, cg * int(np.prod(kshape)), -1)
 
 
 def _to_cols(g, groups):
-    """``(n, F, *outs)`` -> ``(groups, F // groups, n * prod(outs))``."""
+    """``(n, F, *outs)`` -> ``(groups, F // groups, prod(outs) * n)``."""
     n, f = g.shape[:2]
-    g = np.moveaxis(g.reshape((n, groups, f // groups) + g.shape[2:]), 0, 2)
+    g = np.moveaxis(g.reshape((n, groups, f // groups) + g.shape[2:]), 0, -1)
     return g.reshape(groups, f // groups, -1)
+
+
+def _from_cols(out, f, outs, n):
+    """``(groups, Fg, prod(outs) * n)`` -> ``(n, F, *outs)`` (a view)."""
+    return np.moveaxis(out.reshape((f,) + tuple(outs) + (n,)), -1, 0)
 
 
 def _gemm(a, b, transpose_a=False, transpose_b=False):
@@ -107,6 +114,11 @@ def _unshared(w, groups, outs, dtype):
     """Unshared filters ``(F, *outs, Cg, *K)`` as ``(groups, Fg, prod(outs), Cg * prod(K))``."""
     f = w.shape[0]
     return w.reshape(groups, f // groups, int(np.prod(outs)), -1).astype(dtype, copy=False)
+
+
+def _slices(b, per_image):
+    step = _chunk(b, per_image)
+    return [slice(s, min(s + step, b)) for s in range(0, b, step)]
 
 
 def correlate(x, w, pads, stride, dilation, groups, unshared=False):
@@ -126,18 +138,16 @@ def correlate(x, w, pads, stride, dilation, groups, unshared=False):
         return y
     wm = _unshared(w, groups, outs, dtype) if unshared \
         else w.reshape(groups, f // groups, -1).astype(dtype, copy=False)
-    xc = _channels_first(x.astype(dtype, copy=False), pads, groups)
-    step = _chunk(b, int(np.prod(outs)) * c * int(np.prod(kshape)))
-    for s in range(0, b, step):
-        n = min(step, b - s)
-        cols = _im2col(xc[:, :, s:s + step], kshape, stride, dilation, outs)
+    xb = _batch_last(x.astype(dtype, copy=False), pads, groups)
+    for batch in _slices(b, int(np.prod(outs)) * c * int(np.prod(kshape))):
+        n = batch.stop - batch.start
+        cols = _im2col(xb, kshape, stride, dilation, outs, batch)
         if unshared:
-            cols = cols.reshape(cols.shape[:2] + (n, -1))
-            out = np.einsum("gcnp,gfpc->gfnp", cols, wm, optimize=True)
+            cols = cols.reshape(cols.shape[:2] + (-1, n))
+            out = np.einsum("gcpn,gfpc->gfpn", cols, wm, optimize=True)
         else:
             out = _gemm(wm, cols)
-        # (groups, Fg, n, *outs) -> (n, F, *outs)
-        y[s:s + n] = np.moveaxis(out.reshape((f, n) + outs), 1, 0)
+        y[batch] = _from_cols(out, f, outs, n)
     return y
 
 
@@ -152,16 +162,15 @@ def correlate_grad_weights(x, gy, kshape, pads, stride, dilation, groups, unshar
     dtype = np.result_type(x.dtype, gy.dtype)
     gw = np.zeros((groups, f // groups, npix, c // groups * int(np.prod(kshape))), dtype=dtype)
     if gy.size and x.size and 0 not in kshape:
-        xc = _channels_first(x.astype(dtype, copy=False), pads, groups)
+        xb = _batch_last(x.astype(dtype, copy=False), pads, groups)
         gy = gy.astype(dtype, copy=False)
-        step = _chunk(b, int(np.prod(outs)) * c * int(np.prod(kshape)))
-        for s in range(0, b, step):
-            n = min(step, b - s)
-            cols = _im2col(xc[:, :, s:s + step], kshape, stride, dilation, outs)
-            rows = _to_cols(gy[s:s + step], groups)
+        for batch in _slices(b, int(np.prod(outs)) * c * int(np.prod(kshape))):
+            n = batch.stop - batch.start
+            cols = _im2col(xb, kshape, stride, dilation, outs, batch)
+            rows = _to_cols(gy[batch], groups)
             if unshared:
-                gw += np.einsum("gfnp,gcnp->gfpc", rows.reshape(rows.shape[:2] + (n, -1)),
-                                cols.reshape(cols.shape[:2] + (n, -1)), optimize=True)
+                gw += np.einsum("gfpn,gcpn->gfpc", rows.reshape(rows.shape[:2] + (-1, n)),
+                                cols.reshape(cols.shape[:2] + (-1, n)), optimize=True)
             else:
                 gw[:, :, 0] += _gemm(rows, cols, transpose_b=True)
     lead = (f,) + (tuple(outs) if unshared else ())
@@ -171,35 +180,37 @@ def correlate_grad_weights(x, gy, kshape, pads, stride, dilation, groups, unshar
 def correlate_grad_inputs(w, gy, in_shape, pads, stride, dilation, groups, unshared=False):
     """Gradient of ``correlate(x, w)`` in ``x`` (spatial shape ``in_shape``) given the
     output gradient ``gy``: GEMM to the im2col layout, then col2im (one strided
-    ``+=`` per kernel offset)."""
+    ``+=`` per kernel offset) on a batch-last canvas."""
     b, f = gy.shape[:2]
     outs = gy.shape[2:]
     nd = len(outs)
     kshape = w.shape[w.ndim - nd:]
     cg = w.shape[w.ndim - nd - 1]
     dtype = np.result_type(w.dtype, gy.dtype)
+    gx = np.zeros((b, groups * cg) + tuple(in_shape), dtype=dtype)
+    if not (gy.size and w.size):
+        return gx
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(in_shape, pads))
-    canvas = np.zeros((groups, cg, b) + padded, dtype=dtype)   # as ``_channels_first``
-    if gy.size and w.size:
-        wm = _unshared(w, groups, outs, dtype) if unshared \
-            else w.reshape(groups, f // groups, -1).astype(dtype, copy=False)
-        gy = gy.astype(dtype, copy=False)
-        step = _chunk(b, int(np.prod(outs)) * cg * groups * int(np.prod(kshape)))
-        lead = (slice(None),) * 2
-        for s in range(0, b, step):
-            n = min(step, b - s)
-            rows = _to_cols(gy[s:s + step], groups)
-            if unshared:
-                cols = np.einsum("gfpc,gfnp->gcnp", wm,
-                                 rows.reshape(rows.shape[:2] + (n, -1)), optimize=True)
-            else:
-                cols = _gemm(wm, rows, transpose_a=True)
-            cols = cols.reshape((groups, cg) + tuple(kshape) + (n,) + tuple(outs))
-            for offs, cells in _taps(kshape, stride, dilation, outs):
-                canvas[lead + (slice(s, s + n),) + cells] += cols[lead + offs]
-    crop = (slice(None),) * 3 + tuple(slice(lo, lo + n) for n, (lo, _) in zip(in_shape, pads))
-    gx = np.moveaxis(canvas[crop], 2, 0)                          # (B, groups, Cg, *S)
-    return np.ascontiguousarray(gx).reshape((b, groups * cg) + tuple(in_shape))
+    crop = (slice(None),) * 2 + tuple(slice(lo, lo + n) for n, (lo, _) in zip(in_shape, pads))
+    wm = _unshared(w, groups, outs, dtype) if unshared \
+        else w.reshape(groups, f // groups, -1).astype(dtype, copy=False)
+    gy = gy.astype(dtype, copy=False)
+    lead = (slice(None),) * 2
+    for batch in _slices(b, int(np.prod(outs)) * cg * groups * int(np.prod(kshape))):
+        n = batch.stop - batch.start
+        rows = _to_cols(gy[batch], groups)
+        if unshared:
+            cols = np.einsum("gfpc,gfpn->gcpn", wm, rows.reshape(rows.shape[:2] + (-1, n)),
+                             optimize=True)
+        else:
+            cols = _gemm(wm, rows, transpose_a=True)
+        cols = cols.reshape((groups, cg) + tuple(kshape) + tuple(outs) + (n,))
+        canvas = np.zeros((groups, cg) + padded + (n,), dtype=dtype)
+        for offs, cells in _taps(kshape, stride, dilation, outs):
+            canvas[lead + cells] += cols[lead + offs]
+        # (groups, Cg, *S, n) -> (n, C, *S)
+        gx[batch] = np.moveaxis(canvas[crop], -1, 0).reshape((n, groups * cg) + tuple(in_shape))
+    return gx
 
 
 def flip(w, nd=None):
