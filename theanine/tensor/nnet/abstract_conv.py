@@ -1,8 +1,9 @@
 """Theano 1.0's ``theano.tensor.nnet.abstract_conv``: ``conv2d``, ``conv3d``, their
 gradients as functions, ``conv2d_transpose`` and the output-shape helpers.
 
-Inputs are ``(batch, channels, rows, cols[, depth])``, filters ``(out_channels,
-in_channels // num_groups, rows, cols[, depth])``.  ``filter_flip=True`` (the
+Inputs are ``(batch, channels, rows, cols)`` (3d: ``(batch, channels, depth, rows,
+cols)``), filters ``(out_channels, in_channels // num_groups, rows, cols)`` (3d:
+``depth`` before ``rows``).  ``filter_flip=True`` (the
 default) is a true convolution (the filters are flipped), ``False`` a
 cross-correlation.  ``border_mode`` is ``'valid'`` (no padding), ``'full'`` (pad
 kernel - 1), ``'half'`` (pad kernel // 2: same size for odd kernels), an int or a
