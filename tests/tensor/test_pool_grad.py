@@ -85,6 +85,20 @@ def test_max_gradient_all_tied():
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("stride", [(2, 2), (2, 1)])
+def test_max_gradient_of_an_infinite_gz_is_zero_off_the_max(stride):
+    """Non-overlapping windows take a faster path; an infinite gz still reaches only
+    the max cells, the others get 0 (not inf * 0 = nan)."""
+    x_val = np.array([[1.0, 5.0, 2.0, 0.0], [3.0, 4.0, 7.0, 1.0]])
+    gz_val = np.array([[np.inf, -2.0]]) if stride == (2, 2) else np.array([[np.inf, 1.0, -2.0]])
+    got = MaxPoolGrad(True)(x_val, Pool(True)(x_val, (2, 2), stride), gz_val, (2, 2),
+                            stride).eval()
+    want = ref_max_pool_grad(x_val, np.nan_to_num(gz_val, posinf=9.0), (2, 2), stride,
+                             (0, 0), True)
+    want[want == 9.0] = np.inf
+    np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("mode", MODES[1:])
 @pytest.mark.parametrize("shape,ws,stride,pad,ib", GEOMETRIES, ids=str)
 def test_linear_gradient_values(shape, ws, stride, pad, ib, mode):

@@ -24,6 +24,8 @@ import theanine.graph.basic as graph_basic
 import theanine.graph.op as graph_op
 import theanine.tensor as tensor
 import theanine.tensor.nnet as nnet
+import theanine.tensor.nnet.abstract_conv as abstract_conv
+import theanine.tensor.nnet.conv as legacy_conv
 import theanine.tensor.signal.pool as pool
 from theanine.compat.missing import missing_message
 from theanine.compat.random_streams import MRG_RandomStreams, RandomStreams
@@ -71,7 +73,8 @@ def theano_modules() -> dict:
     shared_rs = _alias("theano.tensor.shared_randomstreams", RandomStreams=RandomStreams)
     rng_mrg = _alias("theano.sandbox.rng_mrg", MRG_RandomStreams=MRG_RandomStreams)
     signal = _alias("theano.tensor.signal", pool=pool)
-    nnet_alias = _alias("theano.tensor.nnet", nnet)
+    nnet_alias = _alias("theano.tensor.nnet", nnet, abstract_conv=abstract_conv,
+                        conv=legacy_conv)
     t = _alias("theano.tensor", tensor, nnet=nnet_alias, signal=signal,
                shared_randomstreams=shared_rs)
     gof = _alias("theano.gof", graph_basic, graph_op, graph=gof_graph,
@@ -83,6 +86,8 @@ def theano_modules() -> dict:
                     compile=compile_alias, sandbox=sandbox, clone=graph_basic.clone_replace)
     return {"theano": theano, "theano.tensor": t, "theano.tensor.nnet": nnet_alias,
             "theano.tensor.extra_ops": tensor.extra_ops,
+            "theano.tensor.nnet.abstract_conv": abstract_conv,
+            "theano.tensor.nnet.conv": legacy_conv,
             "theano.tensor.signal": signal, "theano.tensor.signal.pool": pool,
             "theano.tensor.shared_randomstreams": shared_rs, "theano.sandbox": sandbox,
             "theano.sandbox.rng_mrg": rng_mrg, "theano.gof": gof,

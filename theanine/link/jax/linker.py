@@ -35,6 +35,7 @@ import jax
 from theanine.config import config
 from theanine.link.backend import Backend
 from theanine.link.callspec import CallSpec, entry_source
+from theanine.link.jax import conv as _conv  # noqa: F401  (registers the convolution ops)
 from theanine.link.jax import jacobian as _jacobian  # noqa: F401  (registers JacobianLoop)
 from theanine.link.jax import linalg as _linalg  # noqa: F401  (registers nlinalg/slinalg ops)
 from theanine.link.jax import neighbours as _neighbours  # noqa: F401  (images2neibs)

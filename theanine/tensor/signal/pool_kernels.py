@@ -92,6 +92,22 @@ def _windows(ext, ws, stride):
     return view[lead + tuple(slice(None, None, s) for s in stride)]
 
 
+def _offset(offs, stride, outs):
+    """The cells at one offset inside every window: a strided slice."""
+    return (Ellipsis,) + tuple(slice(a, a + s * (o - 1) + 1, s)
+                               for a, s, o in zip(offs, stride, outs))
+
+
+def _window_max(ext, ws, stride, outs):
+    """Each window's max as one ``np.maximum`` per window offset over strided
+    slices: many times faster than reducing the small window axes of a view."""
+    offsets = np.ndindex(*ws)
+    out = ext[_offset(next(offsets), stride, outs)].copy()
+    for offs in offsets:
+        np.maximum(out, ext[_offset(offs, stride, outs)], out=out)
+    return out
+
+
 def _scatter(contrib, ext_shape, ws, stride, outs, dtype):
     """Sum of every window's ``contrib`` (``lead + outs + ws``) at the cells it covers.
 
@@ -143,8 +159,8 @@ def pool(x, ws, stride, pad, ignore_border, mode):
     spans = window_spans(outs, ws, stride)
     axes = tuple(range(-nd, 0))
     if mode == "max":
-        win = _windows(_extend(x, nd, pad, spans, lowest(x.dtype)), ws, stride)
-        return np.asarray(win.max(axis=axes), dtype=x.dtype)
+        ext = _extend(x, nd, pad, spans, lowest(x.dtype))
+        return np.asarray(_window_max(ext, ws, stride, outs), dtype=x.dtype)
     win = _windows(_extend(x, nd, pad, spans, 0), ws, stride)
     total = win.sum(axis=axes)
     if mode == "sum":
@@ -171,15 +187,26 @@ def max_hits(x, maxout, ws, stride, pad):
 def max_pool_grad(x, maxout, gz, ws, stride, pad):
     """Gradient of max pooling: each window's ``gz`` goes to *every* input cell of the
     window equal to its max (Theano's rule: ties all receive it), summed over the
-    windows covering a cell."""
-    found = max_hits(x, maxout, ws, stride, pad)
-    if found is None:
-        return np.zeros(x.shape, dtype=x.dtype)
-    outs, spans, hit = found
+    windows covering a cell.  One strided ``+=`` per window offset."""
     nd = len(ws)
-    contrib = np.where(hit, np.asarray(gz, dtype=x.dtype)[(Ellipsis,) + (None,) * nd], 0)
-    ext = _scatter(contrib, x.shape[:x.ndim - nd] + spans, ws, stride, outs, x.dtype)
-    return _crop(ext, x.shape, pad, spans, x.dtype)
+    outs = maxout.shape[maxout.ndim - nd:]
+    if maxout.size == 0 or _empty_input(x, nd):
+        return np.zeros(x.shape, dtype=x.dtype)
+    spans = window_spans(outs, ws, stride)
+    ext = _extend(x, nd, pad, spans, lowest(x.dtype))
+    gz = np.asarray(gz, dtype=x.dtype)
+    grad = np.zeros(x.shape[:x.ndim - nd] + spans, dtype=x.dtype)
+    if all(s >= w for s, w in zip(stride, ws)) and np.isfinite(gz).all():
+        # windows do not overlap: each cell's value is written once, in place (the
+        # product with the hit mask is the ``where`` for finite gz, without temporaries)
+        for offs in np.ndindex(*ws):
+            cells = _offset(offs, stride, outs)
+            np.multiply(ext[cells] == maxout, gz, out=grad[cells])
+    else:
+        for offs in np.ndindex(*ws):
+            cells = _offset(offs, stride, outs)
+            grad[cells] += np.where(ext[cells] == maxout, gz, 0)
+    return _crop(grad, x.shape, pad, spans, x.dtype)
 
 
 def max_pool_grad_grad(x, maxout, ggx, ws, stride, pad):
