@@ -319,4 +319,4 @@ def power_by_squaring(x, n: int, multiply, square):
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
     "np", "ts", "tb", "Apply", "Op", "TensorType", "elemwise_fn", "keep_dims", "dimshuffle",
     "disconnected_type", "grad_not_implemented",
-    "normalize_axis", "reduce", "shape_i", "annotations")] + ["CAReduce"]
+    "normalize_axis", "reduce", "shape_i", "annotations", "power_by_squaring")] + ["CAReduce"]
