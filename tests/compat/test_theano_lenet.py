@@ -2,23 +2,9 @@
 ``theano.tensor.signal.pool.pool_2d``) trains under theanine: the loss goes down, and
 its first gradient is the one hand-written JAX computes for the same model."""
 
-import sys
 
 import numpy as np
 import pytest
-
-from theanine.compat import install_theano_alias, theano_modules
-
-
-@pytest.fixture
-def theano():
-    saved = {name: sys.modules.get(name) for name in theano_modules()}
-    yield install_theano_alias()
-    for name, module in saved.items():
-        if module is None:
-            sys.modules.pop(name, None)
-        else:
-            sys.modules[name] = module
 
 
 def _params(rng):

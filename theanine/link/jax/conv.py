@@ -59,6 +59,13 @@ def _jax_conv(op, node):
     return conv
 
 
+def _pulled_back(forward, shape, dtype, top):
+    """A gradient op is the transpose of the forward convolution: ``top`` pulled back
+    through ``forward`` to its argument (of ``shape``)."""
+    _, pullback = jax.vjp(forward, jnp.zeros(shape, dtype))
+    return pullback(top)[0]
+
+
 def _spatial(op, node, shape):
     return _static_ints(np.asarray(shape).reshape(-1), "the result's shape", node)
 
@@ -74,8 +81,7 @@ def _jax_conv_grad_weights(op, node):
                                spatial)
         op.check_shapes(tuple(img.shape), kshape, tuple(top.shape))
         conv = _forward(op, spatial)
-        _, pullback = jax.vjp(lambda k: conv(img, k), jnp.zeros(kshape, dtype))
-        return pullback(top)[0]
+        return _pulled_back(lambda k: conv(img, k), kshape, dtype, top)
     return grad_weights
 
 
@@ -89,8 +95,7 @@ def _jax_conv_grad_inputs(op, node):
         ishape = (top.shape[0], op.kern_channels(kern.shape) * op.num_groups) + spatial
         op.check_shapes(ishape, tuple(kern.shape), tuple(top.shape))
         conv = _forward(op, op.kern_spatial(kern.shape))
-        _, pullback = jax.vjp(lambda x: conv(x, kern), jnp.zeros(ishape, dtype))
-        return pullback(top)[0]
+        return _pulled_back(lambda x: conv(x, kern), ishape, dtype, top)
     return grad_inputs
 
 
