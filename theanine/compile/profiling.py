@@ -263,6 +263,9 @@ def attach(stats: ProfileStats, runtime: bool, core, code, maker, name: str):
     entry = stats.add_function(name, maker, getattr(linker, "name", type(linker).__name__),
                                code, runtime)
     entry.phases = getattr(core, "phase_times", None)
+    measure = getattr(core, "measure_phases", None)    # a backend timing its own phases
+    if runtime and measure is not None:
+        measure()
     report = getattr(core, "profile_report", None)    # starts the backend's own clocks
     entry.backend_lines = report() if report is not None and runtime else None
     if not runtime:

@@ -119,6 +119,8 @@ class JAXLinker(Backend):
         def execute(args):
             if execution["mode"].startswith("one"):
                 try:
+                    if not donation.positions:
+                        return jitted(*args), True
                     with warnings.catch_warnings():   # a donated buffer XLA cannot reuse
                         warnings.filterwarnings("ignore", "Some donated buffers")
                         return jitted(*args), True
@@ -177,7 +179,8 @@ class JAXLinker(Backend):
         fn.source = src + "\n# traced and compiled by jax.jit:\n" + traced.source
         fn.jitted = jitted
         fn.jax_execution = execution     # how it runs: one XLA program, or op by op
-        fn.phase_times = phases          # the profiler prints them (profile=True)
+        fn.phase_times = phases          # the profiler prints them (profile=True), after
+        fn.measure_phases = lambda: setattr(placement, "blocking", True)   # asking for them
         if placement.profile_report is not None:     # a mesh: placement, collectives
             fn.profile_report = lambda: placement.profile_report(jitted)
         return fn
