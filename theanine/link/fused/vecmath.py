@@ -426,9 +426,18 @@ def sigmoid_f64(x):
 
 
 @_jit
+def _log1p_unit(e):
+    """log1p(e) for e in [0, 1]: log(1 + e) plus the rounding error of 1 + e (exact
+    there, Sterbenz), one log core instead of log1p's two branches."""
+    u = 1.0 + e
+    f, dk = _log_split(u)
+    return _log_core(f, dk) + (e - (u - 1.0)) / u
+
+
+@_jit
 def softplus_f64(x):
     m = x if x > 0.0 else 0.0
-    res = m + log1p_f64(exp_f64(-abs(x)))
+    res = m + _log1p_unit(exp_f64(-abs(x)))
     if x != x:
         res = x
     return res
