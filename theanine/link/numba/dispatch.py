@@ -16,7 +16,9 @@ from __future__ import annotations
 from functools import singledispatch
 
 from theanine.link.numba import elemwise as _elemwise
+from theanine.link.numba import nnet as _nnet
 from theanine.link.numba.compile import NumbaUnsupported, cast, njit_source, npname
+from theanine.scan.pushout import SequenceWindow
 from theanine.tensor.alloc import Alloc
 from theanine.tensor.basic import MakeVector, ScalarFromTensor, TensorFromScalar, VectorEntry
 from theanine.tensor.blas import Gemm, Gemv, Ger
@@ -35,6 +37,7 @@ def numba_funcify(op, node):
 
 
 _elemwise.register(numba_funcify)
+_nnet.register(numba_funcify)
 
 
 def _src(name, params, lines, **extra):
@@ -225,6 +228,11 @@ def _subtensor(op, node):
         return _src("subtensor", _args(node), ["return a0"])
     checks, expr = _index_source(op.idx_list, 1, "a0", x.ndim)
     return _src("subtensor", _args(node), checks + [f"return {expr}"])
+
+
+@numba_funcify.register(SequenceWindow)
+def _sequence_window(op, node):
+    return _src("window", ["seq", "n"], [f"return seq[{op.offset}:{op.offset} + n]"])
 
 
 @numba_funcify.register(IncSubtensor)

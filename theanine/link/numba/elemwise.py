@@ -130,7 +130,7 @@ def elemwise_source(program, in_ndims, nd, name) -> str:
         body.append(f"if {flat_ok}:")
         body.append("    n = o0.size")
         for a, _ in arrays:
-            body.append(f"    f{a} = {a}.reshape(n)")
+            body.append(f"    f{a} = np.ascontiguousarray({a}).reshape(n)")
         for j in range(n_out):
             body.append(f"    fo{j} = o{j}.reshape(n)")
         loads = ", ".join(f"f{a}[i]" if n else a for a, n in zip(ins, in_ndims))
@@ -257,7 +257,7 @@ def fused_reduce_function(op, node):
         loads = ", ".join(f"f{a}[i]" if n else a for a, n in zip(ins, in_ndims))
         init = _init(op.kind, out_dt)
         lines += [f"    if {cond}:", f"        n = {ref}.size"]
-        lines += [f"        f{a} = {a}.reshape(n)" for a in arrays]
+        lines += [f"        f{a} = np.ascontiguousarray({a}).reshape(n)" for a in arrays]
         lines += [f"        buf = np.empty({BLOCK}, {npname(out_dt)})",
                   f"        acc = {init}",
                   f"        for start in range(0, n, {BLOCK}):",
