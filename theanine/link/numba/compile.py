@@ -13,11 +13,26 @@ import math
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from theanine.link.fused import _nbsupport, vecmath
+from theanine.link.numba.cache import load_node_function
 
 # NumPy's float semantics (inf/nan, no ZeroDivisionError), like the default engine
 JIT_OPTIONS = {"error_model": "numpy", "nogil": True}
+
+
+def contiguous(x):
+    """``x`` as an array Numba's BLAS calls take: as it is when typed C- or
+    F-contiguous (a transposed matrix stays a view), else a C copy."""
+
+
+@overload(contiguous, inline="always")
+def _ov_contiguous(x):
+    if isinstance(x, types.Array) and x.layout in "CF":
+        return lambda x: x
+    return lambda x: np.ascontiguousarray(x)
 
 
 class NumbaUnsupported(NotImplementedError):
@@ -25,15 +40,14 @@ class NumbaUnsupported(NotImplementedError):
 
 
 def base_namespace() -> dict:
-    return {"np": np, "math": math, "numba": numba, "_s": _nbsupport, "_vm": vecmath}
+    return {"np": np, "math": math, "numba": numba, "_s": _nbsupport, "_vm": vecmath,
+            "_contiguous": contiguous}
 
 
 def njit_source(src: str, name: str, extra: dict | None = None, inline: bool = False):
     """``numba.njit`` of the function ``name`` defined by ``src``; self-contained
     sources (no ``extra`` globals) are cached on disk and shared (``cache.py``)."""
     if not extra and not inline:
-        from theanine.link.numba.cache import load_node_function
-
         fn = load_node_function(src, name)
         fn.source = src
         return fn
@@ -67,4 +81,5 @@ def cast(expr: str, dtype) -> str:
     return f"{npname(dtype)}({expr})"
 
 
-__all__ = ["JIT_OPTIONS", "NumbaUnsupported", "cast", "njit_python", "njit_source", "npname"]
+__all__ = ["JIT_OPTIONS", "NumbaUnsupported", "cast", "contiguous", "njit_python", "njit_source",
+           "npname"]

@@ -56,7 +56,7 @@ def _float_operand(var, name, dt) -> str:
     if var.ndim == 0:
         return cast(name, dt)
     conv = f"{name}.astype({npname(dt)})" if var.dtype != dt else name
-    return f"np.ascontiguousarray({conv})"
+    return f"_contiguous({conv})"
 
 
 def _dot_expr(x, y, xn, yn, dt) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from theanine.graph.basic import Constant
+from theanine.link.callspec import ArgSpec, CallSpec
 from theanine.link.emitter import Emitter
 from theanine.tensor.type import TensorType
 
@@ -101,8 +102,6 @@ class JitBodyEmitter(Emitter):
 
 
 def _bare_spec(fgraph):
-    from theanine.link.callspec import ArgSpec, CallSpec
-
     return CallSpec(args=[ArgSpec(None, v.type) for v in fgraph.inputs],
                     input_sources=[("arg", k) for k in range(len(fgraph.inputs))],
                     n_outputs=len(fgraph.outputs), copy_outputs=[False] * len(fgraph.outputs),

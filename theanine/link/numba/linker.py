@@ -19,20 +19,18 @@ from __future__ import annotations
 import itertools
 from time import perf_counter
 
-from theanine.ifelse import IfElse
 from theanine.link.backend import Backend
 from theanine.link.callspec import ArgSpec, CallSpec, entry_source
 from theanine.link.numba import scan as _scan  # noqa: F401  (registers Scan as a loop)
 from theanine.link.numba.cache import compile_first_call, load_module
-from theanine.link.numba.compile import NumbaUnsupported
-from theanine.link.numba.dispatch import numba_funcify
 from theanine.link.numba.emitter import (
     JitBodyEmitter,
     NamedGlobals,
     SegmentedEmitter,
     to_python,
 )
-from theanine.link.python.dispatch import python_funcify
+from theanine.link.numba.nodes import node_functions
+from theanine.link.python.codegen import VMLinker
 from theanine.link.python.dispatch_fused import KERNEL_CAPABILITIES
 from theanine.tensor.type import TensorType
 
@@ -57,20 +55,6 @@ class CompiledOnFirstCall:
                 perf_counter() - start
             self.ready = True
         return self.dispatcher(*args)
-
-
-def node_functions(fgraph):
-    """``(njit functions, call-outs)``: node -> function, for every node but lazy
-    ``IfElse`` (emitted as a block)."""
-    thunks, callouts = {}, {}
-    for node in fgraph.toposort():
-        if isinstance(node.op, IfElse):
-            continue
-        try:
-            thunks[node] = numba_funcify(node.op, node)
-        except NumbaUnsupported:
-            callouts[node] = python_funcify(node.op, node)
-    return thunks, callouts
 
 
 def timed_callout(thunk, node, phases):
@@ -154,8 +138,6 @@ def _default_engine_rerun(fgraph):
     def rerun(exc, *inputs):
         if isinstance(exc, NotImplementedError):
             return
-        from theanine.link.python.codegen import VMLinker
-
         plain = CallSpec(args=[ArgSpec(None, v.type) for v in fgraph.inputs],
                          input_sources=[("arg", k) for k in range(len(fgraph.inputs))],
                          n_outputs=len(fgraph.outputs),
@@ -169,4 +151,4 @@ def _default_engine_rerun(fgraph):
     return rerun
 
 
-__all__ = ["NumbaLinker", "node_functions"]
+__all__ = ["NumbaLinker"]

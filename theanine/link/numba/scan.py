@@ -18,13 +18,12 @@ from theanine.link.numba.cache import describe
 from theanine.link.numba.compile import NumbaUnsupported, njit_source, npname
 from theanine.link.numba.dispatch import numba_funcify
 from theanine.link.numba.emitter import JitBodyEmitter, NamedGlobals
+from theanine.link.numba.nodes import node_functions
 from theanine.scan.op import Scan
 from theanine.tensor.type import TensorType
 
 
 def _step_function(op):
-    from theanine.link.numba.linker import node_functions
-
     thunks, callouts = node_functions(op.fgraph)
     if callouts:
         raise NumbaUnsupported(f"{op}: its body has nodes without a Numba form "
