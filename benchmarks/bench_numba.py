@@ -13,22 +13,27 @@ PyTensor-numba's first call for comparison.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import tempfile
-import textwrap
-from pathlib import Path
 
-import numpy as np
-from bench_jax import _branch
-from bench_scan import BATCH, HIDDEN, T, _rnn_data
-from harness import Workload, optional_import, run_workloads
+# one BLAS thread for every engine: on a small loaded machine OpenBLAS's spinning
+# threads make BLAS-bound rows (the RNN) 50x slower at random; set before NumPy loads
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import theanine as th
-import theanine.tensor as tt
-from theanine.ifelse import ifelse
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import textwrap  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from bench_jax import _branch  # noqa: E402
+from bench_scan import BATCH, HIDDEN, T, _rnn_data  # noqa: E402
+from harness import Workload, optional_import, run_workloads  # noqa: E402
+
+import theanine as th  # noqa: E402
+import theanine.tensor as tt  # noqa: E402
+from theanine.ifelse import ifelse  # noqa: E402
 
 jax = optional_import("jax")
 pytensor = optional_import("pytensor")
@@ -215,11 +220,13 @@ def _rnn():
     return impls
 
 
+# the RNN first: once JAX's and PyTensor's thread pools have run, NumPy's BLAS
+# threads compete with them on a small machine and the BLAS-bound rows slow down
 WORKLOADS = [
+    Workload(f"RNN fwd+bwd T={T} hidden={HIDDEN} batch={BATCH}", _rnn, repeats=5),
     Workload("scan-pow k=1000, 1000-vector", _scan_pow, repeats=9),
     Workload(f"poly scan {POLY_STEPS} steps (no push-out)", _poly, repeats=7),
     Workload("lazy ifelse mean(tanh*exp), 1e7 f64", _ifelse, repeats=7),
-    Workload(f"RNN fwd+bwd T={T} hidden={HIDDEN} batch={BATCH}", _rnn, repeats=5),
 ]
 
 
