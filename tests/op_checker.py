@@ -195,6 +195,15 @@ def linker_names() -> list[str]:
 _UNAVAILABLE: dict = {}
 
 
+def first_shape_set_linkers() -> list[str]:
+    """Linkers that check only the first shape set of each case's first dtype: a
+    backend whose every function is compiled to machine code (``compiles_slowly``,
+    e.g. Numba) would otherwise dominate the suite's time; that set exercises its
+    code for the case's ranks, later ones vary sizes, broadcasting and dtypes."""
+    return [name for name in linker_names()
+            if getattr(LINKERS[name], "compiles_slowly", False)]
+
+
 def declared_unsupported(mode, exc) -> bool:
     """Whether ``exc`` (raised compiling or running on ``mode``'s backend) is the clear
     error for an op that backend declares it cannot run yet (``unsupported_ops``):
@@ -465,8 +474,9 @@ def check_case(case: OpCase, dtype, seed: int = 0, quick: bool = False) -> dict:
             outs = _outputs(case.build(*in_vars))
             assert len(outs) == len(refs), f"{label}: {len(outs)} outputs, ref {len(refs)}"
             # static shapes exercise make_node's shape logic: one linker is enough there
-            check_values(case, in_vars, outs, arrays, refs, dtypes[0], label,
-                         linkers=["vm"] if static else None)
+            linkers = ["vm"] if static else None if k_set == 0 and not quick else [
+                name for name in linker_names() if name not in first_shape_set_linkers()]
+            check_values(case, in_vars, outs, arrays, refs, dtypes[0], label, linkers=linkers)
             if not static:
                 check_infer_shape(in_vars, outs, arrays, label)
             counts["values"] += 1

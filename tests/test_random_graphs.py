@@ -10,13 +10,14 @@ declared (static shape 1), Theano's broadcasting convention, and steps keep it s
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
 import scipy.special as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from op_checker import linker_names, mode_for_linker
+from op_checker import first_shape_set_linkers, linker_names, mode_for_linker
 
 import theanine as th
 import theanine.tensor as tt
@@ -110,12 +111,20 @@ def graphs(draw):
     return inputs, arrays, [o for o, _ in outs], [np.asarray(r) for _, r in outs], dtype
 
 
+# a backend compiling every function to machine code (Numba) checks one graph in
+# SLOW_LINKER_EVERY: the suite's time stays in check, and with the CI profile's fixed
+# examples those graphs come from its disk cache after the first run
+SLOW_LINKER_EVERY = 8
+_examples = itertools.count()
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graphs())
 def test_random_graph_matches_numpy(graph):
     inputs, arrays, outs, refs, dtype = graph
     rtol, atol = (1e-9, 1e-12) if dtype == "float64" else (1e-4, 1e-5)
-    for linker in linker_names():
+    slow = set(first_shape_set_linkers()) if next(_examples) % SLOW_LINKER_EVERY else set()
+    for linker in [name for name in linker_names() if name not in slow]:
         fn = th.function(inputs, outs, mode=mode_for_linker(linker), on_unused_input="ignore")
         with np.errstate(all="ignore"):
             got = fn(*arrays)

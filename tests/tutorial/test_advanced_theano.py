@@ -391,3 +391,26 @@ def test_tutorial_logreg_on_the_jax_backend():
     numpy.testing.assert_allclose(on_jax[1], default[1], rtol=1e-10)
     assert on_jax[2] == pytest.approx(default[2], rel=1e-10)
     numpy.testing.assert_array_equal(on_jax[3], default[3])
+
+
+def test_tutorial_logreg_and_loops_on_the_numba_backend(capsys):
+    """The tutorial's code, unchanged, compiled with mode='NUMBA': same training, and its
+    scan examples give the same values as on the default engine."""
+    pytest.importorskip("numba", reason="the Numba backend needs the numba package")
+    on_numba = run_steps(tutorial_logreg(mode="NUMBA"), 5)
+    default = run_steps(tutorial_logreg(), 5)
+    for (p1, x1), (p0, x0) in zip(on_numba[0], default[0]):
+        numpy.testing.assert_array_equal(p1, p0)
+        numpy.testing.assert_allclose(x1, x0, rtol=1e-10, atol=1e-12)
+    numpy.testing.assert_allclose(on_numba[1], default[1], rtol=1e-10)
+    assert on_numba[2] == pytest.approx(default[2], rel=1e-10)
+    numpy.testing.assert_array_equal(on_numba[3], default[3])
+    with theano.config.change_flags(mode="NUMBA"):
+        env, out = run_example("scan_poly.py", capsys)
+        assert out.splitlines()[0] == "19.0"
+        coeff = numpy.random.default_rng(1).standard_normal(7)
+        assert env["calculate_polynomial"](coeff, 0.7) == pytest.approx(
+            numpy.polyval(coeff[::-1], 0.7), rel=1e-12)
+        env, out = run_example("scan_pow.py", capsys)
+        numpy.testing.assert_array_equal(env["power"](range(10), 2), numpy.arange(10.0) ** 2)
+        assert env["power"].maker.linker.name == "numba"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from theanine.config import config
 from theanine.graph.rewriting.pipeline import OPTIMIZER_QUERIES, Query
 from theanine.link import jax as jax_backend
+from theanine.link import numba as numba_backend
 from theanine.link.python.codegen import PyLinker, VMLinker
 
 LINKERS = {"py": PyLinker, "vm": VMLinker, "cvm": VMLinker}
@@ -130,3 +131,7 @@ def get_mode(mode) -> Mode:
 # the optional JAX backend (theanine/link/jax/): JAX itself is imported on first use
 register_linker("jax", jax_backend.make_linker)
 register_mode("JAX", lambda: Mode(linker="jax", optimizer="fast_run", name="JAX"))
+
+# the Numba backend (theanine/link/numba/): whole functions compiled by numba.njit
+register_linker("numba", numba_backend.make_linker)
+register_mode("NUMBA", lambda: Mode(linker="numba", optimizer="fast_run", name="NUMBA"))

@@ -1,0 +1,178 @@
+"""The Numba backend (theanine/link/numba/): whole graphs as one ``numba.njit`` function.
+
+The op checker, the random graphs and the tutorial run on it too; these tests
+cover what is particular to it: loops and lazy branches compiled natively,
+call-outs for ops without a Numba form, random streams shared with the default
+engine, errors naming the node, and the disk cache across processes (loading,
+damaged entries, two processes compiling at once)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import theanine as th
+import theanine.tensor as tt
+from theanine.ifelse import ifelse
+from theanine.scan.basic import until
+from theanine.tensor.random import RandomStream
+
+pytest.importorskip("numba", reason="the Numba backend needs the numba package")
+NUMBA = th.Mode(linker="numba")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def same_as_default(inputs, outputs, args, **kwargs):
+    """Compile on both engines, check equal values and dtypes; the Numba function."""
+    fn = th.function(inputs, outputs, mode=NUMBA, **kwargs)
+    ref = th.function(inputs, outputs, **kwargs)(*args)
+    got = fn(*args)
+    for value, want in zip(got if isinstance(got, list) else [got],
+                           ref if isinstance(ref, list) else [ref]):
+        assert isinstance(value, np.ndarray) and value.dtype == want.dtype
+        np.testing.assert_allclose(value, want, rtol=1e-10, atol=1e-12)
+    return fn
+
+
+def test_mode_names_and_one_compiled_function():
+    x = tt.dvector("x")
+    f = th.function([x], tt.exp(x) * 2.0, mode="NUMBA")
+    np.testing.assert_allclose(f(np.arange(3.0)), np.exp(np.arange(3.0)) * 2)
+    assert "numba.njit" in f.source and f.fn.callouts == []
+    with th.config.change_flags(mode="NUMBA"):
+        g = th.function([x], x + 1)
+    assert type(g.maker.linker).__name__ == "NumbaLinker"
+
+
+def test_scan_loops_are_native_with_taps_reverse_until_and_keep():
+    k, a = tt.iscalar("k"), tt.dvector("A")
+    powers, _ = th.scan(lambda prior, a: prior * a, outputs_info=tt.ones_like(a),
+                        non_sequences=a, n_steps=k)
+    for out in (powers, powers[-1]):            # every step, and the last one only (keep)
+        f = same_as_default([a, k], out, [np.arange(5.0), 4])
+        assert f.fn.callouts == []
+    s = tt.dvector("s")
+    taps, _ = th.scan(lambda x0, x1, p2, p1: x0 + x1 + 0.5 * p2 + p1,
+                      sequences={"input": s, "taps": [-1, 1]},
+                      outputs_info={"initial": tt.zeros(2), "taps": [-2, -1]},
+                      go_backwards=True)
+    same_as_default([s], taps, [np.arange(8.0)])
+    doubling, _ = th.scan(lambda p: (p * 2, until(p > 50)), outputs_info=tt.constant(1.0),
+                          n_steps=100)
+    f = same_as_default([], doubling, [])
+    assert len(f()) == 7
+
+
+def test_scan_gradient_matches_the_default_engine(rng):
+    x = tt.tensor3("x")
+    w = th.shared(rng.standard_normal((4, 4)) * 0.3, name="W")
+    u = th.shared(rng.standard_normal((3, 4)) * 0.3, name="U")
+    hs, _ = th.scan(lambda xt, h: tt.tanh(tt.dot(xt, u) + tt.dot(h, w)), sequences=x,
+                    outputs_info=tt.zeros((2, 4)))
+    cost = (hs ** 2).sum()
+    f = same_as_default([x], [cost, *th.grad(cost, [w, u])], [rng.standard_normal((5, 2, 3))])
+    assert f.fn.callouts == []
+
+
+def test_ifelse_branches_are_lazy():
+    a, b, v = tt.dscalar("a"), tt.dscalar("b"), tt.dvector("v")
+    out = ifelse(tt.lt(a, b), v[10], tt.mean(tt.tanh(v) * tt.exp(-v * v)))
+    f = th.function([a, b, v], out, mode=NUMBA)
+    assert f.fn.callouts == []
+    v0 = np.linspace(-1, 2, 5)
+    # the then-branch reads v[10] of a 5-vector: it must not run when not taken
+    np.testing.assert_allclose(f(3.0, 2.0, v0), np.mean(np.tanh(v0) * np.exp(-v0 * v0)))
+    with pytest.raises(IndexError):
+        f(1.0, 2.0, v0)
+
+
+def test_softmax_family_and_indexing_compile_without_call_outs(rng):
+    from theanine.tensor.nnet import log_softmax, logsumexp, softmax
+
+    x = tt.dmatrix("x")
+    outs = [softmax(x), log_softmax(x, axis=0), logsumexp(x, axis=1),
+            tt.set_subtensor(x[1:, 0], 5.0), tt.inc_subtensor(x[0], 1.0), x[-1, 1:3]]
+    f = same_as_default([x], outs, [rng.standard_normal((3, 4)) * 50])
+    assert f.fn.callouts == []
+
+
+def test_ops_without_a_numba_form_are_counted_call_outs():
+    from theanine.compile.profiling import ProfileStats
+
+    stats = ProfileStats()
+    stats.atexit_print = False
+    x = tt.dmatrix("x")
+    f = th.function([x], (tt.sort(x * 2, axis=1) + 1).sum(axis=0), mode=NUMBA, profile=stats)
+    data = np.random.default_rng(0).standard_normal((3, 4))
+    np.testing.assert_allclose(f(data), (np.sort(data * 2, axis=1) + 1).sum(axis=0))
+    assert [c for c in f.fn.callouts if "Sort" in c]
+    assert "njit segments" in f.source
+    (entry,) = stats.functions
+    assert any(key.startswith("call-out Sort") for key in entry.phases)
+    assert "call-out Sort" in stats.summary_text()
+
+
+def test_random_numbers_are_the_default_engines_stream():
+    draws = []
+    for mode in (None, NUMBA):
+        srng = RandomStream(seed=7)
+        x = tt.dvector("x")
+        f = th.function([x], x + srng.normal(size=(4,)), mode=mode)
+        draws.append([f(np.zeros(4)) for _ in range(3)])
+    np.testing.assert_array_equal(np.array(draws[1]), np.array(draws[0]))
+
+
+def test_errors_in_compiled_code_name_the_node():
+    x, y = tt.dvector("x"), tt.dvector("y")
+    f = th.function([x, y], tt.exp(x) + y, mode=NUMBA)
+    with pytest.raises(ValueError, match="(?s)Apply node.*Elemwise"):
+        f(np.ones(3), np.ones(4))
+
+
+# -- the disk cache, across processes ---------------------------------------------------
+
+SCRIPT = textwrap.dedent("""
+    import json, numpy as np, theanine as th, theanine.tensor as tt
+    x = tt.dvector("x")
+    f = th.function([x], (tt.exp(x) * 2.0 + x).sum(), mode="NUMBA")
+    value = float(f(np.linspace(0, 1, 7)))
+    hits = sum(f.fn.jitted.stats.cache_hits.values())
+    print(json.dumps({"value": value, "cache_hits": hits}))
+""")
+
+
+def _expected():
+    x = np.linspace(0, 1, 7)
+    return float((np.exp(x) * 2.0 + x).sum())
+
+
+def _start(cache):
+    env = dict(os.environ, THEANINE_FLAGS=f"compiledir={cache}", PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-c", SCRIPT], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _result(proc):
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["value"] == pytest.approx(_expected(), rel=1e-12)
+    return result
+
+
+def test_two_processes_compile_at_once_then_a_third_loads_and_a_damaged_entry_is_rebuilt(
+        tmp_path):
+    first, second = _start(tmp_path), _start(tmp_path)       # same graph, empty cache
+    assert all(_result(p)["cache_hits"] in (0, 1) for p in (first, second))
+    assert _result(_start(tmp_path))["cache_hits"] == 1      # loads, never recompiles
+    damaged = list((tmp_path / "numba" / "__pycache__").glob("f_*.nb*"))
+    assert damaged
+    for path in damaged:
+        path.write_bytes(path.read_bytes()[:20])             # a writer killed halfway
+    assert _result(_start(tmp_path))["cache_hits"] == 0      # detected, compiled afresh
+    assert _result(_start(tmp_path))["cache_hits"] == 1      # and written back whole

@@ -1,0 +1,85 @@
+"""Turning generated source into Numba functions (the one place that calls ``njit``).
+
+Node functions are written as Python source (loops with the node's dtypes and
+ranks spelled out), executed in a namespace holding NumPy, ``math`` and the
+fused kernels' helper modules, and wrapped in ``numba.njit``.  Compilation is
+lazy: nothing is compiled until the whole function first runs, and then only
+as part of it (a cache hit of the whole function compiles none of them).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import types
+from numba.extending import overload
+
+from theanine.link.fused import _nbsupport, vecmath
+from theanine.link.numba.cache import load_node_function
+
+# NumPy's float semantics (inf/nan, no ZeroDivisionError), like the default engine
+JIT_OPTIONS = {"error_model": "numpy", "nogil": True}
+
+
+def contiguous(x):
+    """``x`` as an array Numba's BLAS calls take: as it is when typed C- or
+    F-contiguous (a transposed matrix stays a view), else a C copy."""
+
+
+@overload(contiguous, inline="always")
+def _ov_contiguous(x):
+    if isinstance(x, types.Array) and x.layout in "CF":
+        return lambda x: x
+    return lambda x: np.ascontiguousarray(x)
+
+
+class NumbaUnsupported(NotImplementedError):
+    """A node has no Numba form (yet): it runs as a call-out (see ``emitter.py``)."""
+
+
+def base_namespace() -> dict:
+    return {"np": np, "math": math, "numba": numba, "_s": _nbsupport, "_vm": vecmath,
+            "_contiguous": contiguous}
+
+
+def njit_source(src: str, name: str, extra: dict | None = None, inline: bool = False):
+    """``numba.njit`` of the function ``name`` defined by ``src``; self-contained
+    sources (no ``extra`` globals) are cached on disk and shared (``cache.py``)."""
+    if not extra and not inline:
+        fn = load_node_function(src, name)
+        fn.source = src
+        return fn
+    ns = base_namespace()
+    if extra:
+        ns.update(extra)
+    exec(compile(src, f"<theanine-numba-{name}>", "exec"), ns)
+    options = dict(JIT_OPTIONS)
+    if inline:
+        options["inline"] = "always"
+    fn = numba.njit(**options)(ns[name])
+    fn.source = src
+    return fn
+
+
+def njit_python(fn):
+    """``numba.njit`` of a plain Python function (closures over constants)."""
+    return numba.njit(**JIT_OPTIONS)(fn)
+
+
+def npname(dtype) -> str:
+    """The NumPy scalar type of ``dtype`` as source text (``np.float64``)."""
+    dt = str(dtype)
+    return "np.bool_" if dt == "bool" else f"np.{dt}"
+
+
+def cast(expr: str, dtype) -> str:
+    """``expr`` converted to ``dtype`` (a scalar expression)."""
+    if str(dtype) == "bool":
+        return f"({expr} != 0)"
+    return f"{npname(dtype)}({expr})"
+
+
+__all__ = ["JIT_OPTIONS", "NumbaUnsupported", "cast", "contiguous", "njit_python", "njit_source",
+           "npname"]

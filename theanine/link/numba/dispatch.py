@@ -1,0 +1,260 @@
+"""``numba_funcify``: how each Op runs inside the whole-function Numba code.
+
+Each registration returns an ``njit`` function of the node's input values.
+Inside the compiled function a 0-d tensor (or a scalar) is a Numba scalar of
+its dtype and any other tensor an array, which is Numba's own convention
+(``x[i]`` and full reductions give scalars); the entry converts at the
+boundary.  Every function returns values of exactly the node's output dtypes.
+
+An op with no entry here, or one whose parameters this backend does not handle
+(``NumbaUnsupported``), is not an error: it runs as a call-out (``emitter.py``),
+which ``profile`` counts.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatch
+
+from theanine.link.numba import elemwise as _elemwise
+from theanine.link.numba import nnet as _nnet
+from theanine.link.numba.compile import NumbaUnsupported, cast, njit_source, npname
+from theanine.scan.pushout import SequenceWindow
+from theanine.tensor.alloc import Alloc
+from theanine.tensor.basic import MakeVector, ScalarFromTensor, TensorFromScalar, VectorEntry
+from theanine.tensor.blas import Gemm, Gemv, Ger
+from theanine.tensor.gradient.ops import GradientOp
+from theanine.tensor.join import Join
+from theanine.tensor.math import Dot
+from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape, Unbroadcast
+from theanine.tensor.subtensor import IncSubtensor, Subtensor
+
+FLOATS = ("float32", "float64")
+
+
+@singledispatch
+def numba_funcify(op, node):
+    raise NumbaUnsupported(f"the Numba backend has no form for {op}")
+
+
+_elemwise.register(numba_funcify)
+_nnet.register(numba_funcify)
+
+
+def _src(name, params, lines, **extra):
+    src = f"def {name}({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in lines)
+    return njit_source(src, name, extra or None)
+
+
+def _args(node):
+    return [f"a{k}" for k in range(len(node.inputs))]
+
+
+# -- products --------------------------------------------------------------------------
+
+def _float_operand(var, name, dt) -> str:
+    """An operand of ``np.dot``: contiguous, of the product's dtype."""
+    if var.ndim == 0:
+        return cast(name, dt)
+    conv = f"{name}.astype({npname(dt)})" if var.dtype != dt else name
+    return f"_contiguous({conv})"
+
+
+def _dot_expr(x, y, xn, yn, dt) -> str:
+    if x.ndim == 0 or y.ndim == 0:
+        return f"({_float_operand(x, xn, dt)} * {_float_operand(y, yn, dt)})"
+    return f"np.dot({_float_operand(x, xn, dt)}, {_float_operand(y, yn, dt)})"
+
+
+def _check_float(node):
+    if node.outputs[0].dtype not in FLOATS:
+        raise NumbaUnsupported("Numba's BLAS products are for float32/float64 only")
+
+
+@numba_funcify.register(Dot)
+def _dot(op, node):
+    _check_float(node)
+    x, y = node.inputs
+    if x.ndim > 2 or y.ndim > 2:
+        raise NumbaUnsupported("dot of arrays with more than 2 dims")
+    dt = node.outputs[0].dtype
+    return _src("dot", ["a", "b"], [f"return {cast(_dot_expr(x, y, 'a', 'b', dt), dt)}"
+                                    if node.outputs[0].ndim == 0 else
+                                    f"return {_dot_expr(x, y, 'a', 'b', dt)}"])
+
+
+@numba_funcify.register(Gemm)
+@numba_funcify.register(Gemv)
+def _gemm(op, node):
+    _check_float(node)
+    z, a, x, y, b = node.inputs
+    dt = node.outputs[0].dtype
+    product = _dot_expr(x, y, "x", "y", dt)
+    return _src("gemm", ["z", "a", "x", "y", "b"],
+                [f"return ({cast('b', dt)} * z + {cast('a', dt)} * {product}).astype("
+                 f"{npname(dt)})"])
+
+
+@numba_funcify.register(Ger)
+def _ger(op, node):
+    _check_float(node)
+    dt = node.outputs[0].dtype
+    return _src("ger", ["A", "a", "x", "y"],
+                [f"return (A + {cast('a', dt)} * np.outer(x, y)).astype({npname(dt)})"])
+
+
+# -- shapes ----------------------------------------------------------------------------
+
+@numba_funcify.register(Shape)
+def _shape(op, node):
+    nd = node.inputs[0].ndim
+    if nd == 0:
+        return _src("shape", ["x"], ["return np.empty(0, np.int64)"])
+    items = ", ".join(f"x.shape[{d}]" for d in range(nd))
+    return _src("shape", ["x"], [f"return np.array([{items}], np.int64)"])
+
+
+@numba_funcify.register(ShapeI)
+def _shape_i(op, node):
+    return _src("shape_i", ["x"], [f"return np.int64(x.shape[{op.i}])"])
+
+
+@numba_funcify.register(Reshape)
+def _reshape(op, node):
+    x = node.inputs[0]
+    nd = node.outputs[0].ndim
+    if nd == 0:
+        conv = "np.ascontiguousarray(x).reshape(1)[0]" if x.ndim else "x"
+        return _src("reshape", ["x", "shape"], [f"return {conv}"])
+    src = "np.ascontiguousarray(x)" if x.ndim else f"np.full(1, x, {npname(x.dtype)})"
+    dims = "".join(f"shape[{d}], " for d in range(nd))
+    return _src("reshape", ["x", "shape"], [f"return {src}.reshape(({dims}))"])
+
+
+@numba_funcify.register(SpecifyShape)
+def _specify_shape(op, node):
+    lines = []
+    for d, want in enumerate(op.shape):
+        if want is not None:
+            lines += [f"if x.shape[{d}] != {int(want)}:",
+                      "    raise ValueError('specify_shape: the value has another shape')"]
+    return _src("specify_shape", ["x"], lines + ["return x"])
+
+
+@numba_funcify.register(Unbroadcast)
+@numba_funcify.register(GradientOp)
+def _identity(op, node):
+    return _src("identity", ["x"], ["return x"])
+
+
+@numba_funcify.register(TensorFromScalar)
+@numba_funcify.register(ScalarFromTensor)
+def _scalar_box(op, node):
+    return _src("box", ["x"], [f"return {cast('x', node.outputs[0].type.dtype)}"])
+
+
+@numba_funcify.register(Alloc)
+def _alloc(op, node):
+    value, *shape = node.inputs
+    dt = node.outputs[0].dtype
+    nd = len(shape)
+    params = ["value"] + [f"s{d}" for d in range(nd)]
+    if nd == 0:
+        return _src("alloc", params, [f"return {cast('value', dt)}"])
+    dims = "(" + "".join(f"s{d}, " for d in range(nd)) + ")"
+    lines = [f"out = np.empty({dims}, {npname(dt)})"]
+    if value.ndim == 0:
+        lines.append(f"out[...] = {cast('value', dt)}")
+    else:
+        lines.append(f"out[...] = np.broadcast_to(value, {dims})")
+    return _src("alloc", params, lines + ["return out"])
+
+
+@numba_funcify.register(MakeVector)
+def _make_vector(op, node):
+    n = len(node.inputs)
+    lines = [f"out = np.empty({n}, {npname(op.dtype)})"]
+    lines += [f"out[{k}] = a{k}" for k in range(n)]
+    return _src("make_vector", _args(node), lines + ["return out"])
+
+
+@numba_funcify.register(VectorEntry)
+def _vector_entry(op, node):
+    return _src("vector_entry", ["v"], [f"return v[{op.i}]"])
+
+
+@numba_funcify.register(Join)
+def _join(op, node):
+    dt = node.outputs[0].dtype
+    if any(i.ndim == 0 for i in node.inputs):
+        raise NumbaUnsupported("join of 0-d values")
+    parts = ", ".join(f"a{k}" if i.dtype == dt else f"a{k}.astype({npname(dt)})"
+                      for k, i in enumerate(node.inputs))
+    axis = op.axis % node.outputs[0].ndim
+    return _src("join", _args(node), [f"return np.concatenate(({parts},), axis={axis})"])
+
+
+# -- basic indexing --------------------------------------------------------------------
+
+def _index_source(idx_list, first_input: int, x: str, ndim: int):
+    """(lines checking integer indices, the index expression) for ``idx_list``."""
+    checks, parts, k = [], [], first_input
+    for axis, e in enumerate(idx_list):
+        if type(e) is int or e == "i":
+            i = str(e) if type(e) is int else f"a{k}"
+            if type(e) is not int:
+                k += 1
+            checks += [f"if {i} < -{x}.shape[{axis}] or {i} >= {x}.shape[{axis}]:",
+                       f"    raise IndexError('index out of bounds for axis {axis}')"]
+            parts.append(i)
+        elif type(e) is tuple:
+            comps = []
+            for c in e[1:]:
+                if c == "i":
+                    comps.append(f"a{k}")
+                    k += 1
+                else:
+                    comps.append("None" if c is None else str(c))
+            parts.append(f"slice({', '.join(comps)})")
+        else:
+            raise NumbaUnsupported(f"index entry {e!r}")
+    expr = ", ".join(parts)
+    return checks, f"{x}[{expr}{',' if len(parts) == 1 else ''}]"
+
+
+@numba_funcify.register(Subtensor)
+def _subtensor(op, node):
+    x = node.inputs[0]
+    if x.ndim == 0:
+        return _src("subtensor", _args(node), ["return a0"])
+    checks, expr = _index_source(op.idx_list, 1, "a0", x.ndim)
+    return _src("subtensor", _args(node), checks + [f"return {expr}"])
+
+
+@numba_funcify.register(SequenceWindow)
+def _sequence_window(op, node):
+    return _src("window", ["seq", "n"], [f"return seq[{op.offset}:{op.offset} + n]"])
+
+
+@numba_funcify.register(IncSubtensor)
+def _inc_subtensor(op, node):
+    x, y = node.inputs[:2]
+    if x.ndim == 0:
+        raise NumbaUnsupported("IncSubtensor of a 0-d value")
+    dt = node.outputs[0].dtype
+    checks, expr = _index_source(op.idx_list, 2, "out", x.ndim)
+    target = node.outputs[0]
+    view_ndim = target.ndim - sum(1 for e in op.idx_list if type(e) is int or e == "i")
+    value = cast("a1", dt) if y.ndim == 0 else (
+        "a1" if y.dtype == dt else f"a1.astype({npname(dt)})")
+    lines = ["out = a0.copy()"] + checks
+    if view_ndim == 0:
+        lines.append(f"{expr} = {value}" if op.set_instead_of_inc else
+                     f"{expr} = {expr} + {value}")
+    else:
+        lines.append(f"view = {expr}")
+        lines.append(f"view[...] = {value}" if op.set_instead_of_inc else
+                     f"view[...] = view + {value}")
+    return _src("inc_subtensor", _args(node), lines + ["return out"])
+
+
+__all__ = ["NumbaUnsupported", "numba_funcify"]

@@ -1,0 +1,312 @@
+"""Elementwise ops, reductions and DimShuffle as generated Numba loops.
+
+An ``Elemwise`` (a single scalar op or a fused ``Composite``) becomes the same
+plain-data ``KernelProgram`` the fused kernel engine compiles, and its
+per-element body is written by that engine's code generator
+(``link/fused/numba_source.py``), so both engines compute exactly the same
+scalar code (NumPy's dtype rules, the vectorizable math of ``vecmath.py``).
+What is generated here is the loop around it: a flat loop over contiguous
+operands of the output's shape (the vectorizable body, re-run with libm where a
+trig argument is large), else a nested loop with broadcasting.  Reductions
+accumulate in the output dtype (NaN propagating like NumPy); a fused reduction
+over all axes accumulates blockwise without a temporary.
+"""
+
+from __future__ import annotations
+
+from theanine.link.fused.numba_source import BLOCK, _BodyGen
+from theanine.link.fused.program import OPS, KernelProgram
+from theanine.link.numba.compile import NumbaUnsupported, cast, njit_source, npname
+from theanine.scalar.composite import Composite
+from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise, normalize_axis
+from theanine.tensor.fused import FusedReduce
+
+
+def kernel_program(scalar_op, in_dtypes, out_dtypes) -> KernelProgram:
+    """The fused engine's program for ``scalar_op`` on these dtypes, or NumbaUnsupported."""
+    if isinstance(scalar_op, Composite):
+        data = scalar_op.kernel_program_data()
+        if data is None or list(scalar_op.in_dtypes) != list(in_dtypes):
+            raise NumbaUnsupported(f"no kernel program for {scalar_op}")
+    else:
+        name = scalar_op.kernel_name
+        if name not in OPS or len(out_dtypes) != 1 or OPS[name] != len(in_dtypes):
+            raise NumbaUnsupported(f"scalar op {scalar_op} has no kernel form")
+        data = {"inputs": tuple((f"i{k}", dt) for k, dt in enumerate(in_dtypes)),
+                "instructions": (("t0", name, tuple(f"i{k}" for k in range(len(in_dtypes)))),),
+                "dtypes": (("t0", out_dtypes[0]),), "outputs": ("t0",)}
+    try:
+        program = KernelProgram(**data)
+    except (ValueError, TypeError, NotImplementedError) as exc:
+        raise NumbaUnsupported(f"{scalar_op}: {exc}") from None
+    if list(program.output_dtypes()) != list(out_dtypes):
+        raise NumbaUnsupported(f"{scalar_op}: kernel dtypes differ from the node's")
+    return program
+
+
+_INLINE = "@numba.njit(inline='always', error_model='numpy')\n"
+
+
+_JIT = "@numba.njit(error_model='numpy')\n"
+
+
+def _decorate(src, name):
+    """``src`` with its function ``name`` njit-decorated (to be called by another)."""
+    return src.replace(f"def {name}(", _JIT + f"def {name}(", 1)
+
+
+def _bodies(program) -> tuple[str, str, bool]:
+    try:
+        scalar = _INLINE + _BodyGen(program, vectorized=False).generate("body")
+        vector = _INLINE + _BodyGen(program, vectorized=True).generate("body_v")
+    except NotImplementedError as exc:
+        raise NumbaUnsupported(str(exc)) from None
+    has_trig = any(op in ("sin", "cos") for _, op, _ in program.instructions)
+    return scalar, vector, has_trig
+
+
+def _broadcast_lines(ins, in_ndims, nd) -> list[str]:
+    """Lines computing ``s<d>`` (the broadcast shape) and ``m<k>_<d>`` (0 on a
+    broadcast axis of input ``k``), raising like NumPy on a mismatch."""
+    lines = []
+    for d in range(nd):
+        lines.append(f"s{d} = 1")
+        for a, n in zip(ins, in_ndims):
+            if n == 0:
+                continue
+            ax = d - (nd - n)
+            if ax < 0:
+                continue
+            lines += [f"if {a}.shape[{ax}] != 1:",
+                      f"    if s{d} != 1 and s{d} != {a}.shape[{ax}]:",
+                      "        raise ValueError('elementwise operands have incompatible shapes')",
+                      f"    s{d} = {a}.shape[{ax}]"]
+    return lines
+
+
+def _nested_loop(ins, in_ndims, nd, stores, indent="") -> list[str]:
+    lines = []
+    for k, (a, n) in enumerate(zip(ins, in_ndims)):
+        for ax in range(n):
+            lines.append(f"m{k}_{ax} = 0 if {a}.shape[{ax}] == 1 else 1")
+    for d in range(nd):
+        lines.append("    " * d + f"for i{d} in range(s{d}):")
+    pad = "    " * nd
+    loads = []
+    for k, (a, n) in enumerate(zip(ins, in_ndims)):
+        if n == 0:
+            loads.append(a)
+        else:
+            idx = ", ".join(f"i{nd - n + ax} * m{k}_{ax}" for ax in range(n))
+            loads.append(f"{a}[{idx}]")
+    lines.append(pad + f"r = body({', '.join(loads)})")
+    at = ", ".join(f"i{d}" for d in range(nd))
+    lines += [pad + store.format(at=at) for store in stores]
+    return [indent + ln for ln in lines]
+
+
+def elemwise_source(program, in_ndims, nd, name) -> str:
+    """Source of ``name(a0, a1, ...)`` returning the program's outputs (a tuple
+    when several); see the module docstring for the loops."""
+    scalar, vector, has_trig = _bodies(program)
+    ins = [f"a{k}" for k in range(len(in_ndims))]
+    n_out = len(program.outputs)
+    out_dts = program.output_dtypes()
+    lines = [f"def {name}({', '.join(ins)}):"]
+    if nd == 0:
+        lines.append(f"    r = body({', '.join(ins)})")
+        outs = [f"r[{j}]" for j in range(n_out)]
+        lines.append(f"    return {outs[0] if n_out == 1 else '(' + ', '.join(outs) + ',)'}")
+        return "\n".join([scalar, vector] + lines) + "\n"
+    body = _broadcast_lines(ins, in_ndims, nd)
+    shape = "(" + "".join(f"s{d}, " for d in range(nd)) + ")"
+    for j, dt in enumerate(out_dts):
+        body.append(f"o{j} = np.empty({shape}, {npname(dt)})")
+    arrays = [(a, n) for a, n in zip(ins, in_ndims) if n > 0]
+    flat_ok = " and ".join([f"{a}.ndim == {nd} and {a}.shape == o0.shape and "
+                            f"{a}.flags.c_contiguous" for a, n in arrays if n == nd]
+                           or ["True"])
+    if all(n in (0, nd) for _, n in arrays):
+        body.append(f"if {flat_ok}:")
+        body.append("    n = o0.size")
+        for a, _ in arrays:
+            body.append(f"    f{a} = np.ascontiguousarray({a}).reshape(n)")
+        for j in range(n_out):
+            body.append(f"    fo{j} = o{j}.reshape(n)")
+        loads = ", ".join(f"f{a}[i]" if n else a for a, n in zip(ins, in_ndims))
+        body += ["    bad = False", "    for i in range(n):", f"        r, b = body_v({loads})"]
+        if has_trig:
+            body.append("        bad |= b")
+        body += [f"        fo{j}[i] = r[{j}]" for j in range(n_out)]
+        if has_trig:
+            body += ["    if bad:", "        for i in range(n):", f"            r = body({loads})"]
+            body += [f"            fo{j}[i] = r[{j}]" for j in range(n_out)]
+        body.append("else:")
+        body += _nested_loop(ins, in_ndims, nd, [f"o{j}[{{at}}] = r[{j}]" for j in range(n_out)],
+                             "    ")
+    else:
+        body += _nested_loop(ins, in_ndims, nd, [f"o{j}[{{at}}] = r[{j}]" for j in range(n_out)])
+    outs = [f"o{j}" for j in range(n_out)]
+    body.append(f"return {outs[0] if n_out == 1 else '(' + ', '.join(outs) + ',)'}")
+    lines += ["    " + ln for ln in body]
+    return "\n".join([scalar, vector] + lines) + "\n"
+
+
+def elemwise_function(scalar_op, node, name="elemwise"):
+    program = kernel_program(scalar_op, [i.dtype for i in node.inputs],
+                             [o.dtype for o in node.outputs])
+    nd = max([o.ndim for o in node.outputs] + [i.ndim for i in node.inputs])
+    src = elemwise_source(program, [i.ndim for i in node.inputs], nd, name)
+    return njit_source(src, name), program
+
+
+# -- reductions ---------------------------------------------------------------------
+
+def _init(kind, dt) -> str:
+    if kind in ("sum", "any"):
+        return cast("0", dt)
+    if kind in ("prod", "all"):
+        return cast("1", dt)
+    if dt == "bool":
+        return "False" if kind == "max" else "True"
+    if dt.startswith("float"):
+        return f"{npname(dt)}({'-np.inf' if kind == 'max' else 'np.inf'})"
+    return f"np.iinfo({npname(dt)}).{'min' if kind == 'max' else 'max'}"
+
+
+def _combine(kind, acc, v, dt) -> str:
+    """``acc`` updated with the element ``v`` (already of dtype ``dt``)."""
+    if kind == "sum":
+        return f"{acc} = {acc} + {v}"
+    if kind == "prod":
+        return f"{acc} = {acc} * {v}"
+    if kind == "all":
+        return f"{acc} = {acc} and {v}"
+    if kind == "any":
+        return f"{acc} = {acc} or {v}"
+    if dt == "bool":
+        return f"{acc} = {acc} {'or' if kind == 'max' else 'and'} {v}"
+    return f"{acc} = _s.comb_{kind}({acc}, {v})"
+
+
+def reduce_source(kind, axes, ndim, out_dt, name) -> str:
+    """``name(x)``: ``kind`` over ``axes`` of an ``ndim``-d array, in ``out_dt``."""
+    if ndim == 0:
+        return f"def {name}(x):\n    return {cast('x', out_dt)}\n"
+    kept = [d for d in range(ndim) if d not in axes]
+    perm = tuple(kept + list(axes))
+    lines = [f"def {name}(x):",
+             f"    y = np.ascontiguousarray(np.transpose(x, {perm!r}))" if perm != tuple(
+                 range(ndim)) else "    y = np.ascontiguousarray(x)"]
+    lines.append("    K = 1")
+    for d in kept:
+        lines.append(f"    K *= x.shape[{d}]")
+    lines.append("    R = 1")
+    for d in axes:
+        lines.append(f"    R *= x.shape[{d}]")
+    if kind in ("max", "min") and out_dt != "bool":
+        lines += ["    if R == 0 and K > 0:",
+                  "        raise ValueError('zero-size array to reduction operation "
+                  f"{kind} which has no identity')"]
+    lines += ["    y2 = y.reshape((K, R))",
+              f"    out = np.empty(K, {npname(out_dt)})",
+              "    for k in range(K):",
+              f"        acc = {_init(kind, out_dt)}",
+              "        for q in range(R):",
+              f"            v = {cast('y2[k, q]', out_dt)}",
+              "            " + _combine(kind, "acc", "v", out_dt),
+              "        out[k] = acc"]
+    if not kept:
+        lines.append("    return out[0]")
+    else:
+        shape = "(" + "".join(f"x.shape[{d}], " for d in kept) + ")"
+        lines.append(f"    return out.reshape({shape})")
+    return "\n".join(lines) + "\n"
+
+
+def careduce_function(op, node):
+    ndim = node.inputs[0].ndim
+    axes = normalize_axis(op.axis, ndim) if ndim else ()
+    out_dt = node.outputs[0].dtype
+    if op.kind not in ("sum", "prod", "max", "min", "all", "any"):
+        raise NumbaUnsupported(f"reduction {op.kind}")
+    return njit_source(reduce_source(op.kind, tuple(sorted(set(axes))), ndim, out_dt,
+                                     "careduce"), "careduce")
+
+
+def fused_reduce_function(op, node):
+    """Elementwise then reduce; over every axis of contiguous same-shape operands
+    the values are reduced blockwise as they are computed (no temporary)."""
+    elem_dt = Elemwise(op.scalar_op).make_node(*node.inputs).outputs[0].dtype
+    program = kernel_program(op.scalar_op, [i.dtype for i in node.inputs], [elem_dt])
+    nd = max(i.ndim for i in node.inputs)
+    axes = tuple(sorted(set(normalize_axis(op.axis, nd)))) if nd else ()
+    out_dt = node.outputs[0].dtype
+    in_ndims = [i.ndim for i in node.inputs]
+    src = _decorate(elemwise_source(program, in_ndims, nd, "elem"), "elem")
+    src += _JIT + reduce_source(op.kind, axes, nd, out_dt, "reduce")
+    ins = [f"a{k}" for k in range(len(in_ndims))]
+    lines = [f"def fused_reduce({', '.join(ins)}):"]
+    if nd and len(axes) == nd and op.kind in ("sum", "prod", "max", "min") and \
+            all(n in (0, nd) for n in in_ndims) and out_dt == elem_dt:
+        _, _, has_trig = _bodies(program)
+        arrays = [a for a, n in zip(ins, in_ndims) if n]
+        ref = arrays[0]
+        cond = " and ".join(f"{a}.shape == {ref}.shape and {a}.flags.c_contiguous"
+                            for a in arrays)
+        loads = ", ".join(f"f{a}[i]" if n else a for a, n in zip(ins, in_ndims))
+        init = _init(op.kind, out_dt)
+        lines += [f"    if {cond}:", f"        n = {ref}.size"]
+        lines += [f"        f{a} = np.ascontiguousarray({a}).reshape(n)" for a in arrays]
+        lines += [f"        buf = np.empty({BLOCK}, {npname(out_dt)})",
+                  f"        acc = {init}",
+                  f"        for start in range(0, n, {BLOCK}):",
+                  f"            stop = min(start + {BLOCK}, n)",
+                  "            bad = False",
+                  "            for i in range(start, stop):",
+                  f"                r, b = body_v({loads})",
+                  "                buf[i - start] = r[0]"]
+        if has_trig:
+            lines += ["                bad |= b", "            if bad:",
+                      "                for i in range(start, stop):",
+                      f"                    buf[i - start] = body({loads})[0]"]
+        lines += [f"            acc = _s.comb_{op.kind}(acc, _s.{op.kind}_buf(buf, stop - start,"
+                  f" {init}))", "        return acc"]
+    lines.append(f"    return reduce(elem({', '.join(ins)}))")
+    return njit_source(src + "\n".join(lines) + "\n", "fused_reduce")
+
+
+# -- DimShuffle ----------------------------------------------------------------------
+
+def dimshuffle_function(op, node):
+    kept = [i for i in op.new_order if i != "x"]
+    in_nd = op.input_ndim
+    out_nd = len(op.new_order)
+    dt = node.outputs[0].dtype
+    if out_nd == 0:
+        index = ", ".join("0" for _ in range(in_nd))
+        body = [f"    return x[{index}]" if in_nd else "    return x"]
+    elif in_nd == 0:
+        body = [f"    return np.full({(1,) * out_nd!r}, x, {npname(dt)})"]
+    else:
+        perm = tuple(kept) + tuple(op.drop)
+        body = [f"    y = np.transpose(x, {perm!r})" if perm != tuple(range(in_nd))
+                else "    y = x"]
+        if op.drop or out_nd != len(kept):
+            it = iter(range(len(kept)))
+            dims = "".join("1, " if i == "x" else f"y.shape[{next(it)}], "
+                           for i in op.new_order)
+            body.append(f"    return np.ascontiguousarray(y).reshape(({dims}))")
+        else:
+            body.append("    return y")
+    return njit_source("def dimshuffle(x):\n" + "\n".join(body) + "\n", "dimshuffle")
+
+
+def register(numba_funcify) -> None:
+    numba_funcify.register(Elemwise)(lambda op, node: elemwise_function(op.scalar_op, node)[0])
+    numba_funcify.register(CAReduce)(careduce_function)
+    numba_funcify.register(FusedReduce)(fused_reduce_function)
+    numba_funcify.register(DimShuffle)(dimshuffle_function)
+
+
+__all__ = ["elemwise_function", "kernel_program", "register"]

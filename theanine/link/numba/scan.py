@@ -1,0 +1,156 @@
+"""``Scan`` as a native loop inside the compiled function.
+
+The body is its own njit function (``JitBodyEmitter`` over the inner graph,
+every node Numba-able, else the whole Scan is a call-out); the loop around it
+is generated per node with the layout of ``ScanInfo`` spelled out.  Storage
+follows the plan ``ScanInfo`` gives ``Scan.perform``: a recurrent output with a
+bounded ``keep`` lives in a ring of ``sot_slots`` rows (``max(keep, depth)``;
+the taps read it modulo its size), else in ``depth + n_steps`` rows; a mapped
+output keeps ``keep`` rows or every step.  ``until`` stops the loop after the
+step whose condition is true; ``reverse`` walks the steps backwards and returns
+them in natural order.  Run-time errors (too short a sequence, a recurrent
+output changing shape) are raised with the scan's name.
+"""
+
+from __future__ import annotations
+
+from theanine.link.numba.cache import describe
+from theanine.link.numba.compile import NumbaUnsupported, njit_source, npname
+from theanine.link.numba.dispatch import numba_funcify
+from theanine.link.numba.emitter import JitBodyEmitter, NamedGlobals
+from theanine.link.numba.nodes import node_functions
+from theanine.scan.op import Scan
+from theanine.tensor.type import TensorType
+
+
+def _step_function(op):
+    thunks, callouts = node_functions(op.fgraph)
+    if callouts:
+        raise NumbaUnsupported(f"{op}: its body has nodes without a Numba form "
+                               f"({', '.join(sorted({str(n.op) for n in callouts}))})")
+    names = NamedGlobals("s")
+    body = JitBodyEmitter(op.fgraph, thunks, names)
+    src = body.function_source("step", op.fgraph.inputs, op.fgraph.outputs, boundary=False)
+    fn = njit_source(src, "step", names.values)
+    fn.fingerprint = src + "".join(f"\n{k}: {describe(v)}" for k, v in
+                                   sorted(names.values.items()))
+    return fn
+
+
+def _dims(var, first: str, rest_of: str) -> str:
+    """A shape tuple: ``first`` then the trailing axes of the array ``rest_of``."""
+    return "(" + first + ", " + "".join(f"{rest_of}.shape[{d}], "
+                                        for d in range(1, var.ndim)) + ")"
+
+
+def scan_source(op, node) -> str:
+    info = op.info
+    pos = info.outer_in_positions()
+    name = repr(info.name)
+    seqs = [f"q{j}" for j in range(info.n_seq)]
+    inits = [f"z{j}" for j in range(info.n_sot)]
+    carries = [f"c{j}" for j in range(info.n_carry)]
+    nonseqs = [f"w{j}" for j in range(info.n_nonseq)]
+    lines = ["if n < 0:", f"    raise ValueError('scan ' + {name} + ': n_steps is negative')"]
+    for j, q in enumerate(seqs):
+        lines += [f"if {q}.shape[0] < n + {info.seq_span(j)}:",
+                  f"    raise ValueError('scan ' + {name} + ': sequence {j} has fewer steps "
+                  "than n_steps needs')"]
+    n_sot, n_nit = info.n_sot, info.n_nit
+    for j, z in enumerate(inits):
+        depth, var = info.sot_depth(j), node.inputs[pos["sot"][j]]
+        dt = npname(node.outputs[j].dtype)
+        slots = info.sot_slots(j)
+        lines += [f"if {z}.shape[0] < {depth}:",
+                  f"    raise ValueError('scan ' + {name} + ': output {j} needs {depth} "
+                  "initial steps')",
+                  f"S{j} = {depth} + n" if slots is None else f"S{j} = {slots}",
+                  f"b{j} = np.empty({_dims(var, f'S{j}', z)}, {dt})",
+                  f"for r in range({depth}):",
+                  f"    b{j}[r % S{j}] = {z}[{z}.shape[0] - {depth} + r]"]
+    for j in range(n_nit):
+        out = node.outputs[n_sot + j]
+        static = op.fgraph.outputs[n_sot + j].type.shape
+        keep = info.keep[n_sot + j]
+        empty = "(0, " + "".join(f"{s or 0}, " for s in static) + ")"
+        lines += [f"M{j} = n" if keep is None else f"M{j} = {keep}",
+                  f"m{j} = np.empty({empty}, {npname(out.dtype)})"]
+    for j, c in enumerate(carries):
+        lines.append(f"cc{j} = {c}")
+    lines += ["done = 0", "for i in range(n):",
+              "    t = n - 1 - i" if info.reverse else "    t = i"]
+    args = []
+    for j, q in enumerate(seqs):
+        low = min(info.seq_taps[j])
+        args += [f"{q}[t + {tap - low}]" for tap in info.seq_taps[j]]
+    for j, taps in enumerate(info.sot_taps):
+        depth = info.sot_depth(j)
+        args += [f"b{j}[({depth} + i + ({tap})) % S{j}]" for tap in taps]
+    args += [f"cc{j}" for j in range(info.n_carry)] + nonseqs
+    lines.append(f"    outs = step({', '.join(args)})")
+    for j in range(n_sot):
+        depth = info.sot_depth(j)
+        if node.outputs[j].ndim > 1:
+            lines += [f"    if outs[{j}].shape != b{j}.shape[1:]:",
+                      f"        raise ValueError('scan ' + {name} + ': fn returned output {j} "
+                      "with another shape than its initial state')"]
+        lines.append(f"    b{j}[({depth} + i) % S{j}] = outs[{j}]")
+    for j in range(n_nit):
+        out = node.outputs[n_sot + j]
+        k = n_sot + j
+        if out.ndim > 1:
+            shape = f"(M{j},) + outs[{k}].shape"
+        else:
+            shape = f"(M{j},)"
+        lines += ["    if i == 0:", f"        m{j} = np.empty({shape}, {npname(out.dtype)})",
+                  f"    m{j}[i % M{j}] = outs[{k}]"]
+    for j in range(info.n_carry):
+        lines.append(f"    cc{j} = outs[{n_sot + n_nit + j}]")
+    lines.append("    done = i + 1")
+    if info.until:
+        lines += ["    if outs[-1]:", "        break"]
+    results = []
+    for j in range(n_sot):
+        keep = info.keep[j]
+        depth = info.sot_depth(j)
+        kept = "done" if keep is None else f"min(done, {keep})"
+        var = node.outputs[j]
+        lines += [f"kept = {kept}",
+                  f"r{j} = np.empty({_dims(var, 'kept', f'b{j}')}, {npname(var.dtype)})",
+                  "for r in range(kept):",
+                  f"    r{j}[r] = b{j}[({depth} + done - kept + r) % S{j}]"]
+        results.append(f"r{j}")
+    for j in range(n_nit):
+        keep = info.keep[n_sot + j]
+        kept = "done" if keep is None else f"min(done, {keep})"
+        var = node.outputs[n_sot + j]
+        lines += [f"kept = {kept}",
+                  f"rn{j} = np.empty({_dims(var, 'kept', f'm{j}')}, {npname(var.dtype)})",
+                  "for r in range(kept):",
+                  f"    rn{j}[r] = m{j}[(done - kept + r) % M{j}]"]
+        results.append(f"rn{j}")
+    if info.reverse:
+        results = [f"{r}[::-1].copy()" for r in results]
+    for j in range(info.n_carry):
+        var = node.outputs[n_sot + n_nit + j]
+        results.append(f"cc{j}.copy()" if var.ndim else f"cc{j}")
+    ret = results[0] if len(results) == 1 else "(" + ", ".join(results) + ",)"
+    lines.append(f"return {ret}")
+    params = ["n"] + seqs + inits + carries + nonseqs
+    return f"def scan({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in lines)
+
+
+@numba_funcify.register(Scan)
+def _scan(op, node):
+    info = op.info
+    for k in info.outer_in_positions()["carry"]:
+        if not isinstance(node.inputs[k].type, TensorType):
+            raise NumbaUnsupported(f"{op} carries a {node.inputs[k].type}")
+    step = _step_function(op)
+    src = scan_source(op, node)
+    fn = njit_source(src, "scan", {"step": step})
+    fn.fingerprint = src + "\n" + step.fingerprint
+    return fn
+
+
+__all__ = ["scan_source"]
