@@ -9,6 +9,7 @@ or the ``prange`` variant by size.  Layouts no kernel covers go to NumPy.
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -119,14 +120,21 @@ class Kernel:
         return fn(*args)
 
     def __call__(self, *arrays, out=None):
+        if self.program.reduce is None:
+            outs = self._flat_fast(arrays, out)
+            if outs is not None:
+                return outs
         ins = self._prep_inputs(arrays)
-        shape = np.broadcast_shapes(*[a.shape for a in ins]) if ins else ()
+        shapes = [a.shape for a in ins]
+        # the common case, operands of one shape, without NumPy's general rule
+        shape = shapes[0] if shapes and shapes.count(shapes[0]) == len(shapes) \
+            else np.broadcast_shapes(*shapes) if shapes else ()
         if self.program.reduce is not None:
             return [self._reduce(ins, shape)]
         return self._elementwise(ins, shape, out)
 
     def _elementwise(self, ins, shape, out):
-        n = int(np.prod(shape)) if shape else 1
+        n = math.prod(shape)
         full = [a for a in ins if a.size != 1 or a.shape == shape]
         if out is None:
             order = "C"
@@ -147,7 +155,8 @@ class Kernel:
         if n == 0:
             return self._finish(outs, user_outs)
         # operands that overlap an output without being the very same view are copied
-        for k, a in enumerate(ins):
+        # (fresh outputs overlap nothing)
+        for k, a in enumerate(ins if user_outs is not None else ()):
             for o in outs:
                 if np.may_share_memory(a, o):
                     if not _same_view(a, o) or self.has_trig:
@@ -187,6 +196,31 @@ class Kernel:
         self._call("nd", n, shp[0], shp[1], shp[2], *args, *vouts)
         return self._finish(outs, user_outs)
 
+    def _flat_fast(self, arrays, out):
+        """The common call, without the general path's checks: C-contiguous arrays of
+        the kernel's dtypes and one shape, the result fresh or written over one of
+        them (its very array); None when the call is anything else."""
+        if len(arrays) != len(self.in_dtypes) or not arrays:
+            return None
+        shape = getattr(arrays[0], "shape", None)
+        for a, dt in zip(arrays, self.in_dtypes):
+            if type(a) is not np.ndarray or a.dtype != dt or a.shape != shape \
+                    or not a.flags.c_contiguous:
+                return None
+        if out is None:
+            outs = [np.empty(shape, dt) for dt in self.out_dtypes]
+        elif type(out) is np.ndarray and len(self.out_dtypes) == 1 and not self.has_trig \
+                and out.dtype == self.out_dtypes[0] and any(out is a for a in arrays) \
+                and not any(a is not out and np.may_share_memory(a, out) for a in arrays):
+            outs = [out]
+        else:
+            return None
+        n = math.prod(shape)
+        if n:
+            self._call("flat", n, n, *[a.reshape(-1) for a in arrays],
+                       *[o.reshape(-1) for o in outs])
+        return outs
+
     @staticmethod
     def _finish(outs, user_outs):
         if user_outs is None:
@@ -206,7 +240,7 @@ class Kernel:
         for ax in axes:
             if not (0 <= ax < max(ndim, 1)) or (ndim == 0 and ax != 0):
                 raise ValueError(f"axis {ax} out of range for shape {shape}")
-        n = int(np.prod(shape)) if shape else 1
+        n = math.prod(shape)
         kept = [d for d in range(ndim) if d not in axes]
         kshape = tuple(shape[d] for d in kept)
         R = int(np.prod([shape[d] for d in axes])) if axes else 1
