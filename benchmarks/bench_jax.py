@@ -72,20 +72,8 @@ def _x64(fn):
 
 
 def _rnn():
-    x, h0, w = tt.dtensor3("x"), tt.dmatrix("h0"), tt.dmatrix("w")
-    hs, _ = th.scan(lambda xt, h, w: tt.tanh(tt.dot(h, w) + xt), sequences=x,
-                    outputs_info=h0, non_sequences=w)
-    cost = (hs ** 2).sum()
-    f = th.function([x, h0, w], [cost] + th.grad(cost, [x, h0, w]), mode="JAX")
-    jnp = jax.numpy
-
-    def loss(x, h0, w):
-        def step(h, xt):
-            h = jnp.tanh(h @ w + xt)
-            return h, h
-        return (jax.lax.scan(step, h0, x)[1] ** 2).sum()
-
-    hand = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))
+    inputs, outputs, hand = _rnn_graph_and_hand()
+    f = th.function(inputs, outputs, mode="JAX")
     with jax.enable_x64(True):
         xv, h0v, wv = (jax.device_put(v) for v in _rnn_data())
         return {"theanine-jax": lambda: f(xv, h0v, wv),

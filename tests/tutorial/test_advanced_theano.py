@@ -380,31 +380,30 @@ def test_eval_hides_the_compilation_step():
     assert (x.sum() * 2).eval({x: data + 1}) == 42.0
 
 
+def assert_trains_as_the_default_engine(mode, steps=5):
+    """The tutorial's logistic regression compiled with ``mode``: every output, the final
+    weights and the predictions as on the default engine."""
+    other = run_steps(tutorial_logreg(mode=mode), steps)
+    default = run_steps(tutorial_logreg(), steps)
+    for (p1, x1), (p0, x0) in zip(other[0], default[0]):
+        numpy.testing.assert_array_equal(p1, p0)
+        numpy.testing.assert_allclose(x1, x0, rtol=1e-10, atol=1e-12)
+    numpy.testing.assert_allclose(other[1], default[1], rtol=1e-10)
+    assert other[2] == pytest.approx(default[2], rel=1e-10)
+    numpy.testing.assert_array_equal(other[3], default[3])
+
+
 def test_tutorial_logreg_on_the_jax_backend():
     """The tutorial's code, unchanged, compiled with mode='JAX': same training."""
     pytest.importorskip("jax", reason="the JAX backend needs the jax package")
-    on_jax = run_steps(tutorial_logreg(mode="JAX"), 5)
-    default = run_steps(tutorial_logreg(), 5)
-    for (p1, x1), (p0, x0) in zip(on_jax[0], default[0]):
-        numpy.testing.assert_array_equal(p1, p0)
-        numpy.testing.assert_allclose(x1, x0, rtol=1e-10, atol=1e-12)
-    numpy.testing.assert_allclose(on_jax[1], default[1], rtol=1e-10)
-    assert on_jax[2] == pytest.approx(default[2], rel=1e-10)
-    numpy.testing.assert_array_equal(on_jax[3], default[3])
+    assert_trains_as_the_default_engine("JAX")
 
 
 def test_tutorial_logreg_and_loops_on_the_numba_backend(capsys):
     """The tutorial's code, unchanged, compiled with mode='NUMBA': same training, and its
     scan examples give the same values as on the default engine."""
     pytest.importorskip("numba", reason="the Numba backend needs the numba package")
-    on_numba = run_steps(tutorial_logreg(mode="NUMBA"), 5)
-    default = run_steps(tutorial_logreg(), 5)
-    for (p1, x1), (p0, x0) in zip(on_numba[0], default[0]):
-        numpy.testing.assert_array_equal(p1, p0)
-        numpy.testing.assert_allclose(x1, x0, rtol=1e-10, atol=1e-12)
-    numpy.testing.assert_allclose(on_numba[1], default[1], rtol=1e-10)
-    assert on_numba[2] == pytest.approx(default[2], rel=1e-10)
-    numpy.testing.assert_array_equal(on_numba[3], default[3])
+    assert_trains_as_the_default_engine("NUMBA")
     with theano.config.change_flags(mode="NUMBA"):
         env, out = run_example("scan_poly.py", capsys)
         assert out.splitlines()[0] == "19.0"
