@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from theanine.link.python.dispatch_fused import wait_for_kernels
+
 
 @dataclass
 class Workload:
@@ -35,6 +37,8 @@ class Workload:
 def time_callable(fn: Callable, repeats: int, number: int) -> float:
     """Median seconds per call over ``repeats`` batches of ``number`` calls."""
     fn()  # warm-up (compiles, caches)
+    wait_for_kernels(timeout=300)   # fused kernels compiled in the background: time them
+    fn()
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -90,6 +90,14 @@ def _kernel_ready(kernel) -> bool:
     return getattr(kernel, "ready", True)
 
 
+def wait_for_kernels(timeout: float | None = None) -> bool:
+    """Wait until every kernel compiling in the background is ready (benchmarks call it
+    after a warm-up, so that they time the native kernels); whether all are."""
+    with _lock:
+        pending = [k for k in _kernels.values() if k is not None and hasattr(k, "wait")]
+    return all(k.wait(timeout) for k in pending)
+
+
 class FusedThunk:
     """Runs one ``Elemwise(Composite)`` node; see the module docstring."""
 
