@@ -21,3 +21,10 @@ def rng():
 # the toy backend (tests/toy_backend.py) registers itself as the "toy" linker, so
 # the op checker and every test that loops over linkers run it too
 import toy_backend  # noqa: E402,F401
+
+# Tiered execution (compile/tiered.py) would compile hot test functions with Numba in
+# background threads, at times that depend on the machine's speed: the suite runs the
+# default engine as compiled, and tests/compile/test_tiered.py turns tiering on.
+import theanine  # noqa: E402
+
+theanine.config.tiered = False

@@ -227,6 +227,11 @@ _add("NanGuardMode__inf_is_error", True, "Inf is an error", _parse_bool)
 _add("fused_kernel", "auto", "Engine of fused elementwise kernels",
      allowed=("auto", "numba", "numexpr", "numpy"))
 _add("fused_kernel_async", True, "Run NumPy while native kernels compile", _parse_bool)
+_add("tiered", True, "FAST_RUN functions that prove hot switch to their whole-function "
+     "Numba version, compiled in the background (compile/tiered.py)", _parse_bool)
+_add("tiered__calls", 20, "Calls a function is watched for before tiering decides", int)
+_add("tiered__seconds", 0.2, "Time those calls must have taken for the Numba version "
+     "to be tried", float)
 _add("cache", True, "Use the on-disk compile cache", _parse_bool)
 _add("device", "cpu", "Where JAX-mode functions run: cpu, cuda (the first GPU), cudaN "
      "or gpu; the default engine always runs on the CPU",

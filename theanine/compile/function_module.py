@@ -9,6 +9,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
 
+from theanine.compile import tiered
 from theanine.compile.io import In, Out
 from theanine.compile.mode import get_mode
 from theanine.compile.profiling import attach, profiled_link, stats_for
@@ -420,6 +421,8 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
     fn.profile_requested = profile if profile is not None else config.profile
     fn.profile = stats
     fn.trust_input = trust_input
+    if not trust_input and tiered.applies(mode_obj, linker, stats):
+        tiered.install(fn, fgraph, spec)
     for hook in _function_hooks:
         hook(fn)
     return fn

@@ -1,0 +1,108 @@
+"""Tiered execution (theanine/compile/tiered.py): FAST_RUN functions start on the
+default engine, and a hot one switches to its whole-function Numba version, built in
+the background, checked against the default engine and swapped in between calls.
+
+Thresholds are set low here so that the swap happens early (the suite otherwise runs
+with tiering off: tests/conftest.py)."""
+
+import numpy as np
+import pytest
+
+import theanine as th
+import theanine.tensor as tt
+
+pytest.importorskip("numba", reason="the Numba version needs numba")
+
+EARLY = dict(tiered=True, tiered__calls=2, tiered__seconds=0.0)
+
+
+def _settled(f, calls_after=2, *args):
+    """Wait for the background build, then make ``calls_after`` calls."""
+    thread = getattr(f.tiering, "thread", None)
+    if thread is not None:
+        thread.join(300)
+    return [f(*args) for _ in range(calls_after)]
+
+
+def _loop(k=3000):
+    x = tt.dvector("x")
+    out, _ = th.scan(lambda p, x: tt.tanh(p * x + 0.1), outputs_info=tt.zeros_like(x),
+                     non_sequences=x, n_steps=k)
+    return x, out
+
+
+def test_a_hot_loop_switches_to_numba_with_the_same_results():
+    x, out = _loop()
+    reference = th.function([x], out[-1], mode=th.Mode("vm", "fast_run"))  # not tiered
+    with th.config.change_flags(**EARLY):
+        f = th.function([x], out[-1])
+        xv = np.linspace(-1.0, 1.0, 5)
+        f(xv), f(xv)                                   # hot after two calls
+        assert f.tiering.state == "compiling"
+        results = _settled(f, 3, xv)
+    assert f.tiering.state == "numba", f.tiering.reason
+    assert f.tiering.calls == {"default": 2, "numba": 3}
+    for r in results:
+        np.testing.assert_allclose(r, reference(xv), rtol=1e-12)
+
+
+def _recurrent_model():
+    w = th.shared(np.ones(3), name="w")
+    x = tt.dvector("x")
+    hs, _ = th.scan(lambda h, w, x: tt.tanh(h * w + x), outputs_info=tt.zeros_like(x),
+                    non_sequences=[w, x], n_steps=500)
+    return w, x, hs[-1], {w: w * 0.5 + hs[-1]}
+
+
+def test_updates_are_applied_once_per_call_and_the_trial_writes_nothing():
+    w1, x1, out1, updates1 = _recurrent_model()
+    w2, x2, out2, updates2 = _recurrent_model()
+    plain = th.function([x2], out2, updates=updates2, mode=th.Mode("vm", "fast_run"))
+    xv = np.array([0.5, -0.25, 1.0])
+    kept = xv.copy()
+    with th.config.change_flags(**EARLY):
+        f = th.function([x1], out1, updates=updates1)
+        for step in range(6):
+            got, want = f(xv), plain(xv)
+            if step == 1:                   # hot: wait for the Numba version
+                f.tiering.thread.join(300)
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+            np.testing.assert_allclose(w1.get_value(), w2.get_value(), rtol=1e-12)
+    assert f.tiering.state == "numba", f.tiering.reason
+    assert f.tiering.calls == {"default": 2, "numba": 4}
+    np.testing.assert_array_equal(xv, kept)                # arguments untouched
+
+
+def test_a_cheap_function_stops_being_watched():
+    x = tt.dvector("x")
+    with th.config.change_flags(tiered=True, tiered__calls=3, tiered__seconds=10.0):
+        f = th.function([x], x + 1.0)
+        for _ in range(3):
+            f(np.zeros(2))
+    assert f.tiering.state == "default" and "not hot" in f.tiering.reason
+    assert type(f).__call__ is f.fn                        # no wrapper left: no cost
+
+
+def test_a_numba_version_that_is_not_faster_is_not_used():
+    x = tt.dvector("x")
+    with th.config.change_flags(**EARLY):
+        f = th.function([x], (tt.exp(x) * 2.0).sum())
+        xv = np.linspace(0, 1, 10)
+        f(xv), f(xv)
+        _settled(f, 1, xv)
+    # one tiny node: the default engine's call is already as cheap as it gets
+    assert f.tiering.state in ("default", "numba")
+    if f.tiering.state == "default":
+        assert "not faster" in f.tiering.reason
+        assert type(f).__call__ is f.fn
+
+
+def test_off_for_profiles_trust_input_other_modes_and_the_flag():
+    x = tt.dvector("x")
+    with th.config.change_flags(**EARLY):
+        assert not hasattr(th.function([x], x * 2, profile=True), "tiering")
+        assert not hasattr(th.function([x], x * 2, trust_input=True), "tiering")
+        assert not hasattr(th.function([x], x * 2, mode="FAST_COMPILE"), "tiering")
+        assert hasattr(th.function([x], x * 2), "tiering")
+    with th.config.change_flags(tiered=False):
+        assert not hasattr(th.function([x], x * 2), "tiering")

@@ -1,0 +1,164 @@
+"""Tiered execution: FAST_RUN functions start on the default engine at once and, once
+they prove hot, run as one Numba-compiled function.
+
+A new function is watched for its first ``config.tiered__calls`` calls.  If those
+took at least ``config.tiered__seconds`` in all, the Numba backend builds the same
+rewritten graph in a background thread: it is compiled by one run on copies of the
+hot call's arguments and of the shared values (nothing is written: no update, no
+argument or shared value touched), run again on those copies to time it, and its
+outputs are compared with the default engine's on the same copies.  It is swapped
+in, between two calls, only when it agrees and was faster than the default engine's
+mean call.  Otherwise, and for functions that never got hot, the watching wrapper
+removes itself: calls go straight to the default engine, at no cost.  Short
+scripts never wait for a compiler.
+
+``f.tiering`` says what happened (``state``, ``reason``, calls per tier);
+``config.tiered=False`` turns it off.  Profiled and ``trust_input`` functions are
+not tiered (the profile measures the default engine).
+"""
+
+from __future__ import annotations
+
+import atexit
+import copy
+import threading
+from dataclasses import replace
+from time import perf_counter
+
+import numpy as np
+
+from theanine.config import config
+from theanine.link import numba as numba_backend
+from theanine.link.python.codegen import VMLinker
+
+FASTER = 0.9        # the Numba version must take at most this share of a default call
+_building: set = set()      # threads compiling now: the interpreter waits for them at exit
+
+
+@atexit.register
+def _finish_builds(timeout: float = 60.0) -> None:
+    """Let background compiles end before the interpreter tears down (a thread killed
+    inside LLVM at shutdown could crash the process)."""
+    for thread in list(_building):
+        thread.join(timeout)
+
+
+class _CopiedShared:
+    """A shared container read as a fresh copy, never written (the trial runs')."""
+
+    def __init__(self, container):
+        self.container = container
+
+    def __getitem__(self, index):
+        return copy.deepcopy(np.asarray(self.container[index]))
+
+
+def applies(mode_obj, linker, stats) -> bool:
+    """Whether a function compiled with this mode is tiered."""
+    return (config.tiered and stats is None and type(linker) is VMLinker
+            and mode_obj.name in (None, "FAST_RUN") and numba_backend.available())
+
+
+class Tiering:
+    """Watches one Function's calls and swaps in its Numba version when it pays."""
+
+    def __init__(self, fn, fgraph, spec):
+        self.fn = fn
+        self.default = fn.fn
+        self.fgraph = fgraph
+        self.spec = spec
+        self.state = "watching"
+        self.reason = ""
+        self.calls = {"default": 0, "numba": 0}
+        self._seconds = 0.0          # time of the calls after the first
+        self._first = 0.0
+        self._numba_call = None
+        type(fn).__call__ = staticmethod(self._watch)
+
+    def _watch(self, *args, **kwargs):
+        start = perf_counter()
+        result = self.default(*args, **kwargs)
+        elapsed = perf_counter() - start
+        self.calls["default"] += 1
+        if self.calls["default"] == 1:
+            self._first = elapsed         # it compiled kernels: not a typical call
+        else:
+            self._seconds += elapsed
+        if self.calls["default"] >= config.tiered__calls and self.state == "watching":
+            self._decide(args, kwargs)
+        return result
+
+    def _decide(self, args, kwargs) -> None:
+        self._settle(self.default)
+        typical = self.calls["default"] - 1
+        mean = self._seconds / typical if typical else self._first
+        if self._seconds + self._first < config.tiered__seconds:
+            self.state, self.reason = "default", (
+                f"not hot: {self.calls['default']} calls took "
+                f"{self._seconds + self._first:.3g} s "
+                f"(config.tiered__seconds={config.tiered__seconds})")
+            return
+        self.state = "compiling"
+        trial = (copy.deepcopy(args), copy.deepcopy(kwargs))
+        thread = threading.Thread(target=self._build, args=(trial, mean), daemon=True,
+                                  name="theanine-tiered-compile")
+        _building.add(thread)
+        thread.start()
+        self.thread = thread
+
+    def _settle(self, core) -> None:
+        """Calls go straight to ``core`` from now on (unless ``trust_input`` took over)."""
+        if not self.fn.trust_input:
+            type(self.fn).__call__ = staticmethod(core)
+
+    def _build(self, trial, default_mean) -> None:
+        try:
+            self._try_numba(trial, default_mean)
+        except Exception as exc:      # noqa: BLE001 - the default engine keeps the calls
+            self.state, self.reason = "default", f"the Numba version failed: {exc!r:.300}"
+        finally:
+            _building.discard(threading.current_thread())
+
+    def _try_numba(self, trial, default_mean) -> None:
+        args, kwargs = trial
+        linker = numba_backend.make_linker()
+        sources = [(kind, _CopiedShared(src)) if kind == "shared" else (kind, src)
+                   for kind, src in self.spec.input_sources]
+        dry = replace(self.spec, input_sources=sources, update_containers=[],
+                      copy_updates=[], host_shared=[], return_list=True)
+        trial_fn = linker.make_function(self.fgraph, dry)
+        trial_fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))        # compiles
+        inputs = (copy.deepcopy(args), copy.deepcopy(kwargs))
+        start = perf_counter()
+        got = trial_fn(*inputs[0], **inputs[1])
+        seconds = perf_counter() - start
+        want = VMLinker().make_function(self.fgraph, dry)(*copy.deepcopy(args),
+                                                          **copy.deepcopy(kwargs))
+        for k, (g, w) in enumerate(zip(got, want)):
+            if not np.allclose(np.asarray(g, dtype=float), np.asarray(w, dtype=float),
+                               rtol=1e-6, atol=1e-12, equal_nan=True):
+                self.state, self.reason = "default", f"the Numba version's output {k} differs"
+                return
+        if seconds > FASTER * default_mean:
+            self.state, self.reason = "default", (
+                f"the Numba version was not faster ({seconds:.3g} s against "
+                f"{default_mean:.3g} s per call)")
+            return
+        numba_fn = linker.make_function(self.fgraph, self.spec)
+        self._numba_call = numba_fn
+
+        def counted(*a, **kw):
+            self.calls["numba"] += 1
+            return numba_fn(*a, **kw)
+
+        self.state, self.reason = "numba", (
+            f"{seconds:.3g} s per call against {default_mean:.3g} s on the default engine")
+        self._settle(counted)
+
+
+def install(fn, fgraph, spec) -> None:
+    """Watch ``fn`` (see the module docstring); ``fn.tiering`` reports."""
+    fn.tiering = Tiering(fn, fgraph, spec)
+
+
+__all__ = ["applies", "install"]
