@@ -19,7 +19,6 @@ not tiered (the profile measures the default engine).
 
 from __future__ import annotations
 
-import atexit
 import copy
 import threading
 from dataclasses import replace
@@ -32,15 +31,6 @@ from theanine.link import numba as numba_backend
 from theanine.link.python.codegen import VMLinker
 
 FASTER = 0.9        # the Numba version must take at most this share of a default call
-_building: set = set()      # threads compiling now: the interpreter waits for them at exit
-
-
-@atexit.register
-def _finish_builds(timeout: float = 60.0) -> None:
-    """Let background compiles end before the interpreter tears down (a thread killed
-    inside LLVM at shutdown could crash the process)."""
-    for thread in list(_building):
-        thread.join(timeout)
 
 
 class _CopiedShared:
@@ -102,8 +92,7 @@ class Tiering:
         trial = (copy.deepcopy(args), copy.deepcopy(kwargs))
         thread = threading.Thread(target=self._build, args=(trial, mean), daemon=True,
                                   name="theanine-tiered-compile")
-        _building.add(thread)
-        thread.start()
+        thread.start()        # a daemon: a script that ends meanwhile does not wait
         self.thread = thread
 
     def _settle(self, core) -> None:
@@ -116,8 +105,6 @@ class Tiering:
             self._try_numba(trial, default_mean)
         except Exception as exc:      # noqa: BLE001 - the default engine keeps the calls
             self.state, self.reason = "default", f"the Numba version failed: {exc!r:.300}"
-        finally:
-            _building.discard(threading.current_thread())
 
     def _try_numba(self, trial, default_mean) -> None:
         args, kwargs = trial
