@@ -20,12 +20,10 @@ from __future__ import annotations
 import atexit
 import functools
 import sys
-from dataclasses import replace
-
-import numpy as np
 
 from theanine.compile.profiling_report import write_summary
 from theanine.config import config
+from theanine.link.callspec import side_run_spec
 from theanine.link.python.codegen import VMLinker
 from theanine.link.python.profiling import CodeProfile, clock, make_profiled_function
 
@@ -221,29 +219,10 @@ def profiled_link(linker, fgraph, spec, memory: bool) -> tuple:
         if not getattr(linker, "per_node_guide", False):
             return core, None
         code = CodeProfile(memory=memory)
-        code.guide = make_profiled_function(VMLinker(), fgraph, _guide_spec(spec), code)
+        code.guide = make_profiled_function(VMLinker(), fgraph, side_run_spec(spec), code)
         return core, code
     code = CodeProfile(memory=memory)
     return make_profiled_function(linker, fgraph, spec, code), code
-
-
-class _HostView:
-    """A shared container read as a NumPy array, never written (the guide's view)."""
-
-    def __init__(self, container):
-        self.container = container
-
-    def __getitem__(self, index):
-        return np.array(self.container[index])
-
-
-def _guide_spec(spec):
-    """The call boundary of the guide: same arguments, shared values read as host
-    copies, no updates written (the real function writes them)."""
-    sources = [(kind, _HostView(src)) if kind == "shared" else (kind, src)
-               for kind, src in spec.input_sources]
-    return replace(spec, input_sources=sources, update_containers=[], copy_updates=[],
-                   host_shared=[], array_types=())
 
 
 def _guided(timed, guide):

@@ -28,19 +28,10 @@ import numpy as np
 
 from theanine.config import config
 from theanine.link import numba as numba_backend
+from theanine.link.callspec import side_run_spec
 from theanine.link.python.codegen import VMLinker
 
 FASTER = 0.9        # the Numba version must take at most this share of a default call
-
-
-class _CopiedShared:
-    """A shared container read as a fresh copy, never written (the trial runs')."""
-
-    def __init__(self, container):
-        self.container = container
-
-    def __getitem__(self, index):
-        return copy.deepcopy(np.asarray(self.container[index]))
 
 
 def applies(mode_obj, linker, stats) -> bool:
@@ -109,10 +100,7 @@ class Tiering:
     def _try_numba(self, trial, default_mean) -> None:
         args, kwargs = trial
         linker = numba_backend.make_linker()
-        sources = [(kind, _CopiedShared(src)) if kind == "shared" else (kind, src)
-                   for kind, src in self.spec.input_sources]
-        dry = replace(self.spec, input_sources=sources, update_containers=[],
-                      copy_updates=[], host_shared=[], return_list=True)
+        dry = replace(side_run_spec(self.spec), return_list=True)
         trial_fn = linker.make_function(self.fgraph, dry)
         trial_fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))        # compiles
         inputs = (copy.deepcopy(args), copy.deepcopy(kwargs))

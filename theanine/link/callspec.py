@@ -10,7 +10,7 @@ wraps around its body, so that all linkers behave the same at the boundary.
 from __future__ import annotations
 
 import keyword
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -53,6 +53,26 @@ def to_host(container):
     value = np.array(container[0])
     container[0] = value
     return value
+
+
+class HostCopy:
+    """A shared container read as a fresh host copy and never written."""
+
+    def __init__(self, container):
+        self.container = container
+
+    def __getitem__(self, index):
+        return np.array(self.container[index])
+
+
+def side_run_spec(spec: CallSpec) -> CallSpec:
+    """``spec`` for a run beside the real call (a profile's guide, a trial of another
+    engine): the same arguments, shared values read as host copies, no update written,
+    so the real call's shared state is left alone."""
+    sources = [(kind, HostCopy(src)) if kind == "shared" else (kind, src)
+               for kind, src in spec.input_sources]
+    return replace(spec, input_sources=sources, update_containers=[], copy_updates=[],
+                   host_shared=[], array_types=())
 
 
 def identifier(name: str | None, fallback: str, taken: set) -> str:
