@@ -97,10 +97,42 @@ def test_a_numba_version_that_is_not_faster_is_not_used():
         assert type(f).__call__ is f.fn
 
 
-def test_off_for_profiles_trust_input_other_modes_and_the_flag():
+def test_the_profile_says_which_tier_ran_each_call():
+    x, out = _loop()
+    stats = th.compile.ProfileStats(atexit_print=False)
+    with th.config.change_flags(**EARLY):
+        f = th.function([x], out[-1], profile=stats)
+        xv = np.linspace(-1.0, 1.0, 5)
+        f(xv), f(xv)
+        _settled(f, 3, xv)
+    assert f.tiering.state == "numba", f.tiering.reason
+    assert [run[:3] for run in f.tiering.runs] == [["default", 1, 2], ["numba", 3, 3]]
+    entry = stats.functions[0]
+    assert entry.calls == 5
+    assert entry.call_time >= sum(run[3] for run in f.tiering.runs) * 0.5
+    text = stats.summary_text()
+    assert "tiered: numba" in text
+    assert "calls 1-2: default engine" in text and "calls 3-5: Numba version" in text
+    assert "Numba version compile (Numba, first call)" in text
+    assert "per-node tables cover the default engine's calls only" in text
+
+
+def test_a_profiled_function_that_stays_on_the_default_engine_says_why():
+    x = tt.dvector("x")
+    stats = th.compile.ProfileStats(atexit_print=False)
+    with th.config.change_flags(tiered=True, tiered__calls=2, tiered__seconds=10.0):
+        f = th.function([x], x + 1.0, profile=stats)
+        for _ in range(4):
+            f(np.zeros(2))
+    assert f.tiering.state == "default"
+    assert f.tiering.runs == [["default", 1, 4, pytest.approx(f.tiering.runs[0][3])]]
+    text = stats.summary_text()
+    assert "tiered: default (not hot" in text and "calls 1-4: default engine" in text
+
+
+def test_off_for_trust_input_other_modes_and_the_flag():
     x = tt.dvector("x")
     with th.config.change_flags(**EARLY):
-        assert not hasattr(th.function([x], x * 2, profile=True), "tiering")
         assert not hasattr(th.function([x], x * 2, trust_input=True), "tiering")
         assert not hasattr(th.function([x], x * 2, mode="FAST_COMPILE"), "tiering")
         assert hasattr(th.function([x], x * 2), "tiering")

@@ -176,3 +176,44 @@ def test_two_processes_compile_at_once_then_a_third_loads_and_a_damaged_entry_is
         path.write_bytes(path.read_bytes()[:20])             # a writer killed halfway
     assert _result(_start(tmp_path))["cache_hits"] == 0      # detected, compiled afresh
     assert _result(_start(tmp_path))["cache_hits"] == 1      # and written back whole
+
+
+@pytest.mark.parametrize("dst_shape, src", [
+    ((3, 4), np.arange(4.0)),                       # fewer dimensions: broadcast
+    ((3, 4), np.arange(3.0)[:, None]),              # length 1: broadcast
+    ((2, 3, 4), np.arange(24.0).reshape(2, 3, 4)),  # same shape
+    ((2, 3), 7.5),                                  # a scalar
+    ((), np.array(2.0)),                            # 0-d
+    ((3, 4), np.arange(4, dtype=np.int32)),         # another dtype: cast
+])
+def test_assign_helpers_match_numpy_assignment(dst_shape, src):
+    """The generated code writes array rows and slices through assign.py's loops
+    (Numba's own slice assignment costs seconds of compile per type pair)."""
+    from theanine.link.numba.assign import assign, assign_add
+    base = np.linspace(-1.0, 1.0, int(np.prod(dst_shape))).reshape(dst_shape)
+    got, want = base.copy(), base.copy()
+    assign(got, src)
+    want[...] = src
+    np.testing.assert_array_equal(got, want)
+    got, want = base.copy(), base.copy()
+    assign_add(got.T if got.ndim == 2 and np.ndim(src) == 0 else got, src)
+    want += src
+    np.testing.assert_array_equal(got, want)
+
+
+def test_assign_helpers_refuse_shapes_that_do_not_broadcast():
+    from theanine.link.numba.assign import MISMATCH, assign, assign_add
+    for helper in (assign, assign_add):
+        with pytest.raises(ValueError, match=MISMATCH):
+            helper(np.zeros((3, 4)), np.ones(3))
+
+
+def test_scan_rows_and_slice_increments_run_through_the_assign_helpers():
+    x = tt.dmatrix("x")
+    hs, _ = th.scan(lambda r, h: h * 0.5 + r, sequences=x, outputs_info=tt.zeros_like(x[0]))
+    out = tt.inc_subtensor(hs[1:], x[:-1])
+    fn = same_as_default([x], out, [np.arange(12.0).reshape(4, 3)])
+    assert fn.fn.callouts == []
+    node_sources = "".join(getattr(g, "fingerprint", None) or getattr(g, "source", "")
+                           for g in fn.fn.jitted.py_func.__globals__.values())
+    assert "_assign(b0[" in node_sources and "_assign_add(view" in node_sources

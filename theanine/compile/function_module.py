@@ -415,14 +415,15 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
     timings = {"graph": t1 - t0, "rewrite": t2 - t1, "link": t3 - t2, "total": t3 - t0,
                "validate": getattr(fgraph, "validate_time", 0.0)}
     maker = FunctionMaker(fgraph, ins, outs, mode_obj, linker, timings, report, spec)
+    entry = None
     if stats is not None:
-        core = attach(stats, runtime, core, code, maker, name or fn_name)
+        core, entry = attach(stats, runtime, core, code, maker, name or fn_name)
     fn = make_function_object(core, maker, name, return_list)
     fn.profile_requested = profile if profile is not None else config.profile
     fn.profile = stats
     fn.trust_input = trust_input
-    if not trust_input and tiered.applies(mode_obj, linker, stats):
-        tiered.install(fn, fgraph, spec)
+    if not trust_input and tiered.applies(mode_obj, linker):
+        tiered.install(fn, fgraph, spec, entry if runtime else None)
     for hook in _function_hooks:
         hook(fn)
     return fn

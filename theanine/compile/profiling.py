@@ -46,6 +46,7 @@ class FunctionProfile:
                                       # transfer, run), read from its entry point
         self.backend_lines = None     # () -> [str]: what else the backend reports (JAX
                                       # on a mesh: placement, collectives, per device)
+        self.tiering = None           # compile/tiered.py's Tiering: which tier ran each call
 
     @property
     def call_time(self) -> float:
@@ -237,7 +238,8 @@ def _guided(timed, guide):
 
 
 def attach(stats: ProfileStats, runtime: bool, core, code, maker, name: str):
-    """Register a compiled function in ``stats``; return its (timed) entry point."""
+    """Register a compiled function in ``stats``; return its (timed) entry point and
+    its ``FunctionProfile``."""
     linker = maker.linker
     entry = stats.add_function(name, maker, getattr(linker, "name", type(linker).__name__),
                                code, runtime)
@@ -248,7 +250,7 @@ def attach(stats: ProfileStats, runtime: bool, core, code, maker, name: str):
     report = getattr(core, "profile_report", None)    # starts the backend's own clocks
     entry.backend_lines = report() if report is not None and runtime else None
     if not runtime:
-        return core
+        return core, entry
     guide = getattr(code, "guide", None)
     timed = _timed(core, entry.call)
-    return _guided(timed, guide) if guide is not None else timed
+    return (_guided(timed, guide) if guide is not None else timed), entry

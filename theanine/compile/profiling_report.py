@@ -150,6 +150,8 @@ def header(stats, out) -> None:
             out("  " + "; ".join(f"{phase}: {fmt_time(t)}" for phase, t in f.phases.items()))
         for line in f.backend_lines() if f.backend_lines else ():
             out("  " + line)
+        for line in f.tiering.profile_lines() if f.tiering is not None else ():
+            out("  " + line)
         if getattr(f.code, "guide", None) is not None:
             out(f"  guide (default engine, same inputs): {fmt_time(f.body_time)} per "
                 f"{f.calls} call(s) in its function body, {fmt_time(f.node_time)} in nodes")

@@ -13,8 +13,10 @@ removes itself: calls go straight to the default engine, at no cost.  Short
 scripts never wait for a compiler.
 
 ``f.tiering`` says what happened (``state``, ``reason``, calls per tier);
-``config.tiered=False`` turns it off.  Profiled and ``trust_input`` functions are
-not tiered (the profile measures the default engine).
+``config.tiered=False`` turns it off.  ``trust_input`` functions are not tiered.
+A profiled function is: its wrapper stays, and the profile says which tier ran
+each call (runs of consecutive calls with their time), the Numba version's compile
+time and call-outs; its per-node tables cover the default engine's calls.
 """
 
 from __future__ import annotations
@@ -34,23 +36,28 @@ from theanine.link.python.codegen import VMLinker
 FASTER = 0.9        # the Numba version must take at most this share of a default call
 
 
-def applies(mode_obj, linker, stats) -> bool:
+def applies(mode_obj, linker) -> bool:
     """Whether a function compiled with this mode is tiered."""
-    return (config.tiered and stats is None and type(linker) is VMLinker
+    return (config.tiered and type(linker) is VMLinker
             and mode_obj.name in (None, "FAST_RUN") and numba_backend.available())
 
 
 class Tiering:
     """Watches one Function's calls and swaps in its Numba version when it pays."""
 
-    def __init__(self, fn, fgraph, spec):
+    def __init__(self, fn, fgraph, spec, profile=None):
         self.fn = fn
         self.default = fn.fn
         self.fgraph = fgraph
         self.spec = spec
+        self.profile = profile        # the function's FunctionProfile, when profiled
         self.state = "watching"
         self.reason = ""
         self.calls = {"default": 0, "numba": 0}
+        self.runs: list[list] = []    # [tier, first call (1-based), calls, seconds]
+        self.numba_phases = None      # the Numba version's compile time and call-outs
+        if profile is not None:
+            profile.tiering = self
         self._seconds = 0.0          # time of the calls after the first
         self._first = 0.0
         self._numba_call = None
@@ -61,6 +68,7 @@ class Tiering:
         result = self.default(*args, **kwargs)
         elapsed = perf_counter() - start
         self.calls["default"] += 1
+        self._note("default", elapsed)
         if self.calls["default"] == 1:
             self._first = elapsed         # it compiled kernels: not a typical call
         else:
@@ -86,10 +94,47 @@ class Tiering:
         thread.start()        # a daemon: a script that ends meanwhile does not wait
         self.thread = thread
 
-    def _settle(self, core) -> None:
-        """Calls go straight to ``core`` from now on (unless ``trust_input`` took over)."""
-        if not self.fn.trust_input:
-            type(self.fn).__call__ = staticmethod(core)
+    def _note(self, tier: str, seconds: float) -> None:
+        """Add one call to the runs of consecutive calls per tier."""
+        last = self.runs[-1] if self.runs else None
+        if last is not None and last[0] == tier:
+            last[2] += 1
+            last[3] += seconds
+        else:
+            first = last[1] + last[2] if last is not None else 1
+            self.runs.append([tier, first, 1, seconds])
+
+    def _settle(self, core, tier: str = "default") -> None:
+        """Calls go straight to ``core`` from now on (unless ``trust_input`` took over);
+        a profiled function keeps a wrapper that notes the tier of each call."""
+        if self.fn.trust_input:
+            return
+        if self.profile is not None:
+            core = self._noted(core, tier)
+        type(self.fn).__call__ = staticmethod(core)
+
+    def _noted(self, core, tier: str):
+        def call(*args, **kwargs):
+            start = perf_counter()
+            try:
+                return core(*args, **kwargs)
+            finally:
+                self._note(tier, perf_counter() - start)
+        return call
+
+    def profile_lines(self) -> list[str]:
+        """What the profile prints about the tiers (``profiling_report.header``)."""
+        names = {"default": "default engine", "numba": "Numba version"}
+        lines = [f"tiered: {self.state}" + (f" ({self.reason})" if self.reason else "")]
+        for tier, first, count, seconds in self.runs:
+            span = f"call {first}" if count == 1 else f"calls {first}-{first + count - 1}"
+            lines.append(f"  {span}: {names[tier]}, {seconds * 1e3:.3f} ms "
+                         f"({seconds / count * 1e6:.1f} us per call)")
+        for phase, seconds in (self.numba_phases or {}).items():
+            lines.append(f"  Numba version {phase}: {seconds * 1e3:.3f} ms")
+        if self.calls["numba"]:
+            lines.append("  (per-node tables cover the default engine's calls only)")
+        return lines
 
     def _build(self, trial, default_mean) -> None:
         try:
@@ -103,6 +148,7 @@ class Tiering:
         dry = replace(side_run_spec(self.spec), return_list=True)
         trial_fn = linker.make_function(self.fgraph, dry)
         trial_fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))        # compiles
+        self.numba_phases = trial_fn.phase_times
         inputs = (copy.deepcopy(args), copy.deepcopy(kwargs))
         start = perf_counter()
         got = trial_fn(*inputs[0], **inputs[1])
@@ -121,19 +167,31 @@ class Tiering:
             return
         numba_fn = linker.make_function(self.fgraph, self.spec)
         self._numba_call = numba_fn
+        compiled = dict(self.numba_phases)
+        self.numba_phases = numba_fn.phase_times      # its call-outs, from now on
+        self.numba_phases.update(compiled)
+        profile = self.profile
 
         def counted(*a, **kw):
             self.calls["numba"] += 1
-            return numba_fn(*a, **kw)
+            if profile is None:
+                return numba_fn(*a, **kw)
+            start = perf_counter()
+            try:
+                return numba_fn(*a, **kw)
+            finally:
+                profile.call[0] += perf_counter() - start
+                profile.call[1] += 1
 
         self.state, self.reason = "numba", (
             f"{seconds:.3g} s per call against {default_mean:.3g} s on the default engine")
-        self._settle(counted)
+        self._settle(counted, "numba")
 
 
-def install(fn, fgraph, spec) -> None:
-    """Watch ``fn`` (see the module docstring); ``fn.tiering`` reports."""
-    fn.tiering = Tiering(fn, fgraph, spec)
+def install(fn, fgraph, spec, profile=None) -> None:
+    """Watch ``fn`` (see the module docstring); ``fn.tiering`` reports, and so does
+    ``profile`` (its FunctionProfile) when the function is profiled."""
+    fn.tiering = Tiering(fn, fgraph, spec, profile)
 
 
 __all__ = ["applies", "install"]

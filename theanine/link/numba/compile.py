@@ -17,6 +17,7 @@ from numba import types
 from numba.extending import overload
 
 from theanine.link.fused import _nbsupport, vecmath
+from theanine.link.numba.assign import assign, assign_add
 from theanine.link.numba.cache import load_node_function
 
 # NumPy's float semantics (inf/nan, no ZeroDivisionError), like the default engine
@@ -41,7 +42,8 @@ class NumbaUnsupported(NotImplementedError):
 
 def base_namespace() -> dict:
     return {"np": np, "math": math, "numba": numba, "_s": _nbsupport, "_vm": vecmath,
-            "_contiguous": contiguous}
+            "_contiguous": contiguous, "_assign": assign,
+            "_assign_add": assign_add}
 
 
 def njit_source(src: str, name: str, extra: dict | None = None, inline: bool = False):
@@ -66,6 +68,16 @@ def njit_source(src: str, name: str, extra: dict | None = None, inline: bool = F
 def njit_python(fn):
     """``numba.njit`` of a plain Python function (closures over constants)."""
     return numba.njit(**JIT_OPTIONS)(fn)
+
+
+def transposed(expr: str, perm: tuple) -> str:
+    """Source of ``expr`` with its axes permuted by ``perm`` (``.T`` for a matrix:
+    ``np.transpose`` costs about half a second of compile per array type)."""
+    if tuple(perm) == tuple(range(len(perm))):
+        return expr
+    if tuple(perm) == (1, 0):
+        return f"{expr}.T"
+    return f"np.transpose({expr}, {tuple(perm)!r})"
 
 
 def npname(dtype) -> str:

@@ -165,7 +165,7 @@ def _alloc(op, node):
     if value.ndim == 0:
         lines.append(f"out[...] = {cast('value', dt)}")
     else:
-        lines.append(f"out[...] = np.broadcast_to(value, {dims})")
+        lines.append("_assign(out, value)")
     return _src("alloc", params, lines + ["return out"])
 
 
@@ -252,8 +252,8 @@ def _inc_subtensor(op, node):
                      f"{expr} = {expr} + {value}")
     else:
         lines.append(f"view = {expr}")
-        lines.append(f"view[...] = {value}" if op.set_instead_of_inc else
-                     f"view[...] = view + {value}")
+        lines.append(f"_assign(view, {value})" if op.set_instead_of_inc else
+                     f"_assign_add(view, {value})")
     return _src("inc_subtensor", _args(node), lines + ["return out"])
 
 

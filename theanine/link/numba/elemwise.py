@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from theanine.link.fused.numba_source import BLOCK, _BodyGen
 from theanine.link.fused.program import OPS, KernelProgram
-from theanine.link.numba.compile import NumbaUnsupported, cast, njit_source, npname
+from theanine.link.numba.compile import NumbaUnsupported, cast, njit_source, npname, transposed
 from theanine.scalar.composite import Composite
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise, normalize_axis
 from theanine.tensor.fused import FusedReduce
@@ -196,8 +196,7 @@ def reduce_source(kind, axes, ndim, out_dt, name) -> str:
     kept = [d for d in range(ndim) if d not in axes]
     perm = tuple(kept + list(axes))
     lines = [f"def {name}(x):",
-             f"    y = np.ascontiguousarray(np.transpose(x, {perm!r}))" if perm != tuple(
-                 range(ndim)) else "    y = np.ascontiguousarray(x)"]
+             f"    y = np.ascontiguousarray({transposed('x', perm)})"]
     lines.append("    K = 1")
     for d in kept:
         lines.append(f"    K *= x.shape[{d}]")
@@ -290,8 +289,7 @@ def dimshuffle_function(op, node):
         body = [f"    return np.full({(1,) * out_nd!r}, x, {npname(dt)})"]
     else:
         perm = tuple(kept) + tuple(op.drop)
-        body = [f"    y = np.transpose(x, {perm!r})" if perm != tuple(range(in_nd))
-                else "    y = x"]
+        body = [f"    y = {transposed('x', perm)}"]
         if op.drop or out_nd != len(kept):
             it = iter(range(len(kept)))
             dims = "".join("1, " if i == "x" else f"y.shape[{next(it)}], "

@@ -7,7 +7,7 @@ not overflow; the result goes back to the input's layout.
 
 from __future__ import annotations
 
-from theanine.link.numba.compile import NumbaUnsupported, njit_source, npname
+from theanine.link.numba.compile import NumbaUnsupported, njit_source, npname, transposed
 from theanine.tensor.elemwise import normalize_axis
 from theanine.tensor.nnet import LogSoftmax, LogSumExp, Softmax
 
@@ -24,7 +24,7 @@ def rows_source(kind, axes, ndim, out_dt) -> str:
     inverse = tuple(perm.index(d) for d in range(ndim))
     dt = npname(out_dt)
     lines = ["def rows(x):",
-             f"    y = np.ascontiguousarray(np.transpose(x, {perm!r})).astype({dt})",
+             f"    y = np.ascontiguousarray({transposed('x', perm)}).astype({dt})",
              "    K = 1"]
     lines += [f"    K *= x.shape[{d}]" for d in kept]
     lines.append("    R = 1")
@@ -49,7 +49,7 @@ def rows_source(kind, axes, ndim, out_dt) -> str:
             lines.append(f"    return out.reshape({shape})")
     else:
         lines.append("    o = o2.reshape(y.shape)")
-        lines.append(f"    return np.ascontiguousarray(np.transpose(o, {inverse!r}))")
+        lines.append(f"    return np.ascontiguousarray({transposed('o', inverse)})")
     return "\n".join(lines) + "\n"
 
 

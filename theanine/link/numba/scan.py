@@ -43,31 +43,40 @@ def _dims(var, first: str, rest_of: str) -> str:
                                         for d in range(1, var.ndim)) + ")"
 
 
+def _put(target: str, value: str, rows: bool) -> str:
+    """``target = value``; a row of an array goes through ``_assign`` (``assign.py``:
+    Numba's own row assignment costs seconds of compile per pair of types)."""
+    return f"_assign({target}, {value})" if rows else f"{target} = {value}"
+
+
 def scan_source(op, node) -> str:
     info = op.info
     pos = info.outer_in_positions()
-    name = repr(info.name)
+
+    def error(text: str) -> str:
+        # one literal: a concatenation in compiled code costs Numba's string machinery
+        return f"raise ValueError({('scan ' + str(info.name) + ': ' + text)!r})"
+
     seqs = [f"q{j}" for j in range(info.n_seq)]
     inits = [f"z{j}" for j in range(info.n_sot)]
     carries = [f"c{j}" for j in range(info.n_carry)]
     nonseqs = [f"w{j}" for j in range(info.n_nonseq)]
-    lines = ["if n < 0:", f"    raise ValueError('scan ' + {name} + ': n_steps is negative')"]
+    lines = ["if n < 0:", "    " + error("n_steps is negative")]
     for j, q in enumerate(seqs):
         lines += [f"if {q}.shape[0] < n + {info.seq_span(j)}:",
-                  f"    raise ValueError('scan ' + {name} + ': sequence {j} has fewer steps "
-                  "than n_steps needs')"]
+                  "    " + error(f"sequence {j} has fewer steps than n_steps needs")]
     n_sot, n_nit = info.n_sot, info.n_nit
     for j, z in enumerate(inits):
         depth, var = info.sot_depth(j), node.inputs[pos["sot"][j]]
         dt = npname(node.outputs[j].dtype)
         slots = info.sot_slots(j)
         lines += [f"if {z}.shape[0] < {depth}:",
-                  f"    raise ValueError('scan ' + {name} + ': output {j} needs {depth} "
-                  "initial steps')",
+                  "    " + error(f"output {j} needs {depth} initial steps"),
                   f"S{j} = {depth} + n" if slots is None else f"S{j} = {slots}",
                   f"b{j} = np.empty({_dims(var, f'S{j}', z)}, {dt})",
                   f"for r in range({depth}):",
-                  f"    b{j}[r % S{j}] = {z}[{z}.shape[0] - {depth} + r]"]
+                  "    " + _put(f"b{j}[r % S{j}]", f"{z}[{z}.shape[0] - {depth} + r]",
+                               var.ndim > 1)]
     for j in range(n_nit):
         out = node.outputs[n_sot + j]
         static = op.fgraph.outputs[n_sot + j].type.shape
@@ -92,9 +101,10 @@ def scan_source(op, node) -> str:
         depth = info.sot_depth(j)
         if node.outputs[j].ndim > 1:
             lines += [f"    if outs[{j}].shape != b{j}.shape[1:]:",
-                      f"        raise ValueError('scan ' + {name} + ': fn returned output {j} "
-                      "with another shape than its initial state')"]
-        lines.append(f"    b{j}[({depth} + i) % S{j}] = outs[{j}]")
+                      "        " + error(f"fn returned output {j} with another shape "
+                                            "than its initial state")]
+        lines.append("    " + _put(f"b{j}[({depth} + i) % S{j}]", f"outs[{j}]",
+                                      node.outputs[j].ndim > 1))
     for j in range(n_nit):
         out = node.outputs[n_sot + j]
         k = n_sot + j
@@ -103,7 +113,7 @@ def scan_source(op, node) -> str:
         else:
             shape = f"(M{j},)"
         lines += ["    if i == 0:", f"        m{j} = np.empty({shape}, {npname(out.dtype)})",
-                  f"    m{j}[i % M{j}] = outs[{k}]"]
+                  "    " + _put(f"m{j}[i % M{j}]", f"outs[{k}]", out.ndim > 1)]
     for j in range(info.n_carry):
         lines.append(f"    cc{j} = outs[{n_sot + n_nit + j}]")
     lines.append("    done = i + 1")
@@ -118,7 +128,8 @@ def scan_source(op, node) -> str:
         lines += [f"kept = {kept}",
                   f"r{j} = np.empty({_dims(var, 'kept', f'b{j}')}, {npname(var.dtype)})",
                   "for r in range(kept):",
-                  f"    r{j}[r] = b{j}[({depth} + done - kept + r) % S{j}]"]
+                  "    " + _put(f"r{j}[r]", f"b{j}[({depth} + done - kept + r) % S{j}]",
+                               var.ndim > 1)]
         results.append(f"r{j}")
     for j in range(n_nit):
         keep = info.keep[n_sot + j]
@@ -127,7 +138,8 @@ def scan_source(op, node) -> str:
         lines += [f"kept = {kept}",
                   f"rn{j} = np.empty({_dims(var, 'kept', f'm{j}')}, {npname(var.dtype)})",
                   "for r in range(kept):",
-                  f"    rn{j}[r] = m{j}[(done - kept + r) % M{j}]"]
+                  "    " + _put(f"rn{j}[r]", f"m{j}[(done - kept + r) % M{j}]",
+                               var.ndim > 1)]
         results.append(f"rn{j}")
     if info.reverse:
         results = [f"{r}[::-1].copy()" for r in results]
