@@ -217,3 +217,23 @@ def test_scan_rows_and_slice_increments_run_through_the_assign_helpers():
     node_sources = "".join(getattr(g, "fingerprint", None) or getattr(g, "source", "")
                            for g in fn.fn.jitted.py_func.__globals__.values())
     assert "_assign(b0[" in node_sources and "_assign_add(view" in node_sources
+
+
+def test_blas_updates_match_the_default_engine_and_ignore_z_when_beta_is_zero():
+    from theanine.tensor.blas import gemm_no_inplace, gemv_no_inplace, ger_no_inplace
+    z, x, y = tt.dmatrices("z", "x", "y")
+    v, u = tt.dvectors("v", "u")
+    a, b = tt.dscalars("a", "b")
+    rng = np.random.default_rng(3)
+    zv, xv, yv = rng.normal(size=(3, 4)), rng.normal(size=(3, 5)), rng.normal(size=(5, 4))
+    vv, uv = rng.normal(size=5), rng.normal(size=3)
+    outs = [gemm_no_inplace(z, a, x, y, b), gemv_no_inplace(u, a, x, v, b),
+            ger_no_inplace(z, a, u, y[0])]
+    for bv in (0.5, 0.0):
+        zz = zv if bv else np.full_like(zv, np.nan)      # beta == 0: z is not read
+        uu = uv if bv else np.full_like(uv, np.nan)
+        got = same_as_default([z, x, y, v, u, a, b], outs[:2], [zz, xv, yv, vv, uu, 1.5, bv])
+        assert got.fn.callouts == []
+        np.testing.assert_allclose(got(zz, xv, yv, vv, uu, 1.5, bv)[0],
+                                   1.5 * xv @ yv + (bv * zv if bv else 0), rtol=1e-12)
+    same_as_default([z, u, y, a], outs[2], [zv, uv, yv, 2.0])

@@ -1,5 +1,7 @@
-"""``assign(dst, src)`` and ``assign_add(dst, src)``: ``dst[...] = src`` and
-``dst[...] += src`` for the generated Numba code.
+"""``assign(dst, src)``, ``assign_add(dst, src)`` and ``scale_add(dst, alpha, src,
+beta)``: ``dst[...] = src``, ``dst[...] += src`` and ``dst[...] = alpha*dst +
+beta*src`` for the generated Numba code (the last for BLAS-style updates:
+``beta == 0`` reads nothing from ``src``, as BLAS does).
 
 Numba's own slice assignment with an array on the right compiles a formatted
 shape-mismatch error with every new pair of types, and ``dst + src`` a
@@ -19,6 +21,12 @@ from numba.extending import overload
 
 MISMATCH = "could not broadcast the value into the assigned array's shape"
 
+#: the statement each form runs per element (``D``: dst's element, ``S``: src's)
+# (beta == 0: src is not read, it may hold anything)
+_FORMS = {"set": "D = S", "add": "D = D + S",
+          "scale_add": "D = alpha * D + beta * S if beta != 0 else alpha * D"}
+_PARAMS = {"set": "dst, src", "add": "dst, src", "scale_add": "dst, alpha, src, beta"}
+
 
 def _assign_impl(dst, src):
     """Typed by :func:`_ov_assign_impl`."""
@@ -28,32 +36,30 @@ def _add_impl(dst, src):
     """Typed by :func:`_ov_add_impl`."""
 
 
-def _loops_source(nd: int, sd: int, src_is_array: bool, add: bool = False) -> str:
-    """Source of ``impl(dst, src)`` for a ``nd``-d destination, ``sd``-d source."""
+def _scale_add_impl(dst, alpha, src, beta):
+    """Typed by :func:`_ov_scale_add_impl`."""
+
+
+def _loops_source(nd: int, sd: int, src_is_array: bool, form: str = "set") -> str:
+    """Source of ``impl`` for a ``nd``-d destination and a ``sd``-d source."""
     lead = nd - sd
-    lines = ["def impl(dst, src):"]
+    lines = [f"def impl({_PARAMS[form]}):"]
     scalar = "src[()]" if src_is_array else "src"
-    if nd == 0:
-        plus = "dst[()] + " if add else ""
-        return f"def impl(dst, src):\n    dst[()] = {plus}{scalar}\n"
     for d in range(sd):
-        lines += [f"    if src.shape[{d}] != 1 and src.shape[{d}] != dst.shape[{lead + d}]:",
+        lines += [f"    b{d} = src.shape[{d}] != 1",
+                  f"    if b{d} and src.shape[{d}] != dst.shape[{lead + d}]:",
                   "        raise ValueError(MISMATCH)"]
-    idx = []
     for d in range(nd):
         lines.append("    " * (d + 1) + f"for i{d} in range(dst.shape[{d}]):")
-    for d in range(sd):
-        k = lead + d
-        lines.insert(1, f"    b{d} = src.shape[{d}] != 1")
-        idx.append(f"i{k} if b{d} else 0")
-    target = ", ".join(f"i{d}" for d in range(nd))
-    value = f"src[{', '.join(idx)}]" if sd else scalar
-    plus = f"dst[{target}] + " if add else ""
-    lines.append("    " * (nd + 1) + f"dst[{target}] = {plus}{value}")
+    target = "dst[" + (", ".join(f"i{d}" for d in range(nd)) or "()") + "]"
+    value = ("src[" + ", ".join(f"i{lead + d} if b{d} else 0" for d in range(sd)) + "]"
+             if sd else scalar)
+    statement = _FORMS[form].replace("D", target).replace("S", value)
+    lines.append("    " * (nd + 1) + statement)
     return "\n".join(lines) + "\n"
 
 
-def _loops(dst, src, add: bool):
+def _loops(dst, src, form: str):
     if not isinstance(dst, types.Array):
         return None
     is_array = isinstance(src, types.Array)
@@ -61,30 +67,44 @@ def _loops(dst, src, add: bool):
     if sd > dst.ndim:
         return None
     ns = {"MISMATCH": MISMATCH}
-    exec(_loops_source(dst.ndim, sd, is_array, add), ns)   # noqa: S102 - our own loops
+    exec(_loops_source(dst.ndim, sd, is_array, form), ns)   # noqa: S102 - our own loops
     return ns["impl"]
 
 
 @overload(_assign_impl)
 def _ov_assign_impl(dst, src):
-    return _loops(dst, src, add=False)
+    return _loops(dst, src, "set")
 
 
 @overload(_add_impl)
 def _ov_add_impl(dst, src):
-    return _loops(dst, src, add=True)
+    return _loops(dst, src, "add")
 
 
-@numba.njit(cache=True, error_model="numpy", nogil=True)
+@overload(_scale_add_impl)
+def _ov_scale_add_impl(dst, alpha, src, beta):
+    return _loops(dst, src, "scale_add")
+
+
+_jit = numba.njit(cache=True, error_model="numpy", nogil=True)
+
+
+@_jit
 def assign(dst, src):
     """``dst[...] = src`` (see the module docstring)."""
     _assign_impl(dst, src)
 
 
-@numba.njit(cache=True, error_model="numpy", nogil=True)
+@_jit
 def assign_add(dst, src):
     """``dst[...] += src`` (see the module docstring)."""
     _add_impl(dst, src)
 
 
-__all__ = ["assign", "assign_add", "MISMATCH"]
+@_jit
+def scale_add(dst, alpha, src, beta):
+    """``dst[...] = alpha * dst + beta * src``; ``src`` unread when ``beta == 0``."""
+    _scale_add_impl(dst, alpha, src, beta)
+
+
+__all__ = ["assign", "assign_add", "scale_add", "MISMATCH"]

@@ -87,7 +87,8 @@ NODE_HEADER = HEADER + ("import math\nimport numpy as np\n"
                         "from theanine.link.fused import vecmath as _vm\n"
                         "from theanine.link.numba.compile import contiguous as _contiguous\n"
                         "from theanine.link.numba.assign import assign as _assign\n"
-                        "from theanine.link.numba.assign import assign_add as _assign_add\n\n")
+                        "from theanine.link.numba.assign import assign_add as _assign_add\n"
+                        "from theanine.link.numba.assign import scale_add as _scale_add\n\n")
 
 
 def load_node_function(src: str, name: str):

@@ -17,7 +17,7 @@ from numba import types
 from numba.extending import overload
 
 from theanine.link.fused import _nbsupport, vecmath
-from theanine.link.numba.assign import assign, assign_add
+from theanine.link.numba.assign import assign, assign_add, scale_add
 from theanine.link.numba.cache import load_node_function
 
 # NumPy's float semantics (inf/nan, no ZeroDivisionError), like the default engine
@@ -43,7 +43,7 @@ class NumbaUnsupported(NotImplementedError):
 def base_namespace() -> dict:
     return {"np": np, "math": math, "numba": numba, "_s": _nbsupport, "_vm": vecmath,
             "_contiguous": contiguous, "_assign": assign,
-            "_assign_add": assign_add}
+            "_assign_add": assign_add, "_scale_add": scale_add}
 
 
 def njit_source(src: str, name: str, extra: dict | None = None, inline: bool = False):
@@ -71,13 +71,16 @@ def njit_python(fn):
 
 
 def transposed(expr: str, perm: tuple) -> str:
-    """Source of ``expr`` with its axes permuted by ``perm`` (``.T`` for a matrix:
-    ``np.transpose`` costs about half a second of compile per array type)."""
+    """Source of a view of ``expr`` (a name) with its axes permuted by ``perm``:
+    ``.T`` for a matrix, else the permuted shape and strides (``np.transpose``
+    compiles a formatted error message: 1-2 s per array type)."""
     if tuple(perm) == tuple(range(len(perm))):
         return expr
     if tuple(perm) == (1, 0):
         return f"{expr}.T"
-    return f"np.transpose({expr}, {tuple(perm)!r})"
+    shape = "".join(f"{expr}.shape[{d}], " for d in perm)
+    strides = "".join(f"{expr}.strides[{d}], " for d in perm)
+    return f"np.lib.stride_tricks.as_strided({expr}, ({shape}), ({strides}))"
 
 
 def npname(dtype) -> str:

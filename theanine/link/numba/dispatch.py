@@ -89,9 +89,10 @@ def _gemm(op, node):
     z, a, x, y, b = node.inputs
     dt = node.outputs[0].dtype
     product = _dot_expr(x, y, "x", "y", dt)
+    # the product's own array, scaled and accumulated in place (b == 0: z unread)
     return _src("gemm", ["z", "a", "x", "y", "b"],
-                [f"return ({cast('b', dt)} * z + {cast('a', dt)} * {product}).astype("
-                 f"{npname(dt)})"])
+                [f"p = {product}",       # operands of dtype dt (_float_operand)
+                 f"_scale_add(p, {cast('a', dt)}, z, {cast('b', dt)})", "return p"])
 
 
 @numba_funcify.register(Ger)
@@ -99,7 +100,8 @@ def _ger(op, node):
     _check_float(node)
     dt = node.outputs[0].dtype
     return _src("ger", ["A", "a", "x", "y"],
-                [f"return (A + {cast('a', dt)} * np.outer(x, y)).astype({npname(dt)})"])
+                ["p = np.outer(x, y)",   # x, y have A's dtype (Ger.make_node)
+                 f"_scale_add(p, {cast('a', dt)}, A, {npname(dt)}(1))", "return p"])
 
 
 # -- shapes ----------------------------------------------------------------------------
