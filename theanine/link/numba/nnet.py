@@ -8,6 +8,7 @@ not overflow; the result goes back to the input's layout.
 from __future__ import annotations
 
 from theanine.link.numba.compile import NumbaUnsupported, njit_source, npname, transposed
+from theanine.link.numba.rows import row_view
 from theanine.tensor.elemwise import normalize_axis
 from theanine.tensor.nnet import LogSoftmax, LogSumExp, Softmax
 
@@ -19,17 +20,9 @@ _ROW = {
 
 
 def rows_source(kind, axes, ndim, out_dt) -> str:
-    kept = [d for d in range(ndim) if d not in axes]
-    perm = tuple(kept + list(axes))
-    inverse = tuple(perm.index(d) for d in range(ndim))
     dt = npname(out_dt)
-    lines = ["def rows(x):",
-             f"    y = np.ascontiguousarray({transposed('x', perm)}).astype({dt})",
-             "    K = 1"]
-    lines += [f"    K *= x.shape[{d}]" for d in kept]
-    lines.append("    R = 1")
-    lines += [f"    R *= x.shape[{d}]" for d in axes]
-    lines += ["    y2 = y.reshape((K, R))"]
+    prologue, kept, inverse = row_view(axes, ndim, out_dt)
+    lines = ["def rows(x):", *prologue]
     if kind == "logsumexp":
         lines.append(f"    out = np.empty(K, {dt})")
     else:

@@ -1,0 +1,176 @@
+"""Ops that used to be call-outs in the Numba backend and now run natively
+(link/numba/along_axis.py, advanced.py): each compared with the default engine
+(NumPy's results) on the cases where NumPy's rules are easy to get wrong: NaNs and
+ties, empty axes, dtype promotion, negative and repeated indices, broadcasting,
+and errors."""
+
+import numpy as np
+import pytest
+
+import theanine as th
+import theanine.tensor as tt
+
+pytest.importorskip("numba", reason="the Numba backend needs the numba package")
+NUMBA = th.Mode(linker="numba")
+
+
+def native(inputs, outputs, *args):
+    """Compile on both engines; check that no call-out is left and that values and
+    dtypes agree; return the Numba function."""
+    fn = th.function(inputs, outputs, mode=NUMBA)
+    assert fn.fn.callouts == [], fn.fn.callouts
+    ref = th.function(inputs, outputs)(*args)
+    got = fn(*args)
+    for value, want in zip(got if isinstance(got, list) else [got],
+                           ref if isinstance(ref, list) else [ref]):
+        value, want = np.asarray(value), np.asarray(want)
+        assert value.dtype == want.dtype and value.shape == want.shape
+        np.testing.assert_array_equal(value, want)
+    return fn
+
+
+@pytest.fixture
+def cube():
+    rng = np.random.default_rng(0)
+    v = rng.integers(0, 4, size=(3, 4, 5)).astype("float64")   # ties
+    v[1, 2, 3] = np.nan
+    v[2, 0, :] = np.nan
+    return v
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_argmax_and_argmin_find_the_first_extremum_and_nan(cube, axis):
+    x = tt.dtensor3("x")
+    native([x], [tt.argmax(x, axis=axis), tt.argmin(x, axis=axis)], cube)
+
+
+def test_argmax_of_integers_and_booleans():
+    x, b = tt.imatrix("x"), tt.bmatrix("b")
+    native([x], [tt.argmax(x, axis=0), tt.argmin(x)], np.array([[3, -1], [3, 7]], "int32"))
+    native([b], tt.argmax(tt.neq(b, 0), axis=1), np.array([[0, 1, 1], [0, 0, 0]], "int8"))
+
+
+def test_argmax_of_an_empty_axis_raises_like_numpy():
+    x = tt.dmatrix("x")
+    f = th.function([x], tt.argmax(x, axis=1), mode=NUMBA)
+    assert f(np.zeros((0, 3))).shape == (0,)
+    with pytest.raises(ValueError, match="argmax"):
+        f(np.zeros((3, 0)))
+
+
+@pytest.mark.parametrize("axis", [None, 0, 2])
+def test_cumsum_and_cumprod(cube, axis):
+    x = tt.dtensor3("x")
+    native([x], [tt.cumsum(x, axis=axis), tt.cumprod(x * 0.5 + 1.0, axis=axis)], cube)
+
+
+def test_cumsum_promotes_small_integers_like_numpy():
+    x, y = tt.bvector("x"), tt.fmatrix("y")
+    f = native([x], tt.cumsum(x), np.array([100, 100, 100], "int8"))
+    assert f.maker.fgraph.outputs[0].dtype == "int64"
+    native([y], tt.cumsum(y, axis=1), np.arange(6, dtype="float32").reshape(2, 3) / 3)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_sort_and_argsort_are_stable_with_nan_last(cube, axis):
+    x = tt.dtensor3("x")
+    native([x], [tt.sort(x, axis=axis), tt.argsort(x, axis=axis)], cube)
+
+
+@pytest.mark.parametrize("bounds", [(0, 10, 1), (10, 0, -3), (5, 5, 1), (-7, 20, 4)])
+def test_arange_of_integers(bounds):
+    a, b, c = tt.lscalars("a", "b", "c")
+    native([a, b, c], tt.arange(a, b, c), *[np.int64(v) for v in bounds])
+
+
+def test_arange_of_floats_and_a_zero_step():
+    a, b, c = tt.dscalars("a", "b", "c")
+    native([a, b, c], tt.arange(a, b, c), 0.1, 1.0, 0.1)
+    f = th.function([a, b, c], tt.arange(a, b, c), mode=NUMBA)
+    with pytest.raises(ValueError, match="step"):
+        f(0.0, 1.0, 0.0)
+
+
+def test_integer_vector_indices_read_rows_elements_and_broadcast():
+    m, t = tt.dmatrix("m"), tt.dtensor3("t")
+    i, j = tt.lvectors("i", "j")
+    mv = np.arange(12.0).reshape(3, 4)
+    tv = np.arange(60.0).reshape(3, 4, 5)
+    iv, jv = np.array([2, -1, 0, 2]), np.array([3, 0, -4, 1])
+    native([m, i], m[i], mv, iv)                         # rows
+    native([m, i, j], m[i, j], mv, iv, jv)               # elements
+    native([t, i, j], t[i, j], tv, iv, jv)               # rows of the rest
+    native([m, i, j], m[i, j], mv, np.array([1]), jv)    # a length-1 vector broadcasts
+
+
+def test_the_classifier_cost_index_and_its_gradient():
+    p, y = tt.dmatrix("p"), tt.ivector("y")
+    nll = -tt.mean(tt.log(p)[tt.arange(y.shape[0]), y])
+    pv = np.random.default_rng(1).dirichlet(np.ones(4), size=6)
+    yv = np.array([0, 3, 3, 1, 2, 0], "int32")
+    native([p, y], [nll, th.grad(nll, p)], pv, yv)
+
+
+def test_out_of_bounds_and_mismatched_indices_raise_index_errors():
+    m, i, j = tt.dmatrix("m"), tt.lvector("i"), tt.lvector("j")
+    f = th.function([m, i, j], m[i, j], mode=NUMBA)
+    mv = np.zeros((3, 4))
+    with pytest.raises(IndexError):
+        f(mv, np.array([3]), np.array([0]))
+    with pytest.raises(IndexError):
+        f(mv, np.array([0, 1]), np.array([0, 1, 2]))
+
+
+def test_boolean_masks_read_elements_and_rows():
+    v, m, t = tt.dvector("v"), tt.dmatrix("m"), tt.dtensor3("t")
+    mv = np.array([[1.0, -2.0, 3.0], [-4.0, 5.0, -6.0]])
+    native([v], v[v > 0], np.array([1.0, -1.0, 2.0, 0.0]))
+    native([m], m[m > 0], mv)                             # a full mask: elements
+    tv = np.arange(24.0).reshape(2, 3, 4) - 10
+    native([t], t[t[:, :, 0] > -5], tv)                   # a 2-d mask: rows
+
+
+@pytest.mark.parametrize("set_", [False, True])
+def test_writes_at_repeated_indices_accumulate_or_keep_the_last(set_):
+    m, y = tt.dmatrix("m"), tt.dvector("y")
+    i, j = tt.lvectors("i", "j")
+    write = tt.set_subtensor if set_ else tt.inc_subtensor
+    mv = np.arange(12.0).reshape(3, 4)
+    iv, jv = np.array([0, 2, 0, -1]), np.array([1, 1, 1, 3])
+    native([m, y, i, j], write(m[i, j], y), mv, np.array([10.0, 20.0, 30.0, 40.0]), iv, jv)
+    native([m, i], write(m[i], 1.5), mv, iv)                        # rows, a scalar
+    r = tt.dmatrix("r")
+    native([m, r, i], write(m[i], r), mv, np.ones((4, 4)), iv)      # rows, a row each
+    native([m, y, i], write(m[i], y[:4]), mv, np.arange(5.0), iv)   # one row, broadcast
+
+
+@pytest.mark.parametrize("set_", [False, True])
+def test_writes_through_a_boolean_mask(set_):
+    m, y = tt.dmatrix("m"), tt.dvector("y")
+    write = tt.set_subtensor if set_ else tt.inc_subtensor
+    mv = np.array([[1.0, -2.0, 3.0], [-4.0, 5.0, -6.0]])
+    native([m, y], write(m[m > 0], y), mv, np.array([7.0, 8.0, 9.0]))
+    native([m], write(m[m < 0], 0.0), mv)
+
+
+def test_the_tutorial_logistic_regression_compiles_without_call_outs():
+    x, y = tt.dmatrix("x"), tt.ivector("y")
+    rng = np.random.default_rng(2)
+    xv, yv = rng.normal(size=(20, 6)), rng.integers(0, 3, 20).astype("int32")
+    results = []
+    for mode in (NUMBA, None):
+        w = th.shared(np.zeros((6, 3)), name="W")
+        b = th.shared(np.zeros(3), name="b")
+        p = tt.nnet.softmax(tt.dot(x, w) + b)
+        nll = -tt.mean(tt.log(p)[tt.arange(y.shape[0]), y])
+        errors = tt.mean(tt.neq(tt.argmax(p, axis=1), y))
+        gw, gb = th.grad(nll, [w, b])
+        train = th.function([x, y], [nll, errors], mode=mode,
+                            updates=[(w, w - 0.5 * gw), (b, b - 0.5 * gb)])
+        if mode is NUMBA:
+            assert train.fn.callouts == []
+        results.append([train(xv, yv) for _ in range(5)] + [w.get_value()])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float),
+                                   rtol=1e-12, atol=1e-14)
+    assert results[0][-2][0] < results[0][0][0]          # the cost fell
