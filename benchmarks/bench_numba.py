@@ -5,7 +5,8 @@ default engine pays Python per step or per node.
 Rows: scan-pow (k=1000 on a 1000-vector), the tutorial's polynomial as a real
 10^5-step scan (push-out disabled; also reported per step), a lazy ifelse whose
 branch is ``mean(tanh(v) * exp(-v*v))`` on 10^7 float64, and an RNN forward and
-backward through scan (T=100, hidden 256, batch 32).  Then the compile cost of
+backward through scan (T=100, hidden 256, batch 32), and a training step of the
+deep-learning tutorial's softmax classifier.  Then the compile cost of
 that RNN gradient: cold (an empty cache directory, in a fresh process) and from
 the disk cache (a second process), for theanine-numba, with JAX's and
 PyTensor-numba's first call for comparison.
@@ -222,6 +223,54 @@ def _rnn():
     return impls
 
 
+def _classifier(n=500, feats=784, classes=10):
+    """One training step of the deep-learning tutorial's softmax classifier: its cost
+    indexes ``log(p)[arange(n), y]`` and its error rate takes an ``argmax`` (native
+    in the Numba backend, no call-out)."""
+    rng = np.random.default_rng(4)
+    xv, yv = rng.normal(size=(n, feats)), rng.integers(0, classes, n).astype("int32")
+
+    def graph(lib, tensor, mode, softmax=tt.nnet.softmax):
+        x, y = tensor.dmatrix("x"), tensor.ivector("y")
+        w = lib.shared(np.zeros((feats, classes)), name="W")
+        b = lib.shared(np.zeros(classes), name="b")
+        p = softmax(tensor.dot(x, w) + b)
+        nll = -tensor.mean(tensor.log(p)[tensor.arange(y.shape[0]), y])
+        errors = tensor.mean(tensor.neq(tensor.argmax(p, axis=1), y))
+        gw, gb = lib.grad(nll, [w, b])
+        return lib.function([x, y], [nll, errors], mode=mode,
+                            updates=[(w, w - 0.1 * gw), (b, b - 0.1 * gb)])
+
+    fn, fd = graph(th, tt, NUMBA), graph(th, tt, None)
+    assert fn.fn.callouts == [], fn.fn.callouts
+    impls = {"theanine-numba": lambda: fn(xv, yv), "theanine": lambda: fd(xv, yv)}
+    if jax is not None:
+        jnp = _jnp()
+
+        def cost(params, x, y):
+            p = jax.nn.softmax(x @ params[0] + params[1])
+            return -jnp.mean(jnp.log(p)[jnp.arange(y.shape[0]), y]), p
+
+        @jax.jit
+        def step(params, x, y):
+            (nll, p), grads = jax.value_and_grad(cost, has_aux=True)(params, x, y)
+            errors = jnp.mean(jnp.argmax(p, axis=1) != y)
+            return [w - 0.1 * g for w, g in zip(params, grads)], nll, errors
+
+        state = {"params": [jnp.zeros((feats, classes)), jnp.zeros(classes)]}
+        xj, yj = jnp.asarray(xv), jnp.asarray(yv)
+
+        def run():
+            state["params"], nll, errors = step(state["params"], xj, yj)
+            jax.block_until_ready((nll, errors))
+        impls["jax"] = run
+    if pytensor is not None:
+        import pytensor.tensor as pt
+        pf = graph(pytensor, pt, "NUMBA", lambda z: pt.special.softmax(z, axis=-1))
+        impls["pytensor-numba"] = lambda: pf(xv, yv)
+    return impls
+
+
 # the RNN first: once JAX's and PyTensor's thread pools have run, NumPy's BLAS
 # threads compete with them on a small machine and the BLAS-bound rows slow down
 WORKLOADS = [
@@ -229,6 +278,7 @@ WORKLOADS = [
     Workload("scan-pow k=1000, 1000-vector", _scan_pow, repeats=9),
     Workload(f"poly scan {POLY_STEPS} steps (no push-out)", _poly, repeats=7),
     Workload("lazy ifelse mean(tanh*exp), 1e7 f64", _ifelse, repeats=7),
+    Workload("softmax classifier step 500x784 -> 10", _classifier, repeats=9),
 ]
 
 
