@@ -232,6 +232,9 @@ _add("tiered", True, "FAST_RUN functions that prove hot switch to their whole-fu
 _add("tiered__calls", 20, "Calls a function is watched for before tiering decides", int)
 _add("tiered__seconds", 0.2, "Time those calls must have taken for the Numba version "
      "to be tried", float)
+_add("numba__parallel", True, "Whole-function Numba code (mode=NUMBA, tiered) hands large "
+     "flat elementwise math and full reductions outside loops to the fused kernels' "
+     "prange drivers (both cores)", _parse_bool)
 _add("cache", True, "Use the on-disk compile cache", _parse_bool)
 _add("device", "cpu", "Where JAX-mode functions run: cpu, cuda (the first GPU), cudaN "
      "or gpu; the default engine always runs on the CPU",

@@ -237,3 +237,36 @@ def test_blas_updates_match_the_default_engine_and_ignore_z_when_beta_is_zero():
         np.testing.assert_allclose(got(zz, xv, yv, vv, uu, 1.5, bv)[0],
                                    1.5 * xv @ yv + (bv * zv if bv else 0), rtol=1e-12)
     same_as_default([z, u, y, a], outs[2], [zv, uv, yv, 2.0])
+
+
+def _node_sources(fn):
+    return "".join(getattr(g, "fingerprint", None) or getattr(g, "source", "")
+                   for g in fn.fn.jitted.py_func.__globals__.values())
+
+
+def test_large_transcendental_work_outside_loops_runs_on_the_parallel_drivers():
+    """The fused kernels' prange drivers (both cores) take large flat operands of a
+    full fused reduction or of an elementwise program with transcendental math."""
+    from theanine.link.fused.numba_kernel import PARALLEL_MIN
+    v = tt.dvector("v")
+    branch = tt.mean(tt.tanh(v) * tt.exp(-v * v))
+    data = np.random.default_rng(5).standard_normal(PARALLEL_MIN * 4)
+    with th.config.change_flags(numba__parallel=True):
+        fn = same_as_default([v], [branch, tt.exp(v) * 2.0], [data])
+    sources = _node_sources(fn)
+    assert "_rpar(n, " in sources and "_par(n, " in sources
+    with th.config.change_flags(numba__parallel=False):
+        serial = th.function([v], [branch, tt.exp(v) * 2.0], mode=NUMBA)
+    assert "_par(n, " not in _node_sources(serial)
+    np.testing.assert_allclose(fn(data)[0], serial(data)[0], rtol=1e-12)
+    small = data[:100]                                  # below PARALLEL_MIN: serial loop
+    np.testing.assert_allclose(fn(small)[0], serial(small)[0], rtol=1e-12)
+
+
+def test_no_parallel_drivers_for_cheap_math_or_inside_loop_bodies():
+    v = tt.dvector("v")
+    cheap = th.function([v], v * 2.0 + 1.0, mode=NUMBA)
+    assert "_par(n, " not in _node_sources(cheap)
+    hs, _ = th.scan(lambda h: tt.tanh(h) * tt.exp(h), outputs_info=v, n_steps=3)
+    looped = same_as_default([v], hs[-1], [np.linspace(-1.0, 1.0, 7)])
+    assert "_par(n, " not in _node_sources(looped)

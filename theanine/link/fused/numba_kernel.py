@@ -17,7 +17,7 @@ import numpy as np
 from .numpy_reference import REDUCERS, numpy_eval
 from .program import KernelProgram
 
-__all__ = ["Kernel", "PARALLEL_MIN"]
+__all__ = ["Kernel", "PARALLEL_MIN", "PAR_LOCK", "needs_par_lock"]
 
 #: smallest element count for which the ``prange`` kernels are used
 PARALLEL_MIN = 1 << 14
@@ -64,15 +64,20 @@ def _same_view(a, b):
             and a.strides == b.strides and a.shape == b.shape and a.dtype == b.dtype)
 
 
-_PAR_LOCK = threading.Lock()
+#: held around prange kernels when the threading layer must not be entered twice at once
+PAR_LOCK = threading.Lock()
 
 
-def _needs_par_lock() -> bool:
+def needs_par_lock() -> bool:
+    """Whether prange kernels must hold ``PAR_LOCK``: under Numba's ``workqueue``
+    layer, and before any layer is chosen (it may become ``workqueue``)."""
     try:
         import numba
 
         return numba.threading_layer() == "workqueue"
-    except (ValueError, ImportError):
+    except ValueError:          # no parallel region has run yet
+        return True
+    except ImportError:
         return False
 
 
@@ -93,7 +98,7 @@ class Kernel:
         self.in_dtypes = [np.dtype(d) for _, d in program.inputs]
         self.out_dtypes = [np.dtype(d) for d in program.output_dtypes()]
         self.has_trig = any(op in ("sin", "cos") for _, op, _ in program.instructions)
-        self._lock_par = parallel and _needs_par_lock()
+        self._lock_par = parallel and needs_par_lock()
 
     # ---------------------------------------------------------- reference
     def numpy_fallback(self, *arrays, out=None):
@@ -115,7 +120,7 @@ class Kernel:
         fn = getattr(self.module, name + ("_par" if self.parallel and n >= PARALLEL_MIN
                                           else "_ser"))
         if self._lock_par and n >= PARALLEL_MIN:
-            with _PAR_LOCK:
+            with PAR_LOCK:
                 return fn(*args)
         return fn(*args)
 

@@ -10,10 +10,21 @@ operands of the output's shape (the vectorizable body, re-run with libm where a
 trig argument is large), else a nested loop with broadcasting.  Reductions
 accumulate in the output dtype (NaN propagating like NumPy); a fused reduction
 over all axes accumulates blockwise without a temporary.
+
+Where both cores pay (``config.numba__parallel``): outside loop bodies, a fused
+reduction over all axes and an elementwise program with transcendental math
+hand a flat operand of at least ``PARALLEL_MIN`` elements to the fused kernel
+engine's ``prange`` driver for the same program, the very code (and disk-cached
+machine code) the default engine runs.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
+from theanine.config import config
+from theanine.link.fused.numba_cache import load_module as load_kernel_module
+from theanine.link.fused.numba_kernel import PARALLEL_MIN
 from theanine.link.fused.numba_source import BLOCK, _BodyGen
 from theanine.link.fused.program import OPS, KernelProgram
 from theanine.link.numba.compile import NumbaUnsupported, cast, njit_source, npname, transposed
@@ -21,9 +32,30 @@ from theanine.scalar.composite import Composite
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise, normalize_axis
 from theanine.tensor.fused import FusedReduce
 
+#: True while the nodes of a loop body are written: their work runs once per step
+in_loop_body = ContextVar("in_loop_body", default=False)
 
-def kernel_program(scalar_op, in_dtypes, out_dtypes) -> KernelProgram:
-    """The fused engine's program for ``scalar_op`` on these dtypes, or NumbaUnsupported."""
+# per-element costs that make two threads pay (memory-bound programs gain little)
+_COMPUTE_BOUND = frozenset({"exp", "expm1", "exp2", "log", "log1p", "log2", "log10",
+                            "sin", "cos", "tan", "tanh", "sigmoid", "softplus", "pow",
+                            "arctan", "arcsin", "arccos", "sinh", "cosh", "erf", "erfc"})
+
+
+def parallel_driver(program: KernelProgram, name: str):
+    """The fused kernel engine's ``prange`` driver ``name`` for ``program`` (shared
+    with the default engine, cached on disk), or None where it is not used."""
+    if not config.numba__parallel or in_loop_body.get():
+        return None
+    if program.reduce is None and not any(op in _COMPUTE_BOUND
+                                          for _, op, _ in program.instructions):
+        return None
+    module, _ = load_kernel_module(program, config.compiledir, True)
+    return getattr(module, name)
+
+
+def kernel_program(scalar_op, in_dtypes, out_dtypes, reduce=None) -> KernelProgram:
+    """The fused engine's program for ``scalar_op`` on these dtypes (with an in-loop
+    ``reduce``: ``(kind, axes)``), or NumbaUnsupported."""
     if isinstance(scalar_op, Composite):
         data = scalar_op.kernel_program_data()
         if data is None or list(scalar_op.in_dtypes) != list(in_dtypes):
@@ -36,7 +68,7 @@ def kernel_program(scalar_op, in_dtypes, out_dtypes) -> KernelProgram:
                 "instructions": (("t0", name, tuple(f"i{k}" for k in range(len(in_dtypes)))),),
                 "dtypes": (("t0", out_dtypes[0]),), "outputs": ("t0",)}
     try:
-        program = KernelProgram(**data)
+        program = KernelProgram(reduce=reduce, **data)
     except (ValueError, TypeError, NotImplementedError) as exc:
         raise NumbaUnsupported(f"{scalar_op}: {exc}") from None
     if list(program.output_dtypes()) != list(out_dtypes):
@@ -105,9 +137,10 @@ def _nested_loop(ins, in_ndims, nd, stores, indent="") -> list[str]:
     return [indent + ln for ln in lines]
 
 
-def elemwise_source(program, in_ndims, nd, name) -> str:
+def elemwise_source(program, in_ndims, nd, name, par: bool = False) -> str:
     """Source of ``name(a0, a1, ...)`` returning the program's outputs (a tuple
-    when several); see the module docstring for the loops."""
+    when several); see the module docstring for the loops (``par``: large flat
+    operands go to the global ``_par``, the engine's ``flat_par``)."""
     scalar, vector, has_trig = _bodies(program)
     ins = [f"a{k}" for k in range(len(in_ndims))]
     n_out = len(program.outputs)
@@ -134,13 +167,21 @@ def elemwise_source(program, in_ndims, nd, name) -> str:
         for j in range(n_out):
             body.append(f"    fo{j} = o{j}.reshape(n)")
         loads = ", ".join(f"f{a}[i]" if n else a for a, n in zip(ins, in_ndims))
-        body += ["    bad = False", "    for i in range(n):", f"        r, b = body_v({loads})"]
+        serial = ["bad = False", "for i in range(n):", f"    r, b = body_v({loads})"]
         if has_trig:
-            body.append("        bad |= b")
-        body += [f"        fo{j}[i] = r[{j}]" for j in range(n_out)]
+            serial.append("    bad |= b")
+        serial += [f"    fo{j}[i] = r[{j}]" for j in range(n_out)]
         if has_trig:
-            body += ["    if bad:", "        for i in range(n):", f"            r = body({loads})"]
-            body += [f"            fo{j}[i] = r[{j}]" for j in range(n_out)]
+            serial += ["if bad:", "    for i in range(n):", f"        r = body({loads})"]
+            serial += [f"        fo{j}[i] = r[{j}]" for j in range(n_out)]
+        if par:
+            operands = [f"f{a}" if n else a for a, n in zip(ins, in_ndims)]
+            operands += [f"fo{j}" for j in range(n_out)]
+            body += [f"    if n >= {PARALLEL_MIN}:", f"        _par(n, {', '.join(operands)})",
+                     "    else:"]
+            body += ["        " + ln for ln in serial]
+        else:
+            body += ["    " + ln for ln in serial]
         body.append("else:")
         body += _nested_loop(ins, in_ndims, nd, [f"o{j}[{{at}}] = r[{j}]" for j in range(n_out)],
                              "    ")
@@ -156,8 +197,10 @@ def elemwise_function(scalar_op, node, name="elemwise"):
     program = kernel_program(scalar_op, [i.dtype for i in node.inputs],
                              [o.dtype for o in node.outputs])
     nd = max([o.ndim for o in node.outputs] + [i.ndim for i in node.inputs])
-    src = elemwise_source(program, [i.ndim for i in node.inputs], nd, name)
-    return njit_source(src, name), program
+    driver = parallel_driver(program, "flat_par") if nd else None
+    src = elemwise_source(program, [i.ndim for i in node.inputs], nd, name,
+                          par=driver is not None)
+    return njit_source(src, name, {"_par": driver} if driver is not None else None), program
 
 
 # -- reductions ---------------------------------------------------------------------
@@ -242,6 +285,7 @@ def fused_reduce_function(op, node):
     axes = tuple(sorted(set(normalize_axis(op.axis, nd)))) if nd else ()
     out_dt = node.outputs[0].dtype
     in_ndims = [i.ndim for i in node.inputs]
+    extra = None
     src = _decorate(elemwise_source(program, in_ndims, nd, "elem"), "elem")
     src += _JIT + reduce_source(op.kind, axes, nd, out_dt, "reduce")
     ins = [f"a{k}" for k in range(len(in_ndims))]
@@ -257,6 +301,14 @@ def fused_reduce_function(op, node):
         init = _init(op.kind, out_dt)
         lines += [f"    if {cond}:", f"        n = {ref}.size"]
         lines += [f"        f{a} = np.ascontiguousarray({a}).reshape(n)" for a in arrays]
+        driver = parallel_driver(kernel_program(op.scalar_op, [i.dtype for i in node.inputs],
+                                                [elem_dt], reduce=(op.kind, axes)),
+                                 "red_flat_par")
+        if driver is not None:
+            operands = ", ".join(f"f{a}" if n else a for a, n in zip(ins, in_ndims))
+            lines += [f"        if n >= {PARALLEL_MIN}:",
+                      f"            return {cast(f'_rpar(n, {operands})', out_dt)}"]
+            extra = {"_rpar": driver}
         lines += [f"        buf = np.empty({BLOCK}, {npname(out_dt)})",
                   f"        acc = {init}",
                   f"        for start in range(0, n, {BLOCK}):",
@@ -272,7 +324,7 @@ def fused_reduce_function(op, node):
         lines += [f"            acc = _s.comb_{op.kind}(acc, _s.{op.kind}_buf(buf, stop - start,"
                   f" {init}))", "        return acc"]
     lines.append(f"    return reduce(elem({', '.join(ins)}))")
-    return njit_source(src + "\n".join(lines) + "\n", "fused_reduce")
+    return njit_source(src + "\n".join(lines) + "\n", "fused_reduce", extra)
 
 
 # -- DimShuffle ----------------------------------------------------------------------

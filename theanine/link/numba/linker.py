@@ -19,8 +19,12 @@ from __future__ import annotations
 import itertools
 from time import perf_counter
 
+import numba
+
+from theanine.config import config
 from theanine.link.backend import Backend
 from theanine.link.callspec import ArgSpec, CallSpec, entry_source
+from theanine.link.fused.numba_kernel import PAR_LOCK, needs_par_lock
 from theanine.link.numba import scan as _scan  # noqa: F401  (registers Scan as a loop)
 from theanine.link.numba.cache import compile_first_call, load_module
 from theanine.link.numba.emitter import (
@@ -40,21 +44,33 @@ COMPILE_PHASE = "compile (Numba, first call)"
 
 class CompiledOnFirstCall:
     """An njit function compiled (or loaded from the disk cache) on its first call,
-    its time added to ``phases``."""
+    its time added to ``phases``.
+
+    Its code may run the fused kernels' ``prange`` drivers; under Numba's
+    ``workqueue`` threading layer, which must not be entered from two threads at
+    once, calls hold the lock the default engine's kernels hold for the same."""
 
     def __init__(self, dispatcher, phases):
         self.dispatcher = dispatcher
         self.phases = phases
         self.ready = False
+        self.lock = PAR_LOCK if config.numba__parallel and needs_par_lock() else None
 
     def __call__(self, *args):
         if not self.ready:
             start = perf_counter()
+            if config.numba__parallel:
+                # the threading layer's symbols must exist before machine code that
+                # calls a prange driver is loaded (else a cache hit crashes)
+                numba.get_num_threads()
             compile_first_call(self.dispatcher, args)
             self.phases[COMPILE_PHASE] = self.phases.get(COMPILE_PHASE, 0.0) + \
                 perf_counter() - start
             self.ready = True
-        return self.dispatcher(*args)
+        if self.lock is None:
+            return self.dispatcher(*args)
+        with self.lock:
+            return self.dispatcher(*args)
 
 
 def timed_callout(thunk, node, phases):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from theanine.link.numba.cache import describe
 from theanine.link.numba.compile import NumbaUnsupported, njit_source, npname
 from theanine.link.numba.dispatch import numba_funcify
+from theanine.link.numba.elemwise import in_loop_body
 from theanine.link.numba.emitter import JitBodyEmitter, NamedGlobals
 from theanine.link.numba.nodes import node_functions
 from theanine.scan.op import Scan
@@ -24,7 +25,11 @@ from theanine.tensor.type import TensorType
 
 
 def _step_function(op):
-    thunks, callouts = node_functions(op.fgraph)
+    token = in_loop_body.set(True)         # per-step work: no parallel drivers
+    try:
+        thunks, callouts = node_functions(op.fgraph)
+    finally:
+        in_loop_body.reset(token)
     if callouts:
         raise NumbaUnsupported(f"{op}: its body has nodes without a Numba form "
                                f"({', '.join(sorted({str(n.op) for n in callouts}))})")
