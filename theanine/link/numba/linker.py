@@ -54,7 +54,7 @@ class CompiledOnFirstCall:
         self.dispatcher = dispatcher
         self.phases = phases
         self.ready = False
-        self.lock = PAR_LOCK if config.numba__parallel and needs_par_lock() else None
+        self.lock = None
 
     def __call__(self, *args):
         if not self.ready:
@@ -63,6 +63,7 @@ class CompiledOnFirstCall:
                 # the threading layer's symbols must exist before machine code that
                 # calls a prange driver is loaded (else a cache hit crashes)
                 numba.get_num_threads()
+                self.lock = PAR_LOCK if needs_par_lock() else None
             compile_first_call(self.dispatcher, args)
             self.phases[COMPILE_PHASE] = self.phases.get(COMPILE_PHASE, 0.0) + \
                 perf_counter() - start
