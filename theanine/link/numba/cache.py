@@ -82,6 +82,9 @@ def load_module(functions: dict, global_values: dict):
     return module, cache_dir() / f"f_{key}.py"
 
 
+# node functions are only called from compiled code: no wrappers for Python or C callers
+NODE_OPTIONS = ("error_model='numpy', nogil=True, no_cpython_wrapper=True, "
+                "no_cfunc_wrapper=True")
 NODE_HEADER = HEADER + ("import math\nimport numpy as np\n"
                         "from theanine.link.fused import _nbsupport as _s\n"
                         "from theanine.link.fused import vecmath as _vm\n"
@@ -96,8 +99,7 @@ def load_node_function(src: str, name: str):
     cached like whole functions: graphs share node functions, in one process (the
     same dispatcher) and across processes (Numba's cached machine code)."""
     text = NODE_HEADER + src.replace(
-        f"def {name}(", f"@numba.njit(cache=True, error_model='numpy', nogil=True)\n"
-                       f"def {name}(", 1)
+        f"def {name}(", f"@numba.njit(cache=True, {NODE_OPTIONS})\ndef {name}(", 1)
     key = hashlib.sha256(f"{text}\n{backend_version()}".encode()).hexdigest()[:40]
     module = _import_text(text, key, "n")
     return getattr(module, name)

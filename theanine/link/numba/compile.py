@@ -21,7 +21,8 @@ from theanine.link.numba.assign import assign, assign_add, scale_add
 from theanine.link.numba.cache import load_node_function
 
 # NumPy's float semantics (inf/nan, no ZeroDivisionError), like the default engine
-JIT_OPTIONS = {"error_model": "numpy", "nogil": True}
+JIT_OPTIONS = {"error_model": "numpy", "nogil": True, "no_cpython_wrapper": True,
+               "no_cfunc_wrapper": True}
 
 
 def contiguous(x):
