@@ -169,7 +169,32 @@ def mode_for_linker(linker: str):
     off, since the NumPy reference itself says whether NaN/inf is the right answer."""
     if linker == "debug":
         return DebugMode(check_finite=False)
+    if linker == TIERED:
+        return th.compile.mode.get_mode("FAST_RUN")
     return th.Mode(linker=linker)
+
+
+#: the default mode with tiering forced early: the checks see the swapped-in Numba version
+TIERED = "tiered"
+TIERED_FLAGS = {"tiered": True, "tiered__calls": 1, "tiered__seconds": 0.0,
+                "tiered__faster": float("inf")}
+
+
+def run_on(linker: str, inputs, outs, arrays):
+    """Compile ``outs`` for ``linker`` and call it on ``arrays``; for ``tiered``, the
+    call after the swap (the first call runs the default engine and starts the
+    Numba build, which must succeed and agree with it)."""
+    if linker != TIERED:
+        fn = th.function(inputs, outs, mode=mode_for_linker(linker), on_unused_input="ignore")
+        return fn(*arrays)
+    with th.config.change_flags(**TIERED_FLAGS):
+        fn = th.function(inputs, outs, mode="FAST_RUN", on_unused_input="ignore")
+        fn(*[a.copy() for a in arrays])
+        fn.tiering.thread.join(600)
+        assert fn.tiering.state == "numba", f"[{TIERED}] not swapped: {fn.tiering.reason}"
+        got = fn(*arrays)
+    assert fn.tiering.calls["numba"] == 1
+    return got
 
 
 def linker_names() -> list[str]:
@@ -192,6 +217,12 @@ def linker_names() -> list[str]:
     return names
 
 
+def engine_names() -> list[str]:
+    """What the value checks run on: the linkers, and ``tiered`` where Numba runs."""
+    names = linker_names()
+    return names + [TIERED] if "numba" in names else names
+
+
 _UNAVAILABLE: dict = {}
 
 
@@ -200,8 +231,8 @@ def first_shape_set_linkers() -> list[str]:
     backend whose every function is compiled to machine code (``compiles_slowly``,
     e.g. Numba) would otherwise dominate the suite's time; that set exercises its
     code for the case's ranks, later ones vary sizes, broadcasting and dtypes."""
-    return [name for name in linker_names()
-            if getattr(LINKERS[name], "compiles_slowly", False)]
+    return [name for name in engine_names()
+            if name == TIERED or getattr(LINKERS[name], "compiles_slowly", False)]
 
 
 def declared_unsupported(mode, exc) -> bool:
@@ -248,15 +279,15 @@ def compare(got, want, dtype_for_tol, rtol, atol, what):
 def check_values(case, in_vars, outs, arrays, refs, dtype, label, linkers=None):
     """Every linker gives the reference values with the declared dtypes and shapes."""
     rtol, atol = _tol(case, dtype)
-    for linker in linkers or linker_names():
+    for linker in linkers or engine_names():
         # the py linker runs the graph as built (the reference); others after fast_run.
         # DebugMode checks every rewrite and node contract; the reference itself says
         # whether non-finite values are right, so its finiteness check is off here.
         mode = REFERENCE_MODE if linker == "py" else mode_for_linker(linker)
         copies = [a.copy() for a in arrays]
         try:
-            fn = th.function(in_vars, outs, mode=mode, on_unused_input="ignore")
-            got = fn(*arrays)
+            got = run_on(linker, in_vars, outs, arrays) if linker != "py" else th.function(
+                in_vars, outs, mode=mode, on_unused_input="ignore")(*arrays)
         except NotImplementedError as exc:
             assert declared_unsupported(mode, exc), f"{label} [{linker}]: {exc}"
             continue

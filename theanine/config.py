@@ -232,6 +232,8 @@ _add("tiered", True, "FAST_RUN functions that prove hot switch to their whole-fu
 _add("tiered__calls", 20, "Calls a function is watched for before tiering decides", int)
 _add("tiered__seconds", 0.2, "Time those calls must have taken for the Numba version "
      "to be tried", float)
+_add("tiered__faster", 0.9, "The Numba version is swapped in when its call takes at most "
+     "this share of a typical default call (inf: whenever its results agree)", float)
 _add("numba__parallel", True, "Whole-function Numba code (mode=NUMBA, tiered) hands large "
      "flat elementwise math and full reductions outside loops to the fused kernels' "
      "prange drivers (both cores)", _parse_bool)

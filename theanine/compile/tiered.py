@@ -7,10 +7,11 @@ rewritten graph in a background thread: it is compiled by one run on copies of t
 hot call's arguments and of the shared values (nothing is written: no update, no
 argument or shared value touched), run again on those copies to time it, and its
 outputs are compared with the default engine's on the same copies.  It is swapped
-in, between two calls, only when it agrees and was faster than the default engine's
-mean call.  Otherwise, and for functions that never got hot, the watching wrapper
-removes itself: calls go straight to the default engine, at no cost.  Short
-scripts never wait for a compiler.
+in, between two calls, only when it agrees and takes at most
+``config.tiered__faster`` (0.9) of the default engine's mean call.  Otherwise, and
+for functions that never got hot, the watching wrapper removes itself: calls go
+straight to the default engine, at no cost.  Short scripts never wait for a
+compiler.
 
 ``f.tiering`` says what happened (``state``, ``reason``, calls per tier);
 ``config.tiered=False`` turns it off.  ``trust_input`` functions are not tiered.
@@ -32,8 +33,6 @@ from theanine.config import config
 from theanine.link import numba as numba_backend
 from theanine.link.callspec import side_run_spec
 from theanine.link.python.codegen import VMLinker
-
-FASTER = 0.9        # the Numba version must take at most this share of a default call
 
 
 def applies(mode_obj, linker) -> bool:
@@ -156,11 +155,10 @@ class Tiering:
         want = VMLinker().make_function(self.fgraph, dry)(*copy.deepcopy(args),
                                                           **copy.deepcopy(kwargs))
         for k, (g, w) in enumerate(zip(got, want)):
-            if not np.allclose(np.asarray(g, dtype=float), np.asarray(w, dtype=float),
-                               rtol=1e-6, atol=1e-12, equal_nan=True):
+            if not _agree(np.asarray(g), np.asarray(w)):
                 self.state, self.reason = "default", f"the Numba version's output {k} differs"
                 return
-        if seconds > FASTER * default_mean:
+        if seconds > config.tiered__faster * default_mean:
             self.state, self.reason = "default", (
                 f"the Numba version was not faster ({seconds:.3g} s against "
                 f"{default_mean:.3g} s per call)")
@@ -186,6 +184,15 @@ class Tiering:
         self.state, self.reason = "numba", (
             f"{seconds:.3g} s per call against {default_mean:.3g} s on the default engine")
         self._settle(counted, "numba")
+
+
+def _agree(got: np.ndarray, want: np.ndarray) -> bool:
+    """Same shape and dtype, equal integers, floats within rounding of each other."""
+    if got.shape != want.shape or got.dtype != want.dtype:
+        return False
+    if got.dtype.kind in "biuOUS":
+        return bool(np.array_equal(got, want))
+    return bool(np.allclose(got, want, rtol=1e-6, atol=1e-12, equal_nan=True))
 
 
 def install(fn, fgraph, spec, profile=None) -> None:
