@@ -1,9 +1,12 @@
 """One training step of the tutorial's logistic regression (400 x 784, float64).
 
 theanine: the compiled ``train`` of examples/logreg.py (forward, ``th.grad``
-gradient, shared-variable updates).  numpy: the same step with the gradient
-written by hand.  JAX (``jit`` of ``value_and_grad``) and PyTensor (the tutorial
-code) run when installed.  Results are quoted in benchmarks/README.md.
+gradient, shared-variable updates), timed over its first calls (tiering off).
+theanine-tiered: the same function after the calls that make the tiered default
+swap in its Numba version (a training loop's steady state).  numpy: the same step
+with the gradient written by hand.  JAX (``jit`` of ``value_and_grad``) and
+PyTensor (the tutorial code) run when installed.  Results are quoted in
+benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -36,7 +39,28 @@ def _theano_api_step(lib, tensor, x, y, w0):
     gw, gb = lib.grad(cost, [w, b])
     train = lib.function([xs, ys], [p_1 > 0.5, xent],
                          updates=[(w, w - LR * gw), (b, b - LR * gb)])
-    return lambda: train(x, y)
+    step = lambda: train(x, y)   # noqa: E731
+    step.function = train
+    return step
+
+
+def _tiered_step(x, y, w0):
+    """theanine's default mode as a training loop sees it after its first few hundred
+    calls: the tiered default has swapped in the whole-function Numba version (when
+    it was faster; the benchmark says which)."""
+    with th.config.change_flags(tiered=True):
+        step = _theano_api_step(th, tt, x, y, w0)
+        tiering = step.function.tiering
+        for _ in range(100_000):
+            if tiering.state != "watching":
+                break
+            step()
+    thread = getattr(tiering, "thread", None)
+    if thread is not None:
+        thread.join(600)
+    print(f"  tiered: {tiering.state} after {tiering.calls['default']} calls "
+          f"({tiering.reason})")
+    return step
 
 
 def _numpy_step(x, y, w0):
@@ -82,7 +106,10 @@ def _jax_step(jax, x, y, w0):
 
 def _setup(n=N):
     x, y, w0 = _data(n)
-    impls = {"theanine": _theano_api_step(th, tt, x, y, w0), "numpy": _numpy_step(x, y, w0)}
+    with th.config.change_flags(tiered=False):
+        plain = _theano_api_step(th, tt, x, y, w0)
+    impls = {"theanine": plain, "numpy": _numpy_step(x, y, w0),
+             "theanine-tiered": _tiered_step(x, y, w0)}
     jax = optional_import("jax")
     if jax is not None:
         impls["jax"] = _jax_step(jax, x, y, w0)

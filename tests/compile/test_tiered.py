@@ -138,3 +138,34 @@ def test_off_for_trust_input_other_modes_and_the_flag():
         assert hasattr(th.function([x], x * 2), "tiering")
     with th.config.change_flags(tiered=False):
         assert not hasattr(th.function([x], x * 2), "tiering")
+
+
+def test_a_function_called_often_enough_is_built_once_its_calls_add_up():
+    """Not hot in the watched calls, but each call is long enough to count: a counter
+    takes over and the build starts when the estimated time reaches the threshold."""
+    x, out = _loop(1000)
+    with th.config.change_flags(tiered=True, tiered__calls=2, tiered__seconds=0.5,
+                                tiered__min_call=1e-4):
+        f = th.function([x], out[-1])
+        xv = np.linspace(-1.0, 1.0, 5)
+        f(xv), f(xv)
+        assert f.tiering.state == "watching" and f.tiering._left > 1
+        calls = 2
+        while f.tiering.state == "watching":
+            f(xv)
+            calls += 1
+            assert calls < 10_000
+        assert f.tiering.state == "compiling"
+        _settled(f, 2, xv)
+    assert f.tiering.state == "numba", f.tiering.reason
+    assert f.tiering.calls["numba"] == 2
+
+
+def test_short_calls_are_not_counted():
+    x = tt.dvector("x")
+    with th.config.change_flags(tiered=True, tiered__calls=2, tiered__seconds=10.0,
+                                tiered__min_call=1.0):
+        f = th.function([x], tt.tanh(x) * 2.0)
+        f(np.zeros(3)), f(np.zeros(3))
+    assert f.tiering.state == "default" and "tiered__min_call" in f.tiering.reason
+    assert type(f).__call__ is f.fn

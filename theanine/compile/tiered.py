@@ -2,16 +2,20 @@
 they prove hot, run as one Numba-compiled function.
 
 A new function is watched for its first ``config.tiered__calls`` calls.  If those
-took at least ``config.tiered__seconds`` in all, the Numba backend builds the same
+took at least ``config.tiered__seconds`` in all (or, for a function whose typical
+call takes at least ``config.tiered__min_call``, once a call counter says that the
+calls since have added up to it), the Numba backend builds the same
 rewritten graph in a background thread: it is compiled by one run on copies of the
 hot call's arguments and of the shared values (nothing is written: no update, no
 argument or shared value touched), run again on those copies to time it, and its
 outputs are compared with the default engine's on the same copies.  It is swapped
 in, between two calls, only when it agrees and takes at most
-``config.tiered__faster`` (0.9) of the default engine's mean call.  Otherwise, and
-for functions that never got hot, the watching wrapper removes itself: calls go
-straight to the default engine, at no cost.  Short scripts never wait for a
-compiler.
+``config.tiered__faster`` (0.9) of the default engine's time on those copies
+(the best of a few runs of each, in that thread).  Otherwise, and
+for functions whose calls are too short to count, the watching wrapper removes
+itself: calls go straight to the default engine, at no cost (a counted function
+pays one Python call, about 0.2 us, until it is built).  Short scripts never wait
+for a compiler.
 
 ``f.tiering`` says what happened (``state``, ``reason``, calls per tier);
 ``config.tiered=False`` turns it off.  ``trust_input`` functions are not tiered.
@@ -23,6 +27,7 @@ time and call-outs; its per-node tables cover the default engine's calls.
 from __future__ import annotations
 
 import copy
+import math
 import threading
 from dataclasses import replace
 from time import perf_counter
@@ -77,18 +82,43 @@ class Tiering:
         return result
 
     def _decide(self, args, kwargs) -> None:
-        self._settle(self.default)
         typical = self.calls["default"] - 1
         mean = self._seconds / typical if typical else self._first
-        if self._seconds + self._first < config.tiered__seconds:
+        total = self._seconds + self._first
+        if total >= config.tiered__seconds:
+            self._settle(self.default)
+            self._start_build(args, kwargs)
+        elif mean >= config.tiered__min_call and not self.fn.trust_input:
+            # not hot yet, but worth a counter: built once the calls add up
+            self._left = math.ceil((config.tiered__seconds - total) / mean)
+            type(self.fn).__call__ = staticmethod(self._count)
+        else:
+            self._settle(self.default)
             self.state, self.reason = "default", (
-                f"not hot: {self.calls['default']} calls took "
-                f"{self._seconds + self._first:.3g} s "
-                f"(config.tiered__seconds={config.tiered__seconds})")
-            return
+                f"not hot: {self.calls['default']} calls took {total:.3g} s "
+                f"(config.tiered__seconds={config.tiered__seconds}), "
+                f"{mean * 1e6:.3g} us per call "
+                f"(config.tiered__min_call={config.tiered__min_call})")
+
+    def _count(self, *args, **kwargs):
+        """Calls after the watched ones, until their estimated time is hot enough."""
+        if self.profile is None:
+            result = self.default(*args, **kwargs)
+        else:
+            start = perf_counter()
+            result = self.default(*args, **kwargs)
+            self._note("default", perf_counter() - start)
+        self.calls["default"] += 1
+        self._left -= 1
+        if self._left <= 0 and self.state == "watching":
+            self._settle(self.default)
+            self._start_build(args, kwargs)
+        return result
+
+    def _start_build(self, args, kwargs) -> None:
         self.state = "compiling"
         trial = (copy.deepcopy(args), copy.deepcopy(kwargs))
-        thread = threading.Thread(target=self._build, args=(trial, mean), daemon=True,
+        thread = threading.Thread(target=self._build, args=(trial,), daemon=True,
                                   name="theanine-tiered-compile")
         thread.start()        # a daemon: a script that ends meanwhile does not wait
         self.thread = thread
@@ -135,13 +165,13 @@ class Tiering:
             lines.append("  (per-node tables cover the default engine's calls only)")
         return lines
 
-    def _build(self, trial, default_mean) -> None:
+    def _build(self, trial) -> None:
         try:
-            self._try_numba(trial, default_mean)
+            self._try_numba(trial)
         except Exception as exc:      # noqa: BLE001 - the default engine keeps the calls
             self.state, self.reason = "default", f"the Numba version failed: {exc!r:.300}"
 
-    def _try_numba(self, trial, default_mean) -> None:
+    def _try_numba(self, trial) -> None:
         args, kwargs = trial
         linker = numba_backend.make_linker()
         dry = replace(side_run_spec(self.spec), return_list=True)
@@ -149,19 +179,20 @@ class Tiering:
         trial_fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))        # compiles
         self.numba_phases = trial_fn.phase_times
         inputs = (copy.deepcopy(args), copy.deepcopy(kwargs))
-        start = perf_counter()
-        got = trial_fn(*inputs[0], **inputs[1])
-        seconds = perf_counter() - start
-        want = VMLinker().make_function(self.fgraph, dry)(*copy.deepcopy(args),
-                                                          **copy.deepcopy(kwargs))
+        default_fn = VMLinker().make_function(self.fgraph, dry)
+        want = default_fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+        # both engines timed here, on the same copies, under the same load: the best
+        # of a few runs each (one run is at the mercy of the other threads)
+        got, seconds = _best_of(trial_fn, inputs)
+        _, default_seconds = _best_of(default_fn, inputs)
         for k, (g, w) in enumerate(zip(got, want)):
             if not _agree(np.asarray(g), np.asarray(w)):
                 self.state, self.reason = "default", f"the Numba version's output {k} differs"
                 return
-        if seconds > config.tiered__faster * default_mean:
+        if seconds > config.tiered__faster * default_seconds:
             self.state, self.reason = "default", (
                 f"the Numba version was not faster ({seconds:.3g} s against "
-                f"{default_mean:.3g} s per call)")
+                f"{default_seconds:.3g} s per call)")
             return
         numba_fn = linker.make_function(self.fgraph, self.spec)
         self._numba_call = numba_fn
@@ -182,8 +213,25 @@ class Tiering:
                 profile.call[1] += 1
 
         self.state, self.reason = "numba", (
-            f"{seconds:.3g} s per call against {default_mean:.3g} s on the default engine")
+            f"{seconds:.3g} s per call against {default_seconds:.3g} s on the default engine")
         self._settle(counted, "numba")
+
+
+TRIAL_RUNS = 5          # runs of each engine that the swap decision takes the best of
+TRIAL_SECONDS = 1.0     # ... fewer when they take longer than this
+
+
+def _best_of(fn, inputs) -> tuple:
+    """(the last result, the shortest of up to TRIAL_RUNS calls of ``fn``)."""
+    best, spent, result = float("inf"), 0.0, None
+    for _ in range(TRIAL_RUNS):
+        start = perf_counter()
+        result = fn(*inputs[0], **inputs[1])
+        elapsed = perf_counter() - start
+        best, spent = min(best, elapsed), spent + elapsed
+        if spent > TRIAL_SECONDS:
+            break
+    return result, best
 
 
 def _agree(got: np.ndarray, want: np.ndarray) -> bool:
