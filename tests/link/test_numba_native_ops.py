@@ -174,3 +174,25 @@ def test_the_tutorial_logistic_regression_compiles_without_call_outs():
         np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float),
                                    rtol=1e-12, atol=1e-14)
     assert results[0][-2][0] < results[0][0][0]          # the cost fell
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64"])
+def test_inverse_and_determinant_through_lapack(dtype):
+    x = tt.matrix("x", dtype=dtype)
+    outs = [tt.nlinalg.matrix_inverse(x), tt.nlinalg.det(x)]
+    fn = th.function([x], outs, mode=NUMBA)
+    assert fn.fn.callouts == []
+    ref = th.function([x], outs)
+    rtol = 1e-4 if dtype == "float32" else 1e-10
+    for value in (np.array([[4, 1, 0], [1, 3, 1], [0, 2, 5]]), np.zeros((0, 0))):
+        value = value.astype(dtype)
+        for got, want in zip(fn(value), ref(value)):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=rtol)
+
+
+def test_a_singular_matrix_raises_with_the_node_named():
+    x = tt.dmatrix("x")
+    fn = th.function([x], tt.nlinalg.matrix_inverse(x), mode=NUMBA)
+    with pytest.raises(np.linalg.LinAlgError, match="MatrixInverse"):
+        fn(np.ones((2, 2)))

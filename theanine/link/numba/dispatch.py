@@ -18,6 +18,7 @@ from functools import singledispatch
 from theanine.link.numba import advanced as _advanced
 from theanine.link.numba import along_axis as _along_axis
 from theanine.link.numba import elemwise as _elemwise
+from theanine.link.numba import linalg as _linalg
 from theanine.link.numba import nnet as _nnet
 from theanine.link.numba.compile import NumbaUnsupported, cast, njit_source, npname
 from theanine.scan.pushout import SequenceWindow
@@ -42,6 +43,7 @@ _elemwise.register(numba_funcify)
 _nnet.register(numba_funcify)
 _along_axis.register(numba_funcify)
 _advanced.register(numba_funcify)
+_linalg.register(numba_funcify)
 
 
 def _src(name, params, lines, **extra):
