@@ -232,9 +232,10 @@ _add("tiered", True, "FAST_RUN functions that prove hot switch to their whole-fu
 _add("tiered__calls", 20, "Calls a function is watched for before tiering decides", int)
 _add("tiered__seconds", 0.2, "Time those calls must have taken for the Numba version "
      "to be tried", float)
-_add("tiered__min_call", 2e-5, "A function that is not hot after the watched calls keeps a "
-     "call counter (tiered once its calls add up to tiered__seconds) when its typical call "
-     "takes at least this many seconds; shorter ones are left alone", float)
+_add("tiered__min_call", float("inf"), "A function that is not hot after the watched calls "
+     "keeps a call counter (tiered once its calls add up to tiered__seconds) when its typical "
+     "call takes at least this many seconds; inf (the default) leaves it alone: the build "
+     "runs in a thread and slows the calls meanwhile", float)
 _add("tiered__faster", 0.9, "The Numba version is swapped in when its call takes at most "
      "this share of a typical default call (inf: whenever its results agree)", float)
 _add("numba__parallel", True, "Whole-function Numba code (mode=NUMBA, tiered) hands large "

@@ -2,9 +2,9 @@
 they prove hot, run as one Numba-compiled function.
 
 A new function is watched for its first ``config.tiered__calls`` calls.  If those
-took at least ``config.tiered__seconds`` in all (or, for a function whose typical
-call takes at least ``config.tiered__min_call``, once a call counter says that the
-calls since have added up to it), the Numba backend builds the same
+took at least ``config.tiered__seconds`` in all (or, when ``config.tiered__min_call``
+is set and a function's typical call takes at least that long, once a call counter
+says that the calls since have added up to it), the Numba backend builds the same
 rewritten graph in a background thread: it is compiled by one run on copies of the
 hot call's arguments and of the shared values (nothing is written: no update, no
 argument or shared value touched), run again on those copies to time it, and its
