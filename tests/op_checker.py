@@ -177,7 +177,7 @@ def mode_for_linker(linker: str):
 #: the default mode with tiering forced early: the checks see the swapped-in Numba version
 TIERED = "tiered"
 TIERED_FLAGS = {"tiered": True, "tiered__calls": 1, "tiered__seconds": 0.0,
-                "tiered__faster": float("inf")}
+                "tiered__faster": float("inf"), "tiered__child": False}
 
 
 def run_on(linker: str, inputs, outs, arrays):

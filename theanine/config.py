@@ -236,6 +236,9 @@ _add("tiered__min_call", float("inf"), "A function that is not hot after the wat
      "keeps a call counter (tiered once its calls add up to tiered__seconds) when its typical "
      "call takes at least this many seconds; inf (the default) leaves it alone: the build "
      "runs in a thread and slows the calls meanwhile", float)
+_add("tiered__child", True, "Compile a tiered function's Numba version in a child process "
+     "(the idle core, no GIL held in the user's process), then load it from the disk cache",
+     _parse_bool)
 _add("tiered__faster", 0.9, "The Numba version is swapped in when its call takes at most "
      "this share of a typical default call (inf: whenever its results agree)", float)
 _add("numba__parallel", True, "Whole-function Numba code (mode=NUMBA, tiered) hands large "

@@ -13,7 +13,9 @@ import theanine.tensor as tt
 
 pytest.importorskip("numba", reason="the Numba version needs numba")
 
-EARLY = dict(tiered=True, tiered__calls=2, tiered__seconds=0.0)
+# built in this process (a child process per build would cost its start-up each time;
+# the child process has its own test below)
+EARLY = dict(tiered=True, tiered__calls=2, tiered__seconds=0.0, tiered__child=False)
 
 
 def _settled(f, calls_after=2, *args):
@@ -145,7 +147,7 @@ def test_a_function_called_often_enough_is_built_once_its_calls_add_up():
     takes over and the build starts when the estimated time reaches the threshold."""
     x, out = _loop(1000)
     with th.config.change_flags(tiered=True, tiered__calls=2, tiered__seconds=0.5,
-                                tiered__min_call=1e-4):
+                                tiered__min_call=1e-4, tiered__child=False):
         f = th.function([x], out[-1])
         xv = np.linspace(-1.0, 1.0, 5)
         f(xv), f(xv)
@@ -169,3 +171,27 @@ def test_short_calls_are_not_counted():
         f(np.zeros(3)), f(np.zeros(3))
     assert f.tiering.state == "default" and "tiered__min_call" in f.tiering.reason
     assert type(f).__call__ is f.fn
+
+
+def test_the_numba_version_is_compiled_by_a_child_process_and_loaded(tmp_path):
+    """The child compiles into the disk cache (no GIL held here meanwhile); this
+    process only loads the machine code."""
+    x = tt.dvector("x")
+    out, _ = th.scan(lambda p, x: tt.tanh(p * x + 0.37), outputs_info=tt.zeros_like(x),
+                     non_sequences=x, n_steps=2000)        # a graph no other test compiles
+    with th.config.change_flags(**dict(EARLY, tiered__child=True),
+                                compiledir=str(tmp_path)):
+        f = th.function([x], out[-1])
+        xv = np.linspace(-1.0, 1.0, 5)
+        f(xv), f(xv)
+        _settled(f, 2, xv)
+    assert f.tiering.state == "numba", f.tiering.reason
+    assert f.tiering.child is None
+    assert sum(f.tiering._numba_call.jitted.stats.cache_hits.values()) >= 1
+    assert list((tmp_path / "numba").glob("f_*.py"))
+
+
+def test_a_build_the_child_cannot_do_falls_back_to_this_process():
+    from theanine.compile.tiered_build import build_in_child
+    assert "does not pickle" in build_in_child(None, None, (lambda: 0,), {})
+    assert "failed" in build_in_child(None, None, (), {})   # the child cannot build None

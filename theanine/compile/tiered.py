@@ -5,17 +5,17 @@ A new function is watched for its first ``config.tiered__calls`` calls.  If thos
 took at least ``config.tiered__seconds`` in all (or, when ``config.tiered__min_call``
 is set and a function's typical call takes at least that long, once a call counter
 says that the calls since have added up to it), the Numba backend builds the same
-rewritten graph in a background thread: it is compiled by one run on copies of the
-hot call's arguments and of the shared values (nothing is written: no update, no
-argument or shared value touched), run again on those copies to time it, and its
-outputs are compared with the default engine's on the same copies.  It is swapped
-in, between two calls, only when it agrees and takes at most
-``config.tiered__faster`` (0.9) of the default engine's time on those copies
-(the best of a few runs of each, in that thread).  Otherwise, and
-for functions whose calls are too short to count, the watching wrapper removes
-itself: calls go straight to the default engine, at no cost (a counted function
-pays one Python call, about 0.2 us, until it is built).  Short scripts never wait
-for a compiler.
+rewritten graph in a background thread: a child process compiles it into the disk
+cache (``tiered_build.py``; failing that, the thread compiles it), and one run on
+copies of the hot call's arguments and of the shared values loads it (nothing is
+written: no update, no argument or shared value touched).  Its outputs are
+compared with the default engine's on the same copies, and it is swapped in,
+between two calls, only when it agrees and takes at most ``config.tiered__faster``
+(0.9) of the default engine's time on those copies (the best of a few runs of
+each, in that thread).  Otherwise, and for functions whose calls are too short to
+count, the watching wrapper removes itself: calls go straight to the default
+engine, at no cost (a counted function pays one Python call, about 0.2 us, until
+it is built).  Short scripts never wait for a compiler.
 
 ``f.tiering`` says what happened (``state``, ``reason``, calls per tier);
 ``config.tiered=False`` turns it off.  ``trust_input`` functions are not tiered.
@@ -34,6 +34,7 @@ from time import perf_counter
 
 import numpy as np
 
+from theanine.compile.tiered_build import build_in_child
 from theanine.config import config
 from theanine.link import numba as numba_backend
 from theanine.link.callspec import side_run_spec
@@ -60,6 +61,7 @@ class Tiering:
         self.calls = {"default": 0, "numba": 0}
         self.runs: list[list] = []    # [tier, first call (1-based), calls, seconds]
         self.numba_phases = None      # the Numba version's compile time and call-outs
+        self.child = None             # why the child process did not compile it, if not
         if profile is not None:
             profile.tiering = self
         self._seconds = 0.0          # time of the calls after the first
@@ -175,8 +177,11 @@ class Tiering:
         args, kwargs = trial
         linker = numba_backend.make_linker()
         dry = replace(side_run_spec(self.spec), return_list=True)
+        # compiled by a child process into the disk cache (None: done), else below
+        self.child = build_in_child(self.fgraph, dry, args, kwargs) \
+            if config.tiered__child else "config.tiered__child is off"
         trial_fn = linker.make_function(self.fgraph, dry)
-        trial_fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))        # compiles
+        trial_fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))        # compiles or loads
         self.numba_phases = trial_fn.phase_times
         inputs = (copy.deepcopy(args), copy.deepcopy(kwargs))
         default_fn = VMLinker().make_function(self.fgraph, dry)
