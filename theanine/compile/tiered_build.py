@@ -12,13 +12,13 @@ before.
 from __future__ import annotations
 
 import atexit
-import os
 import pickle
 import subprocess
 import sys
 import threading
 
 from theanine.config import config
+from theanine.link import numba as numba_backend
 
 #: the flags that decide what the Numba backend writes and where it caches it
 _FLAGS = ("compiledir", "numba__parallel", "floatX", "fused_kernel")
@@ -44,11 +44,12 @@ def build_in_child(fgraph, spec, args, kwargs) -> str | None:
                                 "flags": {k: getattr(config, k) for k in _FLAGS}})
     except Exception as exc:      # noqa: BLE001 - anything unpicklable: build here
         return f"the graph does not pickle ({exc!r:.200})"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    # the child imports theanine from where this process did
+    boot = (f"import sys; sys.path[:0] = {[p for p in sys.path if p]!r}; "
+            "from theanine.compile.tiered_build import _main; _main()")
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "theanine.compile.tiered_build"],
-                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, env=env)
+        proc = subprocess.Popen([sys.executable, "-c", boot], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     except OSError as exc:
         return f"no child process ({exc!r:.200})"
     with _running_lock:
@@ -72,14 +73,8 @@ def _main() -> None:
     data = pickle.load(sys.stdin.buffer)
     for key, value in data["flags"].items():
         setattr(config, key, value)
-    from theanine.link import numba as numba_backend
-
     fn = numba_backend.make_linker().make_function(data["fgraph"], data["spec"])
     fn(*data["args"], **data["kwargs"])
-
-
-if __name__ == "__main__":
-    _main()
 
 
 __all__ = ["build_in_child"]
