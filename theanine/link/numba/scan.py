@@ -125,27 +125,17 @@ def scan_source(op, node) -> str:
     if info.until:
         lines += ["    if outs[-1]:", "        break"]
     results = []
-    for j in range(n_sot):
-        keep = info.keep[j]
-        depth = info.sot_depth(j)
-        kept = "done" if keep is None else f"min(done, {keep})"
-        var = node.outputs[j]
-        lines += [f"kept = {kept}",
-                  f"r{j} = np.empty({_dims(var, 'kept', f'b{j}')}, {npname(var.dtype)})",
+    for j in range(n_sot + n_nit):      # the kept rows of each ring, oldest first
+        sot = j < n_sot
+        keep, var = info.keep[j], node.outputs[j]
+        name, buf = (f"r{j}", f"b{j}") if sot else (f"rn{j - n_sot}", f"m{j - n_sot}")
+        row = (f"({info.sot_depth(j)} + done - kept + r) % S{j}" if sot
+               else f"(done - kept + r) % M{j - n_sot}")
+        lines += ["kept = done" if keep is None else f"kept = min(done, {keep})",
+                  f"{name} = np.empty({_dims(var, 'kept', buf)}, {npname(var.dtype)})",
                   "for r in range(kept):",
-                  "    " + _put(f"r{j}[r]", f"b{j}[({depth} + done - kept + r) % S{j}]",
-                               var.ndim > 1)]
-        results.append(f"r{j}")
-    for j in range(n_nit):
-        keep = info.keep[n_sot + j]
-        kept = "done" if keep is None else f"min(done, {keep})"
-        var = node.outputs[n_sot + j]
-        lines += [f"kept = {kept}",
-                  f"rn{j} = np.empty({_dims(var, 'kept', f'm{j}')}, {npname(var.dtype)})",
-                  "for r in range(kept):",
-                  "    " + _put(f"rn{j}[r]", f"m{j}[(done - kept + r) % M{j}]",
-                               var.ndim > 1)]
-        results.append(f"rn{j}")
+                  "    " + _put(f"{name}[r]", f"{buf}[{row}]", var.ndim > 1)]
+        results.append(name)
     if info.reverse:
         results = [f"{r}[::-1].copy()" for r in results]
     for j in range(info.n_carry):
