@@ -194,7 +194,7 @@ def stats_for(profile, name: str | None) -> tuple[ProfileStats | None, bool]:
     return None, False
 
 
-def _timed(core, counter: list):
+def timed_calls(core, counter: list):
     """Wrap a compiled entry point to add its time and call count to ``counter``."""
 
     def call(*args, **kwargs):
@@ -252,5 +252,5 @@ def attach(stats: ProfileStats, runtime: bool, core, code, maker, name: str):
     if not runtime:
         return core, entry
     guide = getattr(code, "guide", None)
-    timed = _timed(core, entry.call)
+    timed = timed_calls(core, entry.call)
     return (_guided(timed, guide) if guide is not None else timed), entry

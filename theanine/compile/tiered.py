@@ -34,6 +34,7 @@ from time import perf_counter
 
 import numpy as np
 
+from theanine.compile.profiling import timed_calls
 from theanine.compile.tiered_build import build_in_child
 from theanine.config import config
 from theanine.link import numba as numba_backend
@@ -93,6 +94,8 @@ class Tiering:
         elif mean >= config.tiered__min_call and not self.fn.trust_input:
             # not hot yet, but worth a counter: built once the calls add up
             self._left = math.ceil((config.tiered__seconds - total) / mean)
+            self._counted_core = self.default if self.profile is None else \
+                self._noted(self.default, "default")
             type(self.fn).__call__ = staticmethod(self._count)
         else:
             self._settle(self.default)
@@ -104,12 +107,7 @@ class Tiering:
 
     def _count(self, *args, **kwargs):
         """Calls after the watched ones, until their estimated time is hot enough."""
-        if self.profile is None:
-            result = self.default(*args, **kwargs)
-        else:
-            start = perf_counter()
-            result = self.default(*args, **kwargs)
-            self._note("default", perf_counter() - start)
+        result = self._counted_core(*args, **kwargs)
         self.calls["default"] += 1
         self._left -= 1
         if self._left <= 0 and self.state == "watching":
@@ -204,18 +202,12 @@ class Tiering:
         compiled = dict(self.numba_phases)
         self.numba_phases = numba_fn.phase_times      # its call-outs, from now on
         self.numba_phases.update(compiled)
-        profile = self.profile
+        if self.profile is not None:         # its calls count in the profile's totals
+            numba_fn = timed_calls(numba_fn, self.profile.call)
 
         def counted(*a, **kw):
             self.calls["numba"] += 1
-            if profile is None:
-                return numba_fn(*a, **kw)
-            start = perf_counter()
-            try:
-                return numba_fn(*a, **kw)
-            finally:
-                profile.call[0] += perf_counter() - start
-                profile.call[1] += 1
+            return numba_fn(*a, **kw)
 
         self.state, self.reason = "numba", (
             f"{seconds:.3g} s per call against {default_seconds:.3g} s on the default engine")
