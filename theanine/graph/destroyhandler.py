@@ -207,26 +207,26 @@ class DestroyHandler(Feature):
 
     def check_destroyer(self, fgraph, node, out_idx: int, root: Variable) -> None:
         """Raise InconsistencyError if ``node`` may not overwrite ``root``'s buffer."""
-        where = f"{node.op} (output {out_idx} overwrites the buffer of {root})"
+        def refuse(why):
+            raise InconsistencyError(
+                f"{node.op} (output {out_idx} overwrites the buffer of {root}): {why}")
+
         if isinstance(root, Constant):
-            raise InconsistencyError(f"{where}: it is a constant")
+            refuse("it is a constant")
         if root.owner is None and root not in self.mutable:
             upd = self.updates.get(root)
             if upd is None or fgraph.outputs[upd] is not node.outputs[out_idx]:
-                raise InconsistencyError(
-                    f"{where}: it is a function input; mark it In(x, mutable=True) to "
-                    "allow overwriting it")
+                refuse("it is a function input; mark it In(x, mutable=True) to allow "
+                       "overwriting it")
         aliases = self.aliases(fgraph, root)
         for alias in aliases:
             if any(c == OUTPUT for c, _ in fgraph.clients.get(alias, ())):
-                raise InconsistencyError(f"{where}: {alias} is also a graph output, "
-                                         "needed after the body has run")
+                refuse(f"{alias} is also a graph output, needed after the body has run")
         destroyed = {node.inputs[i] for o, i in destroyed_inputs(node) if o == out_idx}
         alias_set = set(aliases)
         for pos, inp in enumerate(node.inputs):
             if inp in alias_set and inp not in destroyed:
-                raise InconsistencyError(f"{where}: input {pos} ({inp}) reads the same "
-                                         "buffer through another view")
+                refuse(f"input {pos} ({inp}) reads the same buffer through another view")
 
     # -- Feature hooks --------------------------------------------------------------
     def validate(self, fgraph):
@@ -287,63 +287,75 @@ class DestroyHandler(Feature):
         self._pos = {node: i for i, node in enumerate(order)}
         self._unplaced.clear()
 
-    def _successors(self, fgraph, node):
-        for out in node.outputs:
-            for client, _ in fgraph.clients.get(out, ()):
-                if client != OUTPUT:
-                    yield client
-        yield from self._after.get(node, ())
-
-    def _predecessors(self, fgraph, node):
-        for inp in node.inputs:
-            if inp.owner is not None and inp.owner in fgraph.apply_nodes:
-                yield inp.owner
-        yield from self._before.get(node, ())
-
-    def _window(self, fgraph, start, step, inside, target):
-        """Nodes reached from ``start`` through ``step`` whose position is ``inside``
-        the window; raises InconsistencyError on reaching ``target`` or the limit."""
-        pos, found, stack, seen = self._pos, [start], [start], {start}
+    def _later_window(self, fgraph, start, high, target) -> list:
+        """Nodes reached from ``start`` through data and ordering edges whose
+        position is at most ``high``; raises on reaching ``target`` or the limit."""
+        pos, clients, after = self._pos, fgraph.clients, self._after
+        found, stack, seen, limit = [start], [start], {start}, self.search_limit
         while stack:
-            for nxt in step(fgraph, stack.pop()):
-                if nxt is target:
-                    raise InconsistencyError(
-                        f"an in-place node would overwrite a value that a later node "
-                        f"still reads ({target.op} reads it and depends on {start.op})")
-                if nxt not in seen and inside(pos[nxt]):
+            node = stack.pop()
+            nexts = [c for out in node.outputs for c, _ in clients.get(out, ())
+                     if c != OUTPUT]
+            nexts.extend(after.get(node, ()))
+            for nxt in nexts:
+                if nxt not in seen and pos[nxt] <= high:
+                    if nxt is target or len(seen) >= limit:
+                        self._refuse(start, target, nxt is target)
                     seen.add(nxt)
                     found.append(nxt)
                     stack.append(nxt)
-                    if len(seen) > self.search_limit:
-                        raise InconsistencyError(
-                            f"cannot cheaply order {target.op} before the in-place "
-                            f"{start.op}: not taking the in-place form")
         return found
+
+    def _earlier_window(self, fgraph, start, low, target) -> list:
+        """Nodes reaching ``start`` through data and ordering edges whose position is
+        at least ``low``; raises on reaching ``target`` or the limit."""
+        pos, nodes, before = self._pos, fgraph.apply_nodes, self._before
+        found, stack, seen, limit = [start], [start], {start}, self.search_limit
+        while stack:
+            node = stack.pop()
+            prevs = [i.owner for i in node.inputs if i.owner is not None and i.owner in nodes]
+            prevs.extend(before.get(node, ()))
+            for prev in prevs:
+                if prev not in seen and pos[prev] >= low:
+                    if prev is target or len(seen) >= limit:
+                        self._refuse(target, start, prev is target)
+                    seen.add(prev)
+                    found.append(prev)
+                    stack.append(prev)
+        return found
+
+    @staticmethod
+    def _refuse(destroyer, reader, cycle: bool):
+        if cycle:
+            raise InconsistencyError(
+                f"an in-place node would overwrite a value that a later node still reads "
+                f"({reader.op} reads it and depends on {destroyer.op})")
+        raise InconsistencyError(f"cannot cheaply order {reader.op} before the in-place "
+                                 f"{destroyer.op}: not taking the in-place form")
 
     def may_run_last(self, fgraph, node, var: Variable) -> bool:
         """Whether ``node`` could run after every other reader of ``var``'s buffer
-        (the other condition for overwriting it), judged on the current order
-        without changing anything; True when the order is not known yet."""
+        (the other condition for overwriting it); True when the order is not known
+        yet.  A reader placed after ``node`` is moved before it when it can be: the
+        positions stay a valid order whether or not the in-place form is taken, and
+        ``validate`` then finds the edges already in order."""
         pos = self._pos
         if pos is None or self._unplaced or node not in pos:
             return True
         for reader in self.readers(fgraph, node, buffer_root(var)):
             if pos[reader] > pos[node]:
                 try:
-                    self._insert_edge(fgraph, reader, node, commit=False)
+                    self._insert_edge(fgraph, reader, node)
                 except InconsistencyError:
                     return False
         return True
 
-    def _insert_edge(self, fgraph, reader, destroyer, commit=True) -> None:
+    def _insert_edge(self, fgraph, reader, destroyer) -> None:
         """Make the order run ``reader`` before ``destroyer`` (now after it)."""
         pos = self._pos
         low, high = pos[destroyer], pos[reader]
-        later = self._window(fgraph, destroyer, self._successors, lambda p: p <= high, reader)
-        earlier = self._window(fgraph, reader, self._predecessors, lambda p: p >= low,
-                               destroyer)
-        if not commit:
-            return
+        later = self._later_window(fgraph, destroyer, high, reader)
+        earlier = self._earlier_window(fgraph, reader, low, destroyer)
         earlier.sort(key=pos.__getitem__)
         later.sort(key=pos.__getitem__)
         slots = sorted(pos[n] for n in earlier + later)
