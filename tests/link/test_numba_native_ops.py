@@ -9,6 +9,7 @@ import pytest
 
 import theanine as th
 import theanine.tensor as tt
+from theanine.tensor.diagonal import AllocDiag
 
 pytest.importorskip("numba", reason="the Numba backend needs the numba package")
 NUMBA = th.Mode(linker="numba")
@@ -196,3 +197,110 @@ def test_a_singular_matrix_raises_with_the_node_named():
     fn = th.function([x], tt.nlinalg.matrix_inverse(x), mode=NUMBA)
     with pytest.raises(np.linalg.LinAlgError, match="MatrixInverse"):
         fn(np.ones((2, 2)))
+
+
+def _compare(inputs, outputs, cases, rtol):
+    """No call-out left; each case (a tuple of arguments) agrees with the default engine."""
+    fn = th.function(inputs, outputs, mode=NUMBA)
+    assert fn.fn.callouts == [], fn.fn.callouts
+    ref = th.function(inputs, outputs)
+    for args in cases:
+        got, want = np.asarray(fn(*args)), np.asarray(ref(*args))
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
+    return fn
+
+
+def _spd(n, dtype="float64"):
+    a = np.random.default_rng(n).uniform(-1, 1, (n, n))
+    return (a @ a.T + n * np.eye(n)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64"])
+@pytest.mark.parametrize("lower", [True, False])
+def test_cholesky_reads_one_triangle(dtype, lower):
+    x = tt.matrix("x", dtype=dtype)
+    a = _spd(4) * 3
+    skewed = np.round(a) if dtype == "int64" else a.copy()
+    skewed[(0, 3) if lower else (3, 0)] = 99          # in the triangle not read
+    _compare([x], tt.slinalg.cholesky(x, lower=lower),
+             [(skewed.astype(dtype),), (np.zeros((0, 0), dtype),)],
+             1e-4 if dtype == "float32" else 1e-12)
+
+
+def test_cholesky_failures_match_the_default_engine():
+    x = tt.dmatrix("x")
+    strict = th.function([x], tt.slinalg.cholesky(x), mode=NUMBA)
+    with pytest.raises(np.linalg.LinAlgError, match="Cholesky"):
+        strict(-np.eye(2))
+    lenient = tt.slinalg.Cholesky(on_error="nan")(x)
+    fn = _compare([x], lenient, [(_spd(3),)], 1e-12)
+    assert np.isnan(fn(-np.eye(2))).all()
+    for f in (strict, fn):      # non-finite entries are an error even with on_error='nan'
+        with pytest.raises(ValueError, match="infs or NaNs"):
+            f(np.array([[1.0, np.nan], [0.0, 1.0]]))
+
+
+SOLVES = {
+    "gen": lambda a, b: tt.slinalg.solve(a, b),
+    "sym-upper": lambda a, b: tt.slinalg.solve(a, b, assume_a="sym"),
+    "sym-lower": lambda a, b: tt.slinalg.solve(a, b, assume_a="sym", lower=True),
+    "pos-lower": lambda a, b: tt.slinalg.solve(a, b, assume_a="pos", lower=True),
+    "pos-upper": lambda a, b: tt.slinalg.solve(a, b, assume_a="pos"),
+    "lower": lambda a, b: tt.slinalg.solve_triangular(a, b, lower=True),
+    "upper": lambda a, b: tt.slinalg.solve_triangular(a, b, lower=False),
+    "upper-trans-unit": lambda a, b: tt.slinalg.solve_triangular(a, b, trans=1,
+                                                                 unit_diagonal=True),
+}
+
+
+@pytest.mark.parametrize("form", sorted(SOLVES))
+@pytest.mark.parametrize("b_ndim", [1, 2])
+def test_solve_forms(form, b_ndim):
+    a, b = tt.dmatrix("a"), (tt.dvector if b_ndim == 1 else tt.dmatrix)("b")
+    rng = np.random.default_rng(1)
+    av = _spd(5)
+    av[0, 4] += 0.5                      # not symmetric: each form reads what SciPy reads
+    bv = rng.uniform(-1, 1, (5,) if b_ndim == 1 else (5, 3))
+    empty = (np.zeros((0, 0)), np.zeros((0,) if b_ndim == 1 else (0, 3)))
+    _compare([a, b], SOLVES[form](a, b), [(av, bv), empty], 1e-10)
+
+
+def test_solve_dtypes_follow_the_default_engine():
+    a, b = tt.fmatrix("a"), tt.ivector("b")
+    _compare([a, b], tt.slinalg.solve(a, b), [(_spd(3, "float32"), np.arange(3, dtype="int32"))],
+             1e-4)
+
+
+@pytest.mark.parametrize("form", ["gen", "pos-lower", "lower"])
+def test_solve_failures_match_the_default_engine(form):
+    a, b = tt.dmatrix("a"), tt.dvector("b")
+    fn = th.function([a, b], SOLVES[form](a, b), mode=NUMBA)
+    assert fn.fn.callouts == []
+    bad = np.diag([1.0, 0.0, -1.0])      # singular, and not positive definite
+    with pytest.raises(np.linalg.LinAlgError):
+        fn(bad, np.ones(3))
+    with pytest.raises(ValueError, match="infs or NaNs"):
+        fn(np.eye(3), np.array([1.0, np.inf, 0.0]))
+    with pytest.raises(ValueError):
+        fn(np.eye(3), np.ones(2))
+
+
+@pytest.mark.parametrize("offset", [0, 2, -1])
+@pytest.mark.parametrize("axes", [(0, 1), (1, 0)])
+@pytest.mark.parametrize("dtype", ["float64", "int32", "bool"])
+def test_diagonals_of_matrices(offset, axes, dtype):
+    x, v = tt.matrix("x", dtype=dtype), tt.vector("v", dtype=dtype)
+    rng = np.random.default_rng(3)
+    for xv in (rng.integers(0, 3, (3, 5)), rng.integers(0, 3, (4, 2)), np.zeros((0, 3))):
+        _compare([x], tt.nlinalg.extract_diag(x, offset, *axes), [(xv.astype(dtype),)], 0)
+    vv = rng.integers(0, 3, 4).astype(dtype)
+    _compare([v], tt.nlinalg.alloc_diag(v, offset, *axes), [(vv,), (vv[:0],)], 0)
+
+
+def test_alloc_diag_into_a_given_size():
+    v, n1, n2 = tt.dvector("v"), tt.lscalar("n1"), tt.lscalar("n2")
+    out = AllocDiag(1)(v, n1, n2)
+    fn = _compare([v, n1, n2], out, [(np.arange(3.0), 3, 5), (np.arange(2.0), 2, 3)], 0)
+    with pytest.raises(ValueError, match="alloc_diag"):
+        fn(np.arange(3.0), 2, 2)
