@@ -304,3 +304,44 @@ def test_alloc_diag_into_a_given_size():
     fn = _compare([v, n1, n2], out, [(np.arange(3.0), 3, 5), (np.arange(2.0), 2, 3)], 0)
     with pytest.raises(ValueError, match="alloc_diag"):
         fn(np.arange(3.0), 2, 2)
+
+
+def test_an_index_array_of_any_rank_looks_up_rows():
+    emb, words = tt.dmatrix("emb"), tt.lmatrix("words")
+    ev = np.arange(15.0).reshape(5, 3)
+    wv = np.array([[0, 4, -1], [2, 2, 1]])
+    native([emb, words], emb[words], ev, wv)
+    native([emb, words], emb[words], ev, wv[:0])                  # no words at all
+    v, cube = tt.dvector("v"), tt.ltensor3("cube")
+    native([v, cube], v[cube], np.arange(4.0), np.arange(24).reshape(2, 3, 4) % 4)
+    f = th.function([emb, words], emb[words], mode=NUMBA)
+    with pytest.raises(IndexError):
+        f(ev, np.array([[0, 5]]))
+
+
+@pytest.mark.parametrize("set_", [False, True])
+def test_writes_through_an_index_array_of_any_rank(set_):
+    emb, words, g = tt.dmatrix("emb"), tt.lmatrix("words"), tt.dtensor3("g")
+    write = tt.set_subtensor if set_ else tt.inc_subtensor
+    ev = np.zeros((5, 3))
+    wv = np.array([[0, 4, -1], [2, 2, 1]])
+    gv = np.arange(18.0).reshape(2, 3, 3)
+    native([emb, g, words], write(emb[words], g), ev, gv, wv)       # repeated rows
+    row, col = tt.dvector("row"), tt.dmatrix("col")
+    native([emb, row, words], write(emb[words], row), ev, np.arange(3.0), wv)
+    native([emb, col, words], write(emb[words], col), ev, np.ones((3, 3)), wv)
+    native([emb, words], write(emb[words], 2.0), ev, wv)
+    f = th.function([emb, g, words], write(emb[words], g), mode=NUMBA)
+    with pytest.raises(ValueError, match="shape mismatch|broadcast"):
+        f(ev, np.ones((2, 2, 3)), wv)
+
+
+def test_the_gradient_of_an_embedding_lookup():
+    emb, words = tt.dmatrix("emb"), tt.lmatrix("words")
+    cost = (tt.tanh(emb[words]) ** 2).sum()
+    ev = np.random.default_rng(2).normal(size=(6, 4))
+    wv = np.array([[0, 5, 5], [1, 0, 3]])
+    fn = th.function([emb, words], th.grad(cost, emb), mode=NUMBA)
+    assert fn.fn.callouts == []
+    np.testing.assert_allclose(fn(ev, wv), th.function([emb, words], th.grad(cost, emb))(ev, wv),
+                               rtol=1e-12)

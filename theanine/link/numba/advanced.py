@@ -2,12 +2,14 @@
 
 Covered: integer index vectors on the leading axes (``x[idx]``, ``x[rows, cols]``,
 the ``log(p)[arange(n), y]`` of a classifier's cost; the vectors broadcast when one
-has length 1) and a boolean mask on the leading axes (``x[x > 0]``), for reading
+has length 1), one integer index array of any rank on the first axis (an embedding
+lookup ``W[words]`` with a batch x time ``words``: the vector loop on the flattened
+index, reshaped) and a boolean mask on the leading axes (``x[x > 0]``), for reading
 (``AdvancedSubtensor``) and for writing (``AdvancedIncSubtensor``: increments at a
 repeated index accumulate, as ``np.add.at`` does; a set keeps the last write).
 Indices are checked against their axis and negative ones wrap, as in NumPy.
-Other advanced indices (index arrays of 2+ dimensions, mixed with slices) raise
-``NumbaUnsupported`` and run as call-outs.
+Other advanced indices (several index arrays of 2+ dimensions, indices mixed with
+slices) raise ``NumbaUnsupported`` and run as call-outs.
 """
 
 from __future__ import annotations
@@ -160,19 +162,56 @@ def _pattern(op, node, first_index_input: int):
     if idx and all(e == "a" for e in idx) and len(idx) <= x.ndim and all(
             v.ndim == 1 and v.dtype in _INTS for v in values):
         return "a", len(idx)
+    if idx == ("a",) and len(values) == 1 and values[0].ndim > 1 and values[0].dtype in _INTS:
+        return "n", 1
     raise NumbaUnsupported(f"{op}: only integer vectors or one boolean mask on the "
                            "leading axes run natively")
+
+
+def _flattened(src: str, head: str, prologue: list[str], result: str | None) -> str:
+    """The vector-index function ``src`` taking an index array ``i_nd`` of any rank:
+    ``i0`` is its flattened view, and the result (if given) is reshaped."""
+    lines = src.rstrip("\n").split("\n")
+    body = lines[1:-1] if result else lines[1:]
+    flat = ["    i0 = np.ascontiguousarray(i_nd).reshape(i_nd.size)"]
+    tail = [f"    return {result}"] if result else []
+    return "\n".join([head, *flat, *prologue, *body, *tail]) + "\n"
+
+
+def nd_read_source(ndim: int, dtype: str) -> str:
+    """``adv(x, i_nd)``: ``x[i_nd]`` for an integer array ``i_nd`` of any rank."""
+    rest = _rest_shape("x", 1, ndim)
+    return _flattened(read_source("a", 1, ndim, dtype), "def adv(x, i_nd):", [],
+                      f"out.reshape(i_nd.shape + ({rest}))")
+
+
+def nd_write_source(ndim: int, y_ndim: int, set_: bool) -> str:
+    """``adv_inc(x, y, i_nd)``: ``x`` with ``x[i_nd]`` set to / incremented by ``y``.
+    A ``y`` that reaches into the index axes is broadcast to ``x[i_nd]``'s shape and
+    flattened like the index; a smaller one broadcasts over every index entry."""
+    if y_ndim <= ndim - 1:
+        return _flattened(write_source("a", 1, ndim, y_ndim, set_),
+                          "def adv_inc(x, y, i_nd):", [], None)
+    rest = _rest_shape("x", 1, ndim)
+    prologue = [f"    y = np.ascontiguousarray(np.broadcast_to(y_in, i_nd.shape + ({rest})))"
+                f".reshape((i_nd.size, {rest}))"]
+    return _flattened(write_source("a", 1, ndim, ndim, set_),
+                      "def adv_inc(x, y_in, i_nd):", prologue, None)
 
 
 def _read(op, node):
     kind, m = _pattern(op, node, 1)
     x = node.inputs[0]
+    if kind == "n":
+        return njit_source(nd_read_source(x.ndim, node.outputs[0].dtype), "adv")
     return njit_source(read_source(kind, m, x.ndim, node.outputs[0].dtype), "adv")
 
 
 def _write(op, node):
     kind, m = _pattern(op, node, 2)
     x, y = node.inputs[:2]
+    if kind == "n":
+        return njit_source(nd_write_source(x.ndim, y.ndim, op.set_instead_of_inc), "adv_inc")
     return njit_source(write_source(kind, m, x.ndim, y.ndim, op.set_instead_of_inc),
                        "adv_inc")
 
