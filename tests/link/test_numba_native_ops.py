@@ -345,3 +345,48 @@ def test_the_gradient_of_an_embedding_lookup():
     assert fn.fn.callouts == []
     np.testing.assert_allclose(fn(ev, wv), th.function([emb, words], th.grad(cost, emb))(ev, wv),
                                rtol=1e-12)
+
+
+MATMUL_SHAPES = [((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((2, 3), (3, 4)),
+                 ((5, 2, 3), (3, 4)), ((2, 3), (5, 3, 4)), ((5, 1, 2, 3), (4, 3, 2)),
+                 ((1, 2, 3), (5, 3, 4)), ((3,), (5, 3, 4)), ((5, 2, 3), (3,)),
+                 ((0, 2, 3), (3, 4)), ((2, 0), (0, 4))]
+
+
+@pytest.mark.parametrize("sa,sb", MATMUL_SHAPES)
+def test_matmul_batches_broadcasts_and_promotes(sa, sb):
+    a = tt.tensor(dtype="float64", ndim=len(sa), name="a")
+    b = tt.tensor(dtype="float32", ndim=len(sb), name="b")
+    rng = np.random.default_rng(4)
+    _compare([a, b], tt.matmul(a, b), [(rng.normal(size=sa), rng.normal(size=sb)
+                                        .astype("float32"))], 1e-12)
+
+
+def test_matmul_mismatches_raise_and_integer_products_call_out():
+    a, b = tt.dtensor3("a"), tt.dtensor3("b")
+    f = th.function([a, b], tt.matmul(a, b), mode=NUMBA)
+    assert f.fn.callouts == []
+    with pytest.raises(ValueError, match="matmul"):
+        f(np.ones((2, 2, 3)), np.ones((2, 4, 2)))
+    with pytest.raises(ValueError, match="matmul"):
+        f(np.ones((2, 2, 3)), np.ones((3, 3, 2)))
+    i, j = tt.lmatrix("i"), tt.lmatrix("j")
+    assert th.function([i, j], tt.matmul(i, j), mode=NUMBA).fn.callouts == ["MatMul"]
+
+
+@pytest.mark.parametrize("axes,sa,sb", [
+    (([1], [0]), (2, 3), (3, 4)), (([0, 2], [2, 0]), (3, 2, 4), (4, 5, 3)),
+    (([], []), (2, 3), (4,)), (([0, 1], [0, 1]), (2, 3), (2, 3)),
+    (([2], [1]), (2, 3, 4), (5, 4))])
+def test_tensordot_pairs_axes(axes, sa, sb):
+    a = tt.tensor(dtype="float64", ndim=len(sa), name="a")
+    b = tt.tensor(dtype="int32", ndim=len(sb), name="b")
+    rng = np.random.default_rng(5)
+    fn = _compare([a, b], tt.tensordot(a, b, axes), [(rng.normal(size=sa),
+                                                      rng.integers(-3, 3, sb).astype("int32"))],
+                  1e-12)
+    if axes[0]:
+        bad = list(sb)
+        bad[axes[1][0]] += 1
+        with pytest.raises(ValueError, match="tensordot"):
+            fn(rng.normal(size=sa), np.zeros(bad, "int32"))

@@ -20,6 +20,7 @@ from theanine.link.numba import along_axis as _along_axis
 from theanine.link.numba import elemwise as _elemwise
 from theanine.link.numba import linalg as _linalg
 from theanine.link.numba import nnet as _nnet
+from theanine.link.numba import products as _products
 from theanine.link.numba.compile import NumbaUnsupported, cast, njit_source, npname
 from theanine.scan.pushout import SequenceWindow
 from theanine.tensor.alloc import Alloc
@@ -44,6 +45,7 @@ _nnet.register(numba_funcify)
 _along_axis.register(numba_funcify)
 _advanced.register(numba_funcify)
 _linalg.register(numba_funcify)
+_products.register(numba_funcify)
 
 
 def _src(name, params, lines, **extra):

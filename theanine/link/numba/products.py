@@ -1,0 +1,129 @@
+"""``matmul`` (batched, broadcasting, 1-d promotion) and ``tensordot`` on Numba's BLAS.
+
+Both reduce to ``np.dot`` of contiguous matrices of the result's float dtype:
+``matmul`` loops over the broadcast batch axes and writes each product into its
+slot of the output; ``tensordot`` permutes the summed axes of each operand next
+to each other (views built from shape and strides, see ``compile.transposed``),
+flattens them and takes one product.  Integer products stay call-outs (Numba's
+BLAS products are float-only).  A shape mismatch raises inside the compiled
+code, and the linker re-raises it with the default engine's message.
+"""
+
+from __future__ import annotations
+
+from theanine.link.numba.compile import NumbaUnsupported, njit_source, npname, transposed
+from theanine.tensor.linalg import MatMul, TensorDot
+
+_FLOATS = ("float32", "float64")
+
+
+def _operand(name: str, src: str, dtype: str, out_dtype: str) -> str:
+    conv = f".astype({npname(out_dtype)})" if dtype != out_dtype else ""
+    return f"    {name} = np.ascontiguousarray({src}){conv}"
+
+
+def _mismatch(what: str) -> str:
+    return f"        raise ValueError('{what}: shapes do not match')"
+
+
+def matmul_source(a_ndim: int, b_ndim: int, a_dtype: str, b_dtype: str, dtype: str) -> str:
+    """``mm(a, b)``: ``np.matmul(a, b)`` in ``dtype``."""
+    lines = ["def mm(a, b):", _operand("A", "a", a_dtype, dtype), _operand("B", "b", b_dtype,
+                                                                            dtype)]
+    if a_ndim == 1 and b_ndim == 1:
+        return "\n".join(lines + ["    if A.shape[0] != B.shape[0]:", _mismatch("matmul"),
+                                  f"    return {npname(dtype)}(np.dot(A, B))"]) + "\n"
+    if a_ndim == 1:
+        lines.append("    A = A.reshape((1, A.shape[0]))")
+    if b_ndim == 1:
+        lines.append("    B = B.reshape((B.shape[0], 1))")
+    na, nb = max(a_ndim, 2), max(b_ndim, 2)
+    nbatch = max(na, nb) - 2
+    lines += ["    n, k, m = A.shape[-2], A.shape[-1], B.shape[-1]",
+              "    if B.shape[-2] != k:", _mismatch("matmul")]
+    a_off, b_off = nbatch - (na - 2), nbatch - (nb - 2)
+    for t in range(nbatch):
+        sa = f"A.shape[{t - a_off}]" if t >= a_off else "1"
+        sb = f"B.shape[{t - b_off}]" if t >= b_off else "1"
+        lines += [f"    sa, sb = {sa}, {sb}",
+                  "    if sa != sb and sa != 1 and sb != 1:", _mismatch("matmul batch axes"),
+                  f"    d{t} = sb if sa == 1 else sa"]
+    dims = "".join(f"d{t}, " for t in range(nbatch))
+    lines.append(f"    out = np.empty(({dims}n, m), {npname(dtype)})")
+    if nbatch == 0:
+        lines.append("    np.dot(A, B, out)")
+    else:
+        total = " * ".join(f"d{t}" for t in range(nbatch))
+        lines += [f"    for q in range({total}):", "        r = q"]
+        for t in reversed(range(nbatch)):
+            lines += [f"        i{t} = r % d{t}", f"        r = r // d{t}"]
+
+        def pick(op, off):
+            return ", ".join(f"i{t} if {op}.shape[{t - off}] != 1 else 0"
+                             for t in range(off, nbatch))
+        a_at = f"A[{pick('A', a_off)}]" if na > 2 else "A"
+        b_at = f"B[{pick('B', b_off)}]" if nb > 2 else "B"
+        at = ", ".join(f"i{t}" for t in range(nbatch))
+        lines.append(f"        np.dot({a_at}, {b_at}, out[{at}])")
+    if a_ndim == 1:
+        lines.append(f"    out = out.reshape(({dims}m))")
+    if b_ndim == 1:
+        lines.append(f"    out = out.reshape(({dims}n))")
+    lines.append("    return out")
+    return "\n".join(lines) + "\n"
+
+
+def tensordot_source(a_ndim: int, b_ndim: int, a_axes, b_axes, a_dtype: str, b_dtype: str,
+                     dtype: str) -> str:
+    """``td(a, b)``: ``np.tensordot(a, b, (a_axes, b_axes))`` in ``dtype``."""
+    free_a = [i for i in range(a_ndim) if i not in a_axes]
+    free_b = [j for j in range(b_ndim) if j not in b_axes]
+    lines = ["def td(a, b):", _operand("A", "a", a_dtype, dtype),
+             _operand("B", "b", b_dtype, dtype)]
+    for i, j in zip(a_axes, b_axes):
+        lines += [f"    if A.shape[{i}] != B.shape[{j}]:", _mismatch("tensordot")]
+
+    def size(op, axes):
+        return " * ".join(f"{op}.shape[{d}]" for d in axes) or "1"
+    pa = transposed("A", tuple(free_a) + tuple(a_axes))
+    pb = transposed("B", tuple(b_axes) + tuple(free_b))
+    lines += [f"    A2 = np.ascontiguousarray({pa}).reshape(({size('A', free_a)}, "
+              f"{size('A', a_axes)}))",
+              f"    B2 = np.ascontiguousarray({pb}).reshape(({size('B', b_axes)}, "
+              f"{size('B', free_b)}))",
+              "    p = np.dot(A2, B2)"]
+    if not free_a and not free_b:
+        lines.append("    return p[0, 0]")
+    else:
+        shape = "".join(f"A.shape[{d}], " for d in free_a) + \
+            "".join(f"B.shape[{d}], " for d in free_b)
+        lines.append(f"    return p.reshape(({shape}))")
+    return "\n".join(lines) + "\n"
+
+
+def _float_product(op, node) -> str:
+    dtype = node.outputs[0].dtype
+    if dtype not in _FLOATS:
+        raise NumbaUnsupported(f"{op} of {dtype} (Numba's BLAS products are float-only)")
+    return dtype
+
+
+def _matmul(op, node):
+    dtype = _float_product(op, node)
+    a, b = node.inputs
+    return njit_source(matmul_source(a.ndim, b.ndim, a.dtype, b.dtype, dtype), "mm")
+
+
+def _tensordot(op, node):
+    dtype = _float_product(op, node)
+    a, b = node.inputs
+    return njit_source(tensordot_source(a.ndim, b.ndim, op.a_axes, op.b_axes, a.dtype,
+                                        b.dtype, dtype), "td")
+
+
+def register(numba_funcify) -> None:
+    numba_funcify.register(MatMul)(_matmul)
+    numba_funcify.register(TensorDot)(_tensordot)
+
+
+__all__ = ["matmul_source", "register", "tensordot_source"]
