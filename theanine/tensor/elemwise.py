@@ -290,10 +290,19 @@ def writable_target(inputs, i):
     target = inputs[i]
     if not isinstance(target, np.ndarray) or not target.flags.writeable:
         return None
-    if all(type(v) is np.ndarray and v.shape == target.shape for v in inputs):
-        return target
-    shape = np.broadcast_shapes(*(np.shape(v) for v in inputs))
-    return target if target.shape == shape else None
+    shape, ndim = target.shape, target.ndim
+    for v in inputs:
+        vs = v.shape if type(v) is np.ndarray else np.shape(v)
+        if vs == shape:
+            continue
+        # every input broadcasts into the target's shape: then that is the result's
+        k = len(vs)
+        if k > ndim:
+            return None
+        for a, b in zip(vs, shape[ndim - k:]):
+            if a != b and a != 1:
+                return None
+    return target
 
 
 def _best_dim(dims, static):

@@ -151,11 +151,21 @@ def _careduce(op, node):
     axis = normalize_axis(op.axis, node.inputs[0].ndim)
     dtype = np.dtype(node.outputs[0].dtype)
     asarray = np.asarray
+    direct = _REDUCE_UFUNCS.get(op.kind)
+    if direct is not None and node.inputs[0].dtype == dtype and dtype.kind == "f":
+        # the ufunc's own reduce: what np.sum/np.max call, without their Python wrapper
+        red = direct.reduce
+        if node.outputs[0].ndim:
+            return lambda x: red(x, axis=axis)
+        return lambda x: asarray(red(x, axis=axis))
 
     def reduce(x):
         return asarray(fn(x, axis=axis), dtype=dtype)
 
     return reduce
+
+
+_REDUCE_UFUNCS = {"sum": np.add, "prod": np.multiply, "max": np.maximum, "min": np.minimum}
 
 
 @python_funcify.register(Dot)
