@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -21,8 +22,10 @@ from op_checker import (
     away_from_integers,
     case_params,
     check_case,
+    engine_names,
     nonzero,
     positive,
+    run_on,
     verify_grad,
 )
 
@@ -45,8 +48,7 @@ UNARY = [
     ("trunc", np.trunc, away_from_integers(), ALL, True),
     ("round_half_to_even", np.rint, away_from_integers(), NO_BOOL, True),
     ("round", np.rint, away_from_integers(), FLOATS, True),
-    ("round_half_away_from_zero",
-     lambda x: np.where(x >= 0, np.floor(x + 0.5), np.ceil(x - 0.5)).astype(x.dtype),
+    ("round_half_away_from_zero", lambda x: _round_away_reference(x),
      away_from_integers(), FLOATS, True),
     ("reciprocal", lambda x: np.true_divide(1, x), nonzero(), NUMERIC, True),
     ("sqr", lambda x: x * x, (-2, 2), NO_BOOL, True),
@@ -239,6 +241,31 @@ RESHAPING_CASES = [
 
 MATH_CASES = (RESHAPING_CASES + ELEMWISE_CASES + CAST_CASES + REDUCTION_CASES + ARG_CASES
               + SHAPE_CASES)
+
+
+def _round_away_reference(x):
+    """C's ``round`` one element at a time (Python floats: floor of |x| and its fraction)."""
+    def one(v):
+        if not math.isfinite(v):
+            return v
+        whole = math.floor(abs(v))
+        return math.copysign(whole + (abs(v) - whole >= 0.5), v)
+    return np.vectorize(one, otypes=[x.dtype])(x)
+
+
+@pytest.mark.parametrize("linker", engine_names())
+def test_round_half_away_at_its_edges(linker):
+    """Halves away from zero, 0.5 - 2**-54 down, odd integers above 2**52 unchanged,
+    signed zeros kept, on every engine, small arrays and large ones."""
+    x = tt.dvector("x")
+    edges = np.array([0.5, -0.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994,
+                      2.0 ** 52 + 1, -(2.0 ** 52) - 1, -0.3, 0.0, -0.0, np.inf, -np.inf,
+                      np.nan])
+    for value in (edges, np.tile(edges, 2000)):
+        got = run_on(linker, [x], [tt.round_half_away_from_zero(x) * 1.0], [value])[0]
+        want = _round_away_reference(value)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
 
 
 def test_every_function_has_a_case():

@@ -40,9 +40,14 @@ def _second(x, y):
 
 
 def _round_half_away(x):
+    """C's ``round``: from the truncation, one step away from zero when the dropped
+    fraction is at least a half (``x - trunc(x)`` is exact; ``floor(x + 0.5)``
+    rounds 0.49999999999999994 up and odd integers above 2**52 to even)."""
     x = np.asarray(x)
-    return np.where(x >= 0, np.floor(x + 0.5), np.ceil(x - 0.5)).astype(x.dtype) \
-        if x.dtype.kind == "f" else np.array(x)
+    if x.dtype.kind != "f":
+        return np.array(x)
+    t = np.trunc(x)
+    return np.where(np.abs(x - t) >= 0.5, t + np.copysign(1, x), t).astype(x.dtype)
 
 
 # -- arithmetic ---------------------------------------------------------------

@@ -6,6 +6,8 @@ Generated kernel modules import this module; everything here is compiled with
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 from numba import types
@@ -117,6 +119,21 @@ def ipow(a, b):
         base = base * base
         e >>= 1
     return res
+
+
+@_jit
+def gammaln(a):
+    """``log|gamma(a)|`` (libm's ``lgamma``), -inf at -inf as SciPy's ``gammaln``."""
+    if a == -np.inf:
+        return a
+    return math.lgamma(a)
+
+
+@_jit
+def fround_away(a):
+    """C's ``round``: halves away from zero (``a - trunc(a)`` is exact)."""
+    t = np.trunc(a)
+    return t + np.copysign(1.0, a) if abs(a - t) >= 0.5 else t
 
 
 @_jit

@@ -61,7 +61,7 @@ _NP_FUNCS = {
     "tan": "np.tan", "arcsin": "np.arcsin", "arccos": "np.arccos", "arctan": "np.arctan",
     "sinh": "np.sinh", "cosh": "np.cosh", "arcsinh": "np.arcsinh", "arccosh": "np.arccosh",
     "arctanh": "np.arctanh", "floor": "np.floor", "ceil": "np.ceil", "trunc": "np.trunc",
-    "round": "np.rint", "erf": "math.erf", "erfc": "math.erfc",
+    "round": "np.rint", "erf": "math.erf", "erfc": "math.erfc", "gammaln": "_s.gammaln",
 }
 
 
@@ -121,6 +121,8 @@ class _BodyGen:
                 e = f"_s.isign({A[0]})"
         elif op in ("floor", "ceil", "trunc", "round"):
             e = f"{_NP_FUNCS[op]}({A[0]})" if isf else A[0]
+        elif op == "round_half_away":
+            e = f"_s.fround_away({A[0]})" if isf else A[0]
         elif op in _VM_FUNCS:
             fname = op
             if op in ("sin", "cos") and self.vec:

@@ -33,8 +33,12 @@ def _np_op(op, args, cd, od):
     f = np
     if op in ("sigmoid",):
         return _scipy_special().expit(args[0])
-    if op in ("erf", "erfc"):
+    if op in ("erf", "erfc", "gammaln"):
         return getattr(_scipy_special(), op)(args[0])
+    if op == "round_half_away":
+        t = np.trunc(args[0])
+        return np.where(np.abs(args[0] - t) >= 0.5, t + np.copysign(1, args[0]), t) \
+            .astype(args[0].dtype)
     if op == "softplus":
         return np.logaddexp(np.zeros((), args[0].dtype), args[0])
     simple = {

@@ -18,7 +18,8 @@ from theanine.scalar.composite import Composite
 
 
 def _round_half_away(x):
-    return jnp.where(x >= 0, jnp.floor(x + 0.5), jnp.ceil(x - 0.5)).astype(x.dtype) \
+    """XLA's round-half-away (exact: ``floor(x + 0.5)`` rounds 0.5 - 2**-54 up)."""
+    return jax.lax.round(x, jax.lax.RoundingMethod.AWAY_FROM_ZERO) \
         if jnp.issubdtype(x.dtype, jnp.floating) else x
 
 
