@@ -390,3 +390,15 @@ def test_tensordot_pairs_axes(axes, sa, sb):
         bad[axes[1][0]] += 1
         with pytest.raises(ValueError, match="tensordot"):
             fn(rng.normal(size=sa), np.zeros(bad, "int32"))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int8", "bool"])
+def test_one_hot_rows_and_its_label_check(dtype):
+    y, n = tt.lmatrix("y"), tt.lscalar("n")
+    out = tt.nnet.OneHot(dtype)(y, n)
+    fn = native([y, n], out, np.array([[0, 3], [2, 2]]), 4)
+    native([y, n], out, np.zeros((0, 3), "int64"), 2)
+    v = tt.ivector("v")
+    native([v], tt.nnet.to_one_hot(v, 3), np.array([2, 0, 1], "int32"))
+    with pytest.raises(ValueError, match="one_hot"):
+        fn(np.array([[0, 4]]), 4)

@@ -2,7 +2,8 @@
 
 The normalised axes are moved last and the array viewed as ``(K, R)`` rows; each
 row is shifted by its max (as the NumPy ``perform`` does), so large inputs do
-not overflow; the result goes back to the input's layout.
+not overflow; the result goes back to the input's layout.  ``OneHot`` is a loop
+over the flattened labels.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from theanine.link.numba.compile import NumbaUnsupported, njit_source, npname, t
 from theanine.link.numba.rows import row_view
 from theanine.tensor.elemwise import normalize_axis
 from theanine.tensor.nnet import LogSoftmax, LogSumExp, Softmax
+from theanine.tensor.nnet.basic import OneHot
 
 _ROW = {
     "softmax": ["e = np.exp(row - m)", "o2[k] = e / e.sum()"],
@@ -60,10 +62,34 @@ def _axis_op(kind):
     return funcify
 
 
+def one_hot_source(y_ndim: int, dtype: str) -> str:
+    """``onehot(y, n)``: ``out[..., k] = (y[...] == k)``; labels outside ``[0, n)`` raise."""
+    dt = npname(dtype)
+    dims = "".join(f"y.shape[{d}], " for d in range(y_ndim))
+    flat = "np.ascontiguousarray(y).reshape(y.size)" if y_ndim else "np.full(1, y)"
+    return "\n".join([
+        "def onehot(y, n):",
+        "    c = int(n)",
+        f"    labels = {flat}",
+        f"    out = np.zeros((labels.shape[0], c), {dt})",
+        "    for i in range(labels.shape[0]):",
+        "        k = labels[i]",
+        "        if k < 0 or k >= c:",
+        "            raise ValueError('one_hot: a label lies outside [0, n)')",
+        "        out[i, k] = 1",
+        f"    return out.reshape(({dims}c))",
+    ]) + "\n"
+
+
+def _one_hot(op, node):
+    return njit_source(one_hot_source(node.inputs[0].ndim, op.dtype), "onehot")
+
+
 def register(numba_funcify) -> None:
+    numba_funcify.register(OneHot)(_one_hot)
     numba_funcify.register(Softmax)(_axis_op("softmax"))
     numba_funcify.register(LogSoftmax)(_axis_op("log_softmax"))
     numba_funcify.register(LogSumExp)(_axis_op("logsumexp"))
 
 
-__all__ = ["register", "rows_source"]
+__all__ = ["one_hot_source", "register", "rows_source"]
