@@ -287,41 +287,32 @@ class DestroyHandler(Feature):
         self._pos = {node: i for i, node in enumerate(order)}
         self._unplaced.clear()
 
-    def _later_window(self, fgraph, start, high, target) -> list:
-        """Nodes reached from ``start`` through data and ordering edges whose
-        position is at most ``high``; raises on reaching ``target`` or the limit."""
-        pos, clients, after = self._pos, fgraph.clients, self._after
-        found, stack, seen, limit = [start], [start], {start}, self.search_limit
+    def _successors(self, fgraph, node) -> list:
+        found = [c for out in node.outputs for c, _ in fgraph.clients.get(out, ())
+                 if c != OUTPUT]
+        found.extend(self._after.get(node, ()))
+        return found
+
+    def _predecessors(self, fgraph, node) -> list:
+        nodes = fgraph.apply_nodes
+        found = [i.owner for i in node.inputs if i.owner is not None and i.owner in nodes]
+        found.extend(self._before.get(node, ()))
+        return found
+
+    def _window(self, fgraph, start, step, low, high, target, destroyer, reader) -> list:
+        """Nodes reached from ``start`` through ``step`` (data and ordering edges, one
+        way) whose positions lie in ``[low, high]``; raises on reaching ``target``
+        (a cycle) or on visiting more than ``search_limit`` nodes."""
+        pos, limit = self._pos, self.search_limit
+        found, stack, seen = [start], [start], {start}
         while stack:
-            node = stack.pop()
-            nexts = [c for out in node.outputs for c, _ in clients.get(out, ())
-                     if c != OUTPUT]
-            nexts.extend(after.get(node, ()))
-            for nxt in nexts:
-                if nxt not in seen and pos[nxt] <= high:
+            for nxt in step(fgraph, stack.pop()):
+                if nxt not in seen and low <= pos[nxt] <= high:
                     if nxt is target or len(seen) >= limit:
-                        self._refuse(start, target, nxt is target)
+                        self._refuse(destroyer, reader, nxt is target)
                     seen.add(nxt)
                     found.append(nxt)
                     stack.append(nxt)
-        return found
-
-    def _earlier_window(self, fgraph, start, low, target) -> list:
-        """Nodes reaching ``start`` through data and ordering edges whose position is
-        at least ``low``; raises on reaching ``target`` or the limit."""
-        pos, nodes, before = self._pos, fgraph.apply_nodes, self._before
-        found, stack, seen, limit = [start], [start], {start}, self.search_limit
-        while stack:
-            node = stack.pop()
-            prevs = [i.owner for i in node.inputs if i.owner is not None and i.owner in nodes]
-            prevs.extend(before.get(node, ()))
-            for prev in prevs:
-                if prev not in seen and pos[prev] >= low:
-                    if prev is target or len(seen) >= limit:
-                        self._refuse(target, start, prev is target)
-                    seen.add(prev)
-                    found.append(prev)
-                    stack.append(prev)
         return found
 
     @staticmethod
@@ -354,8 +345,10 @@ class DestroyHandler(Feature):
         """Make the order run ``reader`` before ``destroyer`` (now after it)."""
         pos = self._pos
         low, high = pos[destroyer], pos[reader]
-        later = self._later_window(fgraph, destroyer, high, reader)
-        earlier = self._earlier_window(fgraph, reader, low, destroyer)
+        later = self._window(fgraph, destroyer, self._successors, low, high, reader,
+                             destroyer, reader)
+        earlier = self._window(fgraph, reader, self._predecessors, low, high, destroyer,
+                               destroyer, reader)
         earlier.sort(key=pos.__getitem__)
         later.sort(key=pos.__getitem__)
         slots = sorted(pos[n] for n in earlier + later)
