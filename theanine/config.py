@@ -241,6 +241,9 @@ _add("tiered__child", True, "Compile a tiered function's Numba version in a chil
      _parse_bool)
 _add("tiered__faster", 0.9, "The Numba version is swapped in when its call takes at most "
      "this share of a typical default call (inf: whenever its results agree)", float)
+_add("numba__openmp_passive", True, "Numba's OpenMP threads sleep between parallel kernels "
+     "(OMP_WAIT_POLICY=PASSIVE, unless the environment sets a wait policy): spinning threads "
+     "took the cores from BLAS calls", _parse_bool)
 _add("numba__parallel", True, "Whole-function Numba code (mode=NUMBA, tiered) hands large "
      "flat elementwise math and full reductions outside loops to the fused kernels' "
      "prange drivers (both cores)", _parse_bool)
