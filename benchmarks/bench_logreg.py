@@ -124,7 +124,10 @@ def _setup(n=N):
 WORKLOADS = [Workload("logreg train step (400x784, float64)", _setup, repeats=7, number=20,
                       notes="tutorial logistic regression: forward + th.grad + updates"),
              Workload("logreg train step (5000x784, float64)", lambda: _setup(5000), repeats=9,
-                      number=5)]
+                      number=5),
+             Workload("logreg train step (20000x784, float64)", lambda: _setup(20000),
+                      repeats=7, number=2,
+                      notes="its fused kernels run on both cores: the BLAS calls share them")]
 
 
 if __name__ == "__main__":
