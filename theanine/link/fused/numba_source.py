@@ -305,10 +305,19 @@ def generate_source(program: KernelProgram, parallel: bool = True) -> str:
     # distribute blocks/rows, which keeps the parfor passes cheap.
     helper = "@numba.njit(cache=True, error_model='numpy', nogil=True, fastmath={'contract'})"
     # ---------------------------------------------------------- elementwise
+    # The block is computed into fresh buffers, then copied out: LLVM vectorizes a
+    # loop only after a run-time check that its stores overlap none of its loads, and
+    # an in-place call (an output that is an input) failed it and ran the scalar
+    # loop, 2.8x slower.  The copy stays in L1.
     a(helper)
     a(f"def _flat_block(start, stop, {io}):")
+    for k, dt in enumerate(p.output_dtypes()):
+        a(f"    b{k} = np.empty(BLOCK, {_npname(dt)})")
     guarded_loop("    ", "for i in range(start, stop):", ld1,
-                 [f"o{k}[i] = r[{k}]" for k in range(n_out)])
+                 [f"b{k}[i - start] = r[{k}]" for k in range(n_out)])
+    a("    for i in range(stop - start):")
+    for k in range(n_out):
+        a(f"        o{k}[start + i] = b{k}[i]")
     a("    return 0")
     a("")
     drivers("flat", f"n, {io}", [
