@@ -103,6 +103,22 @@ def test_parallel_path_and_trig_fixup(kern):
     _check(kern, x, y)
 
 
+def test_in_place_with_the_trig_fixup(kern):
+    """Outputs written over the inputs, where some blocks re-run with libm's sin: each
+    block is computed (both passes) before it is stored, so the re-run reads the
+    inputs, not the results."""
+    n = ne.PARALLEL_MIN * 2 + 5
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(n)
+    y = rng.standard_normal(n) * 10
+    y[::999] = 1e7 * rng.standard_normal(y[::999].size)
+    ref = ne.numpy_eval(EXPR, x, y)
+    xc, yc = x.copy(), y.copy()
+    kern(xc, yc, out=(yc, xc))
+    np.testing.assert_allclose(yc, ref[0], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(xc, ref[1], rtol=1e-14, atol=1e-15)
+
+
 def test_threads(kern):
     rng = np.random.default_rng(4)
     x = rng.standard_normal(ne.PARALLEL_MIN * 2)

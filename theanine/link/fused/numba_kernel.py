@@ -120,7 +120,6 @@ class Kernel:
         self.parallel = parallel
         self.in_dtypes = [np.dtype(d) for _, d in program.inputs]
         self.out_dtypes = [np.dtype(d) for d in program.output_dtypes()]
-        self.has_trig = any(op in ("sin", "cos") for _, op, _ in program.instructions)
         self._lock_par = parallel and needs_par_lock()
 
     # ---------------------------------------------------------- reference
@@ -187,7 +186,7 @@ class Kernel:
         for k, a in enumerate(ins if user_outs is not None else ()):
             for o in outs:
                 if np.may_share_memory(a, o):
-                    if not _same_view(a, o) or self.has_trig:
+                    if not _same_view(a, o):
                         ins[k] = a.copy()
                     break
         args = [a.reshape(-1)[0] if (a.size == 1 and a.shape != shape) or a.ndim == 0
@@ -237,7 +236,7 @@ class Kernel:
                 return None
         if out is None:
             outs = [np.empty(shape, dt) for dt in self.out_dtypes]
-        elif type(out) is np.ndarray and len(self.out_dtypes) == 1 and not self.has_trig \
+        elif type(out) is np.ndarray and len(self.out_dtypes) == 1 \
                 and out.dtype == self.out_dtypes[0] and any(out is a for a in arrays) \
                 and not any(a is not out and np.may_share_memory(a, out) for a in arrays):
             outs = [out]
