@@ -1,5 +1,7 @@
 """In-place rewriting and the destroy handler: try hard to make it clobber."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ from theanine.graph.fg import FunctionGraph, InconsistencyError
 from theanine.graph.op import Op
 from theanine.scalar import basic as ts
 from theanine.tensor.elemwise import Elemwise
-from theanine.tensor.rewriting.inplace import make_inplace
+from theanine.tensor.rewriting.inplace import _settle, make_inplace
 
 NO_FUSION = Mode("vm", "fast_run").excluding("fusion")
 
@@ -422,3 +424,42 @@ def test_inplace_pass_sorts_the_graph_a_bounded_number_of_times(monkeypatch):
     f = th.function([x], th.grad(c.sum(), w))
     assert len(destroyers(f)) > 60
     assert len(calls) <= 2, len(calls)
+
+
+def _two_slices_overwritten(x):
+    """tanh and sigmoid, each in place on its own slice of one buffer: two destroyers
+    of one buffer, which the destroy handler must not accept."""
+    g = tt.exp(x)
+    d1 = Elemwise(ts.tanh, {0: 0})(g[0:2])
+    plain = Elemwise(ts.sigmoid)
+    d2 = Elemwise(ts.sigmoid, {0: 0})(g[2:4])
+    return d1, d2, plain
+
+
+def test_the_check_from_scratch_finds_two_destroyers_of_one_buffer():
+    x = tt.dvector("x")
+    d1, d2, _ = _two_slices_overwritten(x)
+    fg = FunctionGraph([x], [d1 * 1.0, d2 * 1.0], clone=False, features=[DestroyHandler()])
+    assert not fg.destroy_handler.consistent(fg)
+    one = FunctionGraph([x], [d1 * 1.0], clone=False, features=[DestroyHandler()])
+    assert one.destroy_handler.consistent(one)
+
+
+def test_settling_undoes_the_latest_in_place_form_only_when_needed():
+    x = tt.dvector("x")
+    d1, d2, plain = _two_slices_overwritten(x)
+    fg = FunctionGraph([x], [d1 * 1.0, d2 * 1.0], clone=False, features=[DestroyHandler()])
+    counts = Counter()
+    _settle(fg, fg.destroy_handler, [(d1.owner, Elemwise(ts.tanh)), (d2.owner, plain)], counts)
+    assert counts["inplace_undone"] == 1
+    assert fg.destroy_handler.consistent(fg)
+    kept = [n for n in fg.apply_nodes if n.op.destroy_map]
+    assert [n.op.scalar_op for n in kept] == [ts.tanh]      # the earlier one stays
+    # nothing to undo in a consistent graph
+    y = tt.dvector("y")
+    e1, _, _ = _two_slices_overwritten(y)
+    ok = FunctionGraph([y], [e1 * 1.0], clone=False, features=[DestroyHandler()])
+    counts = Counter()
+    _settle(ok, ok.destroy_handler, [(e1.owner, Elemwise(ts.tanh))], counts)
+    assert counts["inplace_undone"] == 0
+    assert any(n.op.destroy_map for n in ok.apply_nodes)

@@ -2,7 +2,8 @@
 
 Runs last in the pipeline.  For each node, in schedule order, it tries the
 in-place form and keeps it only if the graph's ``DestroyHandler`` validates it
-(the rewrite engine reverts a rejected attempt):
+(the rewrite engine reverts a rejected attempt), and at the end checks the whole
+result from scratch (``_settle``):
 
 * ``Elemwise`` (``Composite`` included) overwrites an input of the output's
   dtype and static shape; inputs that are shared variables updated by this very
@@ -64,6 +65,7 @@ def make_inplace(fgraph) -> Counter:
     """The pass body: returns how many nodes of each kind became in-place."""
     counts: Counter = Counter()
     handler = attach_destroy_handler(fgraph)
+    made: list = []          # (in-place node, the op it replaced), in the order taken
     for node in fgraph.toposort():
         if node not in fgraph.apply_nodes or node.op.destroy_map:
             continue
@@ -76,6 +78,7 @@ def make_inplace(fgraph) -> Counter:
                 new_node = Apply(new_op, list(node.inputs), [o.type() for o in node.outputs])
                 if _try(fgraph, node, new_node, "inplace_elemwise"):
                     counts["inplace_elemwise"] += 1
+                    made.append((new_node, op))
                     break
             continue
         variant = op.inplace_variant()
@@ -84,9 +87,33 @@ def make_inplace(fgraph) -> Counter:
         new_node = variant.make_node(*node.inputs)
         if _try(fgraph, node, new_node, f"inplace_{type(op).__name__.lower()}"):
             counts[f"inplace_{type(op).__name__.lower()}"] += 1
+            made.append((new_node, op))
+    _settle(fgraph, handler, made, counts)
     return counts
+
+
+def _settle(fgraph, handler, made, counts) -> None:
+    """Check the result from scratch, undoing the latest in-place forms while it
+    fails, and restart the handler's bookkeeping from the final graph.
+
+    The incremental checks can miss a conflict that graph changes made after a
+    destroyer was checked (a body that came in with in-place nodes of its own:
+    two of them overwriting slices of one buffer were seen in about one LSTM
+    gradient compile of ten); a missed conflict would leave no executable order.
+    """
+    while made and not handler.consistent(fgraph):
+        node, op = made.pop()
+        if node not in fgraph.apply_nodes:
+            continue
+        plain = op.make_node(*node.inputs)
+        for old, new in zip(node.outputs, plain.outputs):
+            new.name = old.name
+            fgraph.replace(old, new, reason="inplace_undone")
+        counts["inplace_undone"] += 1
+    handler.on_attach(fgraph)
 
 
 replace_pass("inplace", GraphPass("inplace", make_inplace, tags=("fast_run", "inplace"),
                                   rules=("inplace_elemwise", "inplace_gemm", "inplace_gemv",
-                                         "inplace_ger", "inplace_incsubtensor")))
+                                         "inplace_ger", "inplace_incsubtensor",
+                                         "inplace_undone")))
