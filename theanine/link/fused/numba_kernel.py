@@ -10,37 +10,19 @@ or the ``prange`` variant by size.  Layouts no kernel covers go to NumPy.
 from __future__ import annotations
 
 import math
-import os
 import threading
 
 import numpy as np
 
+from theanine.config import quiet_openmp_threads
+
 from .numpy_reference import REDUCERS, numpy_eval
 from .program import KernelProgram
 
-__all__ = ["Kernel", "PARALLEL_MIN", "PAR_LOCK", "needs_par_lock", "quiet_openmp_threads"]
+__all__ = ["Kernel", "PARALLEL_MIN", "PAR_LOCK", "needs_par_lock"]
 
 
-def quiet_openmp_threads() -> None:
-    """Make the OpenMP threads of Numba's ``omp`` layer sleep after a parallel kernel
-    instead of spinning (``config.numba__openmp_passive``), unless the environment
-    already chooses.  Spinning threads took the cores from the BLAS calls that
-    follow: the tutorial's logistic-regression step at 20,000 rows (its fused
-    kernels run in parallel there) took 2.0x NumPy's time with them, 1.14x without,
-    and NumPy's own step ran 1.3-1.5x slower in the same process.  It takes effect
-    when the threading layer starts (the first parallel kernel)."""
-    from theanine.config import config
-
-    if not config.numba__openmp_passive:
-        return
-    if any(name in os.environ for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
-                                           "KMP_BLOCKTIME")):
-        return
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"     # GNU and LLVM OpenMP
-    os.environ["KMP_BLOCKTIME"] = "0"             # Intel OpenMP
-
-
-quiet_openmp_threads()
+quiet_openmp_threads()     # before the first parallel kernel starts the threads
 
 #: smallest element count for which the ``prange`` kernels are used
 PARALLEL_MIN = 1 << 14
