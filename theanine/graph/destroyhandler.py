@@ -331,10 +331,7 @@ class DestroyHandler(Feature):
     def may_run_last(self, fgraph, node, var: Variable) -> bool:
         """Whether ``node`` could run after every other reader of ``var``'s buffer
         (the other condition for overwriting it), judged on the current order
-        without changing anything; True when the order is not known yet.  (Moving
-        the readers here, before the in-place form is validated, left orders that
-        a later refusal made inconsistent: a scan body's toposort then found a
-        cycle, in about one compile of ten of an LSTM.)"""
+        without changing anything; True when the order is not known yet."""
         pos = self._pos
         if pos is None or self._unplaced or node not in pos:
             return True
