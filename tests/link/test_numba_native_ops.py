@@ -402,3 +402,15 @@ def test_one_hot_rows_and_its_label_check(dtype):
     native([v], tt.nnet.to_one_hot(v, 3), np.array([2, 0, 1], "int32"))
     with pytest.raises(ValueError, match="one_hot"):
         fn(np.array([[0, 4]]), 4)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int32", "bool"])
+def test_nonzero_of_any_rank(dtype):
+    rng = np.random.default_rng(6)
+    for ndim in (1, 2, 3):
+        x = tt.tensor(dtype=dtype, ndim=ndim, name="x")
+        value = (rng.integers(-1, 2, size=(3, 4, 2)[:ndim])).astype(dtype)
+        native([x], list(tt.nonzero(x)), value)
+        native([x], list(tt.nonzero(x)), np.zeros((0,) * ndim, dtype))
+    v = tt.dvector("v")
+    native([v], tt.flatnonzero(v), np.array([0.0, np.nan, -0.0, 2.0]))

@@ -1,4 +1,4 @@
-"""``ARange`` and the common advanced indices as generated Numba loops.
+"""``ARange``, ``nonzero`` and the common advanced indices as generated Numba loops.
 
 Covered: integer index vectors on the leading axes (``x[idx]``, ``x[rows, cols]``,
 the ``log(p)[arange(n), y]`` of a classifier's cost; the vectors broadcast when one
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from theanine.link.numba.compile import NumbaUnsupported, njit_source, npname
 from theanine.tensor.alloc import ARange
+from theanine.tensor.nonzero import Nonzero
 from theanine.tensor.subtensor import AdvancedIncSubtensor, AdvancedSubtensor
 
 # (uint64 mixes with int64 into float64 in Numba: those run as call-outs)
@@ -224,7 +225,36 @@ def _arange(op, node):
     return njit_source(arange_source(op.dtype), "arange")
 
 
+def nonzero_source(ndim: int) -> str:
+    """``nz(x)``: ``np.nonzero(x)``, one int64 vector per axis (C order; NaN counts)."""
+    outs = [f"o{d}" for d in range(ndim)]
+    lines = ["def nz(x):",
+             "    a = np.ascontiguousarray(x).reshape(x.size)",
+             "    c = 0",
+             "    for i in range(a.shape[0]):",
+             "        if a[i] != 0:",
+             "            c += 1",
+             *[f"    {o} = np.empty(c, np.int64)" for o in outs],
+             "    k = 0",
+             "    for i in range(a.shape[0]):",
+             "        if a[i] != 0:",
+             "            r = i"]
+    for d in range(ndim - 1, 0, -1):
+        lines += [f"            o{d}[k] = r % x.shape[{d}]", f"            r = r // x.shape[{d}]"]
+    lines += ["            o0[k] = r", "            k += 1",
+              f"    return {outs[0] if ndim == 1 else ', '.join(outs)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _nonzero(op, node):
+    x = node.inputs[0]
+    if x.dtype.startswith("complex"):
+        raise NumbaUnsupported(f"{op} of complex values")
+    return njit_source(nonzero_source(x.ndim), "nz")
+
+
 def register(numba_funcify) -> None:
+    numba_funcify.register(Nonzero)(_nonzero)
     numba_funcify.register(ARange)(_arange)
     numba_funcify.register(AdvancedSubtensor)(_read)
     numba_funcify.register(AdvancedIncSubtensor)(_write)
