@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from theanine.scalar.basic import round_half_away_from_zero
+
 from .program import INT_DTYPES, KernelProgram, compute_dtype
 
 __all__ = ["numpy_eval", "REDUCERS"]
@@ -36,9 +38,7 @@ def _np_op(op, args, cd, od):
     if op in ("erf", "erfc", "gammaln"):
         return getattr(_scipy_special(), op)(args[0])
     if op == "round_half_away":
-        t = np.trunc(args[0])
-        return np.where(np.abs(args[0] - t) >= 0.5, t + np.copysign(1, args[0]), t) \
-            .astype(args[0].dtype)
+        return round_half_away_from_zero.nfunc(args[0])     # the scalar op's own
     if op == "softplus":
         return np.logaddexp(np.zeros((), args[0].dtype), args[0])
     simple = {

@@ -84,6 +84,16 @@ def transposed(expr: str, perm: tuple) -> str:
     return f"np.lib.stride_tricks.as_strided({expr}, ({shape}), ({strides}))"
 
 
+def float_output(op, node) -> str:
+    """The node's output dtype when it is float32/float64 (what Numba's BLAS and
+    LAPACK calls handle), else ``NumbaUnsupported``: the node runs as a call-out."""
+    dtype = node.outputs[0].dtype
+    if dtype not in ("float32", "float64"):
+        raise NumbaUnsupported(f"{op} of {dtype} (Numba's BLAS and LAPACK calls are "
+                               "float-only)")
+    return dtype
+
+
 def npname(dtype) -> str:
     """The NumPy scalar type of ``dtype`` as source text (``np.float64``)."""
     dt = str(dtype)
@@ -97,5 +107,5 @@ def cast(expr: str, dtype) -> str:
     return f"{npname(dtype)}({expr})"
 
 
-__all__ = ["JIT_OPTIONS", "NumbaUnsupported", "cast", "contiguous", "njit_python", "njit_source",
-           "npname"]
+__all__ = ["JIT_OPTIONS", "NumbaUnsupported", "cast", "contiguous", "float_output",
+           "njit_python", "njit_source", "npname"]

@@ -21,7 +21,13 @@ from theanine.link.numba import elemwise as _elemwise
 from theanine.link.numba import linalg as _linalg
 from theanine.link.numba import nnet as _nnet
 from theanine.link.numba import products as _products
-from theanine.link.numba.compile import NumbaUnsupported, cast, njit_source, npname
+from theanine.link.numba.compile import (
+    NumbaUnsupported,
+    cast,
+    float_output,
+    njit_source,
+    npname,
+)
 from theanine.scan.pushout import SequenceWindow
 from theanine.tensor.alloc import Alloc
 from theanine.tensor.basic import MakeVector, ScalarFromTensor, TensorFromScalar, VectorEntry
@@ -31,8 +37,6 @@ from theanine.tensor.join import Join
 from theanine.tensor.math import Dot
 from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape, Unbroadcast
 from theanine.tensor.subtensor import IncSubtensor, Subtensor
-
-FLOATS = ("float32", "float64")
 
 
 @singledispatch
@@ -73,14 +77,9 @@ def _dot_expr(x, y, xn, yn, dt) -> str:
     return f"np.dot({_float_operand(x, xn, dt)}, {_float_operand(y, yn, dt)})"
 
 
-def _check_float(node):
-    if node.outputs[0].dtype not in FLOATS:
-        raise NumbaUnsupported("Numba's BLAS products are for float32/float64 only")
-
-
 @numba_funcify.register(Dot)
 def _dot(op, node):
-    _check_float(node)
+    float_output(op, node)
     x, y = node.inputs
     if x.ndim > 2 or y.ndim > 2:
         raise NumbaUnsupported("dot of arrays with more than 2 dims")
@@ -93,7 +92,7 @@ def _dot(op, node):
 @numba_funcify.register(Gemm)
 @numba_funcify.register(Gemv)
 def _gemm(op, node):
-    _check_float(node)
+    float_output(op, node)
     z, a, x, y, b = node.inputs
     dt = node.outputs[0].dtype
     product = _dot_expr(x, y, "x", "y", dt)
@@ -105,7 +104,7 @@ def _gemm(op, node):
 
 @numba_funcify.register(Ger)
 def _ger(op, node):
-    _check_float(node)
+    float_output(op, node)
     dt = node.outputs[0].dtype
     return _src("ger", ["A", "a", "x", "y"],
                 ["p = np.outer(x, y)",   # x, y have A's dtype (Ger.make_node)

@@ -3,8 +3,8 @@
 ``matrix_inverse``, ``det``, ``cholesky`` and ``solve`` (general, symmetric,
 positive definite, triangular) go through Numba's LAPACK calls or short
 substitution loops; the diagonal of a matrix (``ExtractDiag``) and a matrix
-from a diagonal (``AllocDiag``) are loops.  Inputs are made contiguous and of the float dtype the
-default engine returns; an empty matrix gives its answers.  A failure (a
+from a diagonal (``AllocDiag``) are loops.  Inputs are made contiguous and of the
+float dtype the default engine returns; an empty matrix gives its answers.  A failure (a
 singular or not positive definite matrix, a non-finite entry, which SciPy's
 ``check_finite`` rejects) raises inside the compiled code, and the linker
 re-raises it with the default engine's message.
@@ -16,19 +16,10 @@ eigenvector signs may differ between the two LAPACK builds.
 
 from __future__ import annotations
 
-from theanine.link.numba.compile import NumbaUnsupported, njit_source, npname
+from theanine.link.numba.compile import NumbaUnsupported, float_output, njit_source, npname
 from theanine.tensor.diagonal import AllocDiag, ExtractDiag
 from theanine.tensor.nlinalg import Det, MatrixInverse
 from theanine.tensor.slinalg import Cholesky, Solve
-
-_FLOATS = ("float32", "float64")
-
-
-def _float_out(op, node) -> str:
-    dtype = node.outputs[0].dtype
-    if dtype not in _FLOATS:
-        raise NumbaUnsupported(f"{op} of {dtype}")
-    return dtype
 
 
 def _source(name: str, call: str, empty: str, dtype: str) -> str:
@@ -43,12 +34,12 @@ def _source(name: str, call: str, empty: str, dtype: str) -> str:
 
 
 def _inverse(op, node):
-    dtype = _float_out(op, node)
+    dtype = float_output(op, node)
     return njit_source(_source("inverse", "np.linalg.inv(a)", "a.copy()", dtype), "inverse")
 
 
 def _det(op, node):
-    dtype = _float_out(op, node)
+    dtype = float_output(op, node)
     dt = npname(dtype)
     return njit_source(_source("det", f"{dt}(np.linalg.det(a))", f"{dt}(1)", dtype), "det")
 
@@ -77,7 +68,7 @@ def cholesky_source(lower: bool, nan_on_error: bool, dtype: str) -> str:
 
 
 def _cholesky(op, node):
-    dtype = _float_out(op, node)
+    dtype = float_output(op, node)
     return njit_source(cholesky_source(op.lower, op.on_error == "nan", dtype), "chol")
 
 
@@ -137,7 +128,7 @@ def solve_source(assume_a: str, lower: bool, b_ndim: int, dtype: str) -> str:
 
 
 def _solve(op, node):
-    dtype = _float_out(op, node)
+    dtype = float_output(op, node)
     return njit_source(solve_source(op.assume_a, op.lower, node.inputs[1].ndim, dtype),
                        "solve")
 

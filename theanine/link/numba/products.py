@@ -11,10 +11,8 @@ code, and the linker re-raises it with the default engine's message.
 
 from __future__ import annotations
 
-from theanine.link.numba.compile import NumbaUnsupported, njit_source, npname, transposed
+from theanine.link.numba.compile import float_output, njit_source, npname, transposed
 from theanine.tensor.linalg import MatMul, TensorDot
-
-_FLOATS = ("float32", "float64")
 
 
 def _operand(name: str, src: str, dtype: str, out_dtype: str) -> str:
@@ -55,8 +53,9 @@ def matmul_source(a_ndim: int, b_ndim: int, a_dtype: str, b_dtype: str, dtype: s
     else:
         total = " * ".join(f"d{t}" for t in range(nbatch))
         lines += [f"    for q in range({total}):", "        r = q"]
-        for t in reversed(range(nbatch)):
+        for t in reversed(range(1, nbatch)):
             lines += [f"        i{t} = r % d{t}", f"        r = r // d{t}"]
+        lines.append("        i0 = r")
 
         def pick(op, off):
             return ", ".join(f"i{t} if {op}.shape[{t - off}] != 1 else 0"
@@ -101,21 +100,14 @@ def tensordot_source(a_ndim: int, b_ndim: int, a_axes, b_axes, a_dtype: str, b_d
     return "\n".join(lines) + "\n"
 
 
-def _float_product(op, node) -> str:
-    dtype = node.outputs[0].dtype
-    if dtype not in _FLOATS:
-        raise NumbaUnsupported(f"{op} of {dtype} (Numba's BLAS products are float-only)")
-    return dtype
-
-
 def _matmul(op, node):
-    dtype = _float_product(op, node)
+    dtype = float_output(op, node)
     a, b = node.inputs
     return njit_source(matmul_source(a.ndim, b.ndim, a.dtype, b.dtype, dtype), "mm")
 
 
 def _tensordot(op, node):
-    dtype = _float_product(op, node)
+    dtype = float_output(op, node)
     a, b = node.inputs
     return njit_source(tensordot_source(a.ndim, b.ndim, op.a_axes, op.b_axes, a.dtype,
                                         b.dtype, dtype), "td")
