@@ -244,6 +244,9 @@ _add("tiered__faster", 0.9, "The Numba version is swapped in when its call takes
 _add("numba__openmp_passive", True, "Numba's OpenMP threads sleep between parallel kernels "
      "(OMP_WAIT_POLICY=PASSIVE, unless the environment sets a wait policy): spinning threads "
      "took the cores from BLAS calls", _parse_bool)
+_add("numba__wide_vectors", True, "Numba code uses 512-bit vectors on CPUs with AVX-512 "
+     "(NUMBA_CPU_FEATURES, unless the environment sets it): LLVM prefers 256-bit ones there, "
+     "1.7x slower for the fused kernels' math", _parse_bool)
 _add("numba__parallel", True, "Whole-function Numba code (mode=NUMBA, tiered) hands large "
      "flat elementwise math and full reductions outside loops to the fused kernels' "
      "prange drivers (both cores)", _parse_bool)
@@ -330,19 +333,3 @@ def environment_variable(name: str, default: str | None = None) -> str | None:
 _load_environment()
 change_flags = config.change_flags
 
-
-def quiet_openmp_threads() -> None:
-    """Make the OpenMP threads of Numba's ``omp`` layer sleep after a parallel kernel
-    instead of spinning (``config.numba__openmp_passive``), unless the environment
-    already chooses.  Spinning threads took the cores from the BLAS calls that
-    follow: the tutorial's logistic-regression step at 20,000 rows (its fused
-    kernels run in parallel there) took 2.0x NumPy's time with them, 1.16x without,
-    and NumPy's own step ran 1.3-1.5x slower in the same process.  The fused kernel
-    engine calls it on import; it takes effect when the threading layer starts."""
-    if not config.numba__openmp_passive:
-        return
-    if any(name in os.environ for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
-                                           "KMP_BLOCKTIME")):
-        return
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"     # GNU and LLVM OpenMP
-    os.environ["KMP_BLOCKTIME"] = "0"             # Intel OpenMP

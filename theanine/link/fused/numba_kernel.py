@@ -14,15 +14,14 @@ import threading
 
 import numpy as np
 
-from theanine.config import quiet_openmp_threads
-
+from .numba_environment import prepare_numba
 from .numpy_reference import REDUCERS, numpy_eval
 from .program import KernelProgram
 
 __all__ = ["Kernel", "PARALLEL_MIN", "PAR_LOCK", "needs_par_lock"]
 
 
-quiet_openmp_threads()     # before the first parallel kernel starts the threads
+prepare_numba()     # before Numba is imported and its threads start
 
 #: smallest element count for which the ``prange`` kernels are used
 PARALLEL_MIN = 1 << 14
