@@ -330,6 +330,12 @@ def environment_variable(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name, default)
 
 
+def set_environment_variable(name: str, value: str) -> None:
+    """Set an environment variable that a library reads when it starts (Numba, its
+    OpenMP runtime): the one sanctioned place to do so."""
+    os.environ[name] = value
+
+
 _load_environment()
 change_flags = config.change_flags
 

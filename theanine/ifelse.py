@@ -26,6 +26,7 @@ class IfElse(Op):
     """
 
     __props__ = ("n_outs", "name")
+    lazy = True
 
     def __init__(self, n_outs: int, name: str | None = None):
         self.n_outs = int(n_outs)

@@ -21,7 +21,7 @@ def test_demo_tour(tmp_path):
     positions = [out.index(s) for s in SECTIONS]
     assert positions == sorted(positions)
     for needle in ("Class (op classes)", "Ops (equal ops merged)", "peak as executed",
-                   "fused elementwise kernels (Composite)", "(overwrites input",
+                   "fused elementwise kernels (Composite)", "overwrites input",
                    "time spent evaluating one value", "the other branch ran 0 times",
                    "the other value was computed 1 time(s)",
                    "[ 0.  1.  4.  9. 16. 25. 36. 49. 64. 81.]\n19.0\n19.0\n",

@@ -22,10 +22,12 @@ class Op:
     Subclasses list their parameters in ``__props__``; two ops of one class with
     equal props are equal, which is what lets merging and caching work.
     ``view_map`` / ``destroy_map`` map an output index to the input indices it
-    aliases / overwrites.
+    aliases / overwrites.  ``lazy``: some inputs are computed only when the op asks
+    for them (``IfElse``), so rewrites must not merge work across it.
     """
 
     __props__: tuple[str, ...] = ()
+    lazy: bool = False
     view_map: dict[int, list[int]] = {}
     destroy_map: dict[int, list[int]] = {}
     default_output: int | None = None

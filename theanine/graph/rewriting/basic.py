@@ -286,17 +286,22 @@ class _ImportTracker(Feature):
 
 
 class GraphPass(RewritePass):
-    """A whole-graph transformation ``fn(fgraph) -> Counter | None``."""
+    """A whole-graph transformation ``fn(fgraph) -> Counter | None``.
 
-    def __init__(self, name, fn: Callable, tags=("fast_run",), rules=()):
+    ``optional_rules``: rules of ``fn`` a query may exclude by name; ``fn`` is then
+    called as ``fn(fgraph, skip=<the excluded ones>)``."""
+
+    def __init__(self, name, fn: Callable, tags=("fast_run",), rules=(), optional_rules=()):
         super().__init__(name, tags)
         self.fn = fn
         self.rules = tuple(rules) or (name,)     # the rule names its report counts
+        self.optional_rules = frozenset(optional_rules)
 
     def apply(self, fgraph, query=None) -> PassReport:
         report = PassReport(self.name, nodes_before=len(fgraph.apply_nodes), iterations=1)
         start = time.perf_counter()
-        counts = self.fn(fgraph)
+        skip = self.optional_rules & query.exclude if query is not None else frozenset()
+        counts = self.fn(fgraph, skip=skip) if skip else self.fn(fgraph)
         if counts:
             report.applied.update(counts)
         report.time = time.perf_counter() - start

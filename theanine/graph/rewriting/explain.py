@@ -102,17 +102,18 @@ def _rebuilt(compiled: FunctionGraph) -> FunctionGraph | None:
 
 
 def _graph_for(graph, rewrite_pass):
-    """The FunctionGraph to probe, as ``rewrite_pass`` would see it."""
+    """The FunctionGraph to probe, as ``rewrite_pass`` would see it, and the query
+    (the compiled Function's mode, else FAST_RUN's) the pass runs under."""
     maker = getattr(graph, "maker", None)
     query = OPTIMIZER_QUERIES["fast_run"]
     if maker is not None and isinstance(getattr(maker, "fgraph", None), FunctionGraph):
         fgraph = _rebuilt(maker.fgraph)
         if fgraph is None:
-            return maker.fgraph
+            return maker.fgraph, query
         effective = getattr(maker.mode, "effective_query", None)
         query = effective() if effective is not None else query
     elif isinstance(graph, FunctionGraph):
-        return graph
+        return graph, query
     else:
         outputs = [graph] if isinstance(graph, Variable) else list(graph.outputs) \
             if isinstance(graph, Apply) else list(graph)
@@ -124,7 +125,7 @@ def _graph_for(graph, rewrite_pass):
             break
         if earlier.selected(query):
             earlier.apply(fgraph, query)
-    return fgraph
+    return fgraph, query
 
 
 def _probe_rule(fgraph, rw) -> list:
@@ -140,7 +141,7 @@ def _probe_rule(fgraph, rw) -> list:
     return findings
 
 
-def _probe_pass(fgraph, rewrite_pass) -> list:
+def _probe_pass(fgraph, rewrite_pass, query) -> list:
     """Run a whole-graph pass on a copy; map what it said back to the graph's nodes."""
     copy, equiv = fgraph.clone_get_equiv()
     back = {equiv[n]: n for n in fgraph.apply_nodes if n in equiv}
@@ -152,7 +153,7 @@ def _probe_pass(fgraph, rewrite_pass) -> list:
     copy.capabilities = getattr(fgraph, "capabilities", None)
     before = set(copy.apply_nodes)
     with collecting_reasons() as reasons:
-        rewrite_pass.fn(copy)
+        rewrite_pass.apply(copy, query)
     by_node: dict = {}
     for node, reason in reasons:
         original = back.get(node, node)
@@ -168,6 +169,7 @@ def explain_rewrite(graph, rule_name: str) -> RuleExplanation:
     """For each node ``rule_name`` looks at in ``graph`` (a Function, FunctionGraph,
     Variable or list of Variables): does it fire, and if not, which condition failed."""
     rewrite_pass, rw = find_rule(rule_name)
-    fgraph = _graph_for(graph, rewrite_pass)
-    findings = _probe_rule(fgraph, rw) if rw is not None else _probe_pass(fgraph, rewrite_pass)
+    fgraph, query = _graph_for(graph, rewrite_pass)
+    findings = _probe_rule(fgraph, rw) if rw is not None else \
+        _probe_pass(fgraph, rewrite_pass, query)
     return RuleExplanation(rule_name, rewrite_pass.name, findings)

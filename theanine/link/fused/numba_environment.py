@@ -8,10 +8,9 @@ the environment always wins.
 
 from __future__ import annotations
 
-import os
 import sys
 
-from theanine.config import config, environment_variable
+from theanine.config import config, environment_variable, set_environment_variable
 
 _OPENMP_POLICY_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 _NUMBA_TARGET_VARIABLES = ("NUMBA_CPU_FEATURES", "NUMBA_CPU_NAME")
@@ -28,8 +27,8 @@ def quiet_openmp_threads() -> None:
         return
     if any(environment_variable(name) is not None for name in _OPENMP_POLICY_VARIABLES):
         return
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"     # GNU and LLVM OpenMP
-    os.environ["KMP_BLOCKTIME"] = "0"             # Intel OpenMP
+    set_environment_variable("OMP_WAIT_POLICY", "PASSIVE")    # GNU and LLVM OpenMP
+    set_environment_variable("KMP_BLOCKTIME", "0")            # Intel OpenMP
 
 
 def wide_vector_features() -> str | None:
@@ -56,7 +55,7 @@ def widen_numba_vectors() -> None:
     features = wide_vector_features()
     if features is None:
         return
-    os.environ["NUMBA_CPU_FEATURES"] = features
+    set_environment_variable("NUMBA_CPU_FEATURES", features)
     numba_config = sys.modules.get("numba.core.config")
     if numba_config is not None and numba_config.CPU_FEATURES is None and \
             not _numba_has_compiled():

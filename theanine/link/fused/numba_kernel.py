@@ -108,9 +108,10 @@ class Kernel:
         res = numpy_eval(self.program, *arrays)
         if out is not None and self.program.reduce is None:
             outs = [out] if isinstance(out, np.ndarray) else list(out)
-            for o, r in zip(outs, res):
-                np.copyto(o, r, casting="unsafe")
-            return outs
+            for k, o in enumerate(outs):
+                if o is not None:
+                    np.copyto(o, res[k], casting="unsafe")
+                    res[k] = o
         return res
 
     # ---------------------------------------------------------- call
@@ -156,9 +157,10 @@ class Kernel:
             if len(user_outs) != len(self.out_dtypes):
                 raise ValueError("wrong number of out arrays")
             for o in user_outs:
-                if o.shape != shape:
+                if o is not None and o.shape != shape:
                     raise ValueError(f"out has shape {o.shape}, expected {shape}")
-            outs = [o if o.dtype == dt else np.empty(shape, dt)
+            # None: a fresh array for that output (a node overwriting one input)
+            outs = [o if o is not None and o.dtype == dt else np.empty(shape, dt)
                     for o, dt in zip(user_outs, self.out_dtypes)]
         if n == 0:
             return self._finish(outs, user_outs)
@@ -234,9 +236,9 @@ class Kernel:
         if user_outs is None:
             return outs
         for u, o in zip(user_outs, outs):
-            if u is not o:
+            if u is not None and u is not o:
                 np.copyto(u, o, casting="unsafe")
-        return user_outs
+        return [o if u is None else u for u, o in zip(user_outs, outs)]
 
     def _reduce(self, ins, shape):
         rop, axes = self.program.reduce

@@ -90,15 +90,17 @@ class NumexprKernel:
         shape = np.broadcast_shapes(*[a.shape for a in env.values()]) if env else ()
         outs = None if out is None else ([out] if isinstance(out, np.ndarray) else list(out))
         res = []
-        for k, e in enumerate(self.exprs):
-            r = _ne.evaluate(e, local_dict=env, global_dict={})
-            r = np.asarray(r)
+        for e in self.exprs:
+            r = np.asarray(_ne.evaluate(e, local_dict=env, global_dict={}))
             if r.shape != shape:
                 r = np.array(np.broadcast_to(r, shape))
-            if outs is not None and self.program.reduce is None:
-                np.copyto(outs[k], r, casting="unsafe")
-                r = outs[k]
             res.append(r)
+        if outs is not None and self.program.reduce is None:
+            # written after every output is computed: an out may be an input's buffer
+            for k, o in enumerate(outs):
+                if o is not None:
+                    np.copyto(o, res[k], casting="unsafe")
+                    res[k] = o
         if self.program.reduce is not None:
             op, axes = self.program.reduce
             fn = {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min}[op]

@@ -107,7 +107,10 @@ class FusedThunk:
         self._chain = None      # may hold many fused nodes that never see small inputs
         self.kernel = None
         self.tried = False      # the program is built on the first large call
-        self.destroyed = dict(op.inplace_pattern).get(0)
+        # the output written over an input, and that input (a merged node of several
+        # outputs may overwrite one input with any of them)
+        pattern = dict(op.inplace_pattern)
+        self.out_index, self.destroyed = next(iter(pattern.items()), (0, None))
         self.single = self.comp.nout == 1
 
     def __call__(self, *inputs):
@@ -116,12 +119,14 @@ class FusedThunk:
             if value.size > size:
                 size = value.size
         if size < SMALL:
-            if self.destroyed is None:
-                outs = self.chain(*inputs)
+            if self.destroyed is None or not self.single:
+                outs = self.chain(*inputs)       # small: several outputs come out fresh
             else:
                 outs = self.chain(*inputs, _out=writable_target(inputs, self.destroyed))
             return outs[0] if self.single else tuple(outs)
         out = None if self.destroyed is None else writable_target(inputs, self.destroyed)
+        if out is not None and not self.single:
+            out = [out if k == self.out_index else None for k in range(self.comp.nout)]
         if not self.tried:
             self.tried = True
             self.kernel = get_kernel(make_program(self.comp))
@@ -129,7 +134,7 @@ class FusedThunk:
         if kernel is not None and _kernel_ready(kernel):
             outs = kernel(*inputs, out=out)
             return outs[0] if self.single else tuple(outs)
-        outs = self.numpy(*inputs, out=out)
+        outs = self.numpy(*inputs, out=out if self.single else None)
         return outs[0] if self.single else tuple(outs)
 
     @property

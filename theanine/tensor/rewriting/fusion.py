@@ -21,26 +21,23 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 
-import numpy as np
-
-from theanine.graph.basic import Constant
 from theanine.graph.rewriting.basic import GraphPass
 from theanine.graph.rewriting.pipeline import replace_pass
 from theanine.graph.rewriting.reasons import decline, reasons_wanted
 from theanine.scalar.basic import ScalarOp
-from theanine.scalar.composite import (
-    Composite,
-    const_ref,
-    input_ref,
-    node_ref,
-    ref_dtype,
-    shift_ref,
-)
-from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise
+from theanine.scalar.composite import Composite, ref_dtype
+from theanine.tensor.elemwise import CAReduce, Elemwise
 from theanine.tensor.fused import FusedReduce
+from theanine.tensor.rewriting.fusion_build import (
+    MAX_KERNEL_OPERANDS,
+    as_input,
+    broadcast_pattern,
+    build_composite,
+)
+from theanine.tensor.rewriting.fusion_siblings import merge_siblings
 
 MAX_FUSED_OPS = 256      # bigger groups are split: kernel compile time grows with size
-MAX_FUSED_INPUTS = 32    # native kernels take their arguments positionally
+MAX_FUSED_INPUTS = MAX_KERNEL_OPERANDS - 1     # and the one output
 
 
 class FusionCapabilities:
@@ -90,48 +87,24 @@ def _op_fusable(scalar_op, in_dtypes, out_dtypes, caps) -> bool:
 _verdicts: dict = {}
 
 
-def fusable_node(node, memo: dict | None = None, caps=DEFAULT_CAPABILITIES) -> bool:
+def fusable_node(node, memo: dict | None = None, caps=DEFAULT_CAPABILITIES,
+                 multi_output: bool = False) -> bool:
     """Can ``node`` join a fused group under ``caps``? (``memo`` caches answers
-    within a pass.)"""
+    within a pass.)  ``multi_output``: a fused node of several outputs may join too
+    (the sibling merge); a group grown towards producers has one output."""
     if memo is not None:
-        known = memo.get(node)
+        key = (node, multi_output)
+        known = memo.get(key)
         if known is None:
-            known = memo[node] = fusable_node(node, None, caps)
+            known = memo[key] = fusable_node(node, None, caps, multi_output)
         return known
     op = node.op
-    if not isinstance(op, Elemwise) or op.inplace_pattern or len(node.outputs) != 1:
+    if not isinstance(op, Elemwise) or op.inplace_pattern:
+        return False
+    if len(node.outputs) != 1 and not (multi_output and isinstance(op.scalar_op, Composite)):
         return False
     return _op_fusable(op.scalar_op, [i.dtype for i in node.inputs],
                        [o.dtype for o in node.outputs], caps)
-
-
-def _pattern(var) -> tuple:
-    return tuple(s == 1 for s in var.type.shape)
-
-
-def _scalar_constant(var):
-    """The value of ``var`` if it is a constant with one element (maybe via
-    a DimShuffle that only adds broadcast axes), else None."""
-    if isinstance(var, Constant):
-        data = np.asarray(var.data)
-        return data.reshape(()) if data.size == 1 else None
-    owner = var.owner
-    if owner is not None and isinstance(owner.op, DimShuffle) \
-            and isinstance(owner.inputs[0], Constant):
-        data = np.asarray(owner.inputs[0].data)
-        return data.reshape(()) if data.size == 1 else None
-    return None
-
-
-_DTYPE_NAMES: dict = {}
-
-
-def _dtype_name(dtype) -> str:
-    """``str(dtype)``, cached (NumPy computes dtype names in Python)."""
-    name = _DTYPE_NAMES.get(dtype)
-    if name is None:
-        name = _DTYPE_NAMES[dtype] = str(dtype)
-    return name
 
 
 class _Group:
@@ -154,7 +127,7 @@ def _n_ops(node) -> int:
 
 def _grow(root, clients, position, assigned, memo, caps) -> _Group:
     group = _Group(root)
-    pattern = _pattern(root.outputs[0])
+    pattern = broadcast_pattern(root.outputs[0])
     heap: list = []
     seen = {root}
 
@@ -175,7 +148,7 @@ def _grow(root, clients, position, assigned, memo, caps) -> _Group:
             if reasons_wanted():
                 decline(f"fusion stopped here: {why_not_fusable(p, caps)}", p)
             continue
-        if _pattern(p.outputs[0]) != pattern or p.outputs[0].ndim != root.outputs[0].ndim:
+        if broadcast_pattern(p.outputs[0]) != pattern or p.outputs[0].ndim != root.outputs[0].ndim:
             decline("fusion stopped here: the output's broadcast pattern differs from the "
                     "group's (it would be computed once per element of the larger shape)", p)
             continue
@@ -200,51 +173,10 @@ def why_not_fusable(node, caps=DEFAULT_CAPABILITIES) -> str:
             f"{[i.dtype for i in node.inputs]}")
 
 
-def _build(group: _Group, order_pos) -> tuple[Composite, list]:
-    """The Composite of a group and the outside Variables it reads."""
-    nodes = sorted(group.members, key=order_pos.__getitem__)
-    ref: dict = {}
-    code: list = []
-    in_vars: list = []
-    in_index: dict = {}
-    consts: dict = {}
-
-    def outside(var):
-        if var in consts:
-            return consts[var]
-        value = _scalar_constant(var)
-        if value is not None:
-            consts[var] = const_ref(_dtype_name(value.dtype), value[()])
-            return consts[var]
-        if var not in in_index:
-            in_index[var] = len(in_vars)
-            in_vars.append(var)
-        return input_ref(in_index[var])
-
-    for node in nodes:
-        args = [ref[i] if i in ref else outside(i) for i in node.inputs]
-        sop = node.op.scalar_op
-        if isinstance(sop, Composite):
-            base = len(code)
-            for op, cargs, dts in sop.code:
-                code.append((op, tuple(shift_ref(a, args, base) for a in cargs), dts))
-            ref[node.outputs[0]] = shift_ref(sop.outputs_ref[0], args, base)
-        else:
-            code.append((sop, tuple(args), (node.outputs[0].dtype,)))
-            ref[node.outputs[0]] = node_ref(len(code) - 1)
-    out = group.root.outputs[0]
-    comp = Composite.from_code([v.dtype for v in in_vars], code, [ref[out]], [out.dtype])
-    return comp, in_vars
-
-
-def _as_input(var, ndim):
-    if var.ndim == ndim:
-        return var
-    return DimShuffle(var.ndim, ("x",) * (ndim - var.ndim) + tuple(range(var.ndim)))(var)
-
-
-def fuse(fgraph) -> Counter:
-    """The fusion pass: replace each fusable group (of 2+ nodes) by one node."""
+def fuse(fgraph, skip=frozenset()) -> Counter:
+    """The fusion pass: replace each fusable group (of 2+ nodes) by one node, then
+    merge elementwise nodes that read the same values (``fuse_siblings``, unless in
+    ``skip``)."""
     counts: Counter = Counter()
     caps = capabilities_of(fgraph)
     order = fgraph.toposort()
@@ -258,19 +190,23 @@ def fuse(fgraph) -> Counter:
         assigned |= group.members
         if len(group.members) < 2:
             continue
-        comp, in_vars = _build(group, position)
+        comp, in_vars = build_composite(sorted(group.members, key=position.__getitem__),
+                                          [node.outputs[0]])
         if len(in_vars) > MAX_FUSED_INPUTS or not in_vars:
             decline(f"the group would read {len(in_vars)} inputs (limit {MAX_FUSED_INPUTS})",
                     node)
             continue
         out = node.outputs[0]
-        new = Elemwise(comp)(*[_as_input(v, out.ndim) for v in in_vars])
+        new = Elemwise(comp)(*[as_input(v, out.ndim) for v in in_vars])
         if new.type != out.type and out.type.convert_variable(new) is None:
             continue
         new.name = out.name
         fgraph.replace(out, new, reason="fuse_elemwise")
         counts["fuse_elemwise"] += 1
     counts.update(_fuse_reductions(fgraph, caps))
+    if "fuse_siblings" not in skip:
+        counts.update(merge_siblings(fgraph, lambda node: fusable_node(node, memo, caps,
+                                                                       multi_output=True)))
     return counts
 
 
@@ -285,12 +221,12 @@ def _fuse_reductions(fgraph, caps) -> Counter:
             continue
         if not caps.can_reduce(node.op.kind, node.inputs[0].dtype):
             continue
-        comp, in_vars = _build(_Group(src), {src: 0})
+        comp, in_vars = build_composite([src], [src.outputs[0]])
         if not in_vars:
             continue
         ndim = src.outputs[0].ndim
         new = FusedReduce(comp, node.op.kind, node.op.axis)(
-            *[_as_input(v, ndim) for v in in_vars])
+            *[as_input(v, ndim) for v in in_vars])
         out = node.outputs[0]
         if new.type != out.type and out.type.convert_variable(new) is None:
             continue
@@ -300,4 +236,6 @@ def _fuse_reductions(fgraph, caps) -> Counter:
 
 
 replace_pass("fusion", GraphPass("fusion", fuse, tags=("fast_run", "fusion"),
-                                 rules=("fuse_elemwise", "fuse_reduce")))
+                                 rules=("fuse_elemwise", "fuse_reduce",
+                                        "fuse_siblings"),
+                                 optional_rules=("fuse_siblings",)))

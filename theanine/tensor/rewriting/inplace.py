@@ -23,9 +23,9 @@ from theanine.graph.rewriting.reasons import decline, reasons_wanted
 from theanine.tensor.elemwise import Elemwise
 
 
-def _elemwise_candidates(fgraph, node, handler) -> list[int]:
-    """Input positions an Elemwise output could overwrite, best first."""
-    out = node.outputs[0]
+def _elemwise_candidates(fgraph, node, handler, k=0) -> list[int]:
+    """Input positions output ``k`` of an Elemwise could overwrite, best first."""
+    out = node.outputs[k]
     update_of_out = any(fgraph.outputs[k] is out for k in handler.updates.values())
     cands = []
     why = reasons_wanted()      # explain_rewrite is listening: say why inputs are skipped
@@ -71,10 +71,10 @@ def make_inplace(fgraph) -> Counter:
             continue
         op = node.op
         if isinstance(op, Elemwise):
-            if len(node.outputs) != 1:
-                continue
-            for pos in _elemwise_candidates(fgraph, node, handler):
-                new_op = Elemwise(op.scalar_op, {0: pos}, name=op.name)
+            # one output overwrites one input (a merged node: the first output that can)
+            for pos, k in ((p, j) for j in range(len(node.outputs))
+                           for p in _elemwise_candidates(fgraph, node, handler, j)):
+                new_op = Elemwise(op.scalar_op, {k: pos}, name=op.name)
                 new_node = Apply(new_op, list(node.inputs), [o.type() for o in node.outputs])
                 if _try(fgraph, node, new_node, "inplace_elemwise"):
                     counts["inplace_elemwise"] += 1

@@ -1,0 +1,99 @@
+"""Building the ``Elemwise(Composite)`` that replaces a set of elementwise nodes.
+
+Shared by both fusion steps: single-output groups (``fusion.py``) and the merge of
+nodes that read the same values into one multi-output node (``fusion_siblings.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theanine.graph.basic import Constant
+from theanine.scalar.composite import Composite, const_ref, input_ref, node_ref, shift_ref
+from theanine.tensor.elemwise import DimShuffle
+
+#: inputs plus outputs of one fused node: native kernels take them as positional
+#: arguments, and Numba's inliner fails on a kernel body of more than 29 inputs and
+#: one output
+MAX_KERNEL_OPERANDS = 30
+
+
+def broadcast_pattern(var) -> tuple:
+    return tuple(s == 1 for s in var.type.shape)
+
+
+def scalar_constant(var):
+    """The value of ``var`` if it is a constant with one element (maybe via
+    a DimShuffle that only adds broadcast axes), else None."""
+    if isinstance(var, Constant):
+        data = np.asarray(var.data)
+        return data.reshape(()) if data.size == 1 else None
+    owner = var.owner
+    if owner is not None and isinstance(owner.op, DimShuffle) \
+            and isinstance(owner.inputs[0], Constant):
+        data = np.asarray(owner.inputs[0].data)
+        return data.reshape(()) if data.size == 1 else None
+    return None
+
+
+_DTYPE_NAMES: dict = {}
+
+
+def _dtype_name(dtype) -> str:
+    """``str(dtype)``, cached (NumPy computes dtype names in Python)."""
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype)
+    return name
+
+
+def build_composite(nodes, outputs) -> tuple[Composite, list]:
+    """The Composite computing ``outputs`` from elementwise ``nodes`` (given in a
+    topological order; a node may itself hold a Composite, of any number of
+    outputs), and the outside Variables it reads, in input order.  One-element
+    constants become constants of the scalar code."""
+    ref: dict = {}
+    code: list = []
+    in_vars: list = []
+    in_index: dict = {}
+    consts: dict = {}
+
+    def outside(var):
+        if var in consts:
+            return consts[var]
+        value = scalar_constant(var)
+        if value is not None:
+            consts[var] = const_ref(_dtype_name(value.dtype), value[()])
+            return consts[var]
+        if var not in in_index:
+            in_index[var] = len(in_vars)
+            in_vars.append(var)
+        return input_ref(in_index[var])
+
+    for node in nodes:
+        args = [ref[i] if i in ref else outside(i) for i in node.inputs]
+        sop = node.op.scalar_op
+        if isinstance(sop, Composite):
+            base = len(code)
+            for op, cargs, dts in sop.code:
+                code.append((op, tuple(shift_ref(a, args, base) for a in cargs), dts))
+            for out, out_ref in zip(node.outputs, sop.outputs_ref):
+                ref[out] = shift_ref(out_ref, args, base)
+        else:
+            code.append((sop, tuple(args), tuple(o.dtype for o in node.outputs)))
+            for k, out in enumerate(node.outputs):
+                ref[out] = node_ref(len(code) - 1, k)
+    comp = Composite.from_code([v.dtype for v in in_vars], code, [ref[o] for o in outputs],
+                               [o.dtype for o in outputs])
+    return comp, in_vars
+
+
+def as_input(var, ndim):
+    """``var`` with leading broadcast axes up to ``ndim`` (an Elemwise input)."""
+    if var.ndim == ndim:
+        return var
+    return DimShuffle(var.ndim, ("x",) * (ndim - var.ndim) + tuple(range(var.ndim)))(var)
+
+
+__all__ = ["MAX_KERNEL_OPERANDS", "as_input", "broadcast_pattern", "build_composite",
+           "scalar_constant"]
