@@ -7,7 +7,10 @@ lazily, on the first call with a large input, and shared by every node with the
 same program.  With ``config.fused_kernel_async`` that call (and later ones, until
 the kernel is ready) runs the NumPy evaluation while a thread compiles.  Arrays
 below ``SMALL`` elements always take the NumPy path: there a native call's
-overhead costs more than it saves.  In-place nodes pass the destroyed input as
+overhead costs more than it saves (NumPy's own SIMD ``exp``/``tanh`` loops also
+beat the kernels' math per element on AVX-512 machines), except for programs with
+an op NumPy computes in several passes (``SLOW_IN_NUMPY``), native from
+``SMALL_SLOW_IN_NUMPY`` elements.  In-place nodes pass the destroyed input as
 ``out=``.
 
 ``KERNEL_CAPABILITIES`` tells the fusion pass (through the mode's query) which
@@ -32,6 +35,11 @@ from theanine.tensor.fused import FusedReduce
 from theanine.tensor.rewriting import fusion
 
 SMALL = 10_000
+# softplus is five ufunc passes in NumPy, one expression in a kernel: at 1,000-5,000
+# elements a kernel computing softplus(x) and softplus(-x) took 0.65x the NumPy
+# chain's time, the logistic-regression step's merged node 0.8x
+SLOW_IN_NUMPY = frozenset({"softplus"})
+SMALL_SLOW_IN_NUMPY = 1_000
 
 _kernels: dict = {}
 _lock = threading.Lock()
@@ -112,13 +120,15 @@ class FusedThunk:
         pattern = dict(op.inplace_pattern)
         self.out_index, self.destroyed = next(iter(pattern.items()), (0, None))
         self.single = self.comp.nout == 1
+        self.small = SMALL_SLOW_IN_NUMPY if any(
+            op.kernel_name in SLOW_IN_NUMPY for op, _, _ in self.comp.code) else SMALL
 
     def __call__(self, *inputs):
         size = 1
         for value in inputs:
             if value.size > size:
                 size = value.size
-        if size < SMALL:
+        if size < self.small:
             if self.destroyed is None or not self.single:
                 outs = self.chain(*inputs)       # small: several outputs come out fresh
             else:
