@@ -92,6 +92,34 @@ def test_out_and_inplace(kern):
                                                        y)[0], rtol=1e-14, atol=1e-15)
 
 
+@pytest.mark.parametrize("sx", [(1,), (), (1, 1)])
+def test_one_element_operands_broadcast_on_the_fast_path(kern, sx):
+    """A one-element array beside full C-contiguous ones is passed as a scalar; one of
+    more dimensions than the result sends the call down the general path."""
+    y = np.random.default_rng(5).standard_normal((40,))
+    x = np.full(sx, 0.3)
+    got = _check(kern, x, y)
+    assert got[0].shape == np.broadcast_shapes(sx, y.shape)
+    _check(kern, y, x)
+    _check(kern, x, np.full((1,), 2.0))                   # every operand of one element
+
+
+def test_several_outputs_one_written_over_an_input(kern):
+    rng = np.random.default_rng(6)
+    x, y = rng.standard_normal(500), rng.standard_normal(500)
+    ref = ne.numpy_eval(EXPR, x, y)
+    xc = x.copy()
+    res = kern(xc, y, out=[None, xc])                      # None: a fresh array
+    assert res[1] is xc and res[0] is not xc
+    np.testing.assert_allclose(res[0], ref[0], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(xc, ref[1], rtol=1e-14, atol=1e-15)
+    yc = y.copy()
+    res = kern(np.full((1,), 0.7), yc, out=[yc, None])     # with a broadcast operand
+    want = ne.numpy_eval(EXPR, np.full((1,), 0.7), y)
+    np.testing.assert_allclose(yc, want[0], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(res[1], want[1], rtol=1e-14, atol=1e-15)
+
+
 def test_parallel_path_and_trig_fixup(kern):
     n = ne.PARALLEL_MIN * 3 + 17
     rng = np.random.default_rng(3)

@@ -208,27 +208,51 @@ class Kernel:
 
     def _flat_fast(self, arrays, out):
         """The common call, without the general path's checks: C-contiguous arrays of
-        the kernel's dtypes and one shape, the result fresh or written over one of
-        them (its very array); None when the call is anything else."""
+        the kernel's dtypes and one shape, plus one-element arrays that broadcast
+        (passed as scalars, as the general path does), each result fresh or written
+        over one of the arrays (its very array; ``out`` a list for several outputs,
+        None where fresh); None when the call is anything else."""
         if len(arrays) != len(self.in_dtypes) or not arrays:
             return None
-        shape = getattr(arrays[0], "shape", None)
+        shape = None
         for a, dt in zip(arrays, self.in_dtypes):
-            if type(a) is not np.ndarray or a.dtype != dt or a.shape != shape \
-                    or not a.flags.c_contiguous:
+            if type(a) is not np.ndarray or a.dtype != dt:
                 return None
+            if a.size != 1 or shape is None and a is arrays[-1]:
+                if shape is None:
+                    shape = a.shape
+                if a.shape != shape or not a.flags.c_contiguous:
+                    return None
+        if shape is None:
+            shape = arrays[-1].shape
+        ndim = len(shape)
+        args = []
+        for a in arrays:
+            if a.shape == shape:
+                args.append(a.reshape(-1))
+            elif a.ndim > ndim:
+                return None                       # the result would be larger
+            else:
+                args.append(a.reshape(-1)[0])
         if out is None:
             outs = [np.empty(shape, dt) for dt in self.out_dtypes]
-        elif type(out) is np.ndarray and len(self.out_dtypes) == 1 \
-                and out.dtype == self.out_dtypes[0] and any(out is a for a in arrays) \
-                and not any(a is not out and np.may_share_memory(a, out) for a in arrays):
-            outs = [out]
         else:
-            return None
+            given = [out] if type(out) is np.ndarray else list(out)
+            if len(given) != len(self.out_dtypes):
+                return None
+            outs = []
+            for o, dt in zip(given, self.out_dtypes):
+                if o is None:
+                    outs.append(np.empty(shape, dt))
+                elif type(o) is np.ndarray and o.dtype == dt and o.shape == shape \
+                        and any(o is a for a in arrays) \
+                        and not any(a is not o and np.may_share_memory(a, o) for a in arrays):
+                    outs.append(o)
+                else:
+                    return None
         n = math.prod(shape)
         if n:
-            self._call("flat", n, n, *[a.reshape(-1) for a in arrays],
-                       *[o.reshape(-1) for o in outs])
+            self._call("flat", n, n, *args, *[o.reshape(-1) for o in outs])
         return outs
 
     @staticmethod

@@ -6,11 +6,12 @@ NumPy), cached on disk under ``config.compiledir``.  Native kernels are built
 lazily, on the first call with a large input, and shared by every node with the
 same program.  With ``config.fused_kernel_async`` that call (and later ones, until
 the kernel is ready) runs the NumPy evaluation while a thread compiles.  Arrays
-below ``SMALL`` elements always take the NumPy path: there a native call's
-overhead costs more than it saves (NumPy's own SIMD ``exp``/``tanh`` loops also
-beat the kernels' math per element on AVX-512 machines), except for programs with
-an op NumPy computes in several passes (``SLOW_IN_NUMPY``), native from
-``SMALL_SLOW_IN_NUMPY`` elements.  In-place nodes pass the destroyed input as
+below ``SMALL`` elements take the NumPy path: there a native call's overhead
+costs more than it saves (NumPy's own SIMD ``exp``/``tanh`` loops also beat the
+kernels' math per element on AVX-512 machines), except for programs of many steps
+(one ufunc call each in NumPy), native from ``SMALL_MANY_STEPS`` elements, and
+programs with an op NumPy computes in several passes (``SLOW_IN_NUMPY``), native
+from ``SMALL_SLOW_IN_NUMPY`` elements.  In-place nodes pass the destroyed input as
 ``out=``.
 
 ``KERNEL_CAPABILITIES`` tells the fusion pass (through the mode's query) which
@@ -40,6 +41,11 @@ SMALL = 10_000
 # chain's time, the logistic-regression step's merged node 0.8x
 SLOW_IN_NUMPY = frozenset({"softplus"})
 SMALL_SLOW_IN_NUMPY = 1_000
+# a NumPy step costs about a microsecond of call overhead: programs of 12-23 steps
+# (the logistic-regression step's merged node, a polynomial) took 0.4-0.9x the
+# chain's time natively from 100 elements on; 2-4 steps of exp/tanh took 2x
+MANY_STEPS = 8
+SMALL_MANY_STEPS = 100
 
 _kernels: dict = {}
 _lock = threading.Lock()
@@ -120,8 +126,7 @@ class FusedThunk:
         pattern = dict(op.inplace_pattern)
         self.out_index, self.destroyed = next(iter(pattern.items()), (0, None))
         self.single = self.comp.nout == 1
-        self.small = SMALL_SLOW_IN_NUMPY if any(
-            op.kernel_name in SLOW_IN_NUMPY for op, _, _ in self.comp.code) else SMALL
+        self.small = _native_from(self.comp)
 
     def __call__(self, *inputs):
         size = 1
@@ -158,6 +163,15 @@ class FusedThunk:
         if self._chain is None:
             self._chain = compile_chain(self.comp)
         return self._chain
+
+
+def _native_from(comp: Composite) -> int:
+    """The input size from which ``comp`` runs as a native kernel."""
+    if len(comp.code) >= MANY_STEPS:
+        return SMALL_MANY_STEPS
+    if any(op.kernel_name in SLOW_IN_NUMPY for op, _, _ in comp.code):
+        return SMALL_SLOW_IN_NUMPY
+    return SMALL
 
 
 class FusedReduceThunk:
