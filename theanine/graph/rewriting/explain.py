@@ -107,11 +107,11 @@ def _graph_for(graph, rewrite_pass):
     maker = getattr(graph, "maker", None)
     query = OPTIMIZER_QUERIES["fast_run"]
     if maker is not None and isinstance(getattr(maker, "fgraph", None), FunctionGraph):
+        effective = getattr(maker.mode, "effective_query", None)
+        query = effective() if effective is not None else query
         fgraph = _rebuilt(maker.fgraph)
         if fgraph is None:
             return maker.fgraph, query
-        effective = getattr(maker.mode, "effective_query", None)
-        query = effective() if effective is not None else query
     elif isinstance(graph, FunctionGraph):
         return graph, query
     else:
