@@ -214,26 +214,22 @@ class Kernel:
         None where fresh); None when the call is anything else."""
         if len(arrays) != len(self.in_dtypes) or not arrays:
             return None
-        shape = None
         for a, dt in zip(arrays, self.in_dtypes):
             if type(a) is not np.ndarray or a.dtype != dt:
                 return None
-            if a.size != 1 or shape is None and a is arrays[-1]:
-                if shape is None:
-                    shape = a.shape
-                if a.shape != shape or not a.flags.c_contiguous:
-                    return None
-        if shape is None:
-            shape = arrays[-1].shape
+        # the shape of the first operand of several elements (else the last operand's)
+        shape = next((a.shape for a in arrays if a.size != 1), arrays[-1].shape)
+        if any(a.shape == shape and not a.flags.c_contiguous for a in arrays):
+            return None
         ndim = len(shape)
         args = []
         for a in arrays:
             if a.shape == shape:
                 args.append(a.reshape(-1))
-            elif a.ndim > ndim:
-                return None                       # the result would be larger
+            elif a.size == 1 and a.ndim <= ndim:
+                args.append(a.reshape(-1)[0])     # broadcasts: a scalar
             else:
-                args.append(a.reshape(-1)[0])
+                return None                       # another shape, or a larger result
         if out is None:
             outs = [np.empty(shape, dt) for dt in self.out_dtypes]
         else:

@@ -162,21 +162,21 @@ def _expm1_poly_tail(r):
 
 @_jit
 def _exp_reduce(xc):
-    """xc = k*ln2 + r + rlo with |r| <= ~ln2/2; returns (kf, r, rlo)."""
+    """xc = k*ln2 + r + rlo with |r| <= ~ln2/2; returns (kf, r, h) with
+    exp(r + rlo) = 1 + r + h (h carries rlo to first order)."""
     kf = np.floor(xc * _LOG2E + 0.5)
     rhi = xc - kf * _LN2_HI                    # exact
     lo = kf * _LN2_LO
     r = rhi - lo
     rlo = (rhi - r) - lo                       # exact rounding error of r
-    return kf, r, rlo
+    return kf, r, _expm1_poly_tail(r) + rlo * (1.0 + r)
 
 
 @_jit
 def exp_f64(x):
     xc = x if x > -746.0 else -746.0            # also maps NaN to a finite value
     xc = xc if xc < 710.0 else 710.0
-    kf, r, rlo = _exp_reduce(xc)
-    h = _expm1_poly_tail(r) + rlo * (1.0 + r)
+    kf, r, h = _exp_reduce(xc)
     s = 1.0 + r
     e = (1.0 - s) + r                          # exact error of 1 + r
     p = s + (e + h)
@@ -210,8 +210,7 @@ def _expm1_small_k(k, r, h):
 def expm1_f64(x):
     xc = x if x > -40.0 else -40.0
     xc = xc if xc < 710.0 else 710.0
-    kf, r, rlo = _exp_reduce(xc)
-    h = _expm1_poly_tail(r) + rlo * (1.0 + r)
+    kf, r, h = _exp_reduce(xc)
     k = np.int64(kf)
     small = _expm1_small_k(k if k < 56 else 56, r, h)
     k1 = k >> 1
@@ -418,8 +417,8 @@ def tanh_f64(x):
     # tanh(x) rounds to 1 from 19.07 on, and below 19.1 2**k stays under 2**56: only
     # expm1's small-k form is needed
     axc = ax if ax < _TANH_ONE else _TANH_ONE
-    kf, r, rlo = _exp_reduce(2.0 * axc)
-    t = _expm1_small_k(np.int64(kf), r, _expm1_poly_tail(r) + rlo * (1.0 + r))
+    kf, r, h = _exp_reduce(2.0 * axc)
+    t = _expm1_small_k(np.int64(kf), r, h)
     d = t + 2.0
     res = _divide(t, d, (2.0 - d) + t)          # exact error of t + 2 (t >= 0)
     if ax >= _TANH_ONE:

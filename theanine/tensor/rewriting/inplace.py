@@ -23,9 +23,9 @@ from theanine.graph.rewriting.reasons import decline, reasons_wanted
 from theanine.tensor.elemwise import Elemwise
 
 
-def _elemwise_candidates(fgraph, node, handler, k=0) -> list[int]:
-    """Input positions output ``k`` of an Elemwise could overwrite, best first."""
-    out = node.outputs[k]
+def _elemwise_candidates(fgraph, node, handler, index=0) -> list[int]:
+    """Input positions output ``index`` of an Elemwise could overwrite, best first."""
+    out = node.outputs[index]
     update_of_out = any(fgraph.outputs[k] is out for k in handler.updates.values())
     cands = []
     why = reasons_wanted()      # explain_rewrite is listening: say why inputs are skipped
