@@ -23,6 +23,8 @@ __all__ = ["Kernel", "PARALLEL_MIN", "PAR_LOCK", "needs_par_lock"]
 
 prepare_numba()     # before Numba is imported and its threads start
 
+_F64 = np.dtype("float64")
+
 #: smallest element count for which the ``prange`` kernels are used
 PARALLEL_MIN = 1 << 14
 
@@ -211,44 +213,71 @@ class Kernel:
         the kernel's dtypes and one shape, plus one-element arrays that broadcast
         (passed as scalars, as the general path does), each result fresh or written
         over one of the arrays (its very array; ``out`` a list for several outputs,
-        None where fresh); None when the call is anything else."""
-        if len(arrays) != len(self.in_dtypes) or not arrays:
+        None where fresh); None when the call is anything else.  Plain loops, no
+        generators: at a few hundred elements this path costs more than the kernel."""
+        dts = self.in_dtypes
+        if len(arrays) != len(dts) or not arrays:
             return None
-        for a, dt in zip(arrays, self.in_dtypes):
+        shape = None
+        for a, dt in zip(arrays, dts):
             if type(a) is not np.ndarray or a.dtype != dt:
                 return None
-        # the shape of the first operand of several elements (else the last operand's)
-        shape = next((a.shape for a in arrays if a.size != 1), arrays[-1].shape)
-        if any(a.shape == shape and not a.flags.c_contiguous for a in arrays):
-            return None
+            if shape is None and a.size != 1:
+                shape = a.shape       # the first operand of several elements
+        if shape is None:
+            shape = arrays[-1].shape
         ndim = len(shape)
         args = []
         for a in arrays:
             if a.shape == shape:
-                args.append(a.reshape(-1))
+                if not a.flags.c_contiguous:
+                    return None
+                args.append(a if ndim == 1 else a.reshape(-1))
             elif a.size == 1 and a.ndim <= ndim:
-                args.append(a.reshape(-1)[0])     # broadcasts: a scalar
+                # broadcasts: a scalar (a Python float types as float64, 8x cheaper)
+                args.append(a.item() if a.dtype is _F64 else a.reshape(-1)[0])
             else:
                 return None                       # another shape, or a larger result
         if out is None:
             outs = [np.empty(shape, dt) for dt in self.out_dtypes]
         else:
-            given = [out] if type(out) is np.ndarray else list(out)
-            if len(given) != len(self.out_dtypes):
+            outs = self._given_outs(arrays, out, shape)
+            if outs is None:
                 return None
-            outs = []
-            for o, dt in zip(given, self.out_dtypes):
-                if o is None:
-                    outs.append(np.empty(shape, dt))
-                elif type(o) is np.ndarray and o.dtype == dt and o.shape == shape \
-                        and any(o is a for a in arrays) \
-                        and not any(a is not o and np.may_share_memory(a, o) for a in arrays):
-                    outs.append(o)
-                else:
-                    return None
-        n = math.prod(shape)
+        n = args[0].size if ndim == 1 and type(args[0]) is np.ndarray else math.prod(shape)
         if n:
-            self._call("flat", n, n, *args, *[o.reshape(-1) for o in outs])
+            if ndim != 1:
+                args.extend(o.reshape(-1) for o in outs)
+            else:
+                args.extend(outs)
+            if n < PARALLEL_MIN or not self.parallel:
+                self.module.flat_ser(n, *args)
+            else:
+                self._call("flat", n, n, *args)
+        return outs
+
+    def _given_outs(self, arrays, out, shape):
+        """The outputs for ``out`` (see ``_flat_fast``), or None if one is not usable."""
+        given = [out] if type(out) is np.ndarray else out
+        if len(given) != len(self.out_dtypes):
+            return None
+        outs = []
+        for o, dt in zip(given, self.out_dtypes):
+            if o is None:
+                outs.append(np.empty(shape, dt))
+                continue
+            if type(o) is not np.ndarray or o.dtype != dt or o.shape != shape:
+                return None
+            mine = False
+            for a in arrays:
+                if a is o:
+                    mine = True
+                elif (a.base is not None or o.base is not None) \
+                        and np.may_share_memory(a, o):     # two owners never overlap
+                    return None
+            if not mine:
+                return None
+            outs.append(o)
         return outs
 
     @staticmethod

@@ -444,10 +444,13 @@ def sigmoid_f64(x):
 @_jit
 def _log1p_unit(e):
     """log1p(e) for e in [0, 1]: log(1 + e) plus the rounding error of 1 + e (exact
-    there, Sterbenz), one log core instead of log1p's two branches."""
+    there, Sterbenz), one log core instead of log1p's two branches.  The correction
+    multiplies by ``1 / u``: a kernel that also takes ``sigmoid`` of the same value
+    (a cross-entropy and its gradient) divides once for both (3 -> 2 divisions per
+    element in the logistic-regression step's kernel)."""
     u = 1.0 + e
     f, dk = _log_split(u)
-    return _log_core(f, dk) + (e - (u - 1.0)) / u
+    return _log_core(f, dk) + (e - (u - 1.0)) * (1.0 / u)
 
 
 @_jit

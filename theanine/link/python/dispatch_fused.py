@@ -121,6 +121,7 @@ class FusedThunk:
         self._chain = None      # may hold many fused nodes that never see small inputs
         self.kernel = None
         self.tried = False      # the program is built on the first large call
+        self.fast = None        # the ready kernel's ``_flat_fast`` (None: not ready)
         # the output written over an input, and that input (a merged node of several
         # outputs may overwrite one input with any of them)
         pattern = dict(op.inplace_pattern)
@@ -142,11 +143,18 @@ class FusedThunk:
         out = None if self.destroyed is None else writable_target(inputs, self.destroyed)
         if out is not None and not self.single:
             out = [out if k == self.out_index else None for k in range(self.comp.nout)]
+        fast = self.fast
+        if fast is not None:
+            outs = fast(inputs, out)
+            if outs is not None:
+                return outs[0] if self.single else tuple(outs)
         if not self.tried:
             self.tried = True
             self.kernel = get_kernel(make_program(self.comp))
         kernel = self.kernel
         if kernel is not None and _kernel_ready(kernel):
+            # the ready kernel's common-case entry, called directly from now on
+            self.fast = getattr(getattr(kernel, "_native", kernel), "_flat_fast", None)
             outs = kernel(*inputs, out=out)
             return outs[0] if self.single else tuple(outs)
         outs = self.numpy(*inputs, out=out if self.single else None)
