@@ -323,3 +323,18 @@ def test_scan_body_is_profiled_as_its_own_block():
     for rows in _tables(block).values():
         assert rows[-1][1] == pytest.approx(100.0, abs=0.051)
     assert "Elemwise{mul}" in block or "Composite" in block
+
+
+def test_nodes_made_by_graph_passes_keep_the_users_line(logreg_profile):
+    """Fused, merged and in-place nodes are attributed to the line that built what
+    they compute (the source-line table), never to the ``th.function`` call."""
+    train, _ = logreg_profile
+    fgraph = train.maker.fgraph
+    rewritten = [n for n in fgraph.apply_nodes
+                 if "Composite" in str(n.op) or n.op.destroy_map]
+    assert rewritten
+    for node in rewritten:
+        filename, lineno, _ = node.tag.trace[0]
+        assert filename.endswith("logreg.py"), node
+        text = pathlib.Path(filename).read_text().splitlines()[lineno - 1]
+        assert "th.function" not in text, (node, text)

@@ -24,6 +24,7 @@ from collections import Counter
 from theanine.graph.rewriting.basic import GraphPass
 from theanine.graph.rewriting.pipeline import replace_pass
 from theanine.graph.rewriting.reasons import decline, reasons_wanted
+from theanine.graph.utils import inherit_trace
 from theanine.scalar.basic import ScalarOp
 from theanine.scalar.composite import Composite, ref_dtype
 from theanine.tensor.elemwise import CAReduce, Elemwise
@@ -197,7 +198,8 @@ def fuse(fgraph, skip=frozenset()) -> Counter:
                     node)
             continue
         out = node.outputs[0]
-        new = Elemwise(comp)(*[as_input(v, out.ndim) for v in in_vars])
+        with inherit_trace(node.tag.trace):      # the user's line of the group's output
+            new = Elemwise(comp)(*[as_input(v, out.ndim) for v in in_vars])
         if new.type != out.type and out.type.convert_variable(new) is None:
             continue
         new.name = out.name
@@ -225,8 +227,9 @@ def _fuse_reductions(fgraph, caps) -> Counter:
         if not in_vars:
             continue
         ndim = src.outputs[0].ndim
-        new = FusedReduce(comp, node.op.kind, node.op.axis)(
-            *[as_input(v, ndim) for v in in_vars])
+        with inherit_trace(node.tag.trace):
+            new = FusedReduce(comp, node.op.kind, node.op.axis)(
+                *[as_input(v, ndim) for v in in_vars])
         out = node.outputs[0]
         if new.type != out.type and out.type.convert_variable(new) is None:
             continue

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import Counter
 
 from theanine.graph.fg import OUTPUT
+from theanine.graph.utils import inherit_trace
 from theanine.tensor.elemwise import Elemwise
 from theanine.tensor.rewriting.fusion_build import (
     MAX_KERNEL_OPERANDS,
@@ -54,18 +55,27 @@ def merge_siblings(fgraph, mergeable) -> Counter:
     done: set = set()           # groups that took every partner they could
     for node in order:
         group = group_of.get(node)
-        while group is not None and group not in done:
-            partners = _partner_groups(fgraph, group, group_of)
+        if group is None or group in done:
+            continue
+        refused: set = set()    # partners this group's growth could not take: a group
+        while True:             # only grows, so they are not tried again
+            partners = [p for p in _partner_groups(fgraph, group, group_of)
+                        if p not in refused]
             merged = group.joined(partners, position)
             if merged is None and len(partners) > 1:
-                merged = next((m for m in (group.joined([p], position) for p in partners)
-                               if m is not None), None)
+                for p in partners:
+                    merged = group.joined([p], position)
+                    if merged is not None:
+                        break
+                    refused.add(p)
+            elif merged is None:
+                refused.update(partners)
             if merged is None:
-                done.add(group)
                 break
             for member in merged.members:
                 group_of[member] = merged
             group = merged
+        done.add(group)
     groups = {id(g): g for g in group_of.values() if len(g.members) > 1}
     for group in sorted(groups.values(), key=lambda g: g.order[0]):
         if _replace(fgraph, [order[i] for i in group.order]):
@@ -165,7 +175,8 @@ def _replace(fgraph, group) -> bool:
     if not in_vars or len(in_vars) + len(exposed) > MAX_KERNEL_OPERANDS:
         return False
     ndim = group[0].outputs[0].ndim
-    new_outs = Elemwise(comp).make_node(*[as_input(v, ndim) for v in in_vars]).outputs
+    with inherit_trace(group[-1].tag.trace):     # the user's line of the last member
+        new_outs = Elemwise(comp).make_node(*[as_input(v, ndim) for v in in_vars]).outputs
     for old, new in zip(exposed, new_outs):
         if new.type != old.type and old.type.convert_variable(new) is None:
             return False

@@ -20,6 +20,7 @@ from theanine.graph.destroyhandler import attach_destroy_handler
 from theanine.graph.rewriting.basic import GraphPass, apply_replacements
 from theanine.graph.rewriting.pipeline import replace_pass
 from theanine.graph.rewriting.reasons import decline, reasons_wanted
+from theanine.graph.utils import inherit_trace
 from theanine.tensor.elemwise import Elemwise
 
 
@@ -75,7 +76,9 @@ def make_inplace(fgraph) -> Counter:
             for pos, k in ((p, j) for j in range(len(node.outputs))
                            for p in _elemwise_candidates(fgraph, node, handler, j)):
                 new_op = Elemwise(op.scalar_op, {k: pos}, name=op.name)
-                new_node = Apply(new_op, list(node.inputs), [o.type() for o in node.outputs])
+                with inherit_trace(node.tag.trace):
+                    new_node = Apply(new_op, list(node.inputs),
+                                     [o.type() for o in node.outputs])
                 if _try(fgraph, node, new_node, "inplace_elemwise"):
                     counts["inplace_elemwise"] += 1
                     made.append((new_node, op))
@@ -84,7 +87,8 @@ def make_inplace(fgraph) -> Counter:
         variant = op.inplace_variant()
         if variant is None:
             continue
-        new_node = variant.make_node(*node.inputs)
+        with inherit_trace(node.tag.trace):
+            new_node = variant.make_node(*node.inputs)
         if _try(fgraph, node, new_node, f"inplace_{type(op).__name__.lower()}"):
             counts[f"inplace_{type(op).__name__.lower()}"] += 1
             made.append((new_node, op))
@@ -105,7 +109,8 @@ def _settle(fgraph, handler, made, counts) -> None:
         node, op = made.pop()
         if node not in fgraph.apply_nodes:
             continue
-        plain = op.make_node(*node.inputs)
+        with inherit_trace(node.tag.trace):
+            plain = op.make_node(*node.inputs)
         for old, new in zip(node.outputs, plain.outputs):
             new.name = old.name
             fgraph.replace(old, new, reason="inplace_undone")
