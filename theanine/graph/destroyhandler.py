@@ -321,12 +321,7 @@ class DestroyHandler(Feature):
 
     @staticmethod
     def _refuse(destroyer, reader, cycle: bool):
-        if cycle:
-            raise InconsistencyError(
-                f"an in-place node would overwrite a value that a later node still reads "
-                f"({reader.op} reads it and depends on {destroyer.op})")
-        raise InconsistencyError(f"cannot cheaply order {reader.op} before the in-place "
-                                 f"{destroyer.op}: not taking the in-place form")
+        raise _OrderRefused(destroyer, reader, cycle)
 
     def may_run_last(self, fgraph, node, var: Variable) -> bool:
         """Whether ``node`` could run after every other reader of ``var``'s buffer
@@ -391,6 +386,23 @@ class DestroyHandler(Feature):
             if before:
                 result[node] = before
         return result
+
+
+class _OrderRefused(InconsistencyError):
+    """A reader that cannot run before a destroyer.  The message is written when
+    shown: the in-place pass asks about every candidate and discards most refusals,
+    and naming a fused op spells out its whole expression."""
+
+    def __init__(self, destroyer, reader, cycle: bool):
+        super().__init__()
+        self.destroyer, self.reader, self.cycle = destroyer, reader, cycle
+
+    def __str__(self) -> str:
+        if self.cycle:
+            return (f"an in-place node would overwrite a value that a later node still "
+                    f"reads ({self.reader.op} reads it and depends on {self.destroyer.op})")
+        return (f"cannot cheaply order {self.reader.op} before the in-place "
+                f"{self.destroyer.op}: not taking the in-place form")
 
 
 def attach_destroy_handler(fgraph, mutable=(), updates=None) -> DestroyHandler:

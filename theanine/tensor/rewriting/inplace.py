@@ -24,8 +24,10 @@ from theanine.graph.utils import inherit_trace
 from theanine.tensor.elemwise import Elemwise
 
 
-def _elemwise_candidates(fgraph, node, handler, index=0) -> list[int]:
-    """Input positions output ``index`` of an Elemwise could overwrite, best first."""
+def _elemwise_candidates(fgraph, node, handler, index=0, checked=None) -> list[int]:
+    """Input positions output ``index`` of an Elemwise could overwrite, best first.
+    ``checked``: the buffer checks' verdicts by input position, shared by the calls for
+    the outputs of one node (they do not depend on the output)."""
     out = node.outputs[index]
     update_of_out = any(fgraph.outputs[k] is out for k in handler.updates.values())
     cands = []
@@ -40,19 +42,31 @@ def _elemwise_candidates(fgraph, node, handler, index=0) -> list[int]:
             continue
         if inp in node.inputs[:pos]:
             continue
-        if not handler.may_destroy(fgraph, inp):
-            why and decline(f"input {pos} may not be overwritten: it is a constant, a function "
-                            "input not marked In(x, mutable=True), or a buffer another node "
-                            "overwrites", node)
-            continue
-        if not handler.may_run_last(fgraph, node, inp):
-            why and decline(f"input {pos} is read by another node that must run after this "
-                            "one", node)
+        ok = None if checked is None else checked.get(pos)
+        if ok is None:
+            ok = _buffer_free(fgraph, node, handler, pos, inp, why)
+            if checked is not None:
+                checked[pos] = ok
+        if not ok:
             continue
         priority = 0 if (update_of_out and inp in handler.updates) else (
             1 if len(fgraph.clients[inp]) == 1 else 2)
         cands.append((priority, pos))
     return [pos for _, pos in sorted(cands)]
+
+
+def _buffer_free(fgraph, node, handler, pos, inp, why) -> bool:
+    """Whether ``node`` may overwrite input ``pos``'s buffer as the graph stands."""
+    if not handler.may_destroy(fgraph, inp):
+        why and decline(f"input {pos} may not be overwritten: it is a constant, a function "
+                        "input not marked In(x, mutable=True), or a buffer another node "
+                        "overwrites", node)
+        return False
+    if not handler.may_run_last(fgraph, node, inp):
+        why and decline(f"input {pos} is read by another node that must run after this "
+                        "one", node)
+        return False
+    return True
 
 
 def _try(fgraph, node, new_node, name) -> bool:
@@ -73,8 +87,9 @@ def make_inplace(fgraph) -> Counter:
         op = node.op
         if isinstance(op, Elemwise):
             # one output overwrites one input (a merged node: the first output that can)
+            checked: dict = {}
             for pos, k in ((p, j) for j in range(len(node.outputs))
-                           for p in _elemwise_candidates(fgraph, node, handler, j)):
+                           for p in _elemwise_candidates(fgraph, node, handler, j, checked)):
                 new_op = Elemwise(op.scalar_op, {k: pos}, name=op.name)
                 with inherit_trace(node.tag.trace):
                     new_node = Apply(new_op, list(node.inputs),
