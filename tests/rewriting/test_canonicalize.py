@@ -160,6 +160,28 @@ def test_useless_dimshuffle(rng):
     check([x], x.T * 2, "useless_dimshuffle", rng, fires=False)
 
 
+def test_reduce_added_axes(rng):
+    s, v, m = tt.dscalar("s"), tt.dvector("v"), tt.dmatrix("m")
+    # a gradient through a broadcast scalar: sum(dimshuffle('x')(sum(g))) -> sum(g)
+    f = check([v], tt.sum(v).dimshuffle("x").sum(axis=0) * 2, "reduce_added_axes", rng)
+    assert op_names(f) == ["CAReduce", "mul"]
+    f = check([s], s.dimshuffle("x", "x").prod(), "reduce_added_axes", rng)
+    assert op_names(f) == []
+    # added and real axes reduced together: the real ones are reduced on the input
+    f = check([m], m.dimshuffle(1, "x", 0).max(axis=(0, 1)), "reduce_added_axes", rng)
+    assert op_names(f) == ["CAReduce"]
+    f = check([m], m.dimshuffle(1, "x", 0).min(axis=1), "reduce_added_axes", rng)
+    assert op_names(f) == ["DimShuffle"]
+    # the dtype the reduction would give is kept (int8 sums to int64)
+    b = tt.bvector("b")
+    f = check([b], b.dimshuffle("x", 0).sum(axis=0), "reduce_added_axes", rng,
+              values=[np.array([100, 100, -3], dtype="int8")])
+    assert f.maker.fgraph.outputs[0].dtype == "int64"
+    # near misses: only real axes reduced; a reduction with another meaning
+    check([v], v.dimshuffle("x", 0).sum(axis=1), "reduce_added_axes", rng, fires=False)
+    check([v], tt.all(v.dimshuffle("x", 0), axis=0), "reduce_added_axes", rng, fires=False)
+
+
 def test_useless_reshape(rng):
     x = tt.dmatrix("x")
     f = check([x], tt.reshape(x, x.shape) * 2, "useless_reshape", rng)

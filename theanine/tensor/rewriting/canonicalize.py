@@ -16,7 +16,7 @@ from theanine.graph.rewriting.reasons import decline
 from theanine.scalar import basic as ts
 from theanine.tensor import basic as tb
 from theanine.tensor.alloc import Alloc, alloc
-from theanine.tensor.elemwise import DimShuffle, Elemwise
+from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise, normalize_axis
 from theanine.tensor.rewriting.utils import (
     ElemwiseOf,
     Var,
@@ -110,6 +110,34 @@ def useless_dimshuffle(fgraph, node):
     order = tuple("x" if i == "x" else inner.op.new_order[i] for i in op.new_order)
     composed = DimShuffle(y.ndim, order)
     return [as_replacement(y if composed.is_identity else composed(y), node.outputs[0])]
+
+
+@register_op_rule("canonicalize", CAReduce, name="reduce_added_axes")
+def reduce_added_axes(fgraph, node):
+    """A sum, product, max or min over axes a DimShuffle added (each of length 1) does
+    nothing there: ``sum(x.dimshuffle('x', 0), axis=0) -> x``; other reduced axes are
+    reduced on ``x``.  A gradient through a broadcast scalar (the bias of a model)
+    builds ``sum(dimshuffle('x')(sum(g)))``, two nodes and two calls per step for
+    nothing."""
+    op = node.op
+    (shuffled,) = node.inputs
+    inner = shuffled.owner
+    if op.kind not in ("sum", "prod", "max", "min") or inner is None \
+            or not isinstance(inner.op, DimShuffle) or inner.op.drop:
+        return None
+    order = inner.op.new_order
+    reduced = normalize_axis(op.axis, len(order))
+    if not any(order[k] == "x" for k in reduced):
+        return decline("no reduced axis is one the DimShuffle added", node)
+    (x,) = inner.inputs
+    x_axes = tuple(sorted(order[k] for k in reduced if order[k] != "x"))
+    value = CAReduce(op.kind, x_axes)(x) if x_axes else x
+    left = [a for a in range(x.ndim) if a not in x_axes]
+    kept = tuple("x" if order[k] == "x" else left.index(order[k])
+                 for k in range(len(order)) if k not in reduced)
+    if kept != tuple(range(value.ndim)):
+        value = DimShuffle(value.ndim, kept)(value)
+    return [as_replacement(value, node.outputs[0])]
 
 
 def _is_dim_of(entry, x, i: int) -> bool:
