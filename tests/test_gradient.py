@@ -1,5 +1,6 @@
 """``th.grad`` and friends: errors, options, higher order, forward mode, checking."""
 
+import sys
 import warnings
 
 import numpy as np
@@ -324,3 +325,16 @@ def test_stabilized_copy_leaves_the_users_graph_alone():
     before = th.pp(cost)
     th.grad(cost, z)
     assert th.pp(cost) == before
+
+
+def test_gradient_nodes_carry_the_users_lines():
+    """Nodes built by ``grad`` name the line that called it; a user's own op's gradient
+    nodes name the lines of its ``L_op``."""
+    x = tt.dvector("x")
+    cost = (tt.tanh(x) * 2).sum() + _WrongSquare()(x).sum()
+    g = th.grad(cost, x)
+    grad_line = sys._getframe().f_lineno - 1
+    lines = {n.tag.trace[0][1] for n in th.graph.basic.io_toposort([x], [g])
+             if n.tag.trace and n.tag.trace[0][0] == __file__}
+    l_op_line = _WrongSquare.L_op.__code__.co_firstlineno + 1
+    assert grad_line in lines and l_op_line in lines, (lines, grad_line, l_op_line)

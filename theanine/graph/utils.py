@@ -48,9 +48,10 @@ _inherited: list[tuple] = []
 
 
 @contextlib.contextmanager
-def inherit_trace(trace: tuple):
+def inherit_trace(trace: tuple | None):
     """Nodes built inside this block (by a rewrite) take ``trace``: the user's line of
-    the node being rewritten, not the line that called ``function``."""
+    the node being rewritten, not the line that called ``function``.  ``None``: inside
+    this block nodes look at the stack again (a user's own op building nodes)."""
     _inherited.append(trace)
     try:
         yield
@@ -64,7 +65,7 @@ def capture_user_trace(limit: int | None = None) -> tuple:
     Frames inside the theanine package are skipped, so the innermost entry is
     the user's line that created a node.  Line text is looked up lazily.
     """
-    if _inherited:
+    if _inherited and _inherited[-1] is not None:
         return _inherited[-1]
     if limit is None:
         limit = config._values["traceback__limit"]

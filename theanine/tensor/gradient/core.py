@@ -22,6 +22,7 @@ from theanine.graph.null_type import (
     is_disconnected,
     is_null,
 )
+from theanine.graph.utils import capture_user_trace, inherit_trace
 from theanine.scalar.basic import CONTINUOUS_DTYPES, DISCRETE_DTYPES, ScalarType
 from theanine.tensor import basic as tb
 from theanine.tensor import math as tm
@@ -113,6 +114,13 @@ def _conform(node, pos, inp, g):
     return g
 
 
+def _vjp(node, gouts):
+    if type(node.op).__module__.startswith("theanine."):
+        return node.op.L_op(list(node.inputs), list(node.outputs), gouts)
+    with inherit_trace(None):      # a user's own op: its gradient nodes take its lines
+        return node.op.L_op(list(node.inputs), list(node.outputs), gouts)
+
+
 def _backprop(seeds: dict, wrt, blockers):
     """Propagate output gradients from ``seeds`` ({var: grad}) down to ``wrt``."""
     roots = list(seeds)
@@ -142,7 +150,7 @@ def _backprop(seeds: dict, wrt, blockers):
         if nulls:
             igrads = [nulls[0]] * len(node.inputs)
         else:
-            igrads = node.op.L_op(list(node.inputs), list(node.outputs), gouts)
+            igrads = _vjp(node, gouts)
             if len(igrads) != len(node.inputs):
                 raise ValueError(f"{node.op}.L_op returned {len(igrads)} gradients for "
                                  f"{len(node.inputs)} inputs")
@@ -166,7 +174,17 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
     marker).  ``known_grads``: ``{variable: gradient}`` to start from (with or
     without a cost).  ``null_gradients``: 'raise' when a requested gradient is
     undefined, or 'return' the NullType marker.
+
+    The nodes it builds take the user's line that called ``grad``, found once: a walk
+    up the stack per node was the largest cost of differentiating a deep graph.
     """
+    with inherit_trace(capture_user_trace()):
+        return _grad(cost, wrt, consider_constant, disconnected_inputs, add_names,
+                     known_grads, return_disconnected, null_gradients)
+
+
+def _grad(cost, wrt, consider_constant, disconnected_inputs, add_names, known_grads,
+          return_disconnected, null_gradients):
     if disconnected_inputs not in _DISCONNECTED_CHOICES:
         raise ValueError(f"grad: disconnected_inputs must be one of {_DISCONNECTED_CHOICES}, "
                          f"got {disconnected_inputs!r}")
