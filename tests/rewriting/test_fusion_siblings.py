@@ -177,3 +177,40 @@ def test_a_fused_node_takes_at_most_the_kernel_operand_limit(rng):
         want = np.tanh(want + v)
     with th.config.change_flags(fused_kernel_async=False):
         np.testing.assert_allclose(f(*vals), want, rtol=1e-12)
+
+
+def test_groups_are_built_once_straight_into_the_merged_node(rng):
+    """Fusion plans the groups and their merge before it builds: a group that merges
+    is never built on its own (one Composite per final node)."""
+    x, y = tt.dvector("x"), tt.dvector("y")
+    h = tt.tanh(x * y)                                   # a group of two ops ...
+    f = th.function([x, y], [h * 2 + 1, tt.exp(h) - y])  # ... read by two groups
+    (node,) = _elemwise(f)
+    assert len(node.outputs) == 2
+    assert _applied(f)["fuse_siblings"] == 1 and not _applied(f).get("fuse_elemwise")
+    a, b = rng.normal(size=6), rng.normal(size=6)
+    r1, r2 = f(a, b)
+    np.testing.assert_allclose(r1, np.tanh(a * b) * 2 + 1, rtol=1e-14)
+    np.testing.assert_allclose(r2, np.exp(np.tanh(a * b)) - b, rtol=1e-14)
+
+
+def test_a_merged_node_merges_again_in_a_later_run(rng):
+    """A node of several outputs from an earlier fusion run is a unit of the next."""
+    from theanine.graph.fg import FunctionGraph
+    from theanine.tensor.rewriting.fusion import fuse
+
+    x = tt.dvector("x")
+    e = tt.exp(x)
+    fg = FunctionGraph([x], [e * 2, e + 1])
+    fuse(fg)
+    (first,) = fg.toposort()
+    assert len(first.outputs) == 2
+    a2, a1 = fg.outputs
+    fg2 = FunctionGraph(list(fg.inputs), [a2, a1, tt.sin(a2) * 3], clone=False)
+    counts = fuse(fg2)
+    assert counts["fuse_siblings"] == 1
+    (node,) = fg2.toposort()
+    assert len(node.outputs) == 3
+    v = rng.normal(size=4)
+    got = th.function(list(fg2.inputs), fg2.outputs)(v)
+    np.testing.assert_allclose(got[2], np.sin(np.exp(v) * 2) * 3, rtol=1e-14)

@@ -88,6 +88,19 @@ def build_composite(nodes, outputs) -> tuple[Composite, list]:
     return comp, in_vars
 
 
+def outside_inputs(nodes) -> list:
+    """The Variables ``build_composite(nodes, ...)`` would take as inputs, in its
+    order, without building anything: what the nodes read from outside them, less
+    one-element constants (the Composite's own constants)."""
+    produced = {out for node in nodes for out in node.outputs}
+    found: dict = {}
+    for node in nodes:
+        for var in node.inputs:
+            if var not in produced and var not in found and scalar_constant(var) is None:
+                found[var] = None
+    return list(found)
+
+
 def as_input(var, ndim):
     """``var`` with leading broadcast axes up to ``ndim`` (an Elemwise input)."""
     if var.ndim == ndim:
@@ -96,4 +109,4 @@ def as_input(var, ndim):
 
 
 __all__ = ["MAX_KERNEL_OPERANDS", "as_input", "broadcast_pattern", "build_composite",
-           "scalar_constant"]
+           "outside_inputs", "scalar_constant"]

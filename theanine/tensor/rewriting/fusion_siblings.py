@@ -1,28 +1,26 @@
 """Multi-output fusion: elementwise nodes that read the same values become one node.
 
-After the single-output groups are built, a value read by several elementwise
-nodes of one broadcast pattern (a forward activation and the gradient terms that
-reuse it, a prediction and its comparison) is still computed by one node and read
-again by each of the others, every node a pass over memory and a call.  Here a
-node and its elementwise clients are merged into one ``Elemwise(Composite)`` with
-an output for every value still read outside it: one pass over the data, and a
-native kernel computes shared subexpressions (``exp(-|x|)`` of a sigmoid and a
-softplus) once.
+Single-output fusion groups leave a value read by several elementwise nodes of
+one broadcast pattern (a forward activation and the gradient terms that reuse it,
+a prediction and its comparison) computed by one node and read again by each of
+the others, every node a pass over memory and a call.  Here a unit (a node, or a
+fusion group not built yet) and the units that read it are merged into one
+``Elemwise(Composite)`` with an output for every value still read outside it: one
+pass over the data, and a native kernel computes shared subexpressions
+(``exp(-|x|)`` of a sigmoid and a softplus) once.  The fusion pass plans the
+merges before it builds anything, so each final node is built once.
 
 Merging must not make a node depend on itself: no path may leave the merged set
 and come back.  Positions in one topological order of the graph certify it: when
 every producer of a value the set reads from outside comes before every outside
 reader of its results, no such path exists (it would have to go from a reader
-back to an earlier producer), whatever other sets are merged.  Groups are grown
-on the graph as it is and each is built once; an attempt costs the edges of the
-set it tries: linear in the graph.  Graphs with a lazy op (``IfElse``) are
+back to an earlier producer), whatever other sets are merged.  An attempt costs
+the edges of the set it tries: linear in the graph.  Graphs with a lazy op (``IfElse``) are
 left as they are: a value of one branch merged with a value of the other would
 compute both.
 """
 
 from __future__ import annotations
-
-from collections import Counter
 
 from theanine.graph.fg import OUTPUT
 from theanine.graph.utils import inherit_trace
@@ -40,21 +38,33 @@ MAX_MERGED_OPS = 32      # a bigger kernel compiles slowly (as for single-output
 MAX_MERGED_OUTPUTS = 4
 
 
-def merge_siblings(fgraph, mergeable) -> Counter:
-    """Merge each elementwise node with its elementwise clients of the same broadcast
-    pattern (``mergeable(node)``: the backend's kernels can run it), while the
-    positions certify the result acyclic.  Groups are decided on the graph as it is,
-    then each is built once."""
-    counts: Counter = Counter()
+class Unit:
+    """What the merge works on: one node, or a single-output fused group not built
+    yet (``root`` computes its output; ``nodes`` in topological order).  Building
+    each final node once, from the original nodes, costs half of building the groups
+    and then building again what merges them."""
+
+    __slots__ = ("root", "nodes", "inputs", "n_ops")
+
+    def __init__(self, root, nodes, inputs, n_ops):
+        self.root, self.nodes, self.inputs, self.n_ops = root, nodes, inputs, n_ops
+
+
+def plan_merges(fgraph, units: dict, position: dict) -> list:
+    """Which units to merge: each merged set as its original nodes in topological
+    order.  ``units`` maps a unit's root to its Unit, for the units the backend's
+    kernels can run merged; ``position`` numbers the graph's nodes in a topological
+    order (a unit stands at its root's position: after everything its nodes read,
+    before everything that reads its output, so the numbering stays topological)."""
     if any(node.op.lazy for node in fgraph.apply_nodes):
-        return counts
-    order = fgraph.toposort()
-    position = {node: i for i, node in enumerate(order)}
-    group_of = {node: _Group.of(fgraph, node, position) for node in order
-                if len(node.inputs) < MAX_KERNEL_OPERANDS and mergeable(node)}
+        return []
+    unit_of = {n: root for root, u in units.items() for n in u.nodes}
+    group_of = {root: _Group.of(fgraph, u, position, unit_of)
+                for root, u in sorted(units.items(), key=lambda e: position[e[0]])
+                if len(u.inputs) < MAX_KERNEL_OPERANDS}
     done: set = set()           # groups that took every partner they could
-    for node in order:
-        group = group_of.get(node)
+    for root in sorted(group_of, key=position.__getitem__):
+        group = group_of.get(root)
         if group is None or group in done:
             continue
         refused: set = set()    # partners this group's growth could not take: a group
@@ -77,35 +87,36 @@ def merge_siblings(fgraph, mergeable) -> Counter:
             group = merged
         done.add(group)
     groups = {id(g): g for g in group_of.values() if len(g.members) > 1}
-    for group in sorted(groups.values(), key=lambda g: g.order[0]):
-        if _replace(fgraph, [order[i] for i in group.order]):
-            counts["fuse_siblings"] += 1
-    return counts
+    return [sorted((n for r in g.members for n in units[r].nodes), key=position.__getitem__)
+            for g in sorted(groups.values(), key=lambda g: g.order[0])]
 
 
 class _Group:
-    """A set of nodes to merge, with what its certificate needs: the positions of
-    the producers it reads from outside (highest first) and of its outside readers
-    (lowest first), so that trying a union looks at a few entries, not every edge."""
+    """A set of units to merge (``members``: their roots), with what its certificate
+    needs: the positions of the producers it reads from outside (highest first) and
+    of its outside readers (lowest first), so that trying a union looks at a few
+    entries, not every edge."""
 
     __slots__ = ("members", "order", "producers", "readers", "inputs", "n_ops", "outputs")
 
     @classmethod
-    def of(cls, fgraph, node, position) -> _Group:
+    def of(cls, fgraph, unit, position, unit_of) -> _Group:
         self = cls()
-        self.members = frozenset((node,))
-        self.order = (position[node],)
-        self.producers = sorted(((position[i.owner], i.owner) for i in node.inputs
-                                 if i.owner is not None), key=_first, reverse=True)
-        self.readers = sorted(((position[c], c) for o in node.outputs
-                               for c, _ in fgraph.clients[o] if c is not OUTPUT),
-                              key=_first)
-        self.inputs = frozenset(node.inputs)
-        self.n_ops = _n_ops(node)
-        # each output with its reading nodes (None: a graph output, always exposed)
-        self.outputs = tuple((o, frozenset(c if c is not OUTPUT else None
+        root = unit.root
+        self.members = frozenset((root,))
+        self.order = (position[root],)
+        # a value a unit reads comes from a unit's root or from a node of no unit
+        self.producers = sorted(((position[v.owner], v.owner) for v in unit.inputs
+                                 if v.owner is not None), key=_first, reverse=True)
+        readers = {unit_of.get(c, c) for o in root.outputs for c, _ in fgraph.clients[o]
+                   if c is not OUTPUT}
+        self.readers = sorted(((position[r], r) for r in readers), key=_first)
+        self.inputs = frozenset(unit.inputs)
+        self.n_ops = unit.n_ops
+        # each output with its reading units (None: a graph output, always exposed)
+        self.outputs = tuple((o, frozenset(unit_of.get(c, c) if c is not OUTPUT else None
                                            for c, _ in fgraph.clients[o]))
-                             for o in node.outputs)
+                             for o in root.outputs)
         return self
 
     def joined(self, partners, position):
@@ -165,9 +176,9 @@ def _partner_groups(fgraph, group, group_of) -> list:
     return found
 
 
-def _replace(fgraph, group) -> bool:
-    """Replace ``group`` (in topological order) by one node; False (graph unchanged)
-    where the merged node's types do not fit."""
+def build_merged(fgraph, group) -> bool:
+    """Replace the nodes of ``group`` (in topological order) by one node; False (graph
+    unchanged) where the merged node's types do not fit."""
     members = set(group)
     exposed = [out for member in group for out in member.outputs
                if any(c not in members for c, _ in fgraph.clients[out])]
@@ -186,9 +197,4 @@ def _replace(fgraph, group) -> bool:
     return True
 
 
-def _n_ops(node) -> int:
-    comp = node.op.scalar_op
-    return len(comp.code) if hasattr(comp, "code") else 1
-
-
-__all__ = ["merge_siblings"]
+__all__ = ["Unit", "build_merged", "plan_merges"]
