@@ -244,7 +244,7 @@ class Kernel:
             outs = self._given_outs(arrays, out, shape)
             if outs is None:
                 return None
-        n = args[0].size if ndim == 1 and type(args[0]) is np.ndarray else math.prod(shape)
+        n = shape[0] if ndim == 1 else math.prod(shape)
         if n:
             if ndim != 1:
                 args.extend(o.reshape(-1) for o in outs)
