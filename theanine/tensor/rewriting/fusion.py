@@ -245,6 +245,8 @@ def _fuse_reductions(fgraph, caps, units, position) -> Counter:
     the reduction's place in ``position``)."""
     counts: Counter = Counter()
     for node in [n for n in fgraph.apply_nodes if isinstance(n.op, CAReduce)]:
+        if node not in fgraph.apply_nodes:
+            continue
         src = node.inputs[0].owner
         unit = units.get(src)
         if unit is None or len(src.outputs) != 1 or len(fgraph.clients[node.inputs[0]]) != 1:
@@ -262,13 +264,23 @@ def _fuse_reductions(fgraph, caps, units, position) -> Counter:
         if new.type != out.type and out.type.convert_variable(new) is None:
             continue
         fgraph.replace(out, new, reason="fuse_reduce")
-        position[new.owner] = position[node]
-        for client, _ in fgraph.clients.get(new, ()):    # a conversion replace() added
-            if client != OUTPUT and client not in position:
-                position[client] = position[node] + 0.5
+        _place(fgraph, new, position, position[node])
         del units[src]
         counts["fuse_reduce"] += 1
     return counts
+
+
+def _place(fgraph, new, position, where) -> None:
+    """Positions for the nodes a reduction's replacement added: the ``FusedReduce``
+    takes the reduction's, the broadcast views of its inputs come just before it, a
+    conversion ``replace`` added just after (the numbering stays topological)."""
+    position[new.owner] = where
+    for inp in new.owner.inputs:
+        if inp.owner is not None and inp.owner not in position:
+            position[inp.owner] = where - 0.5
+    for client, _ in fgraph.clients.get(new, ()):
+        if client != OUTPUT and client not in position:
+            position[client] = where + 0.5
 
 
 replace_pass("fusion", GraphPass("fusion", fuse, tags=("fast_run", "fusion"),

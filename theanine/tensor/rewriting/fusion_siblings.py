@@ -59,8 +59,7 @@ def plan_merges(fgraph, units: dict, position: dict) -> list:
     if any(node.op.lazy for node in fgraph.apply_nodes):
         return []
     unit_of = {n: root for root, u in units.items() for n in u.nodes}
-    group_of = {root: _Group.of(fgraph, u, position, unit_of)
-                for root, u in sorted(units.items(), key=lambda e: position[e[0]])
+    group_of = {root: _Group.of(fgraph, u, position, unit_of) for root, u in units.items()
                 if len(u.inputs) < MAX_KERNEL_OPERANDS}
     done: set = set()           # groups that took every partner they could
     for root in sorted(group_of, key=position.__getitem__):
