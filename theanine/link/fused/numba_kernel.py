@@ -15,7 +15,7 @@ import threading
 import numpy as np
 
 from .numba_environment import prepare_numba
-from .numpy_reference import REDUCERS, numpy_eval
+from .numpy_reference import REDUCERS, numpy_eval, write_outputs
 from .program import KernelProgram
 
 __all__ = ["Kernel", "PARALLEL_MIN", "PAR_LOCK", "needs_par_lock"]
@@ -109,11 +109,7 @@ class Kernel:
     def numpy_fallback(self, *arrays, out=None):
         res = numpy_eval(self.program, *arrays)
         if out is not None and self.program.reduce is None:
-            outs = [out] if isinstance(out, np.ndarray) else list(out)
-            for k, o in enumerate(outs):
-                if o is not None:
-                    np.copyto(o, res[k], casting="unsafe")
-                    res[k] = o
+            return write_outputs(res, out)
         return res
 
     # ---------------------------------------------------------- call

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .numpy_reference import REDUCERS, numpy_eval, write_outputs
 from .program import KernelProgram
 
 __all__ = ["available", "compile_program", "NumexprKernel"]
@@ -88,29 +89,22 @@ class NumexprKernel:
     def __call__(self, *arrays, out=None):
         env = {n: np.asarray(a, dtype=d) for (n, d), a in zip(self.program.inputs, arrays)}
         shape = np.broadcast_shapes(*[a.shape for a in env.values()]) if env else ()
-        outs = None if out is None else ([out] if isinstance(out, np.ndarray) else list(out))
         res = []
         for e in self.exprs:
             r = np.asarray(_ne.evaluate(e, local_dict=env, global_dict={}))
             if r.shape != shape:
                 r = np.array(np.broadcast_to(r, shape))
             res.append(r)
-        if outs is not None and self.program.reduce is None:
-            # written after every output is computed: an out may be an input's buffer
-            for k, o in enumerate(outs):
-                if o is not None:
-                    np.copyto(o, res[k], casting="unsafe")
-                    res[k] = o
         if self.program.reduce is not None:
             op, axes = self.program.reduce
-            fn = {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min}[op]
-            return [np.asarray(fn(res[0], axis=axes))]
-        return res
+            return [np.asarray(REDUCERS[op](res[0], axis=axes))]
+        return res if out is None else write_outputs(res, out)
 
     def numpy_fallback(self, *arrays, out=None):
-        from .numpy_reference import numpy_eval
-
-        return numpy_eval(self.program, *arrays)
+        res = numpy_eval(self.program, *arrays)
+        if out is not None and self.program.reduce is None:
+            return write_outputs(res, out)
+        return res
 
 
 def compile_program(program: KernelProgram, *, cache_dir=None, parallel=True) -> NumexprKernel:

@@ -14,10 +14,22 @@ from theanine.scalar.basic import round_half_away_from_zero
 
 from .program import INT_DTYPES, KernelProgram, compute_dtype
 
-__all__ = ["numpy_eval", "REDUCERS"]
+__all__ = ["numpy_eval", "REDUCERS", "write_outputs"]
 
 #: NumPy function of each reduction a program may end with
 REDUCERS = {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min}
+
+
+def write_outputs(results: list, out) -> list:
+    """Copy elementwise ``results`` into the caller's ``out`` (an array, or a sequence
+    with None where an output comes out fresh), after all are computed: an ``out``
+    may be an input's buffer.  Returns the results, the written arrays in place."""
+    outs = [out] if isinstance(out, np.ndarray) else list(out)
+    for k, o in enumerate(outs):
+        if o is not None:
+            np.copyto(o, results[k], casting="unsafe")
+            results[k] = o
+    return results
 
 
 def _scipy_special():

@@ -227,7 +227,7 @@ def fuse(fgraph, skip=frozenset()) -> Counter:
 def _build_group(fgraph, unit) -> bool:
     """Replace a single-output group by one ``Elemwise(Composite)``."""
     out = unit.root.outputs[0]
-    comp, in_vars = build_composite(unit.nodes, [out])
+    comp, in_vars = build_composite(unit.nodes, [out])     # (inputs may be merged nodes now)
     if not in_vars:
         return False
     with inherit_trace(unit.root.tag.trace):      # the user's line of the group's output

@@ -50,25 +50,23 @@ def _dtype_name(dtype) -> str:
 def build_composite(nodes, outputs) -> tuple[Composite, list]:
     """The Composite computing ``outputs`` from elementwise ``nodes`` (given in a
     topological order; a node may itself hold a Composite, of any number of
-    outputs), and the outside Variables it reads, in input order.  One-element
-    constants become constants of the scalar code."""
+    outputs), and the outside Variables it reads (``outside_inputs``), in input
+    order.  One-element constants become constants of the scalar code."""
     ref: dict = {}
     code: list = []
-    in_vars: list = []
-    in_index: dict = {}
+    in_vars = outside_inputs(nodes)
+    in_index = {var: k for k, var in enumerate(in_vars)}
     consts: dict = {}
 
     def outside(var):
-        if var in consts:
-            return consts[var]
-        value = scalar_constant(var)
-        if value is not None:
-            consts[var] = const_ref(_dtype_name(value.dtype), value[()])
-            return consts[var]
-        if var not in in_index:
-            in_index[var] = len(in_vars)
-            in_vars.append(var)
-        return input_ref(in_index[var])
+        k = in_index.get(var)
+        if k is not None:
+            return input_ref(k)
+        found = consts.get(var)
+        if found is None:
+            value = scalar_constant(var)
+            found = consts[var] = const_ref(_dtype_name(value.dtype), value[()])
+        return found
 
     for node in nodes:
         args = [ref[i] if i in ref else outside(i) for i in node.inputs]
