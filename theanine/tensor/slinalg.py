@@ -10,7 +10,6 @@ agrees with finite differences on any input.
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
 
 from theanine.graph.basic import Apply
 from theanine.graph.null_type import grad_not_implemented
@@ -36,6 +35,13 @@ from theanine.tensor.type import TensorType
 # -- cholesky -------------------------------------------------------------------------
 
 
+def _scipy_linalg():
+    """``scipy.linalg``, imported on first use (0.2 s of ``import theanine`` otherwise)."""
+    import scipy.linalg
+
+    return scipy.linalg
+
+
 class Cholesky(Op):
     """``scipy.linalg.cholesky(x, lower)``: reads the ``lower`` (or upper) triangle.
 
@@ -58,7 +64,7 @@ class Cholesky(Op):
     def perform(self, node, inputs, output_storage):
         dtype = node.outputs[0].dtype
         try:
-            out = scipy.linalg.cholesky(inputs[0], lower=self.lower)
+            out = _scipy_linalg().cholesky(inputs[0], lower=self.lower)
         except np.linalg.LinAlgError:
             if self.on_error == "raise":
                 raise
@@ -141,9 +147,9 @@ class Solve(Op):
     def perform(self, node, inputs, output_storage):
         a, b = inputs
         if self.assume_a in ("lower", "upper"):
-            out = scipy.linalg.solve_triangular(a, b, lower=self.lower)
+            out = _scipy_linalg().solve_triangular(a, b, lower=self.lower)
         else:
-            out = scipy.linalg.solve(a, b, assume_a=self.assume_a, lower=self.lower)
+            out = _scipy_linalg().solve(a, b, assume_a=self.assume_a, lower=self.lower)
         output_storage[0][0] = np.asarray(out, dtype=node.outputs[0].dtype)
 
     def infer_shape(self, fgraph, node, input_shapes):
@@ -219,7 +225,7 @@ class GeneralizedEigh(Op):
         return Apply(self, [a, b], [TensorType(dtype, (n,))(), TensorType(dtype, (n, n))()])
 
     def perform(self, node, inputs, output_storage):
-        w, v = scipy.linalg.eigh(inputs[0], inputs[1], lower=self.lower)
+        w, v = _scipy_linalg().eigh(inputs[0], inputs[1], lower=self.lower)
         for cell, value, var in zip(output_storage, (w, v), node.outputs):
             cell[0] = np.asarray(value, dtype=var.dtype)
 
@@ -270,7 +276,7 @@ class Expm(Op):
         return Apply(self, [x], [TensorType(float_dtype(x.dtype), x.type.shape)()])
 
     def perform(self, node, inputs, output_storage):
-        output_storage[0][0] = np.asarray(scipy.linalg.expm(inputs[0]),
+        output_storage[0][0] = np.asarray(_scipy_linalg().expm(inputs[0]),
                                           dtype=node.outputs[0].dtype)
 
     def infer_shape(self, fgraph, node, input_shapes):
