@@ -150,7 +150,10 @@ def apply_replacements(fgraph, node, pairs, rule_name: str) -> bool:
 def try_rule(fgraph, node, rw: Rule):
     """Run one rule on one node, turning its exceptions into a RewriteError."""
     try:
-        return normalize_replacements(node, rw.fn(fgraph, node))
+        result = rw.fn(fgraph, node)
+        if result is None:            # the common case: the rule does not apply
+            return ()
+        return normalize_replacements(node, result)
     except (InconsistencyError, RewriteError):
         raise
     except Exception as exc:
@@ -237,30 +240,29 @@ class EquilibriumPass(RewritePass):
                 node_rules = rules_for(node.op)
                 if not node_rules:
                     continue
-                trace = getattr(node.tag, "trace", ())
-                for rw in node_rules:
-                    # the rule's new nodes take the user's line of the node it rewrites
-                    inherited.append(trace)
-                    try:
+                # the rules' new nodes take the user's line of the node they rewrite
+                inherited.append(getattr(node.tag, "trace", ()))
+                try:
+                    for rw in node_rules:
                         pairs = try_rule(fgraph, node, rw)
-                    finally:
-                        inherited.pop()
-                    if not pairs:
-                        continue
-                    tracker.imported.clear()
-                    if not apply_replacements(fgraph, node, pairs, rw.name):
-                        continue
-                    budget -= 1
-                    report.applied[rw.name] += 1
-                    revisit = list(tracker.imported)
-                    for _, new in pairs:
-                        revisit.extend(c for c, _ in fgraph.clients.get(new, ())
-                                       if c != "output")
-                    for n in revisit:
-                        if n not in queued:
-                            queued.add(n)
-                            queue.append(n)
-                    break
+                        if not pairs:
+                            continue
+                        tracker.imported.clear()
+                        if not apply_replacements(fgraph, node, pairs, rw.name):
+                            continue
+                        budget -= 1
+                        report.applied[rw.name] += 1
+                        revisit = list(tracker.imported)
+                        for _, new in pairs:
+                            revisit.extend(c for c, _ in fgraph.clients.get(new, ())
+                                           if c != "output")
+                        for n in revisit:
+                            if n not in queued:
+                                queued.add(n)
+                                queue.append(n)
+                        break
+                finally:
+                    inherited.pop()
         finally:
             fgraph.remove_feature(tracker)
         report.iterations = 1

@@ -277,9 +277,26 @@ class PatternRule(Rule):
         self.guard = guard
         name = name or f"{describe(in_pattern)} -> {describe(out_pattern)}"
         super().__init__(self._rewrite, tracks_of(in_pattern[0]), name, tags)
+        self._input_tests = _input_tests(in_pattern)
+
+    def _may_match(self, node) -> bool:
+        """A necessary condition, looking one level down: each input the pattern names
+        a number for may be a constant, each it names an op for is computed by one.
+        (``mul(x, 1)`` is tried on every product: most have no constant input.)"""
+        tests, inputs = self._input_tests, node.inputs
+        if tests is None:
+            return True
+        if len(inputs) != len(tests):
+            return False
+        if all(t is None or t(i) for t, i in zip(tests, inputs)):
+            return True
+        return len(inputs) == 2 and getattr(node.op.scalar_op, "commutative", False) and \
+            all(t is None or t(i) for t, i in zip(tests, inputs[::-1]))
 
     def _rewrite(self, fgraph, node):
         out = node.outputs[0]
+        if not self._may_match(node) and not reasons_wanted():
+            return None
         bindings = match(out, self.in_pattern)
         if bindings is None:
             if reasons_wanted():
@@ -293,6 +310,29 @@ class PatternRule(Rule):
         if new is None:
             return decline("the replacement would not keep the output's type", node)
         return [new]
+
+
+def _may_be_constant(var: Variable) -> bool:
+    """Whether ``constant_array(var)`` can be a value (a Constant, or a DimShuffle of
+    something), without computing it."""
+    return isinstance(var, Constant) or (var.owner is not None
+                                         and isinstance(var.owner.op, DimShuffle))
+
+
+def _input_tests(pattern):
+    """For a pattern over an Elemwise, one cheap necessary test per input (None: any
+    input does); None when no argument constrains its input."""
+    if not isinstance(pattern[0], ts.ScalarOp):
+        return None
+    tests = []
+    for arg in pattern[1:]:
+        if isinstance(arg, _NUMBERS):
+            tests.append(_may_be_constant)
+        elif type(arg) is tuple:
+            tests.append(lambda var, head=arg[0]: _head_matches(head, var))
+        else:
+            tests.append(None)
+    return tests if any(t is not None for t in tests) else None
 
 
 def mismatch(var: Variable, pattern, where: str = "the output") -> str:
