@@ -34,3 +34,19 @@ def test_special_functions_import_scipy_when_used():
     np.testing.assert_allclose(erf, scipy.special.erf(v), rtol=1e-12)
     np.testing.assert_allclose(gammaln, scipy.special.gammaln(v + 1), rtol=1e-12)
     np.testing.assert_allclose(expm, scipy.linalg.expm(np.outer(v, v)), rtol=1e-10)
+
+
+def test_compiling_and_choosing_a_kernel_engine_leave_numba_to_the_kernel_thread():
+    # the first call of a function with a large input runs NumPy while a thread loads
+    # the kernel: it must not import Numba itself (0.1-0.2 s on that call)
+    loaded = _loaded_after(
+        "import numpy as np, theanine as th, theanine.tensor as tt\n"
+        "from theanine.link.python.dispatch_fused import engine_name\n"
+        "from theanine.link.fused.numba_kernel import Kernel\n"
+        "from theanine.link.fused.program import KernelProgram\n"
+        "x = tt.dvector('x')\n"
+        "th.function([x], [tt.exp(x).sum(), tt.tanh(x) * 2])\n"
+        "assert engine_name() == 'numba'\n"
+        "Kernel(KernelProgram((('i0', 'float64'),), (('t0', 'exp', ('i0',)),),\n"
+        "                     (('t0', 'float64'),), ('t0',)), None, None, True)")
+    assert "numba" not in loaded

@@ -5,7 +5,8 @@ imported from there, so Numba's ``cache=True`` machine code (stored next to
 it) is found again by later processes.  The file name hashes the program key,
 the parallel flag and :func:`engine_version`, which covers every engine source
 that shapes, is imported by, or calls the generated code: a change to any of
-them yields new file names, so stale kernels are never reused.
+them yields new file names, so stale kernels are never reused.  A kernel found in
+Numba's cache is loaded without setting up Numba's compiler (``numba_load.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .numba_load import prefer_cache
 from .numba_source import generate_source
 from .program import KernelProgram
 
@@ -97,5 +99,8 @@ def load_module(program: KernelProgram, cache_dir: str | None, parallel: bool):
         mod = importlib.util.module_from_spec(spec)
         sys.modules[modname] = mod
         spec.loader.exec_module(mod)
+        for value in vars(mod).values():          # the kernels and their helpers
+            if hasattr(value, "py_func") and hasattr(value, "overloads"):
+                prefer_cache(value)
         _MODULES[str(path)] = mod
         return mod, path

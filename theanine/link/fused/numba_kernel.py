@@ -103,7 +103,7 @@ class Kernel:
         self.parallel = parallel
         self.in_dtypes = [np.dtype(d) for _, d in program.inputs]
         self.out_dtypes = [np.dtype(d) for d in program.output_dtypes()]
-        self._lock_par = parallel and needs_par_lock()
+        self._lock_par = None     # decided on the first parallel call (asking imports Numba)
 
     # ---------------------------------------------------------- reference
     def numpy_fallback(self, *arrays, out=None):
@@ -119,9 +119,12 @@ class Kernel:
         return [np.asarray(a, dtype=dt) for a, dt in zip(arrays, self.in_dtypes)]
 
     def _call(self, name, n, *args):
-        fn = getattr(self.module, name + ("_par" if self.parallel and n >= PARALLEL_MIN
-                                          else "_ser"))
-        if self._lock_par and n >= PARALLEL_MIN:
+        if not self.parallel or n < PARALLEL_MIN:
+            return getattr(self.module, name + "_ser")(*args)
+        fn = getattr(self.module, name + "_par")
+        if self._lock_par is None:
+            self._lock_par = needs_par_lock()
+        if self._lock_par:
             with PAR_LOCK:
                 return fn(*args)
         return fn(*args)

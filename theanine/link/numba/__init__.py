@@ -9,12 +9,8 @@ imported when the first Numba function is compiled.  See docs/numba.md.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 
-
-def available() -> bool:
-    """Whether the ``numba`` package can be imported here."""
-    return importlib.util.find_spec("numba") is not None
+from theanine.link.fused.numba_engine import available
 
 
 def make_linker(**kwargs):

@@ -13,11 +13,7 @@ Numba raises when one of its cache files is damaged (a killed writer, a full
 disk); ``compile_first_call`` detects that (the failure comes from Numba's
 caching code), removes this function's cache files and compiles afresh.
 
-A cache hit skips Numba's registry refresh (``_load_cached``): Numba loads the
-typing and lowering tables of everything it supports before it looks in its
-cache, which cost a process more than half of its first call from the cache
-(0.15 of 0.26 s for the RNN gradient) though machine code needs none of it.
-A later compile in the process refreshes them as usual.
+A cache hit skips Numba's registry refresh (``link/fused/numba_load.py``).
 """
 
 from __future__ import annotations
@@ -34,11 +30,10 @@ from pathlib import Path
 import llvmlite
 import numba
 import numpy as np
-from numba.core.compiler_lock import global_compiler_lock
-from numba.core.runtime import rtsys
 
 from theanine.config import config
 from theanine.link.fused.numba_cache import engine_version
+from theanine.link.fused.numba_load import load_cached
 
 _HERE = Path(__file__).resolve().parent
 _MODULES: dict = {}
@@ -152,32 +147,12 @@ def remove_cache_files(dispatcher) -> None:
             pass
 
 
-def _load_cached(dispatcher, signature) -> bool:
-    """Load ``dispatcher``'s machine code for ``signature`` from Numba's disk cache
-    the way ``Dispatcher.compile`` does on a hit, less the registry refresh (only the
-    runtime the code calls into is started); False on a miss."""
-    if not hasattr(dispatcher._cache, "_load_overload"):      # a Numba without it
-        return False
-    with global_compiler_lock:
-        if tuple(signature) in dispatcher.overloads:
-            return True
-        context = dispatcher.targetctx
-        rtsys.initialize(context)
-        cres = dispatcher._cache._load_overload(signature, context)
-        if cres is None or cres.objectmode:
-            return False
-        dispatcher._cache_hits[signature] += 1
-        context.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
-        dispatcher.add_overload(cres)
-        return True
-
-
 def compile_first_call(dispatcher, args) -> None:
     """Compile (or load) ``dispatcher`` for ``args``' types; a damaged cache entry is
     removed and the function compiled afresh."""
     signature = tuple(numba.typeof(a) for a in args)
     try:
-        if not _load_cached(dispatcher, signature):
+        if not load_cached(dispatcher, signature):
             dispatcher.compile(signature)
     except Exception as exc:
         if not _from_numba_cache(exc):
