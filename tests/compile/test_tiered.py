@@ -99,6 +99,41 @@ def test_a_numba_version_that_is_not_faster_is_not_used():
         assert type(f).__call__ is f.fn
 
 
+def test_the_default_engine_is_timed_before_any_numba_code_runs(monkeypatch):
+    # the Numba version's BLAS leaves a second pool of threads spinning, which slowed
+    # NumPy's BLAS calls timed right after it up to 10x and swapped in a slower version
+    from theanine.compile import tiered
+    from theanine.link.numba.linker import NumbaLinker
+
+    events = []
+    timed = tiered._best_of
+    made = NumbaLinker.make_function
+
+    def best_of(fn, inputs):
+        events.append("timed " + ("numba" if hasattr(fn, "numba_version") else "default"))
+        return timed(fn, inputs)
+
+    def make_function(self, *args, **kwargs):
+        fn = made(self, *args, **kwargs)
+
+        def run(*a, **kw):
+            events.append("numba runs")
+            return fn(*a, **kw)
+        run.phase_times, run.numba_version = fn.phase_times, True
+        return run
+
+    monkeypatch.setattr(tiered, "_best_of", best_of)
+    monkeypatch.setattr(NumbaLinker, "make_function", make_function)
+    x, out = _loop(50)
+    with th.config.change_flags(**EARLY):
+        f = th.function([x], out[-1])
+        xv = np.linspace(-1.0, 1.0, 5)
+        f(xv), f(xv)
+        _settled(f, 1, xv)
+    assert events[:2] == ["timed default", "numba runs"], (events, f.tiering.reason)
+    assert "timed numba" in events
+
+
 def test_the_profile_says_which_tier_ran_each_call():
     x, out = _loop()
     stats = th.compile.ProfileStats(atexit_print=False)

@@ -178,16 +178,19 @@ class Tiering:
         # compiled by a child process into the disk cache (None: done), else below
         self.child = build_in_child(self.fgraph, dry, args, kwargs) \
             if config.tiered__child else "config.tiered__child is off"
-        trial_fn = linker.make_function(self.fgraph, dry)
-        trial_fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))        # compiles or loads
-        self.numba_phases = trial_fn.phase_times
         inputs = (copy.deepcopy(args), copy.deepcopy(kwargs))
         default_fn = VMLinker().make_function(self.fgraph, dry)
         want = default_fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))
-        # both engines timed here, on the same copies, under the same load: the best
-        # of a few runs each (one run is at the mercy of the other threads)
-        got, seconds = _best_of(trial_fn, inputs)
+        # both engines timed here, on the same copies: the best of a few runs each (one
+        # run is at the mercy of the other threads).  The default engine goes first:
+        # right after the Numba version's BLAS calls (SciPy's OpenBLAS, a second pool
+        # of threads, left spinning) NumPy's BLAS ran up to 10x slower, and a 5,000-row
+        # logistic-regression step swapped to a Numba version 1.3x slower than it
         _, default_seconds = _best_of(default_fn, inputs)
+        trial_fn = linker.make_function(self.fgraph, dry)
+        trial_fn(*copy.deepcopy(args), **copy.deepcopy(kwargs))        # compiles or loads
+        self.numba_phases = trial_fn.phase_times
+        got, seconds = _best_of(trial_fn, inputs)
         for k, (g, w) in enumerate(zip(got, want)):
             if not _agree(np.asarray(g), np.asarray(w)):
                 self.state, self.reason = "default", f"the Numba version's output {k} differs"
