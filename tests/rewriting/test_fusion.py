@@ -17,7 +17,7 @@ from theanine.scalar import basic as ts
 from theanine.scalar.composite import Composite, ref_dtype
 from theanine.tensor.elemwise import Elemwise
 from theanine.tensor.fused import FusedReduce
-from theanine.tensor.rewriting.fusion import MAX_FUSED_OPS, fuse
+from theanine.tensor.rewriting.fusion import MAX_FUSED_INPUTS, MAX_FUSED_OPS, fuse
 
 PY = Mode("py", None)
 
@@ -161,6 +161,26 @@ def test_long_chain_fuses_into_bounded_groups(rng):
     for i in range(300):
         ref = np.sin(ref) if i % 2 else ref * 0.999
     np.testing.assert_allclose(f(v), ref)
+
+
+def test_a_group_stops_growing_at_the_input_limit(rng):
+    """A chain reading more values than a kernel takes fills one kernel up to the limit
+    and the next with the rest (a group grown past the limit used to be dropped and its
+    nodes left to the sibling merge, which made more and smaller kernels)."""
+    xs = [tt.dvector(f"x{i}") for i in range(40)]
+    y = xs[0]
+    for v in xs[1:]:
+        y = tt.tanh(y) + v
+    fg = FunctionGraph(xs, [y])
+    fuse(fg, skip={"fuse_siblings"})
+    nodes = fg.toposort()
+    assert len(nodes) == 2
+    assert max(len(n.inputs) for n in nodes) == MAX_FUSED_INPUTS
+    vals = [rng.normal(size=3) for _ in xs]
+    ref = vals[0]
+    for v in vals[1:]:
+        ref = np.tanh(ref) + v
+    np.testing.assert_allclose(th.function(xs, y)(*vals), ref, rtol=1e-12)
 
 
 def test_fused_reduce_when_the_engine_reduces(rng):
