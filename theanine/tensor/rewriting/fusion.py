@@ -161,8 +161,12 @@ def _grow(root, clients, position, assigned, memo, caps) -> _Group:
                 heapq.heappush(heap, (-position[p], id(p), p))
 
     push_producers(root)
+    members = group.members
+    quick = not reasons_wanted()    # no one asks why: the cheapest refusal first
     while heap:
         _, _, p = heapq.heappop(heap)
+        if quick and not all(c in members for c, _ in clients[p.outputs[0]]):
+            continue                # (most refusals: a value read outside the group)
         if group.n_ops >= MAX_FUSED_OPS:
             decline(f"fusion stopped here: the group reached {MAX_FUSED_OPS} ops", p)
             break
