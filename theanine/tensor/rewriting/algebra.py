@@ -254,13 +254,17 @@ _MINUS_ONE = tb.constant(np.float64(-1.0))     # the factor a ``neg`` contribute
 _PRODUCT_STEPS = (ts.Mul, ts.TrueDiv, ts.Reciprocal, ts.Neg)     # what _product_step opens
 
 
-def _plain_product(node) -> bool:
-    """Fast exit: ``a * b`` with no nested product or negation and at most one
-    constant, not all ones, is canonical already (most products in a graph look like
-    this: 5,000 of a 1,000-layer gradient's, each a walk and a list analysis before)."""
+def _plain_product(fgraph, node) -> bool:
+    """Fast exit: ``a * b`` with no nested product or negation that the walk would
+    open, and at most one constant, not all ones, is canonical already (most products
+    in a graph look like this: 5,000 of a 1,000-layer gradient's, each a walk and a
+    list analysis before)."""
     inputs = node.inputs
-    if type(node.op.scalar_op) is not ts.Mul or len(inputs) != 2 or \
-            any(type(scalar_op_of(i)) in _PRODUCT_STEPS for i in inputs):
+    if type(node.op.scalar_op) is not ts.Mul or len(inputs) != 2:
+        return False
+    dtype = node.outputs[0].dtype
+    if any(type(scalar_op_of(i)) in _PRODUCT_STEPS and _descends(fgraph, i, dtype)
+           for i in inputs):
         return False
     consts = [c for c in map(constant_array, inputs) if c is not None]
     return not consts or (len(consts) == 1 and not _all_ones(consts[0]))
@@ -271,7 +275,7 @@ def _plain_product(node) -> bool:
 def canonical_product(fgraph, node):
     """Collect constant factors and cancel nonzero factors: ``2*x*y/(4*x) -> 0.5*y``."""
     out = node.outputs[0]
-    if out.dtype[0] not in "fc" or _plain_product(node) or \
+    if out.dtype[0] not in "fc" or _plain_product(fgraph, node) or \
             _inside_chain(fgraph, out, _PRODUCT_OPS):
         return None
     leaves, consts = _walk(fgraph, out, _product_step)

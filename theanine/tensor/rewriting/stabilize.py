@@ -104,7 +104,9 @@ def sigmoid_times_exp(fgraph, node):
     """``sigmoid(v) * exp(-v) -> sigmoid(-v)`` anywhere in a product (through ``neg``):
     the left side overflows to ``0 * inf`` for large ``-v``, the right never does."""
     out = node.outputs[0]
-    if not any(type(scalar_op_of(i)) in (ts.Exp, ts.Mul, ts.Neg) for i in node.inputs):
+    if not any(type(scalar_op_of(i)) is ts.Exp or (
+            type(scalar_op_of(i)) in (ts.Mul, ts.Neg) and i.dtype == out.dtype
+            and single_client(fgraph, i)) for i in node.inputs):
         return decline("no factor of the product is an exp", node)     # without a walk
     factors, negs = [], 0
     stack = [(out, True)]
