@@ -18,8 +18,17 @@ from theanine.tensor.elemwise import DimShuffle
 MAX_KERNEL_OPERANDS = 30
 
 
+_PATTERNS: dict = {}
+
+
 def broadcast_pattern(var) -> tuple:
-    return tuple(s == 1 for s in var.type.shape)
+    """Which axes of ``var`` have length 1 (cached per static shape: the fusion pass
+    asks for every candidate of every group)."""
+    shape = var.type.shape
+    found = _PATTERNS.get(shape)
+    if found is None:
+        found = _PATTERNS[shape] = tuple(s == 1 for s in shape)
+    return found
 
 
 def scalar_constant(var):
