@@ -227,6 +227,18 @@ def test_all_terms_cancel_into_an_alloc_of_the_right_shape(rng):
     assert f(np.ones((1, 3)), np.ones((4, 1))).shape == (4, 3)
 
 
+def test_cancelled_terms_of_unknown_lengths_keep_the_broadcast_shape(rng):
+    # neither static shape says which term is 1 long at run time: the first term's
+    # length alone gave (3, 1) here (found by the random-program test)
+    a, b = tt.dmatrices("a", "b")
+    f = check([a, b], (a - a) + (b - b), "canonical_sum", rng,
+              values=[np.ones((3, 1)), np.ones((3, 3))])
+    assert "Alloc" in op_names(f)
+    for va, vb in [((3, 1), (3, 3)), ((3, 3), (1, 3)), ((1, 1), (2, 4))]:
+        np.testing.assert_array_equal(f(np.ones(va), np.ones(vb)),
+                                      np.zeros(np.broadcast_shapes(va, vb)))
+
+
 def test_useless_alloc(rng):
     x = tt.dmatrix("x")
     f = check([x], tt.alloc(x, x.shape) * 2, "useless_alloc", rng)

@@ -33,6 +33,7 @@ from theanine.tensor.shape import shape_i
 
 _add, _sub, _neg, _mul = (elemwise_op(o) for o in (ts.add, ts.sub, ts.neg, ts.mul))
 _div = elemwise_op(ts.true_div)
+_maximum = elemwise_op(ts.maximum)
 _ARITH_KINDS = "iufc"
 
 
@@ -203,20 +204,31 @@ def _keep_shape(new, out, leaves, consts):
         return rep
     if new.ndim > out.ndim:
         return None
-    dims = []
-    for axis in range(out.ndim):
-        size = 1
-        for leaf in leaves:
-            if leaf.type.shape[axis] != 1:
-                size = shape_i(leaf, axis)
-                break
-        else:
-            for _, data in consts:
-                if data.ndim == out.ndim and data.shape[axis] != 1:
-                    size = data.shape[axis]
-                    break
-        dims.append(size)
-    return as_replacement(alloc(new, *dims), out)
+    return as_replacement(alloc(new, *(_broadcast_size(leaves, consts, axis, out.ndim)
+                                       for axis in range(out.ndim))), out)
+
+
+def _broadcast_size(leaves, consts, axis, ndim):
+    """The length of ``axis`` that the terms broadcast to: a static length where a
+    term has one, else the largest run-time length of the terms that may be longer
+    than 1 (broadcasting leaves one length besides 1, so the largest is it; the first
+    such term alone was wrong where it is 1 at run time and another is not)."""
+    sizes = []
+    for leaf in leaves:
+        static = leaf.type.shape[axis]
+        if static is not None and static != 1:
+            return static
+        if static is None:
+            sizes.append(shape_i(leaf, axis))
+    for _, data in consts:
+        if data.ndim == ndim and data.shape[axis] != 1:
+            return data.shape[axis]
+    if not sizes:
+        return 1
+    size = sizes[0]
+    for other in sizes[1:]:
+        size = _maximum(size, other)
+    return size
 
 
 def _rebuild_sum(plus, minus, like):
