@@ -105,11 +105,34 @@ def _column_or_row(var):
     return None
 
 
+def _may_hold_product(var) -> bool:
+    """Whether ``_scaled(var)``'s core can be a product ``_product_kind`` accepts (a
+    Dot, or a 2-d Mul for ``ger``), looking at two nodes at most: most sums in a
+    graph hold none, and the full test costs several lookups per term."""
+    owner = var.owner
+    if owner is None:
+        return False
+    if isinstance(owner.op, Dot):
+        return True
+    op = type(scalar_op_of(var))
+    if op is ts.Mul:
+        return var.ndim == 2 or any(i.owner is not None and isinstance(i.owner.op, Dot)
+                                    for i in owner.inputs)
+    if op is ts.Neg:
+        inner = owner.inputs[0]
+        return inner.owner is not None and (
+            isinstance(inner.owner.op, Dot)
+            or (type(scalar_op_of(inner)) is ts.Mul and inner.ndim == 2))
+    return False
+
+
 @register_elemwise_rule("specialize", ts.add, ts.sub, name="dot_to_blas")
 def dot_to_blas(fgraph, node):
     """``z + a*dot(x, y)`` -> gemm/gemv; ``A + a*outer(x, y)`` -> ger (float32/64)."""
     out = node.outputs[0]
     if out.dtype not in BLAS_DTYPES or out.ndim not in (1, 2):
+        return None
+    if not any(_may_hold_product(i) for i in node.inputs):
         return None
     sign = -1.0 if type(scalar_op_of(out)) is ts.Sub else 1.0
     p, q = node.inputs
