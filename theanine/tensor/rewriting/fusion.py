@@ -130,8 +130,8 @@ class _Group:
 
     def inputs_with(self, node) -> int:
         """How many values the group would read with producer ``node`` in it."""
-        return len(self.inputs) - 1 + sum(1 for v in node.inputs if v not in self.inputs
-                                          and scalar_constant(v) is None)
+        return len(self.inputs) - 1 + len({v for v in node.inputs if v not in self.inputs
+                                           and scalar_constant(v) is None})
 
     def add(self, node) -> None:
         self.members.add(node)
