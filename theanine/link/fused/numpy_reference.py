@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from theanine.scalar.basic import round_half_away_from_zero
+from theanine.scalar.transcendental import special
 
 from .program import INT_DTYPES, KernelProgram, compute_dtype
 
@@ -32,12 +33,6 @@ def write_outputs(results: list, out) -> list:
     return results
 
 
-def _scipy_special():
-    import scipy.special
-
-    return scipy.special
-
-
 def _np_const(v, dt):
     return np.asarray(v).astype(dt)
 
@@ -46,9 +41,9 @@ def _np_op(op, args, cd, od):
     """Apply ``op`` with NumPy to args already cast to the compute dtype."""
     f = np
     if op in ("sigmoid",):
-        return _scipy_special().expit(args[0])
+        return special("expit")(args[0])
     if op in ("erf", "erfc", "gammaln"):
-        return getattr(_scipy_special(), op)(args[0])
+        return special(op)(args[0])
     if op == "round_half_away":
         return round_half_away_from_zero.nfunc(args[0])     # the scalar op's own
     if op == "softplus":
