@@ -185,6 +185,44 @@ def test_two_processes_compile_at_once_then_a_third_loads_and_a_damaged_entry_is
     assert _result(_start(tmp_path))["cache_hits"] == 1      # and written back whole
 
 
+BLAS_SCRIPT = textwrap.dedent("""
+    import json, sys, numpy as np, theanine as th, theanine.tensor as tt
+    from theanine.tensor.nlinalg import matrix_inverse
+    a = tt.dmatrix("a")
+    f = th.function([a], [tt.dot(a, a), matrix_inverse(a)], mode="NUMBA")
+    m = np.array([[2.0, 1.0], [0.5, 3.0]])
+    first = [r.tolist() for r in f(m)]
+    package_imported = "scipy.linalg" in sys.modules
+    import scipy.linalg                        # the user's own import, afterwards
+    from scipy.linalg import cython_blas, cython_lapack
+    same = (cython_blas is sys.modules["scipy.linalg.cython_blas"]
+            and cython_lapack is sys.modules["scipy.linalg.cython_lapack"])
+    solved = scipy.linalg.solve(m, np.ones(2)).tolist()
+    again = [r.tolist() for r in f(m + 1.0)]
+    print(json.dumps({"first": first, "again": again, "package_imported": package_imported,
+                      "same": same, "solved": solved}))
+""")
+
+
+def test_compiled_blas_and_lapack_calls_do_not_import_the_scipy_linalg_package(tmp_path):
+    """Numba's ``np.dot``/``np.linalg`` take their BLAS and LAPACK pointers from
+    ``scipy.linalg.cython_blas``/``cython_lapack``; those load without running
+    ``scipy.linalg``'s ``__init__`` (0.15 s of a cached function's first call), and a
+    later ``import scipy.linalg`` works and reuses them."""
+    env = dict(os.environ, THEANINE_FLAGS=f"compiledir={tmp_path}", PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", BLAS_SCRIPT], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    m = np.array([[2.0, 1.0], [0.5, 3.0]])
+    for got, arg in ((result["first"], m), (result["again"], m + 1.0)):
+        np.testing.assert_allclose(got[0], arg @ arg, rtol=1e-14)
+        np.testing.assert_allclose(got[1], np.linalg.inv(arg), rtol=1e-13)
+    assert not result["package_imported"]
+    assert result["same"]
+    np.testing.assert_allclose(result["solved"], np.linalg.solve(m, np.ones(2)), rtol=1e-13)
+
+
 @pytest.mark.parametrize("dst_shape, src", [
     ((3, 4), np.arange(4.0)),                       # fewer dimensions: broadcast
     ((3, 4), np.arange(3.0)[:, None]),              # length 1: broadcast

@@ -13,7 +13,8 @@ Numba raises when one of its cache files is damaged (a killed writer, a full
 disk); ``compile_first_call`` detects that (the failure comes from Numba's
 caching code), removes this function's cache files and compiles afresh.
 
-A cache hit skips Numba's registry refresh (``link/fused/numba_load.py``).
+A cache hit skips Numba's registry refresh (``link/fused/numba_load.py``), and the
+BLAS/LAPACK modules Numba calls are loaded without ``scipy.linalg`` (``scipy_blas.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import numpy as np
 from theanine.config import config
 from theanine.link.fused.numba_cache import engine_version
 from theanine.link.fused.numba_load import load_cached
+from theanine.link.numba.scipy_blas import preload as preload_scipy_blas
 
 _HERE = Path(__file__).resolve().parent
 _MODULES: dict = {}
@@ -151,6 +153,7 @@ def compile_first_call(dispatcher, args) -> None:
     """Compile (or load) ``dispatcher`` for ``args``' types; a damaged cache entry is
     removed and the function compiled afresh."""
     signature = tuple(numba.typeof(a) for a in args)
+    preload_scipy_blas()        # before the first call imports all of scipy.linalg for them
     try:
         if not load_cached(dispatcher, signature):
             dispatcher.compile(signature)
