@@ -82,3 +82,35 @@ def test_op_hash_follows_attribute_changes():
     assert h == hash(Scale(2))
     op.k = 3
     assert hash(op) == hash(Scale(3)) and op == Scale(3)
+
+
+def test_a_new_graph_and_features_without_orderings_keep_the_cached_order(monkeypatch):
+    """The copy's order serves as the first sort; a pass's bookkeeping features (no
+    orderings) do not invalidate it; a feature with orderings does."""
+    import theanine.graph.fg as fg_module
+    from theanine.graph.fg import Feature
+    x, y = tt.dvectors("x", "y")
+    out = (tt.exp(x) * y + tt.sin(x)) * 2.0
+    fg = FunctionGraph([x, y], [out])
+    sorts = []
+    monkeypatch.setattr(fg_module, "io_toposort",
+                        lambda *a, **k: sorts.append(1) or io_toposort(*a, **k))
+    assert fg.toposort() == io_toposort(fg.inputs, fg.outputs)
+    tracker = Feature()
+    fg.attach_feature(tracker)
+    fg.toposort()
+    fg.remove_feature(tracker)
+    fg.toposort()
+    assert sorts == []
+    order = fg.toposort()
+    exp_node = next(n for n in order if n.op.scalar_op.name == "exp")
+    sin_node = next(n for n in order if n.op.scalar_op.name == "sin")
+    assert order.index(exp_node) < order.index(sin_node)
+
+    class SinFirst(Feature):
+        def orderings(self, fgraph):
+            return {exp_node: [sin_node]}
+
+    fg.attach_feature(SinFirst())
+    order = fg.toposort()
+    assert sorts == [1] and order.index(sin_node) < order.index(exp_node)

@@ -107,3 +107,44 @@ def test_every_pass_reports_time_and_counts():
     report = f.maker.rewrite_report
     assert all(p.time >= 0 for p in report.passes)
     assert "log1p" in report.summary() and counts["mul(x, 1) -> x"] == 1
+
+
+def test_a_rule_is_not_offered_nodes_while_a_kind_it_needs_is_missing():
+    """``needs``: a pass skips the rule on a graph without a sigmoid (a pattern rule
+    derives its needs from the pattern's inner heads)."""
+    from theanine.graph.rewriting.basic import Rule
+    from theanine.tensor.elemwise import Elemwise
+    tried = []
+
+    def record(fgraph, node):
+        tried.append(node)
+
+    rewrite = EquilibriumPass("test")
+    rewrite.register(Rule(record, [Elemwise], "record", needs=(ts.Sigmoid,)))
+    x = tt.dvector("x")
+    rewrite.apply(FunctionGraph([x], [tt.exp(x) * 2.0]))
+    assert tried == []
+    rewrite.apply(FunctionGraph([x], [tt.nnet.sigmoid(x) * 2.0]))
+    assert len(tried) == 2
+    assert PatternRule((ts.add, (ts.exp, (ts.neg, "x")), -1), "x").needs == (ts.Exp, ts.Neg)
+    assert PatternRule((ts.mul, "x", 1), "x").needs == ()
+
+
+def test_a_rule_wakes_when_a_rewrite_brings_the_kind_it_needs():
+    """The mul is visited first, while the graph has no sigmoid; once a rewrite makes
+    one (elsewhere in the graph), the mul is offered to the rule again."""
+    from theanine.graph.rewriting.basic import Rule
+    rewrite = EquilibriumPass("test")
+    rewrite.register(PatternRule((ts.exp, "x"), (ts.sigmoid, "x"), name="exp_to_sigmoid"))
+
+    def mul_to_add(fgraph, node):
+        return [tt.add(*node.inputs)]
+
+    rewrite.register(Rule(mul_to_add, [tt.elemwise.Elemwise(ts.mul)], "mul_to_add",
+                          needs=(ts.Sigmoid,)))
+    x, y = tt.dvectors("x", "y")
+    fg = FunctionGraph([x, y], [x * y, tt.exp(x)])
+    assert fg.toposort()[0].op.scalar_op == ts.mul
+    report = rewrite.apply(fg)
+    assert report.applied["exp_to_sigmoid"] == 1 and report.applied["mul_to_add"] == 1
+    assert sorted(n.op.scalar_op.name for n in fg.toposort()) == ["add", "sigmoid"]

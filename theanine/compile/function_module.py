@@ -247,7 +247,10 @@ def _check_user_inplace(fgraph, accept_inplace: bool) -> None:
                                  f"here: {exc}") from None
 
 
-def _updates(updates, outputs, no_default_updates) -> list[tuple]:
+def _updates(updates, outputs, no_default_updates) -> tuple[list[tuple], tuple | None]:
+    """The update pairs, explicit then default ones; and the first walk made for
+    them, ``(the values walked from, their roots)`` (None without a walk), which
+    ``_compile`` reuses when it needs the roots of the same values."""
     pairs = _as_pairs(updates, "updates")
     result, seen = [], set()
     for key, value in pairs:
@@ -258,11 +261,15 @@ def _updates(updates, outputs, no_default_updates) -> list[tuple]:
             raise ValueError(f"updates: {key} is updated more than once")
         seen.add(key)
         result.append((key, _check_replacement(key, value, "update")))
+    walked = None
     if not no_default_updates:
         frontier = list(outputs) + [v for _, v in result]
         while frontier:
             new = []
-            for var in graph_inputs(frontier):
+            roots = graph_inputs(frontier)
+            if walked is None:
+                walked = (frontier, roots)
+            for var in roots:
                 if isinstance(var, SharedVariable) and var not in seen \
                         and var.default_update is not None:
                     seen.add(var)
@@ -270,7 +277,7 @@ def _updates(updates, outputs, no_default_updates) -> list[tuple]:
                     result.append((var, upd))
                     new.append(upd)
             frontier = new
-    return result
+    return result, walked
 
 
 def _cut_inner_inputs(ins: list[In], outputs):
@@ -331,7 +338,7 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
     user_in_vars = [i.variable for i in ins]
     outs, return_list = _as_outputs(outputs)
     out_vars = [o.variable for o in outs]
-    upd_pairs = _updates(updates, out_vars, no_default_updates)
+    upd_pairs, walked = _updates(updates, out_vars, no_default_updates)
     upd_keys = [k for k, _ in upd_pairs]
     targets = out_vars + [v for _, v in upd_pairs]
     giv = [(k, _check_replacement(k, v, "givens", rebuild_strict))
@@ -345,7 +352,11 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
     targets = _cut_inner_inputs(ins, targets) if targets else targets
     in_vars = [i.variable for i in ins]
 
-    roots = graph_inputs(targets) if targets else []
+    if walked is not None and len(walked[0]) == len(targets) \
+            and all(a is b for a, b in zip(walked[0], targets)):
+        roots = walked[1]           # nothing replaced or added since: the same walk
+    else:
+        roots = graph_inputs(targets) if targets else []
     in_set = set(in_vars)
     for var in roots:
         if var.owner is None and not isinstance(var, (Constant, SharedVariable)) \

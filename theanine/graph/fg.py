@@ -104,6 +104,9 @@ class FunctionGraph:
         for pos, out in enumerate(self.outputs):
             self._import_var(out, reason="init")
             self.clients[out].append((OUTPUT, pos))
+        if order is not None and len(order) == len(self.apply_nodes):
+            # the copy's order is the order a sort would find (same walk, same graph)
+            self._toposort_cache = (self.version, order)
         for feature in features:
             self.attach_feature(feature)
 
@@ -257,12 +260,14 @@ class FunctionGraph:
         if feature in self._features:
             return
         self._features.append(feature)
-        self.version += 1       # a feature may add orderings
         feature.on_attach(self)
+        if feature.orderings(self):     # only orderings change the order (most features
+            self.version += 1           # have none: a pass's trackers keep the cache)
 
     def remove_feature(self, feature: Feature) -> None:
+        if feature.orderings(self):
+            self.version += 1
         self._features.remove(feature)
-        self.version += 1
         feature.on_detach(self)
 
     @property

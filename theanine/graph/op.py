@@ -65,6 +65,12 @@ class Op:
 
     __repr__ = __str__
 
+    def kinds(self) -> tuple[type, ...]:
+        """The classes of the computations this op performs (its own; an op made of
+        others adds theirs): a rewrite pass skips a rule whose pattern needs a kind
+        the graph lacks (``Rule.needs``)."""
+        return (type(self),)
+
     def make_node(self, *inputs) -> Apply:
         raise MethodNotDefined(f"{type(self).__name__}.make_node")
 

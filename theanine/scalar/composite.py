@@ -217,6 +217,9 @@ class Composite(ScalarOp):
     def n_ops(self) -> int:
         return len(self.code)
 
+    def kinds(self) -> tuple[type, ...]:
+        return (Composite, *{kind: None for op, _, _ in self.code for kind in op.kinds()})
+
     # -- the inner graph -------------------------------------------------------------
     def fgraph_io(self) -> tuple[list[Variable], list[Variable]]:
         """``(inputs, outputs)`` of the inner scalar graph (built once, on demand)."""

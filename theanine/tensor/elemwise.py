@@ -195,6 +195,9 @@ class Elemwise(Op):
         self.destroy_map = {o: [i] for o, i in self.inplace_pattern}
         self.name = name
 
+    def kinds(self) -> tuple[type, ...]:
+        return (type(self), *self.scalar_op.kinds())
+
     def __str__(self):
         # cached (cleared by any attribute assignment): a fused op's name spells out its
         # whole expression, and error checks format it often

@@ -41,11 +41,15 @@ class Rule:
     ``tracks`` restricts the nodes it is offered: Op classes (isinstance), objects
     with a ``matches_op(op)`` method (e.g. "an Elemwise of a Cast"), or Op instances
     (equality); empty means every node.  Passes cache the answer per op.
+    ``needs``: classes of computation (``Op.kinds``) the rule can only fire with,
+    each somewhere in the graph (``sigmoid(v) * exp(-v)`` needs a sigmoid and an
+    exp); a pass does not offer it nodes while one is missing.
     """
 
     def __init__(self, fn: Callable, tracks: Iterable = (), name: str | None = None,
-                 tags: Iterable[str] = ()):
+                 tags: Iterable[str] = (), needs: Iterable[type] = ()):
         self.fn = fn
+        self.needs = tuple(needs)
         self.tracks = tuple(tracks)
         self.name = name or fn.__name__
         self.tags = frozenset(tags)
@@ -216,14 +220,16 @@ class EquilibriumPass(RewritePass):
         report.nodes_after = len(fgraph.apply_nodes)
         return report
 
-    def _run(self, fgraph, rules, report) -> None:
+    def _run(self, fgraph, all_rules, report) -> None:
+        census = _Census(fgraph, all_rules)
         by_op: dict = {}    # id(op) -> (op, the rules tracking it): non-matching rules cost 0
 
         def rules_for(op):
             found = by_op.get(id(op))
             if found is None:
                 probe = _OpProbe(op)
-                found = by_op[id(op)] = (op, [rw for rw in rules if rw.matches(probe)])
+                found = by_op[id(op)] = (op, [rw for rw in census.active
+                                              if rw.matches(probe)])
             return found[1]
 
         queue = deque(fgraph.toposort())
@@ -253,6 +259,11 @@ class EquilibriumPass(RewritePass):
                         budget -= 1
                         report.applied[rw.name] += 1
                         revisit = list(tracker.imported)
+                        woken = census.add(tracker.imported)
+                        if woken:           # a kind they need appeared: offer them all
+                            by_op.clear()
+                            revisit.extend(n for n in fgraph.toposort()
+                                           if any(rw.matches(n) for rw in woken))
                         for _, new in pairs:
                             revisit.extend(c for c, _ in fgraph.clients.get(new, ())
                                            if c != "output")
@@ -266,6 +277,40 @@ class EquilibriumPass(RewritePass):
         finally:
             fgraph.remove_feature(tracker)
         report.iterations = 1
+
+
+class _Census:
+    """The kinds of computation (``Op.kinds``) in a graph, and the rules whose
+    ``needs`` they meet (``active``, in the pass's order); ``add`` counts the nodes
+    a rewrite brought in and returns the rules that became active."""
+
+    def __init__(self, fgraph, rules):
+        self.rules = rules
+        self.waiting = [rw for rw in rules if rw.needs]
+        self.kinds: set = set()
+        if self.waiting:
+            for op in {id(node.op): node.op for node in fgraph.apply_nodes}.values():
+                self.kinds.update(op.kinds())
+        self.active = rules
+        self._update()
+
+    def _met(self, rw) -> bool:
+        return all(any(issubclass(k, need) for k in self.kinds) for need in rw.needs)
+
+    def _update(self) -> list:
+        woken = [rw for rw in self.waiting if self._met(rw)]
+        if woken or self.active is self.rules:
+            self.waiting = [rw for rw in self.waiting if rw not in woken]
+            self.active = [rw for rw in self.rules if rw not in self.waiting]
+        return woken
+
+    def add(self, nodes) -> list:
+        if not self.waiting:
+            return []
+        before = len(self.kinds)
+        for node in nodes:
+            self.kinds.update(node.op.kinds())
+        return self._update() if len(self.kinds) != before else []
 
 
 class _OpProbe:

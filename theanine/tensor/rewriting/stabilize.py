@@ -99,7 +99,8 @@ def is_negation(a, b) -> bool:
         bool(np.all(ca == -cb))
 
 
-@register_elemwise_rule("stabilize", ts.mul, name="sigmoid_times_exp")
+@register_elemwise_rule("stabilize", ts.mul, name="sigmoid_times_exp",
+                        needs=(ts.Sigmoid, ts.Exp))
 def sigmoid_times_exp(fgraph, node):
     """``sigmoid(v) * exp(-v) -> sigmoid(-v)`` anywhere in a product (through ``neg``):
     the left side overflows to ``0 * inf`` for large ``-v``, the right never does."""

@@ -276,7 +276,8 @@ class PatternRule(Rule):
         self.out_pattern = out_pattern
         self.guard = guard
         name = name or f"{describe(in_pattern)} -> {describe(out_pattern)}"
-        super().__init__(self._rewrite, tracks_of(in_pattern[0]), name, tags)
+        super().__init__(self._rewrite, tracks_of(in_pattern[0]), name, tags,
+                         needs=_pattern_needs(in_pattern))
         self._input_tests = _input_tests(in_pattern)
 
     def _may_match(self, node) -> bool:
@@ -310,6 +311,18 @@ class PatternRule(Rule):
         if new is None:
             return decline("the replacement would not keep the output's type", node)
         return [new]
+
+
+def _pattern_needs(pattern) -> tuple:
+    """The kinds of computation (``Op.kinds``) the pattern's inner heads match: the
+    pattern matches nowhere in a graph without one of them."""
+    needs: dict = {}
+    stack = [arg for arg in pattern[1:] if type(arg) is tuple]
+    while stack:
+        head, *args = stack.pop()
+        needs[head if isinstance(head, type) else type(head)] = None
+        stack.extend(arg for arg in args if type(arg) is tuple)
+    return tuple(needs)
 
 
 def _may_be_constant(var: Variable) -> bool:
@@ -379,12 +392,14 @@ class ElemwiseOf:
         return f"ElemwiseOf({', '.join(c.__name__ for c in self.classes)})"
 
 
-def register_elemwise_rule(pass_name: str, *scalar_ops: ts.ScalarOp, name=None, tags=()):
-    """Decorator: a rule offered only Elemwise nodes of these scalar ops."""
+def register_elemwise_rule(pass_name: str, *scalar_ops: ts.ScalarOp, name=None, tags=(),
+                           needs=()):
+    """Decorator: a rule offered only Elemwise nodes of these scalar ops (and only
+    while the graph has each kind in ``needs``, see ``Rule``)."""
     tracks = [elemwise_op(s) for s in scalar_ops]
 
     def wrap(fn):
-        return register_rule(pass_name, Rule(fn, tracks, name, tags))
+        return register_rule(pass_name, Rule(fn, tracks, name, tags, needs))
 
     return wrap
 
