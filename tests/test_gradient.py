@@ -327,6 +327,20 @@ def test_stabilized_copy_leaves_the_users_graph_alone():
     assert th.pp(cost) == before
 
 
+def test_a_cost_with_nothing_to_stabilize_is_differentiated_as_written():
+    """No rewrite applies: the gradient reads the user's own forward nodes (not a
+    copy that a function compiling the cost too would have to merge back)."""
+    from theanine.graph.basic import ancestors
+    from theanine.tensor.gradient.stabilize import stable_cost
+    x, w = tt.dvectors("x", "w")
+    hidden = tt.tanh(x * w)
+    cost = (hidden * hidden).sum()
+    assert stable_cost(cost, [w]) is cost
+    assert hidden in set(ancestors(th.grad(cost, w)))
+    unstable = tt.log(1 / (1 + tt.exp(-x * w))).sum()
+    assert stable_cost(unstable, [w]) is not unstable
+
+
 def test_gradient_nodes_carry_the_users_lines():
     """Nodes built by ``grad`` name the line that called it; a user's own op's gradient
     nodes name the lines of its ``L_op``."""

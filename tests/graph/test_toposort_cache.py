@@ -114,3 +114,15 @@ def test_a_new_graph_and_features_without_orderings_keep_the_cached_order(monkey
     fg.attach_feature(SinFirst())
     order = fg.toposort()
     assert sorts == [1] and order.index(sin_node) < order.index(exp_node)
+
+
+def test_a_scalar_ops_output_dtypes_are_remembered_until_it_changes():
+    from theanine.scalar import basic as ts
+    op = ts.Add()
+    assert op.output_dtypes(("float64", "int32")) == ("float64",)
+    assert op.output_dtypes(("int8", "int8")) == ("int8",)
+    assert op.__dict__["_dtypes_memo"][("float64", "int32")] == ("float64",)
+    op.allowed_dtypes = ("float64",)
+    assert "_dtypes_memo" not in op.__dict__
+    with pytest.raises(TypeError, match="does not accept dtype int8"):
+        op.output_dtypes(("int8", "int8"))

@@ -16,6 +16,11 @@ def set_test_value_hook(fn) -> None:
     _test_value_hook = fn
 
 
+#: what ops keep about themselves in ``__dict__``, dropped when an attribute changes:
+#: the hash, the name, the output dtypes per input dtypes (``ScalarOp``)
+_CACHES = ("_op_hash", "_op_str", "_dtypes_memo")
+
+
 class Op:
     """An operation: builds Apply nodes and says what they compute.
 
@@ -48,13 +53,13 @@ class Op:
 
     def __setattr__(self, name, value) -> None:
         object.__setattr__(self, name, value)
-        self.__dict__.pop("_op_hash", None)
-        self.__dict__.pop("_op_str", None)
+        for cached in _CACHES:
+            self.__dict__.pop(cached, None)
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state.pop("_op_hash", None)   # string hashes differ between processes
-        state.pop("_op_str", None)
+        for cached in _CACHES:        # string hashes differ between processes
+            state.pop(cached, None)
         return state
 
     def __str__(self) -> str:

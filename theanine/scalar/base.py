@@ -144,7 +144,18 @@ class ScalarOp(Op):
         return self.name
 
     def output_dtypes(self, in_dtypes) -> tuple[str, ...]:
-        in_dtypes = tuple(str(d) for d in in_dtypes)
+        # memo per op (every Elemwise node built asks; a gradient builds thousands);
+        # kept in __dict__ directly, so the op's cached hash stays
+        key = tuple(in_dtypes)
+        memo = self.__dict__.get("_dtypes_memo")
+        if memo is None:
+            memo = self.__dict__["_dtypes_memo"] = {}
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = self._output_dtypes(tuple(str(d) for d in key))
+        return found
+
+    def _output_dtypes(self, in_dtypes: tuple[str, ...]) -> tuple[str, ...]:
         if self.allowed_dtypes is not None:
             for dt in in_dtypes:
                 if dt not in self.allowed_dtypes:

@@ -38,25 +38,31 @@ def _canonical_shape(shape) -> tuple:
     return out
 
 
+#: shapes of ints and Nones only, seen before (checked once each)
+_PLAIN_SHAPES: set = {(), (None,), (None, None), (None, None, None)}
+
+
 class TensorType(Type):
     """Arrays of a dtype with ``ndim = len(shape)``; ``shape[i]`` an int or None."""
 
     def __init__(self, dtype, shape=None, broadcastable=None, name=None):
-        if dtype == "floatX":
-            dtype = config.floatX
-        dtype = _canonical_dtype(dtype)
-        if shape is not None and len(shape) and all(isinstance(s, (bool, np.bool_))
-                                                    for s in shape):
+        if type(dtype) is not str or dtype not in _NP_DTYPES:     # (most calls: no)
+            if dtype == "floatX":
+                dtype = config.floatX
+            dtype = _canonical_dtype(dtype)
+        if shape is not None and len(shape) and isinstance(shape[0], (bool, np.bool_)) \
+                and all(isinstance(s, (bool, np.bool_)) for s in shape):
             shape, broadcastable = None, shape      # Theano's TensorType(dtype, broadcastable)
         if shape is None:
             if broadcastable is None:
                 raise TypeError("TensorType needs a shape (or broadcastable pattern)")
             shape = tuple(1 if b else None for b in broadcastable)
         shape = tuple(shape)
-        for s in shape:
-            if s is not None and (type(s) is not int or s < 0):
-                shape = _canonical_shape(shape)
-                break
+        if shape not in _PLAIN_SHAPES:
+            for s in shape:
+                if s is not None and (type(s) is not int or s < 0):
+                    shape = _canonical_shape(shape)
+                    break
         self.dtype = dtype
         self._np_dtype = _NP_DTYPES[dtype]
         self.shape = shape

@@ -28,9 +28,11 @@ def stable_cost(cost, wrt):
     inputs = [v for v in leaves if not hasattr(v, "data")]
     try:
         fgraph = FunctionGraph(inputs, [equiv[cost]], clone=False)
-        run_pipeline(fgraph, _PASSES)
+        report = run_pipeline(fgraph, _PASSES)
     except (RewriteError, TypeError, ValueError):
         return cost
+    if not any(p.applied for p in report.passes):
+        return cost         # already stable: the user's own nodes (and no walks to check)
     new_cost = fgraph.outputs[0]
     before = set(ancestors([cost]))
     after = set(ancestors([new_cost]))
