@@ -34,7 +34,7 @@ import numba
 import numpy as np
 from numba.core.compiler_lock import global_compiler_lock
 
-from theanine.config import config
+from theanine.config import config, environment_variable
 from theanine.link.fused.numba_cache import engine_version
 from theanine.link.fused.numba_load import load_cached
 from theanine.link.numba.scipy_blas import preload as preload_scipy_blas
@@ -161,7 +161,7 @@ def _optimization_level():
     """Numba's ``config.OPT`` at ``OPT_LEVEL`` while a whole function (and the node
     functions it calls) compiles, under Numba's compiler lock so that no other
     thread's compile sees it; a level the user chose (``NUMBA_OPT``) stays."""
-    if "NUMBA_OPT" in os.environ:
+    if environment_variable("NUMBA_OPT") is not None:
         yield
         return
     with global_compiler_lock:
