@@ -68,6 +68,28 @@ def test_scan_loops_are_native_with_taps_reverse_until_and_keep():
     assert len(f()) == 7
 
 
+def test_recurrent_arrays_that_keep_no_more_than_their_taps_live_in_variables():
+    """``sot_storage`` "regs": the loop binds each step's result to a variable (no
+    copy into a ring row); values, the rows kept and a shape error match the
+    default engine."""
+    x0, a, k = tt.dmatrix("x0"), tt.dvector("a"), tt.iscalar("k")
+    seq, _ = th.scan(lambda p2, p1, a: p1 * 0.5 + p2 * a,
+                     outputs_info=dict(initial=x0, taps=[-2, -1]), non_sequences=a,
+                     n_steps=k)
+    x0v, av = np.arange(6.0).reshape(2, 3), np.array([1.0, 2.0, 0.5])
+    for out in (seq[-1], seq[-2:]):
+        for steps in (1, 2, 5):
+            f = same_as_default([x0, a, k], out, [x0v, av, steps])
+        sources = [getattr(g, "fingerprint", "") or ""
+                   for g in f.fn.jitted.py_func.__globals__.values()]
+        assert any("v0_1 = outs[0]" in src and "b0 = " not in src for src in sources)
+    np.testing.assert_array_equal(x0v, np.arange(6.0).reshape(2, 3))   # inputs intact
+    grow, _ = th.scan(lambda p, a: tt.concatenate([p, a[:1]]), outputs_info=a,
+                      non_sequences=a, n_steps=k)
+    with pytest.raises(ValueError, match="keep the shape of its initial state"):
+        th.function([a, k], grow[-1], mode=NUMBA)(av, 3)
+
+
 def test_scan_gradient_matches_the_default_engine(rng):
     x = tt.tensor3("x")
     w = th.shared(rng.standard_normal((4, 4)) * 0.3, name="W")

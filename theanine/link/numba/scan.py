@@ -3,9 +3,11 @@
 The body is its own njit function (``JitBodyEmitter`` over the inner graph,
 every node Numba-able, else the whole Scan is a call-out); the loop around it
 is generated per node with the layout of ``ScanInfo`` spelled out.  Storage
-follows the plan ``ScanInfo`` gives ``Scan.perform``: a recurrent output with a
-bounded ``keep`` lives in a ring of ``sot_slots`` rows (``max(keep, depth)``;
-the taps read it modulo its size), else in ``depth + n_steps`` rows; a mapped
+follows the plan ``ScanInfo`` gives ``Scan.perform``: a recurrent array that keeps
+no more steps than its taps read lives in ``depth`` variables (each step binds the
+body's result, no copy); one with a larger bounded ``keep`` in a ring of
+``sot_slots`` rows (``max(keep, depth)``; the taps read it modulo its size), else
+in ``depth + n_steps`` rows; a mapped
 output keeps ``keep`` rows or every step.  ``until`` stops the loop after the
 step whose condition is true; ``reverse`` walks the steps backwards and returns
 them in natural order.  Run-time errors (too short a sequence, a recurrent
@@ -71,13 +73,18 @@ def scan_source(op, node) -> str:
         lines += [f"if {q}.shape[0] < n + {info.seq_span(j)}:",
                   "    " + error(f"sequence {j} has fewer steps than n_steps needs")]
     n_sot, n_nit = info.n_sot, info.n_nit
+    regs = _register_outputs(info, node)
     for j, z in enumerate(inits):
         depth, var = info.sot_depth(j), node.inputs[pos["sot"][j]]
         dt = npname(node.outputs[j].dtype)
         slots = info.sot_slots(j)
         lines += [f"if {z}.shape[0] < {depth}:",
-                  "    " + error(f"output {j} needs {depth} initial steps"),
-                  f"S{j} = {depth} + n" if slots is None else f"S{j} = {slots}",
+                  "    " + error(f"output {j} needs {depth} initial steps")]
+        if j in regs:       # copies: the body may overwrite what it reads
+            lines += [f"v{j}_{k} = {z}[{z}.shape[0] - {depth - k}].copy()"
+                      for k in range(depth)]
+            continue
+        lines += [f"S{j} = {depth} + n" if slots is None else f"S{j} = {slots}",
                   f"b{j} = np.empty({_dims(var, f'S{j}', z)}, {dt})",
                   f"for r in range({depth}):",
                   "    " + _put(f"b{j}[r % S{j}]", f"{z}[{z}.shape[0] - {depth} + r]",
@@ -99,15 +106,21 @@ def scan_source(op, node) -> str:
         args += [f"{q}[t + {tap - low}]" for tap in info.seq_taps[j]]
     for j, taps in enumerate(info.sot_taps):
         depth = info.sot_depth(j)
-        args += [f"b{j}[({depth} + i + ({tap})) % S{j}]" for tap in taps]
+        args += [f"v{j}_{depth + tap}" if j in regs else f"b{j}[({depth} + i + ({tap})) % S{j}]"
+                 for tap in taps]
     args += [f"cc{j}" for j in range(info.n_carry)] + nonseqs
     lines.append(f"    outs = step({', '.join(args)})")
     for j in range(n_sot):
         depth = info.sot_depth(j)
         if node.outputs[j].ndim > 1:
-            lines += [f"    if outs[{j}].shape != b{j}.shape[1:]:",
+            state = f"{inits[j]}.shape[1:]" if j in regs else f"b{j}.shape[1:]"
+            lines += [f"    if outs[{j}].shape != {state}:",
                       "        " + error(f"fn returned output {j} with another shape "
                                             "than its initial state")]
+        if j in regs:       # the registers move down one, the new value comes last
+            lines += [f"    v{j}_{k} = v{j}_{k + 1}" for k in range(depth - 1)]
+            lines.append(f"    v{j}_{depth - 1} = outs[{j}]")
+            continue
         lines.append("    " + _put(f"b{j}[({depth} + i) % S{j}]", f"outs[{j}]",
                                       node.outputs[j].ndim > 1))
     for j in range(n_nit):
@@ -128,6 +141,17 @@ def scan_source(op, node) -> str:
     for j in range(n_sot + n_nit):      # the kept rows of each ring, oldest first
         sot = j < n_sot
         keep, var = info.keep[j], node.outputs[j]
+        if j in regs:       # the last ``kept`` registers (a tuple indexes at run time)
+            depth = info.sot_depth(j)
+            regs_tuple = "(" + "".join(f"v{j}_{k}, " for k in range(depth)) + ")"
+            lines += [f"kept = min(done, {keep})",
+                      f"t{j} = {regs_tuple}",
+                      f"r{j} = np.empty({_dims(var, 'kept', inits[j])}, "
+                      f"{npname(var.dtype)})",
+                      "for r in range(kept):",
+                      "    " + _put(f"r{j}[r]", f"t{j}[{depth} - kept + r]", True)]
+            results.append(f"r{j}")
+            continue
         name, buf = (f"r{j}", f"b{j}") if sot else (f"rn{j - n_sot}", f"m{j - n_sot}")
         row = (f"({info.sot_depth(j)} + done - kept + r) % S{j}" if sot
                else f"(done - kept + r) % M{j - n_sot}")
@@ -145,6 +169,15 @@ def scan_source(op, node) -> str:
     lines.append(f"return {ret}")
     params = ["n"] + seqs + inits + carries + nonseqs
     return f"def scan({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in lines)
+
+
+def _register_outputs(info, node) -> set:
+    """Recurrent outputs of arrays kept in variables instead of a ring of rows
+    (``sot_storage`` "regs": no more kept than the taps read): each step then binds
+    the body's result instead of copying it into a row (scan-pow: one copy of the
+    state per step less)."""
+    return {j for j in range(info.n_sot)
+            if info.sot_storage(j) == "regs" and node.outputs[j].ndim > 1}
 
 
 @numba_funcify.register(Scan)
