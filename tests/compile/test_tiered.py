@@ -5,6 +5,13 @@ the background, checked against the default engine and swapped in between calls.
 Thresholds are set low here so that the swap happens early (the suite otherwise runs
 with tiering off: tests/conftest.py)."""
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -12,6 +19,7 @@ import theanine as th
 import theanine.tensor as tt
 
 pytest.importorskip("numba", reason="the Numba version needs numba")
+ROOT = Path(__file__).resolve().parents[2]
 
 # built in this process (a child process per build would cost its start-up each time;
 # the child process has its own test below)
@@ -224,6 +232,41 @@ def test_the_numba_version_is_compiled_by_a_child_process_and_loaded(tmp_path):
     assert f.tiering.child is None
     assert sum(f.tiering._numba_call.jitted.stats.cache_hits.values()) >= 1
     assert list((tmp_path / "numba").glob("f_*.py"))
+
+
+CHILD_AFTER_OWN_BUILD = textwrap.dedent("""
+    import json, tempfile
+    import numpy as np, theanine as th, theanine.tensor as tt
+
+    def settled(constant, child):
+        x = tt.dvector("x")
+        out, _ = th.scan(lambda p, x: tt.tanh(p * x + constant),
+                         outputs_info=tt.zeros_like(x), non_sequences=x, n_steps=500)
+        flags = dict(tiered=True, tiered__calls=2, tiered__seconds=0.0,
+                     tiered__child=child, compiledir=tempfile.mkdtemp())
+        with th.config.change_flags(**flags):
+            f = th.function([x], out[-1])
+            xv = np.linspace(-1.0, 1.0, 5)
+            f(xv), f(xv)
+            f.tiering.thread.join(600)
+            return f.tiering.state, f.tiering.reason
+
+    print(json.dumps([settled(0.1, False), settled(0.37, True)]))
+""")
+
+
+def test_a_child_build_does_not_call_this_processs_own_functions():
+    """Numba names machine code by module, name and a per-process counter: the child
+    gave its scan step (constant 0.37) the name this process's own step (0.1) had,
+    and the loaded function called the wrong one (its outputs differed).  Each
+    generated function is now named by its content.  In a fresh process,
+    where the counters line up."""
+    out = subprocess.run([sys.executable, "-c", CHILD_AFTER_OWN_BUILD], cwd=ROOT,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
+                         text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    (own, _), (child, reason) = json.loads(out.stdout.strip().splitlines()[-1])
+    assert own == "numba" and child == "numba", reason
 
 
 def test_a_build_the_child_cannot_do_falls_back_to_this_process():

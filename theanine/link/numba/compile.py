@@ -9,6 +9,7 @@ as part of it (a cache hit of the whole function compiles none of them).
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numba
@@ -18,7 +19,7 @@ from numba.extending import overload
 
 from theanine.link.fused import _nbsupport, vecmath
 from theanine.link.numba.assign import assign, assign_add, scale_add
-from theanine.link.numba.cache import load_node_function
+from theanine.link.numba.cache import describe, load_node_function
 
 # NumPy's float semantics (inf/nan, no ZeroDivisionError), like the default engine
 JIT_OPTIONS = {"error_model": "numpy", "nogil": True, "no_cpython_wrapper": True,
@@ -58,6 +59,7 @@ def njit_source(src: str, name: str, extra: dict | None = None, inline: bool = F
     if extra:
         ns.update(extra)
     exec(compile(src, f"<theanine-numba-{name}>", "exec"), ns)
+    ns[name].__qualname__ = f"{name}_{_content_hash(src, extra)}"
     options = dict(JIT_OPTIONS)
     if inline:
         options["inline"] = "always"
@@ -66,9 +68,20 @@ def njit_source(src: str, name: str, extra: dict | None = None, inline: bool = F
     return fn
 
 
-def njit_python(fn):
-    """``numba.njit`` of a plain Python function (closures over constants)."""
-    return numba.njit(**JIT_OPTIONS)(fn)
+def _content_hash(src: str, extra: dict | None) -> str:
+    """What names a function made from ``src`` with these globals (its qualified
+    name ends with it).  Numba names machine code by module, qualified name and a
+    counter of its own process; two processes gave the same name to different
+    functions (two scan steps differing in a constant), and a function built by
+    a child process (the tiered default) then called this process's other one."""
+    h = hashlib.sha256(src.encode())
+    for key, value in sorted((extra or {}).items()):
+        try:
+            text = describe(value)
+        except TypeError:           # nothing to describe it by: this object only
+            text = f"{type(value).__name__} {id(value)}"
+        h.update(f"\n{key}: {text}".encode())
+    return h.hexdigest()[:24]
 
 
 def transposed(expr: str, perm: tuple) -> str:
@@ -108,4 +121,4 @@ def cast(expr: str, dtype) -> str:
 
 
 __all__ = ["JIT_OPTIONS", "NumbaUnsupported", "cast", "contiguous", "float_output",
-           "njit_python", "njit_source", "npname"]
+           "njit_source", "npname"]
