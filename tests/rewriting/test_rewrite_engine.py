@@ -126,7 +126,10 @@ def test_a_rule_is_not_offered_nodes_while_a_kind_it_needs_is_missing():
     assert tried == []
     rewrite.apply(FunctionGraph([x], [tt.nnet.sigmoid(x) * 2.0]))
     assert len(tried) == 2
-    assert PatternRule((ts.add, (ts.exp, (ts.neg, "x")), -1), "x").needs == (ts.Exp, ts.Neg)
+    deep = PatternRule((ts.add, (ts.exp, (ts.neg, "x")), -1), "x")
+    assert deep.needs == (ts.Exp, ts.Neg) and not deep.adjacent
+    near = PatternRule((ts.add, (ts.exp, "x"), -1), "x")
+    assert near.needs == (ts.Exp,) and near.adjacent
     assert PatternRule((ts.mul, "x", 1), "x").needs == ()
 
 
@@ -148,3 +151,24 @@ def test_a_rule_wakes_when_a_rewrite_brings_the_kind_it_needs():
     report = rewrite.apply(fg)
     assert report.applied["exp_to_sigmoid"] == 1 and report.applied["mul_to_add"] == 1
     assert sorted(n.op.scalar_op.name for n in fg.toposort()) == ["add", "sigmoid"]
+
+
+def test_an_adjacent_rule_woken_by_a_new_kind_sees_only_the_nodes_revisited_anyway():
+    """``adjacent``: the needed kind computes an input of the matched node, so the new
+    node's readers (revisited after any rewrite) are all it is offered."""
+    from theanine.graph.rewriting.basic import Rule
+    offered = []
+
+    def record(fgraph, node):
+        offered.append(node)
+
+    rewrite = EquilibriumPass("test")
+    rewrite.register(PatternRule((ts.exp, "x"), (ts.sigmoid, "x"), name="exp_to_sigmoid"))
+    rewrite.register(Rule(record, [tt.elemwise.Elemwise(ts.mul)], "record",
+                          needs=(ts.Sigmoid,), adjacent=True))
+    x, y = tt.dvectors("x", "y")
+    fg = FunctionGraph([x, y], [x * y, tt.exp(x) * y])
+    rewrite.apply(fg)
+    (reader,) = [n for n in fg.toposort()
+                 if n.op.scalar_op == ts.mul and n.inputs[0].owner is not None]
+    assert offered == [reader]          # not the other product, read before the sigmoid

@@ -43,13 +43,18 @@ class Rule:
     (equality); empty means every node.  Passes cache the answer per op.
     ``needs``: classes of computation (``Op.kinds``) the rule can only fire with,
     each somewhere in the graph (``sigmoid(v) * exp(-v)`` needs a sigmoid and an
-    exp); a pass does not offer it nodes while one is missing.
+    exp); a pass does not offer it nodes while one is missing.  ``adjacent``: each
+    needed kind computes an input of the node the rule fires on (``add(exp(x), -1)``),
+    so when one appears, the nodes a pass revisits anyway (the new ones and the
+    readers of replaced values) are all that can match.
     """
 
     def __init__(self, fn: Callable, tracks: Iterable = (), name: str | None = None,
-                 tags: Iterable[str] = (), needs: Iterable[type] = ()):
+                 tags: Iterable[str] = (), needs: Iterable[type] = (),
+                 adjacent: bool = False):
         self.fn = fn
         self.needs = tuple(needs)
+        self.adjacent = adjacent
         self.tracks = tuple(tracks)
         self.name = name or fn.__name__
         self.tags = frozenset(tags)
@@ -260,10 +265,11 @@ class EquilibriumPass(RewritePass):
                         report.applied[rw.name] += 1
                         revisit = list(tracker.imported)
                         woken = census.add(tracker.imported)
-                        if woken:           # a kind they need appeared: offer them all
+                        if woken:           # a kind they need appeared
                             by_op.clear()
-                            revisit.extend(n for n in fgraph.toposort()
-                                           if any(rw.matches(n) for rw in woken))
+                            far = [w for w in woken if not w.adjacent]
+                            revisit.extend(n for n in fgraph.toposort()    # offer them all
+                                           if any(w.matches(n) for w in far))
                         for _, new in pairs:
                             revisit.extend(c for c, _ in fgraph.clients.get(new, ())
                                            if c != "output")

@@ -12,7 +12,7 @@ import numpy as np
 from theanine.graph.basic import Constant
 from theanine.graph.rewriting.basic import Rule
 from theanine.graph.rewriting.pipeline import register_rule
-from theanine.graph.rewriting.reasons import decline
+from theanine.graph.rewriting.reasons import decline, reasons_wanted
 from theanine.scalar import basic as ts
 from theanine.tensor import basic as tb
 from theanine.tensor.alloc import Alloc, alloc
@@ -33,9 +33,11 @@ FOLD_LIMIT = 1 << 20    # elements: larger folded results are kept only if no in
 
 def constant_folding(fgraph, node):
     """A node whose inputs are all constants becomes the constant it computes."""
-    for pos, inp in enumerate(node.inputs):
-        if not isinstance(inp, Constant):
-            return decline(f"input {pos} is not a constant", node)
+    for inp in node.inputs:
+        if not isinstance(inp, Constant):      # most nodes: said only when asked
+            if reasons_wanted():
+                decline(f"input {node.inputs.index(inp)} is not a constant", node)
+            return None
     op = node.op
     if op.destroy_map or not op.do_constant_folding(fgraph, node):
         return decline("the op asks not to be folded (or works in place)", node)
@@ -216,7 +218,8 @@ def second_to_alloc(fgraph, node):
     return [as_replacement(alloc(v, *dims), out)]
 
 
-@register_op_rule("canonicalize", Elemwise, name="alloc_under_elemwise")
+@register_op_rule("canonicalize", Elemwise, name="alloc_under_elemwise", needs=(Alloc,),
+                  adjacent=True)
 def alloc_under_elemwise(fgraph, node):
     """``alloc(v, *s) + y -> v + y`` where ``y``'s shape already gives the result shape.
 

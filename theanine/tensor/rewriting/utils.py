@@ -276,8 +276,9 @@ class PatternRule(Rule):
         self.out_pattern = out_pattern
         self.guard = guard
         name = name or f"{describe(in_pattern)} -> {describe(out_pattern)}"
+        needs, adjacent = _pattern_needs(in_pattern)
         super().__init__(self._rewrite, tracks_of(in_pattern[0]), name, tags,
-                         needs=_pattern_needs(in_pattern))
+                         needs=needs, adjacent=adjacent)
         self._input_tests = _input_tests(in_pattern)
 
     def _may_match(self, node) -> bool:
@@ -289,10 +290,13 @@ class PatternRule(Rule):
             return True
         if len(inputs) != len(tests):
             return False
-        if all(t is None or t(i) for t, i in zip(tests, inputs)):
-            return True
-        return len(inputs) == 2 and getattr(node.op.scalar_op, "commutative", False) and \
-            all(t is None or t(i) for t, i in zip(tests, inputs[::-1]))
+        if len(tests) == 2:         # most patterns: written out, no generators
+            (ta, tb), (a, b) = tests, inputs
+            if (ta is None or ta(a)) and (tb is None or tb(b)):
+                return True
+            return getattr(node.op.scalar_op, "commutative", False) and \
+                (ta is None or ta(b)) and (tb is None or tb(a))
+        return all(t is None or t(i) for t, i in zip(tests, inputs))
 
     def _rewrite(self, fgraph, node):
         out = node.outputs[0]
@@ -313,16 +317,20 @@ class PatternRule(Rule):
         return [new]
 
 
-def _pattern_needs(pattern) -> tuple:
-    """The kinds of computation (``Op.kinds``) the pattern's inner heads match: the
-    pattern matches nowhere in a graph without one of them."""
+def _pattern_needs(pattern) -> tuple[tuple, bool]:
+    """The kinds of computation (``Op.kinds``) the pattern's inner heads match (the
+    pattern matches nowhere in a graph without one of them), and whether they all
+    compute inputs of the pattern's root (``Rule.adjacent``)."""
     needs: dict = {}
+    adjacent = True
     stack = [arg for arg in pattern[1:] if type(arg) is tuple]
     while stack:
         head, *args = stack.pop()
         needs[head if isinstance(head, type) else type(head)] = None
-        stack.extend(arg for arg in args if type(arg) is tuple)
-    return tuple(needs)
+        deeper = [arg for arg in args if type(arg) is tuple]
+        adjacent = adjacent and not deeper
+        stack.extend(deeper)
+    return tuple(needs), adjacent
 
 
 def _may_be_constant(var: Variable) -> bool:
@@ -404,11 +412,12 @@ def register_elemwise_rule(pass_name: str, *scalar_ops: ts.ScalarOp, name=None, 
     return wrap
 
 
-def register_op_rule(pass_name: str, *ops, name=None, tags=()):
-    """Decorator: a rule offered only nodes of these Op classes or instances."""
+def register_op_rule(pass_name: str, *ops, name=None, tags=(), needs=(), adjacent=False):
+    """Decorator: a rule offered only nodes of these Op classes or instances (and only
+    while the graph has each kind in ``needs``, see ``Rule``)."""
 
     def wrap(fn):
-        return register_rule(pass_name, Rule(fn, ops, name, tags))
+        return register_rule(pass_name, Rule(fn, ops, name, tags, needs, adjacent))
 
     return wrap
 
