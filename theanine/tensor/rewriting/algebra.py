@@ -144,7 +144,8 @@ def _plain_pair(inputs, out) -> bool:
     if ca is not None and cb is not None:
         return False
     if ca is not None or cb is not None:
-        return bool(np.any(cb if ca is None else ca))
+        c = cb if ca is None else ca
+        return bool(c.flat[0] != 0) if c.size == 1 else bool(np.any(c))
     return _coefficient(a, out.dtype, out.ndim)[1] is not _coefficient(b, out.dtype,
                                                                           out.ndim)[1]
 
