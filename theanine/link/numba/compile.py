@@ -59,29 +59,33 @@ def njit_source(src: str, name: str, extra: dict | None = None, inline: bool = F
     if extra:
         ns.update(extra)
     exec(compile(src, f"<theanine-numba-{name}>", "exec"), ns)
-    ns[name].__qualname__ = f"{name}_{_content_hash(src, extra)}"
+    text, complete = _described(src, extra)
+    # named by content: Numba names machine code by module, qualified name and a
+    # counter of its own process, and two processes gave the same name to different
+    # functions (two scan steps differing in a constant); a function built by a
+    # child process (the tiered default) then called this process's other one
+    ns[name].__qualname__ = f"{name}_{hashlib.sha256(text.encode()).hexdigest()[:24]}"
     options = dict(JIT_OPTIONS)
     if inline:
         options["inline"] = "always"
     fn = numba.njit(**options)(ns[name])
     fn.source = src
+    if complete:
+        fn.fingerprint = text       # what the whole function's cache key reads
     return fn
 
 
-def _content_hash(src: str, extra: dict | None) -> str:
-    """What names a function made from ``src`` with these globals (its qualified
-    name ends with it).  Numba names machine code by module, qualified name and a
-    counter of its own process; two processes gave the same name to different
-    functions (two scan steps differing in a constant), and a function built by
-    a child process (the tiered default) then called this process's other one."""
-    h = hashlib.sha256(src.encode())
+def _described(src: str, extra: dict | None) -> tuple[str, bool]:
+    """``src`` and a description of each global (``cache.describe``), and whether
+    every global could be described (else the object stands for itself)."""
+    parts, complete = [src], True
     for key, value in sorted((extra or {}).items()):
         try:
-            text = describe(value)
-        except TypeError:           # nothing to describe it by: this object only
-            text = f"{type(value).__name__} {id(value)}"
-        h.update(f"\n{key}: {text}".encode())
-    return h.hexdigest()[:24]
+            parts.append(f"\n{key}: {describe(value)}")
+        except TypeError:
+            complete = False
+            parts.append(f"\n{key}: {type(value).__name__} {id(value)}")
+    return "".join(parts), complete
 
 
 def transposed(expr: str, perm: tuple) -> str:

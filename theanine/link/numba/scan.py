@@ -16,7 +16,6 @@ output changing shape) are raised with the scan's name.
 
 from __future__ import annotations
 
-from theanine.link.numba.cache import describe
 from theanine.link.numba.compile import NumbaUnsupported, njit_source, npname
 from theanine.link.numba.dispatch import numba_funcify
 from theanine.link.numba.elemwise import in_loop_body
@@ -39,8 +38,9 @@ def _step_function(op):
     body = JitBodyEmitter(op.fgraph, thunks, names)
     src = body.function_source("step", op.fgraph.inputs, op.fgraph.outputs, boundary=False)
     fn = njit_source(src, "step", names.values)
-    fn.fingerprint = src + "".join(f"\n{k}: {describe(v)}" for k, v in
-                                   sorted(names.values.items()))
+    if getattr(fn, "fingerprint", None) is None:     # the whole function's cache key
+        raise NumbaUnsupported(f"{op}: its body reads a value the disk cache cannot "
+                               "describe")
     return fn
 
 
@@ -188,9 +188,7 @@ def _scan(op, node):
             raise NumbaUnsupported(f"{op} carries a {node.inputs[k].type}")
     step = _step_function(op)
     src = scan_source(op, node)
-    fn = njit_source(src, "scan", {"step": step})
-    fn.fingerprint = src + "\n" + step.fingerprint
-    return fn
+    return njit_source(src, "scan", {"step": step})
 
 
 __all__ = ["scan_source"]
