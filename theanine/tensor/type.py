@@ -38,7 +38,7 @@ def _canonical_shape(shape) -> tuple:
     return out
 
 
-#: shapes of ints and Nones only, seen before (checked once each)
+#: shapes of unknown lengths only: nothing in them to canonicalize
 _PLAIN_SHAPES: set = {(), (None,), (None, None), (None, None, None)}
 
 
