@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import time
 import warnings
 from collections import OrderedDict
@@ -20,7 +19,7 @@ from theanine.graph.fg import FunctionGraph, InconsistencyError, MissingInputErr
 from theanine.graph.rewriting.pipeline import run_pipeline
 from theanine.graph.rewriting.trace import explain_variable
 from theanine.graph.shared import SharedVariable
-from theanine.graph.utils import user_line
+from theanine.graph.utils import collector_paused, user_line
 from theanine.link.callspec import ArgSpec, CallSpec, output_copy_flags
 from theanine.link.sharding import sharding_request, with_sharding
 from theanine.tensor.basic import as_tensor_variable
@@ -316,17 +315,10 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
     Test values are off while compiling: they check the user's graph as it is built,
     and nodes made by rewrites need none (their inputs may have none either).
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        with config.change_flags(compute_test_value="off"):
-            return _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
-                            allow_input_downcast, profile, on_unused_input, trust_input,
-                            accept_inplace, rebuild_strict,
-                            (mesh, shardings, out_shardings))
-    finally:
-        if was_enabled:
-            gc.enable()
+    with collector_paused(), config.change_flags(compute_test_value="off"):
+        return _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
+                        allow_input_downcast, profile, on_unused_input, trust_input,
+                        accept_inplace, rebuild_strict, (mesh, shardings, out_shardings))
 
 
 def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,

@@ -22,7 +22,7 @@ from theanine.graph.null_type import (
     is_disconnected,
     is_null,
 )
-from theanine.graph.utils import capture_user_trace, inherit_trace
+from theanine.graph.utils import capture_user_trace, collector_paused, inherit_trace
 from theanine.scalar.basic import CONTINUOUS_DTYPES, DISCRETE_DTYPES, ScalarType
 from theanine.tensor import basic as tb
 from theanine.tensor import math as tm
@@ -176,9 +176,10 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
     undefined, or 'return' the NullType marker.
 
     The nodes it builds take the user's line that called ``grad``, found once: a walk
-    up the stack per node was the largest cost of differentiating a deep graph.
+    up the stack per node was the largest cost of differentiating a deep graph.  The
+    garbage collector is paused meanwhile (``collector_paused``).
     """
-    with inherit_trace(capture_user_trace()):
+    with inherit_trace(capture_user_trace()), collector_paused():
         return _grad(cost, wrt, consider_constant, disconnected_inputs, add_names,
                      known_grads, return_disconnected, null_gradients)
 
