@@ -270,7 +270,7 @@ def _arg_key(a) -> tuple:
         if not isinstance(value, np.generic):
             value = np.asarray(value, dtype=a[1])[()]
         return ("const", a[1], value.tobytes())
-    return tuple(a)
+    return a if isinstance(a, tuple) else tuple(a)     # references are tuples already
 
 
 def _const_ref(c: Constant) -> ConstRef:

@@ -88,7 +88,7 @@ def _op_fusable(scalar_op, in_dtypes, out_dtypes, caps) -> bool:
     if isinstance(scalar_op, Composite):
         return all(_op_fusable(op, [ref_dtype(a, scalar_op) for a in args], dts, caps)
                    for op, args, dts in scalar_op.code)
-    key = (caps, scalar_op, tuple(in_dtypes), tuple(out_dtypes))
+    key = (caps, scalar_op, tuple(in_dtypes), tuple(out_dtypes))   # (tuples: no copy)
     known = _verdicts.get(key)
     if known is None:
         known = _verdicts[key] = bool(caps.fusable(scalar_op, key[2], key[3]))
@@ -114,8 +114,8 @@ def fusable_node(node, memo: dict | None = None, caps=DEFAULT_CAPABILITIES,
         return False
     if len(node.outputs) != 1 and not (multi_output and isinstance(op.scalar_op, Composite)):
         return False
-    return _op_fusable(op.scalar_op, [i.dtype for i in node.inputs],
-                       [o.dtype for o in node.outputs], caps)
+    return _op_fusable(op.scalar_op, tuple([i.type.dtype for i in node.inputs]),
+                       tuple([o.type.dtype for o in node.outputs]), caps)
 
 
 class _Group:
