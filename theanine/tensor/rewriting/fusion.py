@@ -165,7 +165,8 @@ def _grow(root, clients, position, assigned, memo, caps) -> _Group:
     quick = not reasons_wanted()    # no one asks why: the cheapest refusal first
     while heap:
         _, _, p = heapq.heappop(heap)
-        if quick and not all(c in members for c, _ in clients[p.outputs[0]]):
+        read_outside = not all(c in members for c, _ in clients[p.outputs[0]])
+        if quick and read_outside:
             continue                # (most refusals: a value read outside the group)
         if group.n_ops >= MAX_FUSED_OPS:
             decline(f"fusion stopped here: the group reached {MAX_FUSED_OPS} ops", p)
@@ -178,7 +179,7 @@ def _grow(root, clients, position, assigned, memo, caps) -> _Group:
             decline("fusion stopped here: the output's broadcast pattern differs from the "
                     "group's (it would be computed once per element of the larger shape)", p)
             continue
-        if not all(c in group.members for c, _ in clients[p.outputs[0]]):
+        if read_outside:
             decline("fusion stopped here: the output has a client outside the group", p)
             continue
         if group.inputs_with(p) > MAX_FUSED_INPUTS:
