@@ -379,3 +379,19 @@ def test_the_garbage_collector_is_paused_while_differentiating():
     g = th.grad(Double()(x) ** 2, x)
     assert seen == [False] and gc.isenabled()
     assert th.function([x], g)(1.5) == pytest.approx(12.0)
+
+
+def test_elementwise_gradient_builds_its_constants_at_full_rank():
+    """``d tanh(x) = 1 - tanh(x)**2``: the 1 is a (1, 1) constant, not a 0-d one under a
+    ``DimShuffle`` node (which every rewrite pass would carry, one per layer)."""
+    from theanine.graph.basic import Constant, graph_inputs, io_toposort
+    from theanine.tensor.elemwise import DimShuffle
+
+    x, gy = tt.dmatrix("x"), tt.dmatrix("gy")
+    (g,) = th.grad(None, [x], known_grads={tt.tanh(x): gy})
+    nodes = io_toposort(list(graph_inputs([g])), [g])
+    assert not [n for n in nodes if isinstance(n.op, DimShuffle)]
+    consts = [i for n in nodes for i in n.inputs if isinstance(i, Constant)]
+    assert [(c.type.shape, float(c.data.item())) for c in consts] == [((1, 1), 1.0)]
+    xv, gv = np.random.default_rng(0).normal(size=(2, 3)), np.full((2, 3), 0.5)
+    np.testing.assert_allclose(th.function([x, gy], g)(xv, gv), gv * (1 - np.tanh(xv) ** 2))

@@ -342,14 +342,18 @@ def scalar_graph_to_tensor(inputs, outputs, mapping: dict, nodes=None) -> list:
     """Rebuild a scalar graph over tensors: each scalar Apply becomes an Elemwise.
 
     ``mapping`` sends the scalar ``inputs`` to tensor variables; scalar constants
-    become 0-d tensor constants of the same dtype; non-scalar results (a
-    disconnected or undefined gradient) pass through unchanged.
+    inside the graph become tensor constants of the same dtype with as many
+    (broadcastable) dimensions as the tensors, so no ``DimShuffle`` node is built
+    per constant (a gradient through n layers would carry n of them through every
+    rewrite pass); a constant result is 0-d.  Non-scalar results (a disconnected or
+    undefined gradient) pass through unchanged.
     """
     done = dict(mapping)
     if nodes is None:
         nodes = io_toposort(inputs, [o for o in outputs if isinstance(o.type, ts.ScalarType)])
+    ndim = max([v.ndim for v in mapping.values()], default=0)
     for node in nodes:
-        args = [done[i] if i in done else _tensor_constant(i) for i in node.inputs]
+        args = [done[i] if i in done else _tensor_constant(i, ndim) for i in node.inputs]
         outs = elemwise_op(node.op).make_node(*args).outputs
         done.update(zip(node.outputs, outs))
     result = []
@@ -363,11 +367,11 @@ def scalar_graph_to_tensor(inputs, outputs, mapping: dict, nodes=None) -> list:
     return result
 
 
-def _tensor_constant(var):
+def _tensor_constant(var, ndim=0):
     if not isinstance(var, Constant):
         raise ValueError(f"scalar gradient graph uses {var}, which is neither an input of "
                          "the op nor a constant")
-    return tb.constant(np.asarray(var.data, dtype=var.type.dtype))
+    return tb.constant(np.asarray(var.data, dtype=var.type.dtype), ndim=ndim)
 
 
 def filled_like(x, value, dtype=None) -> Variable:
