@@ -24,35 +24,41 @@ from theanine.graph.utils import inherit_trace
 from theanine.tensor.elemwise import Elemwise
 
 
-def _elemwise_candidates(fgraph, node, handler, index=0, checked=None) -> list[int]:
-    """Input positions output ``index`` of an Elemwise could overwrite, best first.
-    ``checked``: the buffer checks' verdicts by input position, shared by the calls for
-    the outputs of one node (they do not depend on the output)."""
-    out = node.outputs[index]
-    update_of_out = any(fgraph.outputs[k] is out for k in handler.updates.values())
-    cands = []
+def _elemwise_choices(fgraph, node, handler):
+    """``(output, input position)`` pairs an Elemwise could compute in place: each
+    output's candidates best first, outputs in order.  What does not depend on the
+    output (constants, repeated inputs, the buffer checks) is decided once per input:
+    a merged node has up to 4 outputs and 29 inputs."""
     why = reasons_wanted()      # explain_rewrite is listening: say why inputs are skipped
-    for pos, inp in enumerate(node.inputs):
+    inputs = node.inputs
+    eligible = []
+    seen: set = set()
+    for pos, inp in enumerate(inputs):
         if isinstance(inp, Constant):
             why and decline(f"input {pos} is a constant", node)
-            continue
-        if inp.type != out.type:
-            why and decline(f"input {pos} ({inp.type}) is not of the output's type {out.type}",
-                            node)
-            continue
-        if inp in node.inputs[:pos]:
-            continue
-        ok = None if checked is None else checked.get(pos)
-        if ok is None:
-            ok = _buffer_free(fgraph, node, handler, pos, inp, why)
-            if checked is not None:
-                checked[pos] = ok
-        if not ok:
-            continue
-        priority = 0 if (update_of_out and inp in handler.updates) else (
-            1 if len(fgraph.clients[inp]) == 1 else 2)
-        cands.append((priority, pos))
-    return [pos for _, pos in sorted(cands)]
+        elif inp not in seen:
+            seen.add(inp)
+            eligible.append((pos, inp))
+    updated = {fgraph.outputs[k] for k in handler.updates.values()}
+    checked: dict = {}
+    for index, out in enumerate(node.outputs):
+        out_type = out.type
+        update_of_out = out in updated
+        cands = []
+        for pos, inp in eligible:
+            if inp.type is not out_type and inp.type != out_type:
+                why and decline(f"input {pos} ({inp.type}) is not of the output's type "
+                                f"{out_type}", node)
+                continue
+            ok = checked.get(pos)
+            if ok is None:
+                ok = checked[pos] = _buffer_free(fgraph, node, handler, pos, inp, why)
+            if ok:
+                priority = 0 if (update_of_out and inp in handler.updates) else (
+                    1 if len(fgraph.clients[inp]) == 1 else 2)
+                cands.append((priority, pos))
+        cands.sort()
+        yield from ((index, pos) for _, pos in cands)
 
 
 def _buffer_free(fgraph, node, handler, pos, inp, why) -> bool:
@@ -87,9 +93,7 @@ def make_inplace(fgraph) -> Counter:
         op = node.op
         if isinstance(op, Elemwise):
             # one output overwrites one input (a merged node: the first output that can)
-            checked: dict = {}
-            for pos, k in ((p, j) for j in range(len(node.outputs))
-                           for p in _elemwise_candidates(fgraph, node, handler, j, checked)):
+            for k, pos in _elemwise_choices(fgraph, node, handler):
                 new_op = Elemwise(op.scalar_op, {k: pos}, name=op.name)
                 with inherit_trace(node.tag.trace):
                     new_node = Apply(new_op, list(node.inputs),
