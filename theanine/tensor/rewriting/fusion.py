@@ -165,7 +165,11 @@ def _grow(root, clients, position, assigned, memo, caps) -> _Group:
     quick = not reasons_wanted()    # no one asks why: the cheapest refusal first
     while heap:
         _, _, p = heapq.heappop(heap)
-        read_outside = not all(c in members for c, _ in clients[p.outputs[0]])
+        read_outside = False
+        for c, _ in clients[p.outputs[0]]:      # (a loop: most have one or two clients)
+            if c not in members:
+                read_outside = True
+                break
         if quick and read_outside:
             continue                # (most refusals: a value read outside the group)
         if group.n_ops >= MAX_FUSED_OPS:
