@@ -147,15 +147,13 @@ class Apply(Node):
 
     def __init__(self, op, inputs: Sequence[Variable], outputs: Sequence[Variable]):
         self.op = op
-        self.inputs = []
-        self.tag = Scratchpad()
-        for pos, inp in enumerate(inputs):
+        self.inputs = inputs = list(inputs)
+        for inp in inputs:
             if not isinstance(inp, Variable):
-                raise TypeError(
-                    f"{op}: input {pos} must be a Variable, got {type(inp).__name__}: {inp!r}"
-                )
-            self.inputs.append(inp)
-        self.outputs = []
+                pos = next(k for k, v in enumerate(inputs) if v is inp)
+                raise TypeError(f"{op}: input {pos} must be a Variable, got "
+                                f"{type(inp).__name__}: {inp!r}")
+        self.outputs = outputs = list(outputs)
         for pos, out in enumerate(outputs):
             if not isinstance(out, Variable):
                 raise TypeError(f"{op}: output {pos} must be a Variable, got {out!r}")
@@ -163,7 +161,7 @@ class Apply(Node):
                 out.owner, out.index = self, pos
             elif out.owner is not self or out.index != pos:
                 raise ValueError(f"{op}: output {pos} already belongs to another node")
-            self.outputs.append(out)
+        self.tag = Scratchpad()
         self.tag.trace = capture_user_trace()
 
     def __str__(self) -> str:

@@ -224,20 +224,20 @@ class Elemwise(Op):
         if len(inputs) != self.scalar_op.nin:
             raise TypeError(f"{self} takes {self.scalar_op.nin} inputs, got {len(inputs)}")
         ins = as_elemwise_inputs(inputs)
-        ndim = max(len(i.type.shape) for i in ins)
-        if any(len(i.type.shape) != ndim for i in ins):
-            ins = [i if i.ndim == ndim else
-                   DimShuffle(i.ndim, ("x",) * (ndim - i.ndim) + tuple(range(i.ndim)))(i)
-                   for i in ins]
-        shapes = [i.type.shape for i in ins]
-        if len(shapes) == 1:
-            shape = shapes[0]
-        else:
+        types = [i.type for i in ins]
+        shape = types[0].shape
+        if any(t.shape != shape for t in types):    # (most nodes: inputs of one shape)
+            ndim = max(len(t.shape) for t in types)
+            if any(len(t.shape) != ndim for t in types):
+                ins = [i if i.ndim == ndim else
+                       DimShuffle(i.ndim, ("x",) * (ndim - i.ndim) + tuple(range(i.ndim)))(i)
+                       for i in ins]
+                types = [i.type for i in ins]
             try:
-                shape = broadcast_static_shape(shapes)
+                shape = broadcast_static_shape([t.shape for t in types])
             except ValueError as exc:
                 raise ValueError(f"{self.scalar_op}: {exc}") from None
-        dtypes = self.scalar_op.output_dtypes([i.type.dtype for i in ins])
+        dtypes = self.scalar_op.output_dtypes([t.dtype for t in types])
         outs = [TensorType(dt, shape)() for dt in dtypes]
         for o, i in self.inplace_pattern:
             if ins[i].dtype != dtypes[o] or ins[i].type.shape != shape:
