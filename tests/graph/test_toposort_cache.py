@@ -126,3 +126,45 @@ def test_a_scalar_ops_output_dtypes_are_remembered_until_it_changes():
     assert "_dtypes_memo" not in op.__dict__
     with pytest.raises(TypeError, match="does not accept dtype int8"):
         op.output_dtypes(("int8", "int8"))
+
+
+def test_merging_keeps_the_cached_order_and_a_later_producer_does_not(monkeypatch):
+    """A node that now reads an equal constant, or an equal node placed before it,
+    keeps the cached order (pruned nodes drop out of it); reading a node placed after
+    it, or a feature with orderings, makes the next ``toposort`` sort again."""
+    import numpy as np
+
+    import theanine.graph.fg as fg_module
+    from theanine.graph.basic import Constant
+    from theanine.graph.fg import Feature
+    from theanine.graph.rewriting.merge import merge_graph
+    x = tt.dvector("x")
+    one_a, one_b = tt.constant(np.ones(1)), tt.constant(np.ones(1))
+    out = tt.exp(x + one_a) * tt.exp(x + one_b) + tt.sin(x)
+    fg = FunctionGraph([x], [out])
+    sorts = []
+    monkeypatch.setattr(fg_module, "io_toposort",
+                        lambda *a, **k: sorts.append(1) or io_toposort(*a, **k))
+    assert merge_graph(fg) == {"merge_constant": 1, "merge_node": 2}
+    order = fg.toposort()
+    assert sorts == [] and set(order) == fg.apply_nodes and len(order) == 5
+    assert order == io_toposort(fg.inputs, fg.outputs)
+    assert [str(i) for n in order for i in n.inputs if isinstance(i, Constant)] == ["[1.]"]
+
+    mul = next(n for n in order if n.op.scalar_op.name == "mul")
+    sin = next(n for n in order if n.op.scalar_op.name == "sin")
+    assert order.index(sin) > order.index(mul)        # sin is placed after the product
+    fg.change_node_input(mul, 1, sin.outputs[0])      # now the product reads it
+    order = fg.toposort()
+    assert sorts == [1] and order.index(sin) < order.index(mul)
+
+    class Ordered(Feature):
+        def orderings(self, fgraph):
+            return {mul: [sin]}
+
+    fg.attach_feature(Ordered())
+    fg.toposort()
+    sorts.clear()
+    fg.change_node_input(mul, 0, fg.inputs[0])        # an input: placed before anything
+    fg.toposort()
+    assert sorts == [1]                                # but a feature orders the nodes

@@ -7,6 +7,7 @@ history, validators) of every change.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 
@@ -93,7 +94,8 @@ class FunctionGraph:
         self.update_mapping = dict(update_mapping or {})
         self.validate_time = 0.0   # seconds spent in validate (compile profile)
         self.version = 0           # bumped by every change; keys the toposort cache
-        self._toposort_cache = None
+        self._toposort_cache = None     # (version, order, whether pruned nodes are in it)
+        self._order_positions = None    # (an order, its positions), for _order_kept_by
         for inp in inputs:
             if inp.owner is not None:
                 raise ValueError(f"graph input {inp} is computed by {inp.owner}; "
@@ -106,7 +108,7 @@ class FunctionGraph:
             self.clients[out].append((OUTPUT, pos))
         if order is not None and len(order) == len(self.apply_nodes):
             # the copy's order is the order a sort would find (same walk, same graph)
-            self._toposort_cache = (self.version, order)
+            self._toposort_cache = (self.version, order, False)
         for feature in features:
             self.attach_feature(feature)
 
@@ -210,6 +212,7 @@ class FunctionGraph:
 
     # -- changes -----------------------------------------------------------
     def change_node_input(self, node, i: int, new: Variable, reason=None) -> None:
+        kept = self._order_kept_by(node, new)
         if node == OUTPUT:
             old = self.outputs[i]
             if old is new:
@@ -230,6 +233,34 @@ class FunctionGraph:
         self._remove_client(old, (node, i), reason)
         for feature in self._features:
             feature.on_change_input(self, node, i, old, new, reason)
+        if kept is not None:
+            self._toposort_cache = (self.version, kept, True)
+
+    def _order_kept_by(self, node, new):
+        """The cached order, where it stays an order after ``node`` reads ``new``: the
+        cache is current, no feature imposes orderings, and ``new`` is computed before
+        ``node`` (a constant or input, or a node placed earlier) or already in the
+        graph (for an output).  Pruned nodes are filtered out at the next ``toposort``.
+        Merging equal constants and equal nodes keeps the order this way (a sort of
+        the whole graph per pass that merged something, before)."""
+        cached = self._toposort_cache
+        if cached is None or cached[0] != self.version:
+            return None
+        owner = new.owner
+        if owner is not None:
+            if owner not in self.apply_nodes:
+                return None
+            if node != OUTPUT:
+                positions = self._order_positions
+                if positions is None or positions[0] is not cached[1]:
+                    positions = self._order_positions = (
+                        cached[1], {n: k for k, n in enumerate(cached[1])})
+                if positions[1].get(owner, math.inf) >= positions[1].get(node, -1):
+                    return None
+        for feature in self._features:
+            if type(feature).orderings is not Feature.orderings and feature.orderings(self):
+                return None
+        return cached[1]
 
     def replace(self, var: Variable, new: Variable, reason=None, verbose=False,
                 import_missing=False) -> None:
@@ -296,9 +327,13 @@ class FunctionGraph:
         """
         cached = self._toposort_cache
         if cached is not None and cached[0] == self.version:
-            return list(cached[1])
-        order = io_toposort(self.inputs, self.outputs, self.orderings())
-        self._toposort_cache = (self.version, order)
+            if not cached[2]:
+                return list(cached[1])
+            nodes = self.apply_nodes
+            order = [n for n in cached[1] if n in nodes]
+        else:
+            order = io_toposort(self.inputs, self.outputs, self.orderings())
+        self._toposort_cache = (self.version, order, False)
         return list(order)
 
     def check_integrity(self) -> None:
