@@ -24,21 +24,26 @@ def merge_graph(fgraph) -> Counter:
     seen: dict = {}           # (op, input ids) -> first node seen
     order = fgraph.toposort()
 
+    const_rep: dict = {}      # constant -> its representative (itself when first)
+
     def rep(var):
         found = canon.get(var)
         if found is not None:
             return found
-        if isinstance(var, Constant):
-            try:
-                sig = var.signature()
-                first = constants.setdefault(sig, var)
-            except TypeError:   # unhashable data: never merged
-                return var
-            if first is not var:
-                canon[var] = first
-                counts["merge_constant"] += 1
-            return first
-        return var
+        if var.owner is not None or not isinstance(var, Constant):
+            return var
+        found = const_rep.get(var)
+        if found is not None:
+            return found
+        try:
+            first = constants.setdefault(var.signature(), var)
+        except TypeError:   # unhashable data: never merged
+            first = var
+        const_rep[var] = first
+        if first is not var:
+            canon[var] = first
+            counts["merge_constant"] += 1
+        return first
 
     op_ids: dict = {}         # id(op) -> id of the first equal op (hash each op once)
     equal_ops: dict = {}
