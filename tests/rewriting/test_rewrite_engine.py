@@ -172,3 +172,34 @@ def test_an_adjacent_rule_woken_by_a_new_kind_sees_only_the_nodes_revisited_anyw
     (reader,) = [n for n in fg.toposort()
                  if n.op.scalar_op == ts.mul and n.inputs[0].owner is not None]
     assert offered == [reader]          # not the other product, read before the sigmoid
+
+
+def test_a_constant_inputs_rule_is_offered_only_nodes_of_constant_inputs_first():
+    """``constant_inputs``: the first sweep offers such a rule only nodes whose inputs
+    are all constants (when it is a node's only rule); a node a rewrite changes later
+    is offered it again, and ``explain_rewrite`` (reasons wanted) sees every node."""
+    from theanine.graph.rewriting.basic import Rule
+    from theanine.graph.rewriting.reasons import collecting_reasons
+    tried = []
+
+    def record(fgraph, node):
+        tried.append(str(node.op))
+
+    def fold_exp(fgraph, node):
+        if isinstance(node.inputs[0], th.graph.basic.Constant):
+            return [tt.constant(np.exp(node.inputs[0].data))]
+        return None
+
+    x = tt.dscalar("x")
+    rewrite = EquilibriumPass("test")
+    rewrite.register(Rule(record, (), "record", constant_inputs=True))
+    rewrite.register(Rule(fold_exp, [tt.exp(x).owner.op], "fold_exp"))
+    out = tt.exp(tt.constant(0.0)) + x * 2.0
+    rewrite.apply(FunctionGraph([x], [out]))
+    # exp (its other rule) is visited; add and mul (only the constant rule) are not,
+    # until folding exp changed the add's input
+    assert tried == ["Elemwise{exp}", "Elemwise{add}"]
+    tried.clear()
+    with collecting_reasons():
+        rewrite.apply(FunctionGraph([x], [out]))
+    assert sorted(tried) == ["Elemwise{add}", "Elemwise{exp}", "Elemwise{mul}"]

@@ -14,9 +14,9 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from theanine.graph.basic import Apply, Variable
+from theanine.graph.basic import Apply, Constant, Variable
 from theanine.graph.fg import Feature, InconsistencyError
-from theanine.graph.rewriting.reasons import decline
+from theanine.graph.rewriting.reasons import decline, reasons_wanted
 from theanine.graph.utils import _inherited as inherited
 
 _rewrite_observers: list = []
@@ -46,15 +46,18 @@ class Rule:
     exp); a pass does not offer it nodes while one is missing.  ``adjacent``: each
     needed kind computes an input of the node the rule fires on (``add(exp(x), -1)``),
     so when one appears, the nodes a pass revisits anyway (the new ones and the
-    readers of replaced values) are all that can match.
+    readers of replaced values) are all that can match.  ``constant_inputs``: it can
+    only fire on a node whose inputs are all constants (constant folding); a pass's
+    first sweep skips the nodes that only such rules would be offered.
     """
 
     def __init__(self, fn: Callable, tracks: Iterable = (), name: str | None = None,
                  tags: Iterable[str] = (), needs: Iterable[type] = (),
-                 adjacent: bool = False):
+                 adjacent: bool = False, constant_inputs: bool = False):
         self.fn = fn
         self.needs = tuple(needs)
         self.adjacent = adjacent
+        self.constant_inputs = constant_inputs
         self.tracks = tuple(tracks)
         self.name = name or fn.__name__
         self.tags = frozenset(tags)
@@ -233,11 +236,23 @@ class EquilibriumPass(RewritePass):
             found = by_op.get(id(op))
             if found is None:
                 probe = _OpProbe(op)
-                found = by_op[id(op)] = (op, [rw for rw in census.active
-                                              if rw.matches(probe)])
+                rules = [rw for rw in census.active if rw.matches(probe)]
+                found = by_op[id(op)] = (op, rules, all(rw.constant_inputs for rw in rules))
             return found[1]
 
-        queue = deque(fgraph.toposort())
+        order = fgraph.toposort()
+        if reasons_wanted():
+            queue = deque(order)
+        else:       # the first sweep: no node whose rules would all refuse it at once
+            queue = deque()
+            for node in order:
+                found = by_op.get(id(node.op))
+                if found is None:
+                    rules_for(node.op)
+                    found = by_op[id(node.op)]
+                if found[1] and (not found[2] or all(isinstance(i, Constant)
+                                                     for i in node.inputs)):
+                    queue.append(node)
         queued = set(queue)
         tracker = _ImportTracker()
         fgraph.attach_feature(tracker)

@@ -59,7 +59,7 @@ def constant_folding(fgraph, node):
     return out
 
 
-FOLD = Rule(constant_folding, (), "constant_folding")
+FOLD = Rule(constant_folding, (), "constant_folding", constant_inputs=True)
 for _pass in ("canonicalize", "stabilize", "specialize"):   # rules there build new constants
     register_rule(_pass, FOLD)
 
