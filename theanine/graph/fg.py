@@ -233,16 +233,19 @@ class FunctionGraph:
         self._remove_client(old, (node, i), reason)
         for feature in self._features:
             feature.on_change_input(self, node, i, old, new, reason)
-        if kept is not None:
+        if kept is not None and not any(
+                type(f).orderings is not Feature.orderings and f.orderings(self)
+                for f in self._features):       # (as the graph now stands)
             self._toposort_cache = (self.version, kept, True)
 
     def _order_kept_by(self, node, new):
         """The cached order, where it stays an order after ``node`` reads ``new``: the
-        cache is current, no feature imposes orderings, and ``new`` is computed before
-        ``node`` (a constant or input, or a node placed earlier) or already in the
-        graph (for an output).  Pruned nodes are filtered out at the next ``toposort``.
-        Merging equal constants and equal nodes keeps the order this way (a sort of
-        the whole graph per pass that merged something, before)."""
+        cache is current and ``new`` is computed before ``node`` (a constant or input,
+        or a node placed earlier) or already in the graph (for an output); the caller
+        keeps it if no feature imposes orderings after the change.  Pruned nodes are
+        filtered out at the next ``toposort``.  Merging equal constants and equal
+        nodes keeps the order this way (a sort of the whole graph per pass that merged
+        something, before)."""
         cached = self._toposort_cache
         if cached is None or cached[0] != self.version:
             return None
@@ -257,9 +260,6 @@ class FunctionGraph:
                         cached[1], {n: k for k, n in enumerate(cached[1])})
                 if positions[1].get(owner, math.inf) >= positions[1].get(node, -1):
                     return None
-        for feature in self._features:
-            if type(feature).orderings is not Feature.orderings and feature.orderings(self):
-                return None
         return cached[1]
 
     def replace(self, var: Variable, new: Variable, reason=None, verbose=False,
