@@ -351,7 +351,7 @@ def scalar_graph_to_tensor(inputs, outputs, mapping: dict, nodes=None) -> list:
     done = dict(mapping)
     if nodes is None:
         nodes = io_toposort(inputs, [o for o in outputs if isinstance(o.type, ts.ScalarType)])
-    ndim = max([v.ndim for v in mapping.values()], default=0)
+    ndim = max([getattr(v.type, "ndim", 0) for v in mapping.values()], default=0)
     for node in nodes:
         args = [done[i] if i in done else _tensor_constant(i, ndim) for i in node.inputs]
         outs = elemwise_op(node.op).make_node(*args).outputs

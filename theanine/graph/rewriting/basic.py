@@ -232,13 +232,17 @@ class EquilibriumPass(RewritePass):
         census = _Census(fgraph, all_rules)
         by_op: dict = {}    # id(op) -> (op, the rules tracking it): non-matching rules cost 0
 
-        def rules_for(op):
+        def entry(op):
+            """(op, its rules, whether they all need constant inputs), cached."""
             found = by_op.get(id(op))
             if found is None:
                 probe = _OpProbe(op)
                 rules = [rw for rw in census.active if rw.matches(probe)]
                 found = by_op[id(op)] = (op, rules, all(rw.constant_inputs for rw in rules))
-            return found[1]
+            return found
+
+        def rules_for(op):
+            return entry(op)[1]
 
         order = fgraph.toposort()
         if reasons_wanted():
@@ -246,12 +250,9 @@ class EquilibriumPass(RewritePass):
         else:       # the first sweep: no node whose rules would all refuse it at once
             queue = deque()
             for node in order:
-                found = by_op.get(id(node.op))
-                if found is None:
-                    rules_for(node.op)
-                    found = by_op[id(node.op)]
-                if found[1] and (not found[2] or all(isinstance(i, Constant)
-                                                     for i in node.inputs)):
+                _, rules, constant_only = entry(node.op)
+                if rules and (not constant_only or all(isinstance(i, Constant)
+                                                       for i in node.inputs)):
                     queue.append(node)
         queued = set(queue)
         tracker = _ImportTracker()

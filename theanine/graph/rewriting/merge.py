@@ -22,9 +22,8 @@ def merge_graph(fgraph) -> Counter:
     canon: dict = {}          # merged-away Variable -> its representative
     constants: dict = {}      # constant signature -> first constant seen
     seen: dict = {}           # (op, input ids) -> first node seen
-    order = fgraph.toposort()
-
     const_rep: dict = {}      # constant -> its representative (itself when first)
+    order = fgraph.toposort()
 
     def rep(var):
         found = canon.get(var)
