@@ -341,6 +341,23 @@ def test_a_cost_with_nothing_to_stabilize_is_differentiated_as_written():
     assert stable_cost(unstable, [w]) is not unstable
 
 
+def test_a_cost_without_what_stabilize_looks_for_is_not_copied(monkeypatch):
+    """No exp, log, sigmoid or softmax (what the stabilize rules need or track): no
+    copy is made and no pass runs; with an exp that a rule looks for, the passes run."""
+    from theanine.tensor.gradient import stabilize
+    copies = []
+    real = stabilize.clone_get_equiv
+    monkeypatch.setattr(stabilize, "clone_get_equiv",
+                        lambda *a, **k: copies.append(1) or real(*a, **k))
+    x, w = tt.dvectors("x", "w")
+    plain = (tt.tanh(x * w) * 2.0 - 1.0).sum()
+    assert stabilize.stable_cost(plain, [w]) is plain and copies == []
+    softplus_like = tt.log(1 + tt.exp(x * w)).sum()
+    stable = stabilize.stable_cost(softplus_like, [w])
+    assert copies == [1] and stable is not softplus_like
+    assert "softplus" in th.pp(stable)
+
+
 def test_gradient_nodes_carry_the_users_lines():
     """Nodes built by ``grad`` name the line that called it; a user's own op's gradient
     nodes name the lines of its ``L_op``."""

@@ -228,8 +228,18 @@ class EquilibriumPass(RewritePass):
         report.nodes_after = len(fgraph.apply_nodes)
         return report
 
+    def could_fire(self, nodes, query=None) -> bool:
+        """Whether a rule of this pass that does not need all-constant inputs would be
+        offered one of ``nodes`` (the kinds it needs present, an op it tracks): a cheap
+        test that running the pass on a graph of these nodes could change it."""
+        nodes = list(nodes)
+        rules = [rw for rw in self.active_rules(query) if not rw.constant_inputs]
+        active = _Census(nodes, rules).active
+        probes = [_OpProbe(op) for op in {id(n.op): n.op for n in nodes}.values()]
+        return any(rw.matches(probe) for rw in active for probe in probes)
+
     def _run(self, fgraph, all_rules, report) -> None:
-        census = _Census(fgraph, all_rules)
+        census = _Census(fgraph.apply_nodes, all_rules)
         by_op: dict = {}    # id(op) -> (op, the rules tracking it): non-matching rules cost 0
 
         def entry(op):
@@ -306,12 +316,12 @@ class _Census:
     ``needs`` they meet (``active``, in the pass's order); ``add`` counts the nodes
     a rewrite brought in and returns the rules that became active."""
 
-    def __init__(self, fgraph, rules):
+    def __init__(self, nodes, rules):
         self.rules = rules
         self.waiting = [rw for rw in rules if rw.needs]
         self.kinds: set = set()
         if self.waiting:
-            for op in {id(node.op): node.op for node in fgraph.apply_nodes}.values():
+            for op in {id(node.op): node.op for node in nodes}.values():
                 self.kinds.update(op.kinds())
         self.active = rules
         self._update()

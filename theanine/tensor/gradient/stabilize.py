@@ -6,14 +6,19 @@ unstable even when the forward graph is later rewritten (the gradient graph has
 ``canonicalize`` and ``stabilize`` passes to a copy of the cost *before*
 differentiating gives gradients of the stable forms (``softplus``, ``sigmoid``),
 as the tutorial's logistic regression needs.  The user's graph is not changed.
+
+A cost without what a ``stabilize`` rule looks for (an exp, log, sigmoid, softmax:
+each rule's needs and the ops it tracks) is differentiated as written, without the
+copy: ``canonicalize`` only rewrites arithmetic and removes ops, so it cannot bring
+one in.
 """
 
 from __future__ import annotations
 
-from theanine.graph.basic import ancestors, clone_get_equiv, graph_inputs
+from theanine.graph.basic import ancestors, applys_between, clone_get_equiv, graph_inputs
 from theanine.graph.fg import FunctionGraph
 from theanine.graph.rewriting.basic import RewriteError
-from theanine.graph.rewriting.pipeline import Query, run_pipeline
+from theanine.graph.rewriting.pipeline import Query, get_pass, run_pipeline
 
 _PASSES = Query(frozenset({"canonicalize", "stabilize"}), name="grad-stabilize")
 
@@ -22,6 +27,8 @@ def stable_cost(cost, wrt):
     """A rewritten copy of ``cost`` over the same leaves, or ``cost`` itself when the
     copy cannot serve (an intermediate ``wrt``, or a rewrite dropping a dependence)."""
     if cost.owner is None or any(w.owner is not None for w in wrt):
+        return cost
+    if not get_pass("stabilize").could_fire(applys_between([], [cost])):
         return cost
     leaves = graph_inputs([cost])
     equiv = clone_get_equiv(leaves, [cost], copy_inputs=False, copy_orphans=False)
