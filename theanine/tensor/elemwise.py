@@ -78,6 +78,16 @@ def as_elemwise_inputs(inputs):
             for c, i in zip(converted, inputs)]
 
 
+def _type_of(types, dtype, shape) -> TensorType:
+    """The output type ``(dtype, shape)``: an input's own (unnamed) type object when it
+    is that type (types are values; most outputs have their first input's type)."""
+    for t in types:
+        if t.dtype == dtype and t.shape == shape and t.name is None \
+                and type(t) is TensorType:
+            return t
+    return TensorType(dtype, shape)
+
+
 def broadcast_static_shape(shapes, context="") -> tuple:
     """Static output shape of broadcasting; ValueError on a known mismatch."""
     ndim = max((len(s) for s in shapes), default=0)
@@ -238,7 +248,7 @@ class Elemwise(Op):
             except ValueError as exc:
                 raise ValueError(f"{self.scalar_op}: {exc}") from None
         dtypes = self.scalar_op.output_dtypes([t.dtype for t in types])
-        outs = [TensorType(dt, shape)() for dt in dtypes]
+        outs = [_type_of(types, dt, shape)() for dt in dtypes]
         for o, i in self.inplace_pattern:
             if ins[i].dtype != dtypes[o] or ins[i].type.shape != shape:
                 raise TypeError(f"{self}: output {o} cannot overwrite input {i} "
