@@ -412,3 +412,7 @@ def test_elementwise_gradient_builds_its_constants_at_full_rank():
     assert [(c.type.shape, float(c.data.item())) for c in consts] == [((1, 1), 1.0)]
     xv, gv = np.random.default_rng(0).normal(size=(2, 3)), np.full((2, 3), 0.5)
     np.testing.assert_allclose(th.function([x, gy], g)(xv, gv), gv * (1 - np.tanh(xv) ** 2))
+    deep = th.grad(tt.tanh(tt.tanh(tt.tanh(x))).sum(), x)     # one 1 for every layer
+    nodes = io_toposort(list(graph_inputs([deep])), [deep])
+    assert len({id(i) for n in nodes for i in n.inputs if isinstance(i, Constant)
+                and i.type.shape == (1, 1)}) == 1

@@ -378,10 +378,23 @@ def scalar_graph_to_tensor(inputs, outputs, mapping: dict, nodes=None) -> list:
 
 
 def _tensor_constant(var, ndim=0):
+    """The tensor constant of a scalar gradient graph's constant, one object per value
+    and rank: every layer of a deep gradient reads the same ``1`` (nothing for the
+    merge pass to merge, no new constant per layer)."""
     if not isinstance(var, Constant):
         raise ValueError(f"scalar gradient graph uses {var}, which is neither an input of "
                          "the op nor a constant")
-    return tb.constant(np.asarray(var.data, dtype=var.type.dtype), ndim=ndim)
+    data = np.asarray(var.data, dtype=var.type.dtype)
+    key = (data.dtype, data.tobytes(), ndim)
+    found = _GRAD_CONSTANTS.get(key)
+    if found is None:
+        if len(_GRAD_CONSTANTS) > 4096:         # (a few values in practice)
+            _GRAD_CONSTANTS.clear()
+        found = _GRAD_CONSTANTS[key] = tb.constant(data, ndim=ndim)
+    return found
+
+
+_GRAD_CONSTANTS: dict = {}
 
 
 def filled_like(x, value, dtype=None) -> Variable:
