@@ -168,7 +168,7 @@ class FunctionGraph:
                 self.variables.add(out)
                 self.clients.setdefault(out, Clients())
             for pos, inp in enumerate(n.inputs):
-                self.clients[inp].append((n, pos))
+                self.clients[inp][n, pos] = None     # (Clients.append, inlined)
             for feature in self._features:
                 feature.on_import(self, n, reason)
 
@@ -194,7 +194,7 @@ class FunctionGraph:
         while stack:
             v, c = stack.pop()
             lst = self.clients[v]
-            lst.remove(c)
+            del lst[c]
             if lst or v.owner is None or v.owner not in self.apply_nodes:
                 continue
             node = v.owner
@@ -229,7 +229,7 @@ class FunctionGraph:
             self._import_var(new, reason)
             node.inputs[i] = new
         self.version += 1
-        self.clients[new].append((node, i))
+        self.clients[new][node, i] = None
         self._remove_client(old, (node, i), reason)
         for feature in self._features:
             feature.on_change_input(self, node, i, old, new, reason)
