@@ -168,3 +168,62 @@ def test_merging_keeps_the_cached_order_and_a_later_producer_does_not(monkeypatc
     fg.change_node_input(mul, 0, fg.inputs[0])        # an input: placed before anything
     fg.toposort()
     assert sorts == [1]                                # but a feature orders the nodes
+
+
+def test_the_cached_order_stays_an_order_through_random_changes():
+    """Random graphs and random changes (merges, a node reading an earlier or a later
+    value, a new node, a graph output moved): after each, ``toposort`` lists exactly
+    the graph's nodes, every node after the nodes it reads."""
+    import numpy as np
+
+    from theanine.graph.rewriting.merge import merge_graph
+    rng = np.random.default_rng(0)
+    unary, binary = (tt.exp, tt.sin, tt.tanh), (tt.add, tt.mul, tt.sub)
+    for _ in range(30):
+        xs = list(tt.dvectors("a", "b", "c"))
+        values = list(xs)
+        for _ in range(int(rng.integers(5, 25))):
+            if rng.random() < 0.4:
+                values.append(unary[rng.integers(3)](values[rng.integers(len(values))]))
+            else:
+                i, j = rng.integers(len(values), size=2)
+                values.append(binary[rng.integers(3)](values[i], values[j]))
+        outs = [values[-1], values[int(rng.integers(3, len(values)))]]
+        fg = FunctionGraph(xs, outs)
+        for _ in range(12):
+            order = fg.toposort()
+            assert set(order) == fg.apply_nodes and len(order) == len(fg.apply_nodes)
+            place = {n: k for k, n in enumerate(order)}
+            assert all(place[i.owner] < place[n] for n in order for i in n.inputs
+                       if i.owner is not None)
+            choice = rng.random()
+            if choice < 0.2:
+                merge_graph(fg)
+                continue
+            nodes = sorted(fg.apply_nodes, key=place.__getitem__)
+            if choice < 0.3:
+                var = nodes[int(rng.integers(len(nodes)))].outputs[0]
+                if var.type == fg.outputs[0].type:
+                    fg.change_node_input("output", int(rng.integers(len(fg.outputs))), var)
+                continue
+            vector = xs[0].type
+            slots = [(n, k) for n in nodes for k, i in enumerate(n.inputs) if i.type == vector]
+            node, pos = slots[int(rng.integers(len(slots)))]
+            earlier = [v for n in nodes[:place[node]] for v in n.outputs
+                       if v.type == vector] + fg.inputs
+            below, stack = {node}, [node]          # the nodes reading node's results
+            while stack:
+                for out in stack.pop().outputs:
+                    for client, _ in fg.clients[out]:
+                        if client != "output" and client not in below:
+                            below.add(client)
+                            stack.append(client)
+            later = [v for n in nodes[place[node] + 1:] if n not in below
+                     for v in n.outputs if v.type == vector]
+            if choice < 0.6:        # an earlier value: the order may be kept
+                new = earlier[int(rng.integers(len(earlier)))]
+            elif choice < 0.8 and later:    # a later value (no cycle): sorted again
+                new = later[int(rng.integers(len(later)))]
+            else:                   # a new node over earlier values
+                new = tt.cos(earlier[int(rng.integers(len(earlier)))]) * 2.0
+            fg.change_node_input(node, pos, new)
