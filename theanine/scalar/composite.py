@@ -128,7 +128,7 @@ class Composite(ScalarOp):
         self.nin = len(in_dtypes)
         self.nout = len(out_refs)
         self._graph = None
-        key_code = tuple((op, tuple(_arg_key(a) for a in args), dts) for op, args, dts in code)
+        key_code = tuple(map(_entry_key, code))
         self._key = (in_dtypes, key_code, tuple(_arg_key(a) for a in out_refs), out_dtypes)
         self._hash = hash(self._key)
         self._name = None
@@ -260,6 +260,16 @@ class Composite(ScalarOp):
                 outputs.append(f"t{ref[1]}")
         return {"inputs": inputs, "instructions": tuple(instructions),
                 "dtypes": tuple(dtypes), "outputs": tuple(outputs)}
+
+
+def _entry_key(entry) -> tuple:
+    """A code entry as part of the key: the entry itself unless it reads a constant
+    (most do not, and fusing a deep gradient makes thousands of entries)."""
+    op, args, dts = entry
+    for a in args:
+        if a[0] == "const" or not isinstance(a, tuple):
+            return (op, tuple(_arg_key(b) for b in args), dts)
+    return entry
 
 
 def _arg_key(a) -> tuple:
