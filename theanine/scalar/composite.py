@@ -31,12 +31,18 @@ class InputRef(NamedTuple):
     index: int
 
 
+_INPUT_REFS = [InputRef("in", k) for k in range(64)]
+
+
 class NodeRef(NamedTuple):
     """``("node", step, output)``: output ``output`` of step ``step`` of ``code``."""
 
     kind: str
     step: int
     output: int
+
+
+_FIRST_OUTPUT_REFS = [NodeRef("node", k, 0) for k in range(512)]
 
 
 class ConstRef(NamedTuple):
@@ -48,10 +54,14 @@ class ConstRef(NamedTuple):
 
 
 def input_ref(index: int) -> InputRef:
+    if index < len(_INPUT_REFS):         # (values: one object each serves every Composite)
+        return _INPUT_REFS[index]
     return InputRef("in", index)
 
 
 def node_ref(step: int, output: int = 0) -> NodeRef:
+    if output == 0 and step < len(_FIRST_OUTPUT_REFS):
+        return _FIRST_OUTPUT_REFS[step]
     return NodeRef("node", step, output)
 
 
