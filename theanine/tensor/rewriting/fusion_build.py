@@ -56,6 +56,17 @@ def _dtype_name(dtype) -> str:
     return name
 
 
+_ONE_DTYPE: dict = {}
+
+
+def _one_dtype(dtype: str) -> tuple:
+    """``(dtype,)``, one object per dtype (a code entry's output dtypes)."""
+    found = _ONE_DTYPE.get(dtype)
+    if found is None:
+        found = _ONE_DTYPE[dtype] = (dtype,)
+    return found
+
+
 def build_composite(nodes, outputs) -> tuple[Composite, list]:
     """The Composite computing ``outputs`` from elementwise ``nodes`` (given in a
     topological order; a node may itself hold a Composite, of any number of
@@ -87,7 +98,10 @@ def build_composite(nodes, outputs) -> tuple[Composite, list]:
             for out, out_ref in zip(node.outputs, sop.outputs_ref):
                 ref[out] = shift_ref(out_ref, args, base)
         else:
-            code.append((sop, tuple(args), tuple(o.dtype for o in node.outputs)))
+            outs = node.outputs
+            dts = _one_dtype(outs[0].type.dtype) if len(outs) == 1 else \
+                tuple(o.type.dtype for o in outs)
+            code.append((sop, tuple(args), dts))
             for k, out in enumerate(node.outputs):
                 ref[out] = node_ref(len(code) - 1, k)
     comp = Composite.from_code([v.dtype for v in in_vars], code, [ref[o] for o in outputs],
