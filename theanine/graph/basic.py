@@ -20,6 +20,18 @@ class Node:
     """Base of Apply (and of nothing else): a graph vertex with inputs."""
 
 
+def _copy_tag(src, dst) -> None:
+    """``dst`` gets the attributes of ``src``'s tag, if it has one.  (Not through
+    ``src.__dict__``: reading it makes a dict object for every variable copied, which
+    the garbage collector then walks.)"""
+    try:
+        tag = object.__getattribute__(src, "tag")
+    except AttributeError:
+        return
+    if tag.__dict__:
+        dst.tag.__dict__.update(tag.__dict__)
+
+
 class Variable:
     """A symbolic value of a given Type, produced by ``owner`` (or a graph input)."""
 
@@ -62,9 +74,7 @@ class Variable:
     def clone(self) -> Variable:
         """A new owner-less Variable of the same type and name (tag copied)."""
         cp = self.__class__(self.type, None, None, self.name)
-        tag = self.__dict__.get("tag")
-        if tag is not None and tag.__dict__:
-            cp.tag.__dict__.update(tag.__dict__)
+        _copy_tag(self, cp)
         return cp
 
     def get_parents(self):
@@ -128,9 +138,7 @@ class Constant(Variable):
         cp = self.__class__.__new__(self.__class__)
         Variable.__init__(cp, self.type, None, None, self.name)
         cp.data = self.data          # filtered when this constant was made
-        tag = self.__dict__.get("tag")
-        if tag is not None and tag.__dict__:
-            cp.tag.__dict__.update(tag.__dict__)
+        _copy_tag(self, cp)
         return cp
 
     @property
