@@ -21,14 +21,9 @@ class Node:
 
 
 def _copy_tag(src, dst) -> None:
-    """``dst`` gets the attributes of ``src``'s tag, if it has one.  (Not through
-    ``src.__dict__``: reading it makes a dict object for every variable copied, which
-    the garbage collector then walks.)"""
-    try:
-        tag = object.__getattribute__(src, "tag")
-    except AttributeError:
-        return
-    if tag.__dict__:
+    """``dst`` gets the attributes of ``src``'s tag, if it has one."""
+    tag = src._tag
+    if tag is not None and tag.__dict__:
         dst.tag.__dict__.update(tag.__dict__)
 
 
@@ -42,13 +37,21 @@ class Variable:
         self.name = name
         self._id = next(_ids)
 
-    def __getattr__(self, name):
-        # ``tag`` is made on first use: most variables never get one, and every
-        # object less per node is less work for graph building and the collector
-        if name == "tag":
-            tag = self.__dict__["tag"] = Scratchpad()
-            return tag
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    _tag = None     # the tag, once made
+
+    @property
+    def tag(self) -> Scratchpad:
+        """Free-form annotations (test values, ...), made on first use: most variables
+        never get one, and every object less per node is less work for graph building
+        and the collector."""
+        tag = self._tag
+        if tag is None:
+            tag = self._tag = Scratchpad()
+        return tag
+
+    @tag.setter
+    def tag(self, value) -> None:
+        self._tag = value
 
     @property
     def auto_name(self) -> str:
