@@ -28,10 +28,12 @@ def stable_cost(cost, wrt):
     copy cannot serve (an intermediate ``wrt``, or a rewrite dropping a dependence)."""
     if cost.owner is None or any(w.owner is not None for w in wrt):
         return cost
-    if not get_pass("stabilize").could_fire(applys_between([], [cost])):
+    nodes = applys_between([], [cost])
+    if not get_pass("stabilize").could_fire(nodes):
         return cost
     leaves = graph_inputs([cost])
-    equiv = clone_get_equiv(leaves, [cost], copy_inputs=False, copy_orphans=False)
+    equiv = clone_get_equiv(leaves, [cost], copy_inputs=False, copy_orphans=False,
+                            order=nodes)        # (owner-less leaves: the same order)
     inputs = [v for v in leaves if not hasattr(v, "data")]
     try:
         fgraph = FunctionGraph(inputs, [equiv[cost]], clone=False)
