@@ -19,6 +19,14 @@ _jit_reassoc = numba.njit(error_model="numpy", cache=True, fastmath={"reassoc", 
 
 
 # ---------------------------------------------------------------- operand loads
+# Indices are read as unsigned: a signed index makes Numba add a "negative counts
+# from the end" select per element, and LLVM, unable to prove a loop's index
+# non-negative when the loop starts at a variable (a block's first element), turned
+# each vector of loads into a gather: 2x slower kernels on AVX-512 (4.3 -> 2.1 ns per
+# element for ``tanh(v) * exp(-v*v)`` summed).  Kernel indices are never negative.
+_U = np.uint64
+
+
 def ld(a, i):
     """Element ``i`` of a 1-d operand, or the operand itself when it is a scalar."""
 
@@ -34,21 +42,21 @@ def ld3(a, i, j, k):
 @overload(ld, inline="always")
 def _ov_ld(a, i):
     if isinstance(a, types.Array):
-        return lambda a, i: a[i]
+        return lambda a, i: a[_U(i)]
     return lambda a, i: a
 
 
 @overload(ld2, inline="always")
 def _ov_ld2(a, i, j):
     if isinstance(a, types.Array):
-        return lambda a, i, j: a[i, j]
+        return lambda a, i, j: a[_U(i), _U(j)]
     return lambda a, i, j: a
 
 
 @overload(ld3, inline="always")
 def _ov_ld3(a, i, j, k):
     if isinstance(a, types.Array):
-        return lambda a, i, j, k: a[i, j, k]
+        return lambda a, i, j, k: a[_U(i), _U(j), _U(k)]
     return lambda a, i, j, k: a
 
 

@@ -297,7 +297,8 @@ def fused_reduce_function(op, node):
         ref = arrays[0]
         cond = " and ".join(f"{a}.shape == {ref}.shape and {a}.flags.c_contiguous"
                             for a in arrays)
-        loads = ", ".join(f"f{a}[i]" if n else a for a, n in zip(ins, in_ndims))
+        # unsigned loads: the block loop starts at a variable (see ``_nbsupport.ld``)
+        loads = ", ".join(f"_s.ld(f{a}, i)" if n else a for a, n in zip(ins, in_ndims))
         init = _init(op.kind, out_dt)
         lines += [f"    if {cond}:", f"        n = {ref}.size"]
         lines += [f"        f{a} = np.ascontiguousarray({a}).reshape(n)" for a in arrays]
