@@ -203,3 +203,24 @@ def test_a_constant_inputs_rule_is_offered_only_nodes_of_constant_inputs_first()
     with collecting_reasons():
         rewrite.apply(FunctionGraph([x], [out]))
     assert sorted(tried) == ["Elemwise{add}", "Elemwise{exp}", "Elemwise{mul}"]
+
+
+def test_a_pass_asks_whether_a_rule_tracks_an_op_once_per_op_value():
+    from theanine.graph.rewriting.basic import Rule
+
+    class CountingFilter:
+        asked = []
+
+        def matches_op(self, op):
+            self.asked.append(op)
+            return False
+
+    x = tt.dmatrix("x")
+    # equal ops as distinct objects: Elemwise instances the user made one by one
+    exps = [th.tensor.elemwise.Elemwise(ts.exp) for _ in range(3)]
+    assert exps[0] is not exps[1] and exps[0] == exps[1]
+    out = exps[2](exps[1](exps[0](x)))
+    rewrite = EquilibriumPass("test")
+    rewrite.register(Rule(lambda fg, node: None, [CountingFilter()], "never"))
+    rewrite.apply(FunctionGraph([x], [out]))
+    assert CountingFilter.asked == [exps[0]]

@@ -21,6 +21,36 @@ def set_test_value_hook(fn) -> None:
 _CACHES = ("_op_hash", "_op_str", "_dtypes_memo")
 
 
+class InternedOp(type):
+    """Metaclass of immutable ops that graphs hold by the thousand (a gradient makes
+    a ``DimShuffle`` and a ``Sum`` per broadcast): a call with arguments seen before
+    returns the op it made then, and a new op equal to an earlier one is that one.
+    Equal ops are interchangeable, so this changes no result; it saves building
+    them, and lets passes that cache per op object answer once."""
+
+    def __call__(cls, *args, **kwargs):
+        tables = cls.__dict__.get("_interned")
+        if tables is None:
+            tables = ({}, {})               # by arguments, by value
+            type.__setattr__(cls, "_interned", tables)
+        by_args, by_value = tables
+        key = (args, tuple(sorted(kwargs.items()))) if kwargs else args
+        try:
+            found = by_args.get(key)
+        except TypeError:                   # unhashable arguments (a list of axes)
+            key = None
+            found = None
+        if found is None:
+            op = super().__call__(*args, **kwargs)
+            try:
+                found = by_value.setdefault(op, op)
+            except TypeError:               # unhashable props: never shared
+                return op
+            if key is not None:
+                by_args[key] = found
+        return found
+
+
 class Op:
     """An operation: builds Apply nodes and says what they compute.
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from theanine.config import config
 from theanine.graph.basic import Apply, Constant, Variable, io_toposort
-from theanine.graph.op import Op
+from theanine.graph.op import InternedOp, Op
 from theanine.scalar import basic as ts
 from theanine.tensor import basic as tb
 from theanine.tensor.type import TensorType
@@ -112,7 +112,7 @@ def broadcast_static_shape(shapes, context="") -> tuple:
     return tuple(out)
 
 
-class DimShuffle(Op):
+class DimShuffle(Op, metaclass=InternedOp):
     """Reorder axes, insert broadcastable axes (``'x'``), drop size-1 axes; a view."""
 
     __props__ = ("input_ndim", "new_order")
@@ -172,7 +172,7 @@ class DimShuffle(Op):
         (x,), (g,) = inputs, output_grads
         if x.dtype in ts.DISCRETE_DTYPES:
             return [filled_like(x, 0)]
-        inserted = [pos for pos, i in enumerate(self.new_order) if i == "x"]
+        inserted = tuple(pos for pos, i in enumerate(self.new_order) if i == "x")
         if inserted:
             g = CAReduce("sum", inserted)(g)
         kept = [i for i in self.new_order if i != "x"]
@@ -415,8 +415,8 @@ def fit_gradient(x, g):
         return filled_like(x, 0)
     if g.ndim < x.ndim or any(gs == 1 and xs != 1 for gs, xs in zip(g.type.shape, x.type.shape)):
         g = elemwise_op(ts.second)(x, g)
-    summed = [a for a, (gs, xs) in enumerate(zip(g.type.shape, x.type.shape))
-              if xs == 1 and gs != 1]
+    summed = tuple(a for a, (gs, xs) in enumerate(zip(g.type.shape, x.type.shape))
+                   if xs == 1 and gs != 1)
     if summed:
         g = keep_dims(CAReduce("sum", summed)(g), x.ndim, summed)
     if g.dtype != x.dtype:
@@ -464,7 +464,7 @@ def normalize_axis(axis, ndim: int, name="axis") -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
-class CAReduce(Op):
+class CAReduce(Op, metaclass=InternedOp):
     """Reduce over ``axis`` with a commutative, associative NumPy function."""
 
     __props__ = ("kind", "axis")

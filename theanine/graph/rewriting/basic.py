@@ -240,15 +240,29 @@ class EquilibriumPass(RewritePass):
 
     def _run(self, fgraph, all_rules, report) -> None:
         census = _Census(fgraph.apply_nodes, all_rules)
-        by_op: dict = {}    # id(op) -> (op, the rules tracking it): non-matching rules cost 0
+        # id(op) -> (op, the rules tracking it, ...): non-matching rules cost 0.  A
+        # graph holds many equal op objects (a gradient makes its own per node), and
+        # a rule looks at an op's type and value only: equal ops share one answer.
+        by_op: dict = {}
+        by_value: dict = {}
 
         def entry(op):
             """(op, its rules, whether they all need constant inputs), cached."""
             found = by_op.get(id(op))
             if found is None:
-                probe = _OpProbe(op)
-                rules = [rw for rw in census.active if rw.matches(probe)]
-                found = by_op[id(op)] = (op, rules, all(rw.constant_inputs for rw in rules))
+                try:
+                    found = by_value.get(op)
+                except TypeError:       # an unhashable op: answered for itself
+                    found = None
+                if found is None:
+                    probe = _OpProbe(op)
+                    rules = [rw for rw in census.active if rw.matches(probe)]
+                    found = (op, rules, all(rw.constant_inputs for rw in rules))
+                    try:
+                        by_value[op] = found
+                    except TypeError:
+                        pass
+                by_op[id(op)] = found = (op,) + found[1:]
             return found
 
         def rules_for(op):
@@ -293,6 +307,7 @@ class EquilibriumPass(RewritePass):
                         woken = census.add(tracker.imported)
                         if woken:           # a kind they need appeared
                             by_op.clear()
+                            by_value.clear()
                             far = [w for w in woken if not w.adjacent]
                             revisit.extend(n for n in fgraph.toposort()    # offer them all
                                            if any(w.matches(n) for w in far))
