@@ -416,3 +416,34 @@ def test_elementwise_gradient_builds_its_constants_at_full_rank():
     nodes = io_toposort(list(graph_inputs([deep])), [deep])
     assert len({id(i) for n in nodes for i in n.inputs if isinstance(i, Constant)
                 and i.type.shape == (1, 1)}) == 1
+
+
+def test_gradient_through_broadcasting_builds_no_sum_of_an_inserted_axis():
+    from theanine.graph.basic import io_toposort
+    from theanine.tensor.elemwise import CAReduce, DimShuffle
+
+    x = tt.dmatrix("x")
+    b = tt.dvector("b")
+    s = tt.dscalar("s")
+    for wrt, cost in [(b, ((x + b) ** 2).sum()), (s, (tt.tanh(x * s)).sum())]:
+        g = th.grad(cost, wrt)
+        nodes = io_toposort([x, wrt], [g])
+        # the elementwise gradient's sum keeps the axis it summed; the broadcast's own
+        # gradient sums that axis away again: it takes the first sum's value instead
+        sums_of_insertions = [n for n in nodes if isinstance(n.op, CAReduce)
+                              and n.inputs[0].owner is not None
+                              and isinstance(n.inputs[0].owner.op, DimShuffle)]
+        assert not sums_of_insertions
+        assert sum(isinstance(n.op, CAReduce) for n in nodes) == 1
+        xv = np.linspace(-1, 1, 6).reshape(2, 3)
+        wv = np.array([0.3, -0.2, 0.5]) if wrt is b else np.float64(0.7)
+        got = th.function([x, wrt], g)(xv, wv)
+        want = (2 * (xv + wv)).sum(axis=0) if wrt is b else ((1 - np.tanh(xv * wv) ** 2) * xv).sum()
+        np.testing.assert_allclose(got, want)
+    # where the gradient arriving is not such an insertion, the sum is built
+    v = tt.dvector("v")
+    g = th.grad(tt.exp(v.dimshuffle("x", 0)).sum(), v)
+    nodes = io_toposort([v], [g])
+    assert sum(isinstance(n.op, CAReduce) for n in nodes) == 1
+    vv = np.array([0.1, -0.4])
+    np.testing.assert_allclose(th.function([v], g)(vv), np.exp(vv))

@@ -174,10 +174,25 @@ class DimShuffle(Op, metaclass=InternedOp):
             return [filled_like(x, 0)]
         inserted = tuple(pos for pos, i in enumerate(self.new_order) if i == "x")
         if inserted:
-            g = CAReduce("sum", inserted)(g)
+            g = _summed_over(g, inserted)
         kept = [i for i in self.new_order if i != "x"]
         pattern = ["x" if i in self.drop else kept.index(i) for i in range(self.input_ndim)]
         return [dimshuffle(g, pattern)]
+
+
+def _summed_over(g, axes):
+    """``g`` summed over its size-1 ``axes``; where ``g`` only inserted those axes
+    into a value (an elementwise gradient's sum, kept at full rank), that value: a
+    gradient through broadcasting does not build a sum and an axis insertion per
+    layer for the rewrites to remove."""
+    owner = g.owner
+    if owner is not None and isinstance(owner.op, DimShuffle):
+        order = owner.op.new_order
+        kept = [i for i in order if i != "x"]
+        if (kept == list(range(owner.op.input_ndim))
+                and tuple(p for p, i in enumerate(order) if i == "x") == axes):
+            return owner.inputs[0]
+    return CAReduce("sum", axes)(g)
 
 
 def dimshuffle(x, *pattern):
