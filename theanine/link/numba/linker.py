@@ -33,6 +33,7 @@ from theanine.link.numba.emitter import (
     SegmentedEmitter,
     to_python,
 )
+from theanine.link.numba.heap import steady_heap
 from theanine.link.numba.nodes import node_functions
 from theanine.link.python.codegen import VMLinker
 from theanine.link.python.dispatch_fused import KERNEL_CAPABILITIES
@@ -64,6 +65,7 @@ class CompiledOnFirstCall:
                 # calls a prange driver is loaded (else a cache hit crashes)
                 numba.get_num_threads()
                 self.lock = PAR_LOCK if needs_par_lock() else None
+            steady_heap()
             compile_first_call(self.dispatcher, args)
             self.phases[COMPILE_PHASE] = self.phases.get(COMPILE_PHASE, 0.0) + \
                 perf_counter() - start
