@@ -48,3 +48,23 @@ def test_block_loops_load_without_gathers():
         ir = _ir(k[name])
         assert re.search(r"<\d+ x double>", ir), name      # the loop is vectorized
         assert "gather" not in ir, name
+
+
+def test_negative_strides_read_right(cache_dir):
+    from theanine.link.fused import numba_engine as ne
+
+    elementwise = KernelProgram(
+        inputs=PROG.inputs, instructions=PROG.instructions, dtypes=PROG.dtypes,
+        outputs=("c",))
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((40, 300))
+    y = rng.standard_normal((40, 300))
+    big = rng.standard_normal((3, ne.PARALLEL_MIN))        # the parallel drivers too
+    cases = [(x[::-1], y), (x[:, ::-1], y[::-1, ::-2].repeat(2, axis=1)),
+             (x[::-2, ::-3], 0.5), (big[:, ::-1], big[::-1])]
+    for prog in (elementwise, PROG):
+        k = ne.compile_program(prog, cache_dir=cache_dir)
+        for args in cases:
+            got = k(*args)[0]
+            ref = ne.numpy_eval(k.program, *args)[0]
+            np.testing.assert_allclose(got, ref, rtol=1e-12)
