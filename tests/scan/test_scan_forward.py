@@ -269,3 +269,35 @@ def test_infer_shape_matches_the_outputs(rng):
     got = f(xv, hv, wv)
     values = th.function([x, h0, w], [hs, norms, rows])(xv, hv, wv)
     assert [tuple(g) for g in got] == [v.shape for v in values]
+
+
+@pytest.mark.parametrize("mode", MODES + ["NUMBA", "JAX"])
+def test_values_passed_through_a_step_are_the_previous_ones(mode):
+    """A step that returns one of its inputs (a tap, a carried shared value) gives the
+    value it read, whatever the loop writes first: one state trailing another, a
+    mapped output of the previous state, and two shared values swapped."""
+    if mode == "JAX":
+        pytest.importorskip("jax")
+    v, a, k = tt.dvector("v"), tt.dvector("a"), tt.iscalar("k")
+    av, ones = np.array([1.0, 2.0, 0.5]), np.ones(3)
+    powers = np.stack([av ** i for i in range(7)])          # powers[i] = a**i
+    (lead, trail), _ = th.scan(lambda p1, p2, a: [p1 * a, p1], outputs_info=[v, v],
+                               non_sequences=a, n_steps=k)
+    f = th.function([v, a, k], [lead[-1], trail[-1], lead, trail], mode=mode)
+    last_lead, last_trail, all_lead, all_trail = f(ones, av, 5)
+    np.testing.assert_allclose(last_lead, powers[5])
+    np.testing.assert_allclose(last_trail, powers[4])
+    np.testing.assert_allclose(all_lead, powers[1:6])
+    np.testing.assert_allclose(all_trail, powers[0:5])
+    (state, before), _ = th.scan(lambda p, a: [p * a, p], outputs_info=[v, None],
+                                 non_sequences=a, n_steps=k)
+    g = th.function([v, a, k], [state[-1], before[-1], before], mode=mode)
+    last, last_before, every_before = g(ones, av, 4)
+    np.testing.assert_allclose(last, powers[4])
+    np.testing.assert_allclose(last_before, powers[3])
+    np.testing.assert_allclose(every_before, powers[0:4])
+    x, y = th.shared(np.float64(1.0), name="x"), th.shared(np.float64(2.0), name="y")
+    _, updates = th.scan(lambda: {x: y, y: x}, n_steps=k)
+    swap = th.function([k], [], updates=updates, mode=mode)
+    swap(3)
+    assert (x.get_value(), y.get_value()) == (2.0, 1.0)

@@ -141,6 +141,13 @@ class ScanLoopWriter:
             step.extend(self.sot_reads(j, taps))
         self.body_first_line = len(L) + len(step)
         step.extend(body)
+        # an output that is one of the step's inputs (a tap or a carried state passed
+        # through) names a local the writes below rebind: read it before any of them
+        inner_inputs = set(inner_in)
+        for k, var in enumerate(op.inner_outputs):
+            if var in inner_inputs:
+                step.append(f"o{k}_ = {outs[k]}")
+                outs[k] = f"o{k}_"
         for j in range(info.n_sot):
             value = self.maybe_copy(op.inner_outputs[j], outs[j], ring_inputs)
             step.extend(self.sot_write(j, value))
