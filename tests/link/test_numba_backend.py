@@ -361,3 +361,35 @@ def test_no_parallel_drivers_for_cheap_math_or_inside_loop_bodies():
     hs, _ = th.scan(lambda h: tt.tanh(h) * tt.exp(h), outputs_info=v, n_steps=3)
     looped = same_as_default([v], hs[-1], [np.linspace(-1.0, 1.0, 7)])
     assert "_par(n, " not in _node_sources(looped)
+
+
+def _loop_sources(f):
+    return [getattr(g, "fingerprint", "") or "" for g in f.fn.jitted.py_func.__globals__.values()]
+
+
+def test_a_register_state_is_written_over_the_state_that_drops_out():
+    """A step's new state goes into the buffer of the state no tap reads any more
+    (two buffers take turns): values match the default engine, inputs stay intact,
+    and where a step passes a value through (which a register could then share) or
+    carries a state, every step makes its own array."""
+    x0, a, k = tt.dmatrix("x0"), tt.dvector("a"), tt.iscalar("k")
+    x0v, av = np.arange(6.0).reshape(2, 3), np.array([1.0, 2.0, 0.5])
+    seq, _ = th.scan(lambda p2, p1, a: p1 * 0.5 + p2 * a,
+                     outputs_info=dict(initial=x0, taps=[-2, -1]), non_sequences=a,
+                     n_steps=k)
+    for steps in (1, 2, 3, 6):
+        f = same_as_default([x0, a, k], seq[-1], [x0v, av, steps])
+    assert any("sp0 = old0" in src and "dst0" in src for src in _loop_sources(f))
+    np.testing.assert_array_equal(x0v, np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(av, [1.0, 2.0, 0.5])
+
+    # the second state is the first one's previous value, passed through
+    v = tt.dvector("v")
+    (s1, s2), _ = th.scan(lambda p1, p2, a: [p1 * a, p1], outputs_info=[v, v],
+                          non_sequences=a, n_steps=k)
+    f = same_as_default([v, a, k], [s1[-1], s2[-1]], [np.ones(3), av, 5])
+    assert not any("sp0" in src for src in _loop_sources(f))
+    # a state also read by another output of the step
+    (s1, s2), _ = th.scan(lambda p1, a: [p1 * a, (p1 * a).sum()], outputs_info=[v, None],
+                          non_sequences=a, n_steps=k)
+    f = same_as_default([v, a, k], [s1[-1], s2], [np.ones(3), av, 4])

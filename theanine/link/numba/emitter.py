@@ -60,10 +60,14 @@ class NamedGlobals:
 class JitBodyEmitter(Emitter):
     """The body of one njit function over ``fgraph`` (see the module docstring)."""
 
-    def __init__(self, fgraph, thunks: dict, names: NamedGlobals, nodes=None):
+    def __init__(self, fgraph, thunks: dict, names: NamedGlobals, nodes=None,
+                 destinations=None):
         self.thunks = thunks            # node -> njit function
         self.globals = names
         self.only = nodes
+        # node -> the name of a buffer its function writes its result into (its last
+        # argument; a parameter of the function written here)
+        self.destinations = destinations or {}
         super().__init__(fgraph, _bare_spec(fgraph), funcify=None, allow_gc=False)
         self.names = {}
 
@@ -79,7 +83,10 @@ class JitBodyEmitter(Emitter):
 
     def call_expr(self, node, pos: int) -> str:
         fname = self.globals.add("f", self.thunks[node])
-        return f"{fname}({', '.join(self.name_of(i) for i in node.inputs)})"
+        args = [self.name_of(i) for i in node.inputs]
+        if node in self.destinations:
+            args.append(self.destinations[node])
+        return f"{fname}({', '.join(args)})"
 
     def function_source(self, fn_name: str, inputs, outputs, boundary: bool) -> str:
         """``def fn_name(inputs): body; return (outputs,)``; with ``boundary`` the 0-d
@@ -87,7 +94,7 @@ class JitBodyEmitter(Emitter):
         for var in inputs:
             self.name_of(var)
         body = self.body_lines()
-        params = [self.name_of(v) for v in inputs]
+        params = [self.name_of(v) for v in inputs] + list(self.destinations.values())
         lines = [f"def {fn_name}({', '.join(params)}):"]
         if boundary:
             lines += [f"    {p} = {p}[()]" for p, v in zip(params, inputs) if is_0d_tensor(v)]

@@ -16,26 +16,31 @@ output changing shape) are raised with the scan's name.
 
 from __future__ import annotations
 
+from theanine.graph.fg import OUTPUT
 from theanine.link.numba.compile import NumbaUnsupported, njit_source, npname
 from theanine.link.numba.dispatch import numba_funcify
-from theanine.link.numba.elemwise import in_loop_body
+from theanine.link.numba.elemwise import elemwise_function, in_loop_body, kernel_program
 from theanine.link.numba.emitter import JitBodyEmitter, NamedGlobals
 from theanine.link.numba.nodes import node_functions
 from theanine.scan.op import Scan
+from theanine.tensor.elemwise import Elemwise
 from theanine.tensor.type import TensorType
 
 
-def _step_function(op):
+def _step_function(op, in_place: dict):
     token = in_loop_body.set(True)         # per-step work: no parallel drivers
     try:
         thunks, callouts = node_functions(op.fgraph)
+        for inner in in_place.values():
+            thunks[inner] = elemwise_function(inner.op.scalar_op, inner, into=True)[0]
     finally:
         in_loop_body.reset(token)
     if callouts:
         raise NumbaUnsupported(f"{op}: its body has nodes without a Numba form "
                                f"({', '.join(sorted({str(n.op) for n in callouts}))})")
     names = NamedGlobals("s")
-    body = JitBodyEmitter(op.fgraph, thunks, names)
+    body = JitBodyEmitter(op.fgraph, thunks, names,
+                          destinations={inner: f"dst{j}" for j, inner in in_place.items()})
     src = body.function_source("step", op.fgraph.inputs, op.fgraph.outputs, boundary=False)
     fn = njit_source(src, "step", names.values)
     if getattr(fn, "fingerprint", None) is None:     # the whole function's cache key
@@ -56,7 +61,10 @@ def _put(target: str, value: str, rows: bool) -> str:
     return f"_assign({target}, {value})" if rows else f"{target} = {value}"
 
 
-def scan_source(op, node) -> str:
+def scan_source(op, node, in_place=None) -> str:
+    """The loop around ``step`` (``in_place``: ``_written_in_place``'s outputs, whose
+    step writes into a spare buffer passed last)."""
+    in_place = in_place or {}
     info = op.info
     pos = info.outer_in_positions()
 
@@ -83,6 +91,8 @@ def scan_source(op, node) -> str:
         if j in regs:       # copies: the body may overwrite what it reads
             lines += [f"v{j}_{k} = {z}[{z}.shape[0] - {depth - k}].copy()"
                       for k in range(depth)]
+            if j in in_place:   # the buffer the next state is written into
+                lines.append(f"sp{j} = np.empty_like(v{j}_0)")
             continue
         lines += [f"S{j} = {depth} + n" if slots is None else f"S{j} = {slots}",
                   f"b{j} = np.empty({_dims(var, f'S{j}', z)}, {dt})",
@@ -109,6 +119,7 @@ def scan_source(op, node) -> str:
         args += [f"v{j}_{depth + tap}" if j in regs else f"b{j}[({depth} + i + ({tap})) % S{j}]"
                  for tap in taps]
     args += [f"cc{j}" for j in range(info.n_carry)] + nonseqs
+    args += [f"sp{j}" for j in in_place]
     lines.append(f"    outs = step({', '.join(args)})")
     for j in range(n_sot):
         depth = info.sot_depth(j)
@@ -118,8 +129,12 @@ def scan_source(op, node) -> str:
                       "        " + error(f"fn returned output {j} with another shape "
                                             "than its initial state")]
         if j in regs:       # the registers move down one, the new value comes last
+            if j in in_place:   # the oldest state is read no more: the next spare
+                lines.append(f"    old{j} = v{j}_0")
             lines += [f"    v{j}_{k} = v{j}_{k + 1}" for k in range(depth - 1)]
             lines.append(f"    v{j}_{depth - 1} = outs[{j}]")
+            if j in in_place:
+                lines.append(f"    sp{j} = old{j}")
             continue
         lines.append("    " + _put(f"b{j}[({depth} + i) % S{j}]", f"outs[{j}]",
                                       node.outputs[j].ndim > 1))
@@ -180,14 +195,51 @@ def _register_outputs(info, node) -> set:
             if info.sot_storage(j) == "regs" and node.outputs[j].ndim > 1}
 
 
+def _written_in_place(info, op, node) -> dict:
+    """``{output: inner node}`` for the register outputs whose step writes its new
+    state into the buffer of the state that drops out of the registers (the
+    register's values are then two buffers taking turns, no array made per step).
+
+    The recycled buffer must be read by nothing after the step: so every output of
+    the body is a value computed afresh (no input, constant or view of one passed
+    through, which a register could then share), no state is carried, and the new
+    state is an elementwise node's only output, read by nothing else in the body."""
+    if info.n_carry:
+        return {}
+    outputs = op.fgraph.outputs
+    for out in outputs:
+        owner = out.owner
+        if owner is None or owner.op.view_map or owner.op.destroy_map:
+            return {}
+    found = {}
+    for j in sorted(_register_outputs(info, node)):
+        inner = outputs[j].owner
+        if (isinstance(inner.op, Elemwise) and len(inner.outputs) == 1
+                and outputs.count(outputs[j]) == 1
+                and all(c == OUTPUT for c, _ in op.fgraph.clients[outputs[j]])
+                and _has_kernel_program(inner)):
+            found[j] = inner
+    return found
+
+
+def _has_kernel_program(node) -> bool:
+    try:
+        kernel_program(node.op.scalar_op, [i.dtype for i in node.inputs],
+                       [o.dtype for o in node.outputs])
+    except NumbaUnsupported:
+        return False
+    return True
+
+
 @numba_funcify.register(Scan)
 def _scan(op, node):
     info = op.info
     for k in info.outer_in_positions()["carry"]:
         if not isinstance(node.inputs[k].type, TensorType):
             raise NumbaUnsupported(f"{op} carries a {node.inputs[k].type}")
-    step = _step_function(op)
-    src = scan_source(op, node)
+    in_place = _written_in_place(info, op, node)
+    step = _step_function(op, in_place)
+    src = scan_source(op, node, in_place)
     return njit_source(src, "scan", {"step": step})
 
 
