@@ -393,3 +393,11 @@ def test_a_register_state_is_written_over_the_state_that_drops_out():
     (s1, s2), _ = th.scan(lambda p1, a: [p1 * a, (p1 * a).sum()], outputs_info=[v, None],
                           non_sequences=a, n_steps=k)
     f = same_as_default([v, a, k], [s1[-1], s2], [np.ones(3), av, 4])
+    # a step whose result outgrows the buffer (broadcasting) gets a new array, and
+    # the loop reports the shape change as the default engine does
+    grow, _ = th.scan(lambda p, a: p * a, outputs_info=v, non_sequences=a, n_steps=k)
+    f = th.function([v, a, k], grow[-1], mode=NUMBA)
+    assert any("sp0" in src for src in _loop_sources(f))
+    for mode in (NUMBA, None):
+        with pytest.raises(ValueError, match="keep the shape of its initial state"):
+            th.function([v, a, k], grow[-1], mode=mode)(np.ones(1), av, 3)
