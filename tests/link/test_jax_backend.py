@@ -262,3 +262,61 @@ def test_random_draws_use_jax_keys_from_the_shared_generators():
     assert not np.array_equal(f()[0], normal)                 # the streams move on
     again = th.function([], [RandomStream(3).normal(2.0, 0.5, size=(4000,))], mode=JAX)()
     np.testing.assert_array_equal(again[0], normal)            # reproducible by seed
+
+
+def _error(fn, *args):
+    try:
+        fn(*args)
+    except Exception as exc:        # noqa: BLE001 (the type is what is compared)
+        return type(exc), str(exc).splitlines()[0]
+    return None
+
+
+def test_errors_are_the_default_engines_and_indices_out_of_range_raise():
+    """XLA clamps an index out of range and JAX raises its own exception types; the
+    backend raises what the default engine raises (it checks integer indices, traced
+    ones after the call, and reruns a failing call there for the message), and a
+    failed call leaves shared values as they were."""
+    from theanine.tensor.sorting import TakeAlongAxis
+
+    x, m = tt.dvector("x"), tt.dmatrix("m")
+    i, idx, rows = tt.iscalar("i"), tt.lvector("idx"), tt.lmatrix("rows")
+    xv = np.arange(3.0)
+    cases = [
+        ([x, i], x[i], (xv, 5)),
+        ([x, i], x[i], (xv, -4)),
+        ([x, idx], x[idx], (xv, np.array([0, 7]))),
+        ([x, idx], x[idx], (xv, np.array([-4]))),
+        ([x, idx], tt.inc_subtensor(x[idx], 1.0), (xv, np.array([0, 9]))),
+        ([m, rows], TakeAlongAxis(1)(m, rows), (np.ones((2, 3)), np.array([[0], [3]]))),
+        ([x, m], x + m, (xv, np.ones((2, 2)))),
+        ([x], x[5], (xv,)),
+    ]
+    for inputs, out, args in cases:
+        want = _error(th.function(inputs, out), *args)
+        assert want is not None
+        assert _error(th.function(inputs, out, mode=JAX), *args) == want
+    for inputs, out, args in cases[:4]:      # in range, negative ones too
+        good = (args[0], 2 if np.ndim(args[1]) == 0 else np.array([0, -3]))
+        np.testing.assert_array_equal(th.function(inputs, out, mode=JAX)(*good),
+                                      th.function(inputs, out)(*good))
+    s = th.shared(np.arange(4.0), name="s")
+    f = th.function([x, idx], x[idx].sum(), updates=[(s, s + x[idx].sum())], mode=JAX)
+    f(xv, np.array([0, 1]))
+    with pytest.raises(IndexError, match="out of bounds"):
+        f(xv, np.array([0, 7]))
+    np.testing.assert_array_equal(s.get_value(), [1.0, 2.0, 3.0, 4.0])
+    f(xv, np.array([2]))
+    np.testing.assert_array_equal(s.get_value(), [3.0, 4.0, 5.0, 6.0])
+
+
+def test_integer_indices_inside_branches_and_loops_run():
+    x, idx, c = tt.dvector("x"), tt.lvector("idx"), tt.dscalar("c")
+    xv, iv = np.arange(4.0), np.array([3, 0])
+    lazy = ifelse(tt.lt(c, 0), x[idx].sum(), x[idx[:1]].sum())
+    looped, _ = th.scan(lambda k, x: x[idx] * k, sequences=tt.arange(3.0), non_sequences=x)
+    for out in (lazy, looped):
+        f = th.function([x, idx, c], out, mode=JAX, on_unused_input="ignore")
+        g = th.function([x, idx, c], out, on_unused_input="ignore")
+        for cv in (-1.0, 1.0):
+            np.testing.assert_allclose(f(xv, iv, cv), g(xv, iv, cv))

@@ -11,6 +11,7 @@ naming the op and the user's line that built it.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from functools import singledispatch
 
 import jax
@@ -283,12 +284,80 @@ def _split(op, node):
 
 # -- indexing -----------------------------------------------------------------------------
 
-def _index(op, node, values):
+def _index(op, node, values, x=None):
     try:
-        return build_index(op.idx_list, values)
+        index = build_index(op.idx_list, values)
     except (TypeError, jax.errors.ConcretizationTypeError):
         raise NeedsConcreteValues(f"a slice bound of {op}{_where(node)} depends on the "
                                   "data: one compiled XLA program needs it fixed") from None
+    if x is not None:
+        check_bounds(jnp.shape(x), index)
+    return index
+
+
+#: the range checks of traced integer indices (``check_bounds``) while the whole
+#: function is traced, or None (not collecting: inside a loop body or a branch)
+bound_checks: ContextVar = ContextVar("jax_bound_checks", default=None)
+
+
+def check_bounds(shape, index) -> None:
+    """NumPy raises IndexError on an integer index out of range, where XLA would
+    clamp it and give a wrong value: a static or concrete index is checked here; a
+    traced integer array adds its check to ``bound_checks``, which the linker reads
+    after the call (an index inside a loop body or a lazy branch is not checked)."""
+    axis = 0
+    for entry in index:
+        if entry is None:
+            continue
+        if isinstance(entry, slice):
+            axis += 1
+            continue
+        if isinstance(entry, (int, np.integer)):
+            _raise_out_of_bounds(np.asarray(entry), shape, axis)
+            axis += 1
+            continue
+        dtype = getattr(entry, "dtype", None)
+        if dtype is None:               # (an Ellipsis or another object: not checked)
+            axis += 1
+            continue
+        if np.dtype(dtype).kind == "b":     # a mask covers as many axes as it has
+            axis += entry.ndim
+            continue
+        if isinstance(entry, jax.core.Tracer):
+            checks = bound_checks.get()
+            if checks is not None:
+                size = shape[axis]
+                checks.append(jnp.all((entry >= -size) & (entry < size)))
+        else:
+            _raise_out_of_bounds(np.asarray(entry), shape, axis)
+        axis += 1
+
+
+#: ops whose integer-array indices are checked after the call (see ``check_bounds``):
+#: a function with one donates no buffer, so that a failed check leaves every shared
+#: value as it was
+CHECKED_AFTER_THE_CALL = (AdvancedSubtensor, AdvancedIncSubtensor, TakeAlongAxis)
+
+
+def unchecked(fn):
+    """``fn`` collecting no bound checks: it is traced inside a loop body, a lazy
+    branch or a ``vmap``, whose traced values cannot leave it."""
+    def run(*args):
+        token = bound_checks.set(None)
+        try:
+            return fn(*args)
+        finally:
+            bound_checks.reset(token)
+
+    return run
+
+
+def _raise_out_of_bounds(values, shape, axis) -> None:
+    size = shape[axis]
+    bad = values[(values < -size) | (values >= size)]
+    if bad.size:
+        raise IndexError(f"index {bad.flat[0]} is out of bounds for axis {axis} with "
+                         f"size {size}")
 
 
 @jax_funcify.register(Subtensor)
@@ -302,7 +371,7 @@ def _read(op, node):
         return window
     def read(x, *values):
         try:
-            return jnp.asarray(x)[_index(op, node, values)]
+            return jnp.asarray(x)[_index(op, node, values, x)]
         except jax.errors.NonConcreteBooleanIndexError:
             raise NeedsConcreteValues(f"the shape of {op}{_where(node)} depends on the data "
                                       "(a boolean mask)") from None
@@ -314,7 +383,7 @@ def _read(op, node):
 @jax_funcify.register(AdvancedIncSubtensor)
 def _write(op, node):
     def write(x, y, *values):
-        at = jnp.asarray(x).at[_index(op, node, values)]
+        at = jnp.asarray(x).at[_index(op, node, values, x)]
         return at.set(y) if op.set_instead_of_inc else at.add(y)
     return write
 
@@ -346,7 +415,12 @@ def _argsort(op, node):
 
 @jax_funcify.register(TakeAlongAxis)
 def _take_along(op, node):
-    return lambda x, idx: jnp.take_along_axis(x, idx, axis=op.axis)
+    def take_along(x, idx):
+        size = jnp.size(x) if op.axis is None else \
+            jnp.shape(x)[normalize_axis(op.axis, jnp.ndim(x))[0]]
+        check_bounds((size,), (idx,))
+        return jnp.take_along_axis(x, idx, axis=op.axis)
+    return take_along
 
 
 @jax_funcify.register(AddAlongAxis)

@@ -13,7 +13,7 @@ import jax
 from theanine.ifelse import IfElse
 from theanine.link.callspec import ArgSpec, CallSpec
 from theanine.link.emitter import Emitter
-from theanine.link.jax.dispatch import thunk_for
+from theanine.link.jax.dispatch import thunk_for, unchecked
 from theanine.link.lazy import ELSE, THEN
 
 
@@ -51,8 +51,8 @@ def _lax_cond(cond, then_fn, else_fn, dtypes):
 
     if not isinstance(cond, jax.core.Tracer):
         return typed(then_fn if bool(cond) else else_fn)()
-    return jax.lax.cond(jax.numpy.asarray(cond).astype(bool).reshape(()), typed(then_fn),
-                        typed(else_fn))
+    return jax.lax.cond(jax.numpy.asarray(cond).astype(bool).reshape(()),
+                        unchecked(typed(then_fn)), unchecked(typed(else_fn)))
 
 
 def pure_spec(fgraph) -> CallSpec:

@@ -12,14 +12,14 @@ import jax
 import jax.numpy as jnp
 
 from theanine.graph.fg import FunctionGraph
-from theanine.link.jax.dispatch import jax_funcify
+from theanine.link.jax.dispatch import jax_funcify, unchecked
 from theanine.link.jax.emitter import JAXEmitter, pure_spec
 from theanine.tensor.gradient.jacobian import JacobianLoop
 
 
 def _emitted(inputs, outputs):
     fgraph = FunctionGraph(inputs, outputs, clone=True)
-    return JAXEmitter(fgraph, pure_spec(fgraph)).compile()
+    return unchecked(JAXEmitter(fgraph, pure_spec(fgraph)).compile())
 
 
 @jax_funcify.register(JacobianLoop)

@@ -31,6 +31,7 @@ from dataclasses import replace
 from time import perf_counter
 
 import jax
+import numpy as np
 
 from theanine.config import config
 from theanine.link.backend import Backend
@@ -42,10 +43,15 @@ from theanine.link.jax import neighbours as _neighbours  # noqa: F401  (images2n
 from theanine.link.jax import pool as _pool  # noqa: F401  (registers the pooling ops)
 from theanine.link.jax import random as _random  # noqa: F401  (registers random draws)
 from theanine.link.jax import scan as _scan  # noqa: F401  (registers Scan as lax.scan)
-from theanine.link.jax.dispatch import NeedsConcreteValues
+from theanine.link.jax.dispatch import (
+    CHECKED_AFTER_THE_CALL,
+    NeedsConcreteValues,
+    bound_checks,
+)
 from theanine.link.jax.donation import Donation
 from theanine.link.jax.emitter import JAXEmitter, pure_spec
 from theanine.link.jax.sharding import MeshPlacement, OneDevice
+from theanine.link.python.rerun import default_engine_rerun
 from theanine.tensor.random.type import RandomGeneratorType
 from theanine.tensor.rewriting.fusion import NO_FUSION
 from theanine.tensor.type import TensorType
@@ -99,12 +105,15 @@ class JAXLinker(Backend):
         traced = JAXEmitter(fgraph, pure_spec(fgraph)).compile()   # JAXLoweringError
         n_out = spec.n_outputs
         updated_from = dict(fgraph.update_mapping)        # output index -> input index
-        donation = Donation(sorted(
+        checked_after = any(isinstance(n.op, CHECKED_AFTER_THE_CALL)
+                            for n in fgraph.apply_nodes)
+        donation = Donation([] if checked_after else sorted(
             inp for inp in updated_from.values()
             if isinstance(fgraph.inputs[inp].type, TensorType)
             and spec.input_sources[inp][0] == "shared"))
         placement = self.placement(fgraph, n_out)
-        jitted = jax.jit(placement.constrain(traced), donate_argnums=donation.positions)
+        jitted = jax.jit(_with_bound_checks(placement.constrain(traced)),
+                         donate_argnums=donation.positions)
 
         device = placement.device
         phases = {"first call (trace, XLA compile, run)": 0.0, "transfers to the device": 0.0,
@@ -120,15 +129,31 @@ class JAXLinker(Backend):
             if execution["mode"].startswith("one"):
                 try:
                     if not donation.positions:
-                        return jitted(*args), True
-                    with warnings.catch_warnings():   # a donated buffer XLA cannot reuse
-                        warnings.filterwarnings("ignore", "Some donated buffers")
-                        return jitted(*args), True
+                        outs, in_bounds = jitted(*args)
+                    else:
+                        with warnings.catch_warnings():   # a donated buffer XLA cannot reuse
+                            warnings.filterwarnings("ignore", "Some donated buffers")
+                            outs, in_bounds = jitted(*args)
+                    if not bool(in_bounds):
+                        raise IndexError("an integer index is out of bounds")
+                    return outs, True
                 except NeedsConcreteValues as exc:
                     execution["mode"] = f"op by op on the device: {exc}"
             return traced(*args), False
 
         def run(*args):
+            try:
+                return attempt(args)
+            except NeedsConcreteValues:
+                raise
+            except Exception as exc:
+                # JAX raises its own types (a TypeError for operands of incompatible
+                # shapes): the default engine says what every backend says
+                rerun(exc, *[np.asarray(a) if isinstance(a, jax.Array) else copy.deepcopy(a)
+                             for a in args])
+                raise
+
+        def attempt(args):
             start = perf_counter()
             drawn = {}
             if generators:
@@ -166,6 +191,7 @@ class JAXLinker(Backend):
         # arrays in shared containers or as arguments are taken as they are
         spec = replace(spec, copy_updates=[False] * len(spec.update_containers),
                        host_shared=[], array_types=(jax.Array,))
+        rerun = default_engine_rerun(fgraph)
         ns = {"_run": run}
         names = [f"_in{k}" for k in range(len(fgraph.inputs))]
         outs = [f"_out{k}" for k in range(len(fgraph.outputs))]
@@ -184,6 +210,23 @@ class JAXLinker(Backend):
         if placement.profile_report is not None:     # a mesh: placement, collectives
             fn.profile_report = lambda: placement.profile_report(jitted)
         return fn
+
+
+def _with_bound_checks(fn):
+    """``fn`` returning ``(outputs, in_bounds)``: whether every traced integer index
+    of its indexing nodes was in range (``dispatch.check_bounds``; XLA clamps an index
+    out of range, where NumPy raises)."""
+    def checked(*args):
+        token = bound_checks.set([])
+        try:
+            outs = fn(*args)
+            checks = bound_checks.get()
+        finally:
+            bound_checks.reset(token)
+        in_bounds = jax.numpy.all(jax.numpy.stack(checks)) if checks else True
+        return outs, in_bounds
+
+    return checked
 
 
 __all__ = ["JAXLinker"]

@@ -25,6 +25,7 @@ from theanine.link.jax.dispatch import (
     _where,
     is_traced,
     jax_funcify,
+    unchecked,
 )
 from theanine.link.jax.emitter import JAXEmitter, pure_spec
 from theanine.scan.op import Scan, ScanError
@@ -39,7 +40,7 @@ def _scan(op, node):
         if not isinstance(node.inputs[k].type, TensorType):
             raise JAXLoweringError(f"{op}{_where(node)} carries a {node.inputs[k].type} "
                                    "(a random generator?), which the JAX backend cannot")
-    inner = JAXEmitter(op.fgraph, pure_spec(op.fgraph)).compile()
+    inner = unchecked(JAXEmitter(op.fgraph, pure_spec(op.fgraph)).compile())
     n_sot, n_nit = info.n_sot, info.n_nit
     sot_dtypes = [node.outputs[j].dtype for j in range(n_sot)]
     nit_dtypes = [node.outputs[n_sot + j].dtype for j in range(n_nit)]

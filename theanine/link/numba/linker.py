@@ -23,7 +23,7 @@ import numba
 
 from theanine.config import config
 from theanine.link.backend import Backend
-from theanine.link.callspec import ArgSpec, CallSpec, entry_source
+from theanine.link.callspec import CallSpec, entry_source
 from theanine.link.fused.numba_kernel import PAR_LOCK, needs_par_lock
 from theanine.link.numba import scan as _scan  # noqa: F401  (registers Scan as a loop)
 from theanine.link.numba.cache import compile_first_call, load_module
@@ -35,8 +35,8 @@ from theanine.link.numba.emitter import (
 )
 from theanine.link.numba.heap import steady_heap
 from theanine.link.numba.nodes import node_functions
-from theanine.link.python.codegen import VMLinker
 from theanine.link.python.dispatch_fused import KERNEL_CAPABILITIES
+from theanine.link.python.rerun import default_engine_rerun
 from theanine.tensor.type import TensorType
 
 _counter = itertools.count()
@@ -116,7 +116,7 @@ class NumbaLinker(Backend):
         src = body.function_source("main", fgraph.inputs, fgraph.outputs, boundary=True)
         module, path = load_module({"main": src}, names.values)
         main = CompiledOnFirstCall(module.main, phases)
-        ns = {"_main": main, "_to_python": to_python, "_fallback": _default_engine_rerun(fgraph)}
+        ns = {"_main": main, "_to_python": to_python, "_fallback": default_engine_rerun(fgraph)}
         ins = [f"_in{k}" for k in range(len(fgraph.inputs))]
         outs = [f"_out{k}" for k in range(len(fgraph.outputs))]
         lines = ["try:", f"    _r = _main({', '.join(ins)})",
@@ -149,25 +149,6 @@ class NumbaLinker(Backend):
             src for _, src in gen.segments)
         fn.codegen = gen
         return fn
-
-
-def _default_engine_rerun(fgraph):
-    """Re-raise a failure of compiled code with the default engine's message, which
-    names the node (the compiled code cannot say which node failed)."""
-    def rerun(exc, *inputs):
-        if isinstance(exc, NotImplementedError):
-            return
-        plain = CallSpec(args=[ArgSpec(None, v.type) for v in fgraph.inputs],
-                         input_sources=[("arg", k) for k in range(len(fgraph.inputs))],
-                         n_outputs=len(fgraph.outputs),
-                         copy_outputs=[False] * len(fgraph.outputs),
-                         update_containers=[], return_list=True, check_inputs=False)
-        try:
-            VMLinker().make_function(fgraph, plain)(*inputs)
-        except Exception as better:
-            raise better from None
-
-    return rerun
 
 
 __all__ = ["NumbaLinker"]
