@@ -320,3 +320,20 @@ def test_integer_indices_inside_branches_and_loops_run():
         g = th.function([x, idx, c], out, on_unused_input="ignore")
         for cv in (-1.0, 1.0):
             np.testing.assert_allclose(f(xv, iv, cv), g(xv, iv, cv))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_integer_division_by_zero_and_float_to_integer_casts_match_numpy():
+    """XLA leaves an integer divided by 0 undefined and saturates a float out of an
+    integer's range; NumPy gives 0, and on x86 the most negative int32/int64 (the
+    narrow types: the low bits of an int32)."""
+    a, b, x = tt.lvector("a"), tt.lvector("b"), tt.dvector("x")
+    av, bv = np.array([7, -7, 5, 0]), np.array([0, 2, -3, 0])
+    np.testing.assert_array_equal(th.function([a, b], a // b, mode=JAX)(av, bv), av // np.where(
+        bv == 0, 1, bv) * (bv != 0))
+    xv = np.array([1.7, -2.5, 300.7, -300.2, 3e9, -3e9, 1e30, np.nan, np.inf, -np.inf,
+                   70000.5, -2147483648.5, 2147483647.9])
+    for dtype in ("int8", "int16", "int32", "int64", "uint8", "uint16"):
+        got = th.function([x], tt.cast(x, dtype), mode=JAX)(xv)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, th.function([x], tt.cast(x, dtype))(xv))

@@ -9,6 +9,8 @@ results cast to the dtype the graph declares, so JAX computes what NumPy would.
 
 from __future__ import annotations
 
+import platform
+
 import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
@@ -21,6 +23,38 @@ def _round_half_away(x):
     """XLA's round-half-away (exact: ``floor(x + 0.5)`` rounds 0.5 - 2**-54 up)."""
     return jax.lax.round(x, jax.lax.RoundingMethod.AWAY_FROM_ZERO) \
         if jnp.issubdtype(x.dtype, jnp.floating) else x
+
+
+def _floor_divide(x, y):
+    """NumPy's floor division: an integer divided by 0 gives 0 (XLA's is undefined)."""
+    if jnp.issubdtype(jnp.result_type(x, y), jnp.integer):
+        zero = y == 0
+        return jnp.where(zero, 0, jnp.floor_divide(x, jnp.where(zero, 1, y)))
+    return jnp.floor_divide(x, y)
+
+
+#: NumPy converts floats to integers with the CPU's instructions: on x86 a value out
+#: of range (or NaN) becomes the most negative int32/int64, and the narrower types
+#: take the low bits of an int32; XLA saturates (as NumPy does on ARM)
+_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+_VIA_INT32 = ("int8", "int16", "int32", "uint8", "uint16")
+
+
+def _cast_function(dtype):
+    """``astype(dtype)`` as NumPy computes it on this CPU."""
+    via = np.int64 if dtype == "int64" else np.int32
+
+    def cast(x):
+        x = jnp.asarray(x)
+        if not (_X86 and jnp.issubdtype(x.dtype, jnp.floating)
+                and (dtype == "int64" or dtype in _VIA_INT32)):
+            return x                              # the result cast below does it
+        bound = float(2 ** (np.iinfo(via).bits - 1))
+        inside = (x >= -bound) & (x < bound)      # (NaN: outside)
+        whole = jnp.where(inside, x, 0).astype(via)
+        return jnp.where(inside, whole, np.iinfo(via).min).astype(dtype)
+
+    return cast
 
 
 def _second(x, y):
@@ -42,6 +76,7 @@ _BY_KERNEL_NAME = {
     "second": _second,
     "reciprocal": lambda x: 1 / x,
     "round_half_away": _round_half_away,
+    "int_div": _floor_divide,
 }
 
 UNSUPPORTED: frozenset = frozenset()     # named scalar ops without a JAX form
@@ -51,7 +86,7 @@ def scalar_function(scalar_op):
     """The JAX function of a scalar op, or None."""
     name = scalar_op.kernel_name
     if name == "cast":
-        return lambda x: x                        # the result cast below does it
+        return _cast_function(scalar_op.dtype)
     if type(scalar_op).__name__ == "Polygamma":
         n = scalar_op.n
         return lambda x: jsp.polygamma(n, x)
