@@ -134,7 +134,7 @@ class JAXLinker(Backend):
                         with warnings.catch_warnings():   # a donated buffer XLA cannot reuse
                             warnings.filterwarnings("ignore", "Some donated buffers")
                             outs, in_bounds = jitted(*args)
-                    if not bool(in_bounds):
+                    if in_bounds is not None and not bool(in_bounds):   # (waits for it)
                         raise IndexError("an integer index is out of bounds")
                     return outs, True
                 except NeedsConcreteValues as exc:
@@ -146,9 +146,10 @@ class JAXLinker(Backend):
                 return attempt(args)
             except NeedsConcreteValues:
                 raise
-            except Exception as exc:
-                # JAX raises its own types (a TypeError for operands of incompatible
-                # shapes): the default engine says what every backend says
+            except (TypeError, ValueError, IndexError) as exc:
+                # JAX raises its own types for what the user passed (a TypeError for
+                # operands of incompatible shapes): the default engine says what every
+                # backend says.  (A failure of the device, such as memory, is not rerun.)
                 rerun(exc, *[np.asarray(a) if isinstance(a, jax.Array) else copy.deepcopy(a)
                              for a in args])
                 raise
@@ -223,7 +224,8 @@ def _with_bound_checks(fn):
             checks = bound_checks.get()
         finally:
             bound_checks.reset(token)
-        in_bounds = jax.numpy.all(jax.numpy.stack(checks)) if checks else True
+        # None (no index to check) keeps the call asynchronous: nothing to wait for
+        in_bounds = jax.numpy.all(jax.numpy.stack(checks)) if checks else None
         return outs, in_bounds
 
     return checked
