@@ -337,3 +337,23 @@ def test_integer_division_by_zero_and_float_to_integer_casts_match_numpy():
         got = th.function([x], tt.cast(x, dtype), mode=JAX)(xv)
         assert got.dtype == dtype
         np.testing.assert_array_equal(got, th.function([x], tt.cast(x, dtype))(xv))
+
+
+def test_negative_integer_exponents_and_signed_zeros_as_numpy():
+    """NumPy refuses an integer to a negative integer power (XLA computed one; the
+    Numba kernels gave 0) and gives sign(-0.0) = 0.0 (XLA: -0.0)."""
+    a, b, x = tt.lvector("a"), tt.lvector("b"), tt.dvector("x")
+    s = th.shared(np.arange(3.0), name="s")
+    for mode in (JAX, th.Mode(linker="numba")):
+        for out in (a ** b, a ** b + 1):
+            f = th.function([a, b], out, updates=[(s, s + 1)], mode=mode)
+            with pytest.raises(ValueError, match="negative integer powers"):
+                f(np.array([2, 3]), np.array([-1, 2]))
+            np.testing.assert_array_equal(s.get_value(), [0.0, 1.0, 2.0])
+            np.testing.assert_array_equal(f(np.array([2, 3]), np.array([3, 0])),
+                                          th.function([a, b], out)(np.array([2, 3]),
+                                                                   np.array([3, 0])))
+            s.set_value(np.arange(3.0))
+    xv = np.array([-0.0, 0.0, np.nan, -3.0])
+    got = th.function([x], tt.sign(x), mode=JAX)(xv)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(np.sign(xv)))

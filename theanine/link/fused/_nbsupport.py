@@ -110,14 +110,10 @@ def fremainder(a, b):
 
 @_jit
 def ipow(a, b):
-    """Integer power with wrap-around; negative exponents give 0 (or +-1 for +-1 bases)."""
-    one = a - a + 1
+    """Integer power with wrap-around; a negative exponent is refused, as by NumPy."""
     if b < 0:
-        if a == 1:
-            return one
-        if a == -1:
-            return one if (b & 1) == 0 else -one
-        return a - a
+        raise ValueError("Integers to negative integer powers are not allowed.")
+    one = a - a + 1
     res = one
     base = a
     e = b

@@ -80,15 +80,7 @@ def _np_op(op, args, cd, od):
 
 
 def _np_int_pow(a, b):
-    b = np.asarray(b)
-    if np.any(b < 0):
-        # same convention as the native kernel: 1**-n = 1, (-1)**-n = +-1, else 0
-        with np.errstate(all="ignore"):
-            pos = np.power(a, np.where(b < 0, 0, b))
-            one = np.ones_like(pos)
-            neg = np.where(a == 1, one, np.where(a == -1, np.where(b % 2 == 0, one, -one),
-                                                 np.zeros_like(pos)))
-            return np.where(b < 0, neg, pos)
+    """NumPy's integer power (a negative exponent raises ValueError, as in the kernels)."""
     return np.power(a, b)
 
 

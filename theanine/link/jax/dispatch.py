@@ -11,7 +11,6 @@ naming the op and the user's line that built it.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from functools import singledispatch
 
 import jax
@@ -21,7 +20,9 @@ import numpy as np
 from theanine.graph.op import _FromFunctionOp
 from theanine.graph.utils import user_line
 from theanine.ifelse import IfElse
+from theanine.link.jax.checks import check_later
 from theanine.link.jax.scalar import promoted, scalar_function
+from theanine.scalar.composite import Composite
 from theanine.scan.pushout import SequenceWindow
 from theanine.tensor.alloc import Alloc, ARange
 from theanine.tensor.basic import MakeVector, ScalarFromTensor, TensorFromScalar, VectorEntry
@@ -295,16 +296,10 @@ def _index(op, node, values, x=None):
     return index
 
 
-#: the range checks of traced integer indices (``check_bounds``) while the whole
-#: function is traced, or None (not collecting: inside a loop body or a branch)
-bound_checks: ContextVar = ContextVar("jax_bound_checks", default=None)
-
-
 def check_bounds(shape, index) -> None:
     """NumPy raises IndexError on an integer index out of range, where XLA would
-    clamp it and give a wrong value: a static or concrete index is checked here; a
-    traced integer array adds its check to ``bound_checks``, which the linker reads
-    after the call (an index inside a loop body or a lazy branch is not checked)."""
+    clamp it and give a wrong value: a static or concrete index is checked here, a
+    traced integer array after the call (``checks.check_later``)."""
     axis = 0
     for entry in index:
         if entry is None:
@@ -324,32 +319,28 @@ def check_bounds(shape, index) -> None:
             axis += entry.ndim
             continue
         if isinstance(entry, jax.core.Tracer):
-            checks = bound_checks.get()
-            if checks is not None:
-                size = shape[axis]
-                checks.append(jnp.all((entry >= -size) & (entry < size)))
+            size = shape[axis]
+            check_later(jnp.all((entry >= -size) & (entry < size)))
         else:
             _raise_out_of_bounds(np.asarray(entry), shape, axis)
         axis += 1
 
 
-#: ops whose integer-array indices are checked after the call (see ``check_bounds``):
-#: a function with one donates no buffer, so that a failed check leaves every shared
-#: value as it was
-CHECKED_AFTER_THE_CALL = (AdvancedSubtensor, AdvancedIncSubtensor, TakeAlongAxis)
+def checked_after_the_call(node) -> bool:
+    """Whether ``node`` may add a check read after the call (``check_later``): an
+    integer-array index, or an integer power (NumPy refuses a negative exponent).  A
+    function with such a node donates no buffer, so that a failed check leaves every
+    shared value as it was."""
+    op = node.op
+    if isinstance(op, (AdvancedSubtensor, AdvancedIncSubtensor, TakeAlongAxis)):
+        return True
+    return isinstance(op, Elemwise) and _has_pow(op.scalar_op)
 
 
-def unchecked(fn):
-    """``fn`` collecting no bound checks: it is traced inside a loop body, a lazy
-    branch or a ``vmap``, whose traced values cannot leave it."""
-    def run(*args):
-        token = bound_checks.set(None)
-        try:
-            return fn(*args)
-        finally:
-            bound_checks.reset(token)
-
-    return run
+def _has_pow(scalar_op) -> bool:
+    if isinstance(scalar_op, Composite):
+        return any(_has_pow(op) for op, _, _ in scalar_op.code)
+    return scalar_op.kernel_name == "pow"
 
 
 def _raise_out_of_bounds(values, shape, axis) -> None:

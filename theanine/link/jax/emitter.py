@@ -13,7 +13,8 @@ import jax
 from theanine.ifelse import IfElse
 from theanine.link.callspec import ArgSpec, CallSpec
 from theanine.link.emitter import Emitter
-from theanine.link.jax.dispatch import thunk_for, unchecked
+from theanine.link.jax.checks import unchecked
+from theanine.link.jax.dispatch import thunk_for
 from theanine.link.lazy import ELSE, THEN
 
 

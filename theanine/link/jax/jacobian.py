@@ -12,7 +12,8 @@ import jax
 import jax.numpy as jnp
 
 from theanine.graph.fg import FunctionGraph
-from theanine.link.jax.dispatch import jax_funcify, unchecked
+from theanine.link.jax.checks import unchecked
+from theanine.link.jax.dispatch import jax_funcify
 from theanine.link.jax.emitter import JAXEmitter, pure_spec
 from theanine.tensor.gradient.jacobian import JacobianLoop
 

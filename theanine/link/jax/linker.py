@@ -43,11 +43,8 @@ from theanine.link.jax import neighbours as _neighbours  # noqa: F401  (images2n
 from theanine.link.jax import pool as _pool  # noqa: F401  (registers the pooling ops)
 from theanine.link.jax import random as _random  # noqa: F401  (registers random draws)
 from theanine.link.jax import scan as _scan  # noqa: F401  (registers Scan as lax.scan)
-from theanine.link.jax.dispatch import (
-    CHECKED_AFTER_THE_CALL,
-    NeedsConcreteValues,
-    bound_checks,
-)
+from theanine.link.jax.checks import with_checks
+from theanine.link.jax.dispatch import NeedsConcreteValues, checked_after_the_call
 from theanine.link.jax.donation import Donation
 from theanine.link.jax.emitter import JAXEmitter, pure_spec
 from theanine.link.jax.sharding import MeshPlacement, OneDevice
@@ -105,14 +102,13 @@ class JAXLinker(Backend):
         traced = JAXEmitter(fgraph, pure_spec(fgraph)).compile()   # JAXLoweringError
         n_out = spec.n_outputs
         updated_from = dict(fgraph.update_mapping)        # output index -> input index
-        checked_after = any(isinstance(n.op, CHECKED_AFTER_THE_CALL)
-                            for n in fgraph.apply_nodes)
+        checked_after = any(checked_after_the_call(n) for n in fgraph.apply_nodes)
         donation = Donation([] if checked_after else sorted(
             inp for inp in updated_from.values()
             if isinstance(fgraph.inputs[inp].type, TensorType)
             and spec.input_sources[inp][0] == "shared"))
         placement = self.placement(fgraph, n_out)
-        jitted = jax.jit(_with_bound_checks(placement.constrain(traced)),
+        jitted = jax.jit(with_checks(placement.constrain(traced)),
                          donate_argnums=donation.positions)
 
         device = placement.device
@@ -129,13 +125,14 @@ class JAXLinker(Backend):
             if execution["mode"].startswith("one"):
                 try:
                     if not donation.positions:
-                        outs, in_bounds = jitted(*args)
+                        outs, checks_ok = jitted(*args)
                     else:
                         with warnings.catch_warnings():   # a donated buffer XLA cannot reuse
                             warnings.filterwarnings("ignore", "Some donated buffers")
-                            outs, in_bounds = jitted(*args)
-                    if in_bounds is not None and not bool(in_bounds):   # (waits for it)
-                        raise IndexError("an integer index is out of bounds")
+                            outs, checks_ok = jitted(*args)
+                    if checks_ok is not None and not bool(checks_ok):   # (waits for it)
+                        raise ValueError("a value NumPy refuses (an index out of range, "
+                                         "a negative integer exponent)")
                     return outs, True
                 except NeedsConcreteValues as exc:
                     execution["mode"] = f"op by op on the device: {exc}"
@@ -211,24 +208,6 @@ class JAXLinker(Backend):
         if placement.profile_report is not None:     # a mesh: placement, collectives
             fn.profile_report = lambda: placement.profile_report(jitted)
         return fn
-
-
-def _with_bound_checks(fn):
-    """``fn`` returning ``(outputs, in_bounds)``: whether every traced integer index
-    of its indexing nodes was in range (``dispatch.check_bounds``; XLA clamps an index
-    out of range, where NumPy raises)."""
-    def checked(*args):
-        token = bound_checks.set([])
-        try:
-            outs = fn(*args)
-            checks = bound_checks.get()
-        finally:
-            bound_checks.reset(token)
-        # None (no index to check) keeps the call asynchronous: nothing to wait for
-        in_bounds = jax.numpy.all(jax.numpy.stack(checks)) if checks else None
-        return outs, in_bounds
-
-    return checked
 
 
 __all__ = ["JAXLinker"]

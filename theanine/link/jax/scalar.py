@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import jax.scipy.special as jsp
 import numpy as np
 
+from theanine.link.jax.checks import check_later
 from theanine.scalar.composite import Composite
 
 
@@ -57,6 +58,24 @@ def _cast_function(dtype):
     return cast
 
 
+def _power(x, y):
+    """NumPy's power: an integer to a negative integer power is refused, where XLA
+    computes one (a traced exponent is checked after the call)."""
+    if jnp.issubdtype(jnp.result_type(x, y), jnp.integer):
+        if isinstance(y, jax.core.Tracer):
+            check_later(jnp.all(y >= 0))
+        elif np.any(np.asarray(y) < 0):
+            raise ValueError("Integers to negative integer powers are not allowed.")
+    return jnp.power(x, y)
+
+
+def _sign(x):
+    """NumPy's sign: 0.0 for -0.0 (XLA keeps the zero's sign)."""
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        return jnp.where(x == 0, jnp.zeros((), x.dtype), jnp.sign(x))
+    return jnp.sign(x)
+
+
 def _second(x, y):
     return jnp.broadcast_to(y, jnp.broadcast_shapes(jnp.shape(x), jnp.shape(y)))
 
@@ -77,6 +96,8 @@ _BY_KERNEL_NAME = {
     "reciprocal": lambda x: 1 / x,
     "round_half_away": _round_half_away,
     "int_div": _floor_divide,
+    "pow": _power,
+    "sign": _sign,
 }
 
 UNSUPPORTED: frozenset = frozenset()     # named scalar ops without a JAX form

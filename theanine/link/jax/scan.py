@@ -18,6 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from theanine.link.jax.checks import unchecked
 from theanine.link.jax.dispatch import (
     JAXLoweringError,
     NeedsConcreteValues,
@@ -25,7 +26,6 @@ from theanine.link.jax.dispatch import (
     _where,
     is_traced,
     jax_funcify,
-    unchecked,
 )
 from theanine.link.jax.emitter import JAXEmitter, pure_spec
 from theanine.scan.op import Scan, ScanError
