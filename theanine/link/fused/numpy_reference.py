@@ -13,7 +13,7 @@ import numpy as np
 from theanine.scalar.basic import round_half_away_from_zero
 from theanine.scalar.transcendental import special
 
-from .program import INT_DTYPES, KernelProgram, compute_dtype
+from .program import KernelProgram, compute_dtype
 
 __all__ = ["numpy_eval", "REDUCERS", "write_outputs"]
 
@@ -62,8 +62,6 @@ def _np_op(op, args, cd, od):
         "neq": f.not_equal, "isnan": f.isnan, "isinf": f.isinf, "reciprocal": f.reciprocal,
     }
     if op in simple:
-        if op == "pow" and cd in INT_DTYPES:
-            return _np_int_pow(args[0], args[1])
         return simple[op](*args)
     if op == "clip":
         return np.minimum(np.maximum(args[0], args[1]), args[2])
@@ -77,11 +75,6 @@ def _np_op(op, args, cd, od):
     if op in ("identity", "cast"):
         return args[0]
     raise NotImplementedError(op)
-
-
-def _np_int_pow(a, b):
-    """NumPy's integer power (a negative exponent raises ValueError, as in the kernels)."""
-    return np.power(a, b)
 
 
 def numpy_eval(program: KernelProgram, *arrays):
