@@ -19,7 +19,7 @@ from __future__ import annotations
 from theanine.graph.fg import OUTPUT
 from theanine.link.numba.compile import NumbaUnsupported, njit_source, npname
 from theanine.link.numba.dispatch import numba_funcify
-from theanine.link.numba.elemwise import elemwise_function, in_loop_body, kernel_program
+from theanine.link.numba.elemwise import elemwise_function, in_loop_body
 from theanine.link.numba.emitter import JitBodyEmitter, NamedGlobals
 from theanine.link.numba.nodes import node_functions
 from theanine.scan.op import Scan
@@ -31,8 +31,7 @@ def _step_function(op, in_place: dict):
     token = in_loop_body.set(True)         # per-step work: no parallel drivers
     try:
         thunks, callouts = node_functions(op.fgraph)
-        for inner in in_place.values():
-            thunks[inner] = elemwise_function(inner.op.scalar_op, inner, into=True)[0]
+        thunks.update(in_place.values())
     finally:
         in_loop_body.reset(token)
     if callouts:
@@ -40,7 +39,7 @@ def _step_function(op, in_place: dict):
                                f"({', '.join(sorted({str(n.op) for n in callouts}))})")
     names = NamedGlobals("s")
     body = JitBodyEmitter(op.fgraph, thunks, names,
-                          destinations={inner: f"dst{j}" for j, inner in in_place.items()})
+                          destinations={inner: f"dst{j}" for j, (inner, _) in in_place.items()})
     src = body.function_source("step", op.fgraph.inputs, op.fgraph.outputs, boundary=False)
     fn = njit_source(src, "step", names.values)
     if getattr(fn, "fingerprint", None) is None:     # the whole function's cache key
@@ -196,7 +195,8 @@ def _register_outputs(info, node) -> set:
 
 
 def _written_in_place(info, op, node) -> dict:
-    """``{output: inner node}`` for the register outputs whose step writes its new
+    """``{output: (inner node, its function writing into a buffer)}`` for the
+    register outputs whose step writes its new
     state into the buffer of the state that drops out of the registers (the
     register's values are then two buffers taking turns, no array made per step).
 
@@ -214,21 +214,18 @@ def _written_in_place(info, op, node) -> dict:
     found = {}
     for j in sorted(_register_outputs(info, node)):
         inner = outputs[j].owner
-        if (isinstance(inner.op, Elemwise) and len(inner.outputs) == 1
+        if not (isinstance(inner.op, Elemwise) and len(inner.outputs) == 1
                 and outputs.count(outputs[j]) == 1
-                and all(c == OUTPUT for c, _ in op.fgraph.clients[outputs[j]])
-                and _has_kernel_program(inner)):
-            found[j] = inner
+                and all(c == OUTPUT for c, _ in op.fgraph.clients[outputs[j]])):
+            continue
+        token = in_loop_body.set(True)     # per-step work: no parallel driver
+        try:
+            found[j] = (inner, elemwise_function(inner.op.scalar_op, inner, into=True)[0])
+        except NumbaUnsupported:           # no kernel form: the step allocates
+            pass
+        finally:
+            in_loop_body.reset(token)
     return found
-
-
-def _has_kernel_program(node) -> bool:
-    try:
-        kernel_program(node.op.scalar_op, [i.dtype for i in node.inputs],
-                       [o.dtype for o in node.outputs])
-    except NumbaUnsupported:
-        return False
-    return True
 
 
 @numba_funcify.register(Scan)
