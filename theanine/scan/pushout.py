@@ -100,6 +100,26 @@ def _pushable(inner_node) -> bool:
     return isinstance(op, Elemwise) and not op.destroy_map and len(inner_node.outputs) == 1
 
 
+def sequence_windows(node) -> dict:
+    """Each sequence placeholder of a Scan node's body -> (its outer sequence, the
+    ``SequenceWindow`` whose rows are that placeholder's value at each step)."""
+    op = node.op
+    info = op.info
+    pos = info.outer_in_positions()
+    where = op._where()
+    windows = {}
+    for j, group in enumerate(info.inner_in_slices()["seq"]):
+        taps = info.seq_taps[j]
+        low, span = min(taps), max(taps) - min(taps)
+        label = f"scan {info.name!r}: sequence {j}"
+        taps_text = f" with taps {list(taps)}" if taps != (0,) else ""
+        for k, tap in zip(group, taps):
+            windows[op.inner_inputs[k]] = (node.inputs[pos["seq"][j]],
+                                           SequenceWindow(tap - low, span, label, taps_text,
+                                                          where))
+    return windows
+
+
 def pushout_elementwise(fgraph, node):
     """Compute per-step elementwise body work on whole sequences before the loop."""
     op = node.op
@@ -110,16 +130,7 @@ def pushout_elementwise(fgraph, node):
     pos = info.outer_in_positions()
     inner_in = op.inner_inputs
     n_steps = node.inputs[0]
-    where = op._where()
-    seq_rows = {}       # sequence placeholder -> (outer sequence, window op)
-    for j, group in enumerate(slices["seq"]):
-        taps = info.seq_taps[j]
-        low, span = min(taps), max(taps) - min(taps)
-        label = f"scan {info.name!r}: sequence {j}"
-        taps_text = f" with taps {list(taps)}" if taps != (0,) else ""
-        for k, tap in zip(group, taps):
-            seq_rows[inner_in[k]] = (node.inputs[pos["seq"][j]],
-                                     SequenceWindow(tap - low, span, label, taps_text, where))
+    seq_rows = sequence_windows(node)
     invariant = {inner_in[g[0]]: node.inputs[p] for g, p in zip(slices["nonseq"], pos["nonseq"])}
 
     outer: dict = {}
@@ -204,4 +215,4 @@ def _rebuild_without(fgraph, node, computed, outer):
     return replaced
 
 
-__all__ = ["SequenceWindow", "pushout_elementwise"]
+__all__ = ["SequenceWindow", "pushout_elementwise", "sequence_windows"]

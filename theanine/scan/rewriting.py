@@ -15,6 +15,7 @@ from theanine.graph.basic import Constant, clone_replace, graph_inputs
 from theanine.graph.fg import OUTPUT, FunctionGraph
 from theanine.graph.rewriting.basic import PassReport, RewritePass, apply_replacements
 from theanine.graph.rewriting.pipeline import replace_pass, run_pipeline
+from theanine.scan.accumulate import pushout_accumulators
 from theanine.scan.op import Scan
 from theanine.scan.pushout import pushout_elementwise
 from theanine.tensor.subtensor import Subtensor
@@ -159,7 +160,8 @@ def save_memory(fgraph, node):
     return dict(zip(node.outputs, new.outputs))
 
 
-SCAN_REWRITES = (pushout_invariants, pushout_elementwise, remove_unused_inputs, save_memory)
+SCAN_REWRITES = (pushout_invariants, pushout_elementwise, pushout_accumulators,
+                 remove_unused_inputs, save_memory)
 
 
 def rewrite_inner(fgraph, node, query=None):
