@@ -322,6 +322,51 @@ def test_integer_indices_inside_branches_and_loops_run():
             np.testing.assert_allclose(f(xv, iv, cv), g(xv, iv, cv))
 
 
+def test_indices_out_of_range_inside_loops_and_branches_raise():
+    """A loop body or a lazy branch checks its own traced indices (and integer
+    powers) and hands the verdict out: JAX had given clamped values there.  An
+    integer index read from a sequence is a dynamic index, compiled with the loop."""
+    x, idx, c, k = tt.dvector("x"), tt.lvector("idx"), tt.lscalar("c"), tt.lscalar("k")
+    scalar, _ = th.scan(lambda i, x: x[i], sequences=idx, non_sequences=x)
+    vector, _ = th.scan(lambda i, x: x[[i, 0]].sum(), sequences=idx, non_sequences=x)
+    power, _ = th.scan(lambda i, k: k ** i, sequences=idx, non_sequences=k)
+    until, _ = th.scan(lambda i, x: (x[i], th.scan.until(tt.eq(i, 0))), sequences=idx,
+                       non_sequences=x)
+    cases = [
+        ([x, idx], scalar, (np.arange(3.0), np.array([0, 7]))),
+        ([x, idx], scalar, (np.arange(3.0), np.array([-4, 0]))),
+        ([x, idx], vector, (np.arange(3.0), np.array([2, 3]))),
+        ([idx, k], power, (np.array([1, -1]), 2)),
+        ([x, idx], until[-1], (np.arange(3.0), np.array([1, 7, 0]))),
+        ([x, idx, c], ifelse(c, x[idx].sum(), x.sum()), (np.arange(3.0), np.array([7]), 1)),
+        ([x, idx, c], ifelse(c, x[idx[0]], x.sum()), (np.arange(3.0), np.array([7]), 1)),
+        ([x, idx, c], ifelse(c, x.sum(), x[idx[0]] * 2), (np.arange(3.0), np.array([7]), 0)),
+    ]
+    for inputs, out, args in cases:
+        want = _error(th.function(inputs, out), *args)
+        assert want is not None
+        assert _error(th.function(inputs, out, mode=JAX), *args) == want
+    for inputs, out, args in cases:         # in range: the same values as the default engine
+        good = tuple(np.array([1, 0]) if isinstance(a, np.ndarray) and a.dtype.kind == "i"
+                     else a for a in args)
+        np.testing.assert_allclose(th.function(inputs, out, mode=JAX)(*good),
+                                   th.function(inputs, out)(*good))
+    np.testing.assert_array_equal(th.function([x, idx], scalar, mode=JAX)(
+        np.arange(3.0), np.array([-1, -3])), [2.0, 0.0])
+    # the untaken branch's index is not checked (it does not run)
+    f = th.function([x, idx, c], ifelse(c, x.sum(), x[idx[0]]), mode=JAX)
+    assert f(np.arange(3.0), np.array([7]), 1) == 3.0
+    # a while loop checks the steps it ran only
+    f = th.function([x, idx], until[-1], mode=JAX)
+    assert f(np.arange(3.0), np.array([1, 0, 7])) == 0.0
+    # a failing loop leaves shared values as they were
+    s = th.shared(np.zeros(3), name="s")
+    f = th.function([x, idx], scalar.sum(), updates=[(s, s + x)], mode=JAX)
+    with pytest.raises(IndexError):
+        f(np.arange(3.0), np.array([1, 3]))
+    np.testing.assert_array_equal(s.get_value(), np.zeros(3))
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_integer_division_by_zero_and_float_to_integer_casts_match_numpy():
     """XLA leaves an integer divided by 0 undefined and saturates a float out of an

@@ -163,15 +163,16 @@ def is_advanced(idx_list) -> bool:
     return builtins.any(e in ("a", "b") for e in idx_list if isinstance(e, str))
 
 
-def build_index(idx_list, values) -> tuple:
-    """The NumPy index tuple of ``idx_list`` given the values of its inputs."""
+def build_index(idx_list, values, integer=int) -> tuple:
+    """The NumPy index tuple of ``idx_list`` given the values of its inputs
+    (``integer`` makes an integer entry's index: a backend may keep a traced one)."""
     it = iter(values)
     out = []
     for e in idx_list:
         if type(e) is int:
             out.append(e)
         elif e == "i":
-            out.append(int(next(it)))
+            out.append(integer(next(it)))
         elif type(e) is str:
             out.append(next(it))
         else:

@@ -4,8 +4,11 @@ XLA clamps an integer index out of range and computes an integer to a negative
 power; NumPy raises.  While the whole function is traced, such a condition is
 added here as a traced boolean (``check_later``); the linker returns their
 conjunction with the outputs and, when it is false, reruns the call on the default
-engine for NumPy's exception.  Inside a loop body, a lazy branch or a ``vmap``
-(``unchecked``) nothing is collected: their traced values cannot leave them.
+engine for NumPy's exception.  A traced value cannot leave the loop body or the
+lazy branch it was traced in, so those collect their own checks (``nested``) and
+return their conjunction as one more value, which the loop carries (each step's
+anded in) and the branch returns; the caller checks that later.  Inside a
+``vmap`` (``unchecked``) nothing is collected.
 """
 
 from __future__ import annotations
@@ -37,6 +40,26 @@ def unchecked(fn):
     return run
 
 
+def nested(fn):
+    """``fn`` returning ``(outputs, ok)`` for a loop body or a lazy branch: ``ok`` the
+    conjunction of the checks its tracing collected, a traced ``True`` where none
+    (the value's structure must not depend on them) or where the function being
+    traced collects none."""
+    def run(*args):
+        if _checks.get() is None:
+            return fn(*args), jax.numpy.asarray(True)
+        token = _checks.set([])
+        try:
+            outs = fn(*args)
+            checks = _checks.get()
+        finally:
+            _checks.reset(token)
+        return outs, (jax.numpy.all(jax.numpy.stack(checks)) if checks
+                      else jax.numpy.asarray(True))
+
+    return run
+
+
 def with_checks(fn):
     """``fn`` returning ``(outputs, ok)``: ``ok`` the conjunction of the checks its
     tracing collected, or None where it collected none (nothing to wait for)."""
@@ -53,4 +76,4 @@ def with_checks(fn):
     return checked
 
 
-__all__ = ["check_later", "unchecked", "with_checks"]
+__all__ = ["check_later", "nested", "unchecked", "with_checks"]

@@ -285,9 +285,15 @@ def _split(op, node):
 
 # -- indexing -----------------------------------------------------------------------------
 
+def _integer_index(value):
+    """An integer entry of an index: a traced one stays traced (XLA reads it as a
+    dynamic index; ``check_bounds`` checks its range after the call)."""
+    return value if is_traced(value) else int(value)
+
+
 def _index(op, node, values, x=None):
     try:
-        index = build_index(op.idx_list, values)
+        index = build_index(op.idx_list, values, _integer_index)
     except (TypeError, jax.errors.ConcretizationTypeError):
         raise NeedsConcreteValues(f"a slice bound of {op}{_where(node)} depends on the "
                                   "data: one compiled XLA program needs it fixed") from None
@@ -334,6 +340,11 @@ def checked_after_the_call(node) -> bool:
     op = node.op
     if isinstance(op, (AdvancedSubtensor, AdvancedIncSubtensor, TakeAlongAxis)):
         return True
+    if isinstance(op, (Subtensor, IncSubtensor)):
+        return "i" in op.idx_list                   # an integer entry given by a value
+    inner = getattr(op, "fgraph", None)             # a loop body checks its nodes too
+    if inner is not None:
+        return any(checked_after_the_call(n) for n in inner.apply_nodes)
     return isinstance(op, Elemwise) and _has_pow(op.scalar_op)
 
 

@@ -13,7 +13,7 @@ import jax
 from theanine.ifelse import IfElse
 from theanine.link.callspec import ArgSpec, CallSpec
 from theanine.link.emitter import Emitter
-from theanine.link.jax.checks import unchecked
+from theanine.link.jax.checks import check_later, nested
 from theanine.link.jax.dispatch import thunk_for
 from theanine.link.lazy import ELSE, THEN
 
@@ -52,8 +52,10 @@ def _lax_cond(cond, then_fn, else_fn, dtypes):
 
     if not isinstance(cond, jax.core.Tracer):
         return typed(then_fn if bool(cond) else else_fn)()
-    return jax.lax.cond(jax.numpy.asarray(cond).astype(bool).reshape(()),
-                        unchecked(typed(then_fn)), unchecked(typed(else_fn)))
+    outs, ok = jax.lax.cond(jax.numpy.asarray(cond).astype(bool).reshape(()),
+                            nested(typed(then_fn)), nested(typed(else_fn)))
+    check_later(ok)             # (the taken branch's checks)
+    return outs
 
 
 def pure_spec(fgraph) -> CallSpec:

@@ -1,9 +1,10 @@
 """``Scan`` as ``lax.scan``: the loop body compiled once, as part of the jitted graph.
 
 The loop state is one buffer per recurrent output (its last ``depth`` values,
-shifted each step) and the carried states; each sequence tap is a slice of the
-sequence fed as the scanned input.  Outputs follow the loop's storage plan
-(``keep``: the last steps only).
+shifted each step), the carried states and the conjunction of the body's value
+checks so far (``checks.nested``: an index out of range at any step fails the
+call); each sequence tap is a slice of the sequence fed as the scanned input.
+Outputs follow the loop's storage plan (``keep``: the last steps only).
 
 A while loop (``until``) is a ``lax.while_loop`` writing each step into buffers
 sized for ``n_steps``; the number of steps run is known only at the end.  When
@@ -18,7 +19,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from theanine.link.jax.checks import unchecked
+from theanine.link.jax.checks import check_later, nested
 from theanine.link.jax.dispatch import (
     JAXLoweringError,
     NeedsConcreteValues,
@@ -40,7 +41,7 @@ def _scan(op, node):
         if not isinstance(node.inputs[k].type, TensorType):
             raise JAXLoweringError(f"{op}{_where(node)} carries a {node.inputs[k].type} "
                                    "(a random generator?), which the JAX backend cannot")
-    inner = unchecked(JAXEmitter(op.fgraph, pure_spec(op.fgraph)).compile())
+    inner = nested(JAXEmitter(op.fgraph, pure_spec(op.fgraph)).compile())
     n_sot, n_nit = info.n_sot, info.n_nit
     sot_dtypes = [node.outputs[j].dtype for j in range(n_sot)]
     nit_dtypes = [node.outputs[n_sot + j].dtype for j in range(n_nit)]
@@ -49,13 +50,13 @@ def _scan(op, node):
     from_buffer = [info.sot_storage(j) == "regs" and not info.reverse for j in range(n_sot)]
 
     def step(state, xs):
-        buffers, carries, nonseqs = state
+        buffers, carries, nonseqs, ok = state
         values = list(xs) if xs is not None else []
         for j, taps in enumerate(info.sot_taps):
             values.extend(buffers[j][depths[j] + tap] for tap in taps)
         values.extend(carries)
         values.extend(nonseqs)
-        outs = inner(*values)
+        outs, step_ok = inner(*values)
         new_sot = [jnp.asarray(v).astype(dt) for v, dt in zip(outs[:n_sot], sot_dtypes)]
         mapped = [jnp.asarray(v).astype(dt)
                   for v, dt in zip(outs[n_sot:n_sot + n_nit], nit_dtypes)]
@@ -67,7 +68,7 @@ def _scan(op, node):
         # the final buffer: no per-step trace is stacked for them
         traced = [v for j, v in enumerate(new_sot) if not from_buffer[j]]
         stop = jnp.asarray(outs[-1]).astype(bool).reshape(()) if info.until else None
-        return (shifted, new_carries, nonseqs), (traced, mapped), stop
+        return (shifted, new_carries, nonseqs, ok & step_ok), (traced, mapped), stop
 
     def scan_step(state, xs):
         new_state, ys, _ = step(state, xs)
@@ -118,12 +119,14 @@ def _scan(op, node):
         carries = [jnp.asarray(outer[k]).astype(dt) for k, dt in zip(pos["carry"],
                                                                        carry_dtypes)]
         nonseqs = [outer[k] for k in pos["nonseq"]]
+        start = (buffers, carries, nonseqs, jnp.asarray(True))
         if info.until:
-            return _until_results(info, depths, from_buffer, n,
-                                  *while_loop((buffers, carries, nonseqs), xs, n), op, node)
-        (last, final, _), (traces, mapped) = jax.lax.scan(
-            scan_step, (buffers, carries, nonseqs), xs if xs else None, length=n,
-            reverse=info.reverse)
+            state, ys, count = while_loop(start, xs, n)
+            check_later(state[3])           # (the checks of the steps that ran)
+            return _until_results(info, depths, from_buffer, n, state, ys, count, op, node)
+        (last, final, _, ok), (traces, mapped) = jax.lax.scan(
+            scan_step, start, xs if xs else None, length=n, reverse=info.reverse)
+        check_later(ok)
         results, traces = [], iter(traces)
         for j in range(n_sot):
             keep = info.keep[j]
@@ -145,7 +148,7 @@ def _until_results(info, depths, from_buffer, n, state, ys, count, op, node):
     """A while loop's outputs: the first ``count`` rows of its buffers (the last
     ``keep`` of them).  Fixed shapes only when one value is kept per output;
     otherwise the count must be concrete."""
-    last, final, _ = state
+    last, final = state[0], state[1]
     traces, mapped = ys
     kept = [info.keep[j] for j in range(info.n_sot + info.n_nit)]
     if is_traced(count) and n > 0 and any(k != 1 for k in kept):
