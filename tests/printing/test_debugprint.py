@@ -150,7 +150,7 @@ def test_scan_step_function_is_printed_with_output_labels():
     s = th.shared(0.0, name="s")
 
     def step(xt, prev2, prev, c):     # nothing per-step-only to push out of the loop
-        return [prev + prev2 * xt * c, xt * prev], {s: s + xt}
+        return [prev + prev2 * xt * c, xt * prev], {s: s * 0.5 + xt}    # (not a plain sum)
 
     c = tt.dscalar("c")
     outs, updates = th.scan(step, sequences=x, non_sequences=c,

@@ -1,8 +1,11 @@
-"""The generated loops read their operands with plain vector loads, never gathers.
+"""The generated loops read and write with plain vector loads and stores, never
+gathers or scatters.
 
 A block loop starts at a variable index; with signed indices Numba's "negative
 counts from the end" select hid from LLVM that the index is non-negative, and each
-vector of loads became a gather (half the kernel's speed on AVX-512).
+vector of loads became a gather (half the kernel's speed on AVX-512), each vector
+of stores a scatter (``x * x + 1`` on 65,536 elements: 37 us, 16 us with unsigned
+stores).
 """
 
 import re
@@ -31,7 +34,7 @@ def _ir(dispatcher):
     return dispatcher.inspect_llvm(sig)
 
 
-def test_block_loops_load_without_gathers():
+def test_block_loops_load_and_store_without_gathers_or_scatters():
     k = _uncached_module()
     x, y = np.linspace(-1, 1, 3000), np.linspace(0, 2, 3000)
     out = np.empty(3000)
@@ -47,7 +50,9 @@ def test_block_loops_load_without_gathers():
     for name in ("_flat_block", "_red_block", "_red_outer_block"):
         ir = _ir(k[name])
         assert re.search(r"<\d+ x double>", ir), name      # the loop is vectorized
-        assert "gather" not in ir, name
+        assert "gather" not in ir and "scatter" not in ir, name
+    for name in ("_flat_block", "_red_outer_block"):        # their stores are vectors
+        assert re.search(r"store <\d+ x double>", _ir(k[name])), name
 
 
 def test_negative_strides_read_right(cache_dir):

@@ -16,17 +16,36 @@ import numpy as np
 
 from .numba_environment import prepare_numba
 from .numpy_reference import REDUCERS, numpy_eval, write_outputs
-from .program import KernelProgram
+from .program import FLOAT_FUNCS, KernelProgram
 
-__all__ = ["Kernel", "PARALLEL_MIN", "PAR_LOCK", "needs_par_lock"]
+__all__ = ["COSTLY_OPS", "Kernel", "PARALLEL_MIN", "PAR_LOCK", "needs_par_lock",
+           "parallel_min"]
 
 
 prepare_numba()     # before Numba is imported and its threads start
 
 _F64 = np.dtype("float64")
 
-#: smallest element count for which the ``prange`` kernels are used
+#: smallest element count for which the ``prange`` kernels are ever used
 PARALLEL_MIN = 1 << 14
+#: the serial time (ns) from which a program's ``prange`` drivers are used: waking
+#: the threads costs about 50 us a call (passive OpenMP threads), and a light
+#: kernel is bound by memory, which both cores share (``x * x + 1``: 65,536
+#: elements took 16 us serially and 63 us in parallel; a million 259 and 250 us)
+PARALLEL_FROM_NS = 120_000
+#: the transcendental functions: what makes a program compute-bound
+COSTLY_OPS = (FLOAT_FUNCS - {"true_div", "sqrt", "reciprocal"}) | {"pow"}
+#: per-element serial cost (ns, one core, vectorized) of a transcendental function
+#: (``exp`` about 0.9, ``tanh`` 1.2 on AVX-512), of any other op, and of the memory
+_COSTLY_NS, _OP_NS, _MEMORY_NS = 1.0, 0.05, 0.25
+
+
+def parallel_min(program: KernelProgram) -> int:
+    """The element count from which ``program`` runs on the ``prange`` drivers: where
+    its serial loop would take ``PARALLEL_FROM_NS`` by a rough cost per op."""
+    ns = _MEMORY_NS + sum(_COSTLY_NS if op in COSTLY_OPS else _OP_NS
+                          for _, op, _ in program.instructions)
+    return max(PARALLEL_MIN, int(PARALLEL_FROM_NS / ns))
 
 
 def _coalesce(shape, strides_list):
@@ -104,6 +123,7 @@ class Kernel:
         self.in_dtypes = [np.dtype(d) for _, d in program.inputs]
         self.out_dtypes = [np.dtype(d) for d in program.output_dtypes()]
         self._lock_par = None     # decided on the first parallel call (asking imports Numba)
+        self.par_min = parallel_min(program)
 
     # ---------------------------------------------------------- reference
     def numpy_fallback(self, *arrays, out=None):
@@ -119,7 +139,7 @@ class Kernel:
         return [np.asarray(a, dtype=dt) for a, dt in zip(arrays, self.in_dtypes)]
 
     def _call(self, name, n, *args):
-        if not self.parallel or n < PARALLEL_MIN:
+        if not self.parallel or n < self.par_min:
             return getattr(self.module, name + "_ser")(*args)
         fn = getattr(self.module, name + "_par")
         if self._lock_par is None:
@@ -249,7 +269,7 @@ class Kernel:
                 args.extend(o.reshape(-1) for o in outs)
             else:
                 args.extend(outs)
-            if n < PARALLEL_MIN or not self.parallel:
+            if n < self.par_min or not self.parallel:
                 self.module.flat_ser(n, *args)
             else:
                 self._call("flat", n, n, *args)

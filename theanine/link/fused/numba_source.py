@@ -253,6 +253,8 @@ def generate_source(program: KernelProgram, parallel: bool = True) -> str:
         "from theanine.link.fused import _nbsupport as _s",
         "from theanine.link.fused import vecmath as _vm",
         "",
+        "_u = np.uint64      # store indices unsigned, as _s.ld loads (no per-element select)",
+        "",
         f"BLOCK = {BLOCK}",
         "",
         inl,
@@ -314,10 +316,10 @@ def generate_source(program: KernelProgram, parallel: bool = True) -> str:
     for k, dt in enumerate(p.output_dtypes()):
         a(f"    b{k} = np.empty(BLOCK, {_npname(dt)})")
     guarded_loop("    ", "for i in range(start, stop):", ld1,
-                 [f"b{k}[i - start] = r[{k}]" for k in range(n_out)])
+                 [f"b{k}[_u(i - start)] = r[{k}]" for k in range(n_out)])
     a("    for i in range(stop - start):")
     for k in range(n_out):
-        a(f"        o{k}[start + i] = b{k}[i]")
+        a(f"        o{k}[_u(start + i)] = b{k}[i]")
     a("    return 0")
     a("")
     drivers("flat", f"n, {io}", [
@@ -351,7 +353,7 @@ def generate_source(program: KernelProgram, parallel: bool = True) -> str:
         a(helper)
         a(f"def _red_block(start, stop{ins_}):")
         a(f"    buf = np.empty(BLOCK, {acc_np})")
-        guarded_loop("    ", "for i in range(start, stop):", ld1, [f"buf[i - start] = {val}"])
+        guarded_loop("    ", "for i in range(start, stop):", ld1, [f"buf[_u(i - start)] = {val}"])
         a(f"    return _s.{rop}_buf(buf, stop - start, {init})")
         a("")
         drivers("red_flat", f"n{ins_}", [
@@ -378,12 +380,12 @@ def generate_source(program: KernelProgram, parallel: bool = True) -> str:
         a(helper)
         a(f"def _red_outer_block(k0, k1, R{ins_out}):")
         a("    for k in range(k0, k1):")
-        a(f"        out[k] = {init}")
+        a(f"        out[_u(k)] = {init}")
         a(f"    tmp = np.empty(k1 - k0, {acc_np})")
         a("    for q in range(R):")
-        guarded_loop("        ", "for k in range(k0, k1):", ld2, [f"tmp[k - k0] = {val}"])
+        guarded_loop("        ", "for k in range(k0, k1):", ld2, [f"tmp[_u(k - k0)] = {val}"])
         a("        for k in range(k0, k1):")
-        a(f"            out[k] = _s.comb_{rop}(out[k], tmp[k - k0])")
+        a(f"            out[_u(k)] = _s.comb_{rop}(out[_u(k)], tmp[_u(k - k0)])")
         a("    return 0")
         a("")
         drivers("red_outer", f"K, R{ins_out}", [

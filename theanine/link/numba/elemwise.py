@@ -13,7 +13,8 @@ over all axes accumulates blockwise without a temporary.
 
 Where both cores pay (``config.numba__parallel``): outside loop bodies, a fused
 reduction over all axes and an elementwise program with transcendental math
-hand a flat operand of at least ``PARALLEL_MIN`` elements to the fused kernel
+hand a flat operand of at least ``parallel_min(program)`` elements (where its
+serial loop would take about 0.1 ms) to the fused kernel
 engine's ``prange`` driver for the same program, the very code (and disk-cached
 machine code) the default engine runs.
 """
@@ -24,7 +25,7 @@ from contextvars import ContextVar
 
 from theanine.config import config
 from theanine.link.fused.numba_cache import load_module as load_kernel_module
-from theanine.link.fused.numba_kernel import PARALLEL_MIN
+from theanine.link.fused.numba_kernel import COSTLY_OPS, parallel_min
 from theanine.link.fused.numba_source import BLOCK, _BodyGen
 from theanine.link.fused.program import OPS, KernelProgram
 from theanine.link.numba.compile import NumbaUnsupported, cast, njit_source, npname, transposed
@@ -35,10 +36,6 @@ from theanine.tensor.fused import FusedReduce
 #: True while the nodes of a loop body are written: their work runs once per step
 in_loop_body = ContextVar("in_loop_body", default=False)
 
-# per-element costs that make two threads pay (memory-bound programs gain little)
-_COMPUTE_BOUND = frozenset({"exp", "expm1", "exp2", "log", "log1p", "log2", "log10",
-                            "sin", "cos", "tan", "tanh", "sigmoid", "softplus", "pow",
-                            "arctan", "arcsin", "arccos", "sinh", "cosh", "erf", "erfc"})
 
 
 def parallel_driver(program: KernelProgram, name: str):
@@ -46,8 +43,8 @@ def parallel_driver(program: KernelProgram, name: str):
     with the default engine, cached on disk), or None where it is not used."""
     if not config.numba__parallel or in_loop_body.get():
         return None
-    if program.reduce is None and not any(op in _COMPUTE_BOUND
-                                          for _, op, _ in program.instructions):
+    if program.reduce is None and not any(op in COSTLY_OPS    # (memory-bound: two
+                                          for _, op, _ in program.instructions):  # gain little)
         return None
     module, _ = load_kernel_module(program, config.compiledir, True)
     return getattr(module, name)
@@ -193,7 +190,8 @@ def elemwise_source(program, in_ndims, nd, name, par: bool = False,
         if par:
             operands = [f"f{a}" if n else a for a, n in zip(ins, in_ndims)]
             operands += [f"fo{j}" for j in range(n_out)]
-            body += [f"    if n >= {PARALLEL_MIN}:", f"        _par(n, {', '.join(operands)})",
+            body += [f"    if n >= {parallel_min(program)}:",
+                     f"        _par(n, {', '.join(operands)})",
                      "    else:"]
             body += ["        " + ln for ln in serial]
         else:
@@ -320,12 +318,12 @@ def fused_reduce_function(op, node):
         init = _init(op.kind, out_dt)
         lines += [f"    if {cond}:", f"        n = {ref}.size"]
         lines += [f"        f{a} = {_flat(a, nd)}" for a in arrays]
-        driver = parallel_driver(kernel_program(op.scalar_op, [i.dtype for i in node.inputs],
-                                                [elem_dt], reduce=(op.kind, axes)),
-                                 "red_flat_par")
+        red_program = kernel_program(op.scalar_op, [i.dtype for i in node.inputs],
+                                     [elem_dt], reduce=(op.kind, axes))
+        driver = parallel_driver(red_program, "red_flat_par")
         if driver is not None:
             operands = ", ".join(f"f{a}" if n else a for a, n in zip(ins, in_ndims))
-            lines += [f"        if n >= {PARALLEL_MIN}:",
+            lines += [f"        if n >= {parallel_min(red_program)}:",
                       f"            return {cast(f'_rpar(n, {operands})', out_dt)}"]
             extra = {"_rpar": driver}
         lines += [f"        buf = np.empty({BLOCK}, {npname(out_dt)})",
@@ -335,11 +333,11 @@ def fused_reduce_function(op, node):
                   "            bad = False",
                   "            for i in range(start, stop):",
                   f"                r, b = body_v({loads})",
-                  "                buf[i - start] = r[0]"]
+                  "                buf[np.uint64(i - start)] = r[0]"]     # (unsigned: see _s.ld)
         if has_trig:
             lines += ["                bad |= b", "            if bad:",
                       "                for i in range(start, stop):",
-                      f"                    buf[i - start] = body({loads})[0]"]
+                      f"                    buf[np.uint64(i - start)] = body({loads})[0]"]
         lines += [f"            acc = _s.comb_{op.kind}(acc, _s.{op.kind}_buf(buf, stop - start,"
                   f" {init}))", "        return acc"]
     lines.append(f"    return reduce(elem({', '.join(ins)}))")

@@ -188,15 +188,19 @@ class FusedReduceThunk:
     def __init__(self, op: FusedReduce, node):
         self.op = op
         self.node = node
-        ndim = max(i.ndim for i in node.inputs)
-        axis = normalize_axis(op.axis, ndim)
+        self.ndim = max(i.ndim for i in node.inputs)
+        axis = normalize_axis(op.axis, self.ndim)
         self.axis = axis
         self.kernel = None
         self.tried = False
         self.dtype = node.outputs[0].dtype
+        self._chain = None      # small inputs: the elementwise part as NumPy calls
 
     def __call__(self, *inputs):
-        size = max((np.size(i) for i in inputs), default=1)
+        size = 1
+        for value in inputs:
+            if value.size > size:
+                size = value.size
         if size >= SMALL:
             if not self.tried:
                 self.tried = True
@@ -205,9 +209,14 @@ class FusedReduceThunk:
             kernel = self.kernel
             if kernel is not None and _kernel_ready(kernel):
                 return np.asarray(kernel(*inputs)[0], dtype=self.dtype)
-        storage = [[None]]
-        self.op.perform(self.node, list(inputs), storage)
-        return storage[0][0]
+        if self._chain is None:
+            self._chain = compile_chain(self.op.scalar_op)
+        value = self._chain(*inputs)[0]
+        if np.ndim(value) != self.ndim:         # (an op of constants: the reference)
+            storage = [[None]]
+            self.op.perform(self.node, list(inputs), storage)
+            return storage[0][0]
+        return np.asarray(self.op.reducer.fn(value, axis=self.axis), dtype=self.dtype)
 
 
 _base_elemwise = python_funcify.dispatch(Elemwise)
