@@ -154,3 +154,72 @@ def test_the_weight_gradient_matches_finite_differences():
         down[i] -= step
         numeric[i] = (hs_cost(xv, hv, up) - hs_cost(xv, hv, down)) / (2 * step)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+
+
+FORMS = {   # the state's shape, the sequences' step shapes, the term
+    "matrix . vector": ((4,), [(4, 3), (3,)], lambda a, b: tt.dot(a, b)),
+    "vector . matrix": ((5,), [(3,), (3, 5)], lambda a, b: tt.dot(a, b)),
+    "vector . vector": ((), [(3,), (3,)], lambda a, b: tt.dot(a, b)),
+    "matrix . matrix, transposed left": ((4, 5), [(3, 4), (3, 5)], lambda a, b: tt.dot(a.T, b)),
+    "matrix . matrix": ((4, 5), [(4, 3), (3, 5)], lambda a, b: tt.dot(a, b)),
+    "two products and a sum": ((4, 5), [(3, 4), (3, 5)],
+                               lambda a, b: tt.dot(a.T, b) + tt.dot(a.T, b * 2) + b.sum()),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_every_product_form_matches_the_loop(form, dtype):
+    """Vectors and matrices on either side, a tap one step back, float32, a reverse
+    loop and a step count shorter than the sequences: as the loop computes them."""
+    shape, steps, term = FORMS[form]
+    seqs = [tt.TensorType(dtype, (None,) * (len(s) + 1))(f"s{k}") for k, s in enumerate(steps)]
+    acc0 = tt.TensorType(dtype, (None,) * len(shape))("acc0")
+    n = tt.lscalar("n")
+
+    def step(a_prev, a, b, acc):
+        return acc + term(a + a_prev, b)
+
+    for backwards in (False, True):
+        sums, _ = th.scan(step, sequences=[dict(input=seqs[0], taps=[-1, 0]), seqs[1]],
+                          outputs_info=acc0, n_steps=n, go_backwards=backwards)
+        pushed = th.function([*seqs, acc0, n], sums[-1])
+        looped = th.function([*seqs, acc0, n], sums[-1],
+                             mode=Mode("vm", "fast_run").excluding("pushout_accumulators"))
+        assert all(op.info.n_sot == 0 for op in _scans(pushed))     # it fired
+        assert [op.info.n_sot for op in _scans(looped)] == [1]
+        rng = np.random.default_rng(7)
+        values = [rng.normal(size=(9,) + s).astype(dtype) for s in steps]
+        values.append(rng.normal(size=shape).astype(dtype))
+        tol = 1e-4 if dtype == "float32" else 1e-11
+        np.testing.assert_allclose(pushed(*values, 6), looped(*values, 6), rtol=tol, atol=tol)
+
+
+def test_a_recurrent_sum_of_which_the_whole_trace_is_read_stays_in_the_loop():
+    x = tt.dmatrix("x")
+    sums, _ = th.scan(lambda xt, acc: acc + xt, sequences=x, outputs_info=tt.zeros(3))
+    f = th.function([x], [sums, sums[-1]])
+    assert [op.info.n_sot for op in _scans(f)] == [1]
+    xv = np.arange(12.0).reshape(4, 3)
+    got_all, got_last = f(xv)
+    np.testing.assert_allclose(got_all, np.cumsum(xv, axis=0))
+    np.testing.assert_allclose(got_last, xv.sum(axis=0))
+
+
+@pytest.mark.parametrize("mode", ENGINES)
+def test_a_recurrent_sum_read_at_its_last_step_leaves_the_loop(mode):
+    """``outputs_info=zeros`` and ``result[-1]``: the usual way to write a sum; with
+    no step to run, ``result[-1]`` still fails as the loop's empty result does."""
+    _require(mode)
+    x, w, n = tt.dmatrix("x"), tt.dmatrix("w"), tt.lscalar("n")
+    sums, _ = th.scan(lambda xt, acc, w: acc + tt.dot(xt, w), sequences=x,
+                      outputs_info=tt.zeros(4), non_sequences=w, n_steps=n)
+    f = th.function([x, w, n], sums[-1], mode=mode)
+    assert _scans(f) == []
+    xv, wv = np.arange(15.0).reshape(5, 3), np.ones((3, 4))
+    np.testing.assert_allclose(f(xv, wv, 5), (xv @ wv).sum(axis=0))
+    np.testing.assert_allclose(f(xv, wv, 2), (xv[:2] @ wv).sum(axis=0))
+    with pytest.raises(IndexError):
+        th.function([x, w, n], sums[-1], mode="FAST_RUN")(xv, wv, 0)
+    with pytest.raises(IndexError):
+        f(xv, wv, 0)

@@ -230,10 +230,18 @@ def test_exercise_4_polynomial_reduced_by_scan(mode):
     coeff = numpy.random.default_rng(2).standard_normal(9)
     assert calculate_polynomial(coeff, -1.3) == pytest.approx(numpy.polyval(coeff[::-1], -1.3),
                                                               rel=1e-12)
-    # the reduction happens in the loop: no sum outside it
+    # the terms are elementwise over the sequences and the accumulator only sums
+    # them: no loop is left (``pushout_elementwise``, then ``pushout_accumulators``)
     nodes = calculate_polynomial.maker.fgraph.toposort()
-    assert any(isinstance(n.op, Scan) for n in nodes)
-    assert not any(isinstance(n.op, CAReduce) for n in nodes)
+    assert not any(isinstance(n.op, Scan) for n in nodes)
+    if mode is None:
+        looped = theano.function([coefficients, x], polynomial, mode=theano.Mode(
+            "vm", "fast_run").excluding("pushout_accumulators"))
+        assert looped(coeff, -1.3) == pytest.approx(numpy.polyval(coeff[::-1], -1.3),
+                                                    rel=1e-12)
+        nodes = looped.maker.fgraph.toposort()      # the reduction happens in the loop
+        assert any(isinstance(n.op, Scan) for n in nodes)
+        assert not any(isinstance(n.op, CAReduce) for n in nodes)
 
 
 # -- Exercise 5: "Where does it come from? (Use ProfileMode)" (no GPU here: CPU profile) ----

@@ -28,6 +28,7 @@ from theanine.scan.op import Scan
 from theanine.scan.pushout import sequence_windows
 from theanine.tensor import math as tm
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise
+from theanine.tensor.reshaping import shape_padleft
 from theanine.tensor.shape import reshape, shape_i
 
 
@@ -44,7 +45,16 @@ class _Traces:
             var = op.inner_outputs[info.n_sot + j]
             if info.keep[info.n_sot + j] is None:
                 self.mapped.setdefault(var, j)
+        slices, pos = info.inner_in_slices(), info.outer_in_positions()
+        self.invariant = {op.inner_inputs[g[0]]: node.inputs[k]     # non-sequences
+                          for g, k in zip(slices["nonseq"], pos["nonseq"])}
         self.added: list = []       # body values to store as new mapped outputs
+        self.new_sot = 0            # recurrent outputs the rebuilt scan keeps
+
+    def fixed(self, var):
+        """The outer value of a body value that is the same at every step (a
+        non-sequence, a constant), or None."""
+        return var if isinstance(var, Constant) else self.invariant.get(var)
 
     def has(self, var) -> bool:
         """Is the trace of ``var`` there without storing anything more?"""
@@ -67,7 +77,7 @@ class _Traces:
         if var in self.windows:
             seq, window = self.windows[var]
             return window(seq, self.node.inputs[0])
-        n_sot, n_nit = self.node.op.info.n_sot, self.node.op.info.n_nit
+        n_sot, n_nit = self.new_sot, self.node.op.info.n_nit     # (the rebuilt layout)
         if var in self.mapped:
             return new_node.outputs[n_sot + self.mapped[var]]
         return new_node.outputs[n_sot + n_nit + self.added.index(var)]
@@ -106,9 +116,18 @@ def _dot_sum(a, b, traces):
 def _term_sum(term, state_ndim: int, traces):
     """How to build the sum over steps of body value ``term``, or None."""
     owner = term.owner
+    if traces.fixed(term) is not None:          # n_steps times the same value
+        return lambda new_node: tm.mul(tm.cast(traces.node.inputs[0], term.dtype),
+                                       traces.fixed(term))
     if owner is not None and type(owner.op) is tm.Dot:
         a, b = owner.inputs
-        if traces.want(a, state_ndim) and traces.want(b, state_ndim):
+        fixed_a, fixed_b = traces.fixed(a), traces.fixed(b)
+        if fixed_b is not None and traces.want(a, state_ndim):     # (sum a) . b
+            return lambda new_node: tm.dot(tm.sum(traces.outer(a, new_node), axis=0), fixed_b)
+        if fixed_a is not None and traces.want(b, state_ndim):     # a . (sum b)
+            return lambda new_node: tm.dot(fixed_a, tm.sum(traces.outer(b, new_node), axis=0))
+        if fixed_a is None and fixed_b is None and traces.want(a, state_ndim) and \
+                traces.want(b, state_ndim):
             return _dot_sum(a, b, traces)
         return None
     if owner is not None and isinstance(owner.op, CAReduce) and owner.op.kind == "sum" \
@@ -117,6 +136,13 @@ def _term_sum(term, state_ndim: int, traces):
         axes = range(x.ndim) if owner.op.axis is None else owner.op.axis
         return lambda new_node: tm.sum(traces.outer(x, new_node),
                                        axis=(0, *(a + 1 for a in axes)))
+    if owner is not None and isinstance(owner.op, DimShuffle) and \
+            [d for d in owner.op.new_order if d != "x"] == list(range(owner.op.input_ndim)):
+        inside = _term_sum(owner.inputs[0], state_ndim, traces)      # (broadcast axes
+        if inside is None:                                            # added: summed
+            return None                                               # before adding)
+        return lambda new_node: DimShuffle(owner.op.input_ndim, owner.op.new_order)(
+            inside(new_node))
     if traces.has(term):
         return lambda new_node: tm.sum(traces.outer(term, new_node), axis=0)
     return None
@@ -162,41 +188,59 @@ def _accumulated(fgraph, state, update, traces):
     return builders
 
 
+def _states(node) -> list:
+    """The loop's accumulator candidates: ``(kind, j, state, update)`` for each carried
+    state and each recurrent output of one tap (-1) of which only the last value is
+    kept (``outputs_info=zeros`` and ``result[-1]``: the same sum, written as a
+    recurrence)."""
+    op, info = node.op, node.op.info
+    inner = op.fgraph
+    slices = info.inner_in_slices()
+    found = [("sot", j, inner.inputs[group[0]], inner.outputs[j])
+             for j, group in enumerate(slices["sot"])
+             if info.sot_taps[j] == (-1,) and info.keep[j] == 1]
+    first_carry = info.n_sot + info.n_nit
+    found += [("carry", j, inner.inputs[group[0]], inner.outputs[first_carry + j])
+              for j, group in enumerate(slices["carry"])]
+    return found
+
+
 def pushout_accumulators(fgraph, node):
-    """Carried sums of per-step terms become sums over whole traces after the loop."""
+    """Sums of per-step terms kept in the loop's state become sums over whole traces
+    after the loop."""
     op = node.op
-    if not isinstance(op, Scan) or op.info.until or op.info.n_carry == 0:
+    if not isinstance(op, Scan) or op.info.until:
         return None
     info, inner = op.info, op.fgraph
-    carry_in = info.inner_in_slices()["carry"]
-    first_out = info.n_sot + info.n_nit
     traces = _Traces(node)
-    pushed = {}                 # carry index -> builders of its terms' sums
-    for j, group in enumerate(carry_in):
-        state, update = inner.inputs[group[0]], inner.outputs[first_out + j]
+    pushed = {}         # (kind, j) -> builders of its terms' sums
+    for kind, j, state, update in _states(node):
         n_added = len(traces.added)
         builders = _accumulated(inner, state, update, traces)
         if builders is None:
             del traces.added[n_added:]          # (values wanted for this state only)
             continue
-        pushed[j] = builders
+        pushed[kind, j] = builders
     if not pushed:
         return None
-    left = first_out + len(traces.added) + info.n_carry - len(pushed)
-    new_node = _without_states(node, pushed, traces.added, carry_in) if left else None
+    new_node, position = _without_states(node, set(pushed), traces.added)
+    traces.new_sot = new_node.op.info.n_sot if new_node is not None else 0
+    pos = info.outer_in_positions()
     replaced = {}
-    kept = [j for j in range(info.n_carry) if j not in pushed]
     with inherit_trace(node.tag.trace):
-        if new_node is not None:
-            replaced.update(zip(node.outputs[:first_out], new_node.outputs[:first_out]))
-        for k, j in enumerate(kept):
-            replaced[node.outputs[first_out + j]] = new_node.outputs[
-                first_out + len(traces.added) + k]
-        for j, builders in pushed.items():
-            old = node.outputs[first_out + j]
-            total = node.inputs[info.outer_in_positions()["carry"][j]]
+        for old, k in position.items():
+            replaced[node.outputs[old]] = new_node.outputs[k]
+        for (kind, j), builders in pushed.items():
+            if kind == "carry":
+                old = node.outputs[info.n_sot + info.n_nit + j]
+                total = node.inputs[pos["carry"][j]]
+            else:
+                old = node.outputs[j]
+                total = node.inputs[pos["sot"][j]][-1]      # the value before step 0
             for build in builders:
                 total = tm.add(total, build(new_node))
+            if kind == "sot":      # the one kept step, none when the loop runs none
+                total = shape_padleft(total)[:tm.minimum(node.inputs[0], 1)]
             if total.type != old.type:
                 total = old.type.convert_variable(total)
                 if total is None:
@@ -205,22 +249,40 @@ def pushout_accumulators(fgraph, node):
     return replaced
 
 
-def _without_states(node, pushed, added, carry_in):
-    """The scan without the pushed carried states, with ``added`` as new mapped outputs."""
+def _without_states(node, pushed: set, added: list):
+    """The scan without the ``pushed`` states (``(kind, j)``), with ``added`` as new
+    mapped outputs; None when it has no output left.  Also where each old output
+    that stays is among the new ones."""
     op, info = node.op, node.op.info
-    dropped = {group[0] for j, group in enumerate(carry_in) if j in pushed}
-    inner_inputs = [v for k, v in enumerate(op.inner_inputs) if k not in dropped]
-    first_out = info.n_sot + info.n_nit
-    inner_outputs = list(op.inner_outputs[:first_out]) + list(added) + \
-        [op.inner_outputs[first_out + j] for j in range(info.n_carry) if j not in pushed]
-    carry_pos = info.outer_in_positions()["carry"]
-    outer_inputs = [v for k, v in enumerate(node.inputs)
-                    if k not in {carry_pos[j] for j in pushed}]
-    new_info = replace(info, n_nit=info.n_nit + len(added), n_carry=info.n_carry - len(pushed),
-                       keep=info.keep + (None,) * len(added))
+    slices = info.inner_in_slices()
+    sots = [j for j in range(info.n_sot) if ("sot", j) not in pushed]
+    carries = [j for j in range(info.n_carry) if ("carry", j) not in pushed]
+    n_new = len(sots) + info.n_nit + len(added) + len(carries)
+    if not n_new:
+        return None, {}
+    dropped_in = {k for j in range(info.n_sot) if ("sot", j) in pushed
+                  for k in slices["sot"][j]}
+    dropped_in |= {slices["carry"][j][0] for j in range(info.n_carry) if ("carry", j) in pushed}
+    inner_inputs = [v for k, v in enumerate(op.inner_inputs) if k not in dropped_in]
+    outs = op.inner_outputs
+    first_carry = info.n_sot + info.n_nit
+    inner_outputs = [outs[j] for j in sots] + list(outs[info.n_sot:first_carry]) + \
+        list(added) + [outs[first_carry + j] for j in carries]
+    pos = info.outer_in_positions()
+    dropped_outer = {pos["sot"][j] for j in range(info.n_sot) if ("sot", j) in pushed} | \
+        {pos["carry"][j] for j in range(info.n_carry) if ("carry", j) in pushed}
+    outer_inputs = [v for k, v in enumerate(node.inputs) if k not in dropped_outer]
+    new_info = replace(info, sot_taps=tuple(info.sot_taps[j] for j in sots),
+                       n_nit=info.n_nit + len(added), n_carry=len(carries),
+                       keep=tuple(info.keep[j] for j in sots) + info.keep[info.n_sot:]
+                       + (None,) * len(added))
     new = Scan(inner_inputs, inner_outputs, new_info, trace=op.trace).make_node(*outer_inputs)
     new.tag.update(node.tag)
-    return new
+    old_index = sots + list(range(info.n_sot, first_carry)) + \
+        [first_carry + j for j in carries]
+    new_index = list(range(len(sots) + info.n_nit)) + \
+        list(range(len(sots) + info.n_nit + len(added), n_new))
+    return new, dict(zip(old_index, new_index))
 
 
 __all__ = ["pushout_accumulators"]
