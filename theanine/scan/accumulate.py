@@ -1,4 +1,4 @@
-"""Accumulators pushed out of a loop: a carried sum of per-step terms becomes one sum.
+"""Accumulators pushed out of a loop: a running sum of per-step terms becomes one sum.
 
 Backpropagation through time accumulates a weight's gradient in a carried state,
 ``acc[t+1] = acc[t] + dot(h[t-1].T, delta[t])``: one small matrix product per step
@@ -11,8 +11,11 @@ output already).  A carried sum of values the scan already has whole (a
 sequence, a mapped output), or of their ``Sum``, becomes one reduction.
 
 ``pushout_accumulators`` applies when the state is read by nothing but its own
-update ``acc + term + ...`` and that update by nothing but the next step; the loop
-then loses the state.  The sum runs in another order than the loop's, so results
+update ``acc + term + ...`` and that update by nothing but the next step: a
+carried state, or a recurrent output of one tap of which only the last value is
+kept (a sum written with ``outputs_info`` and read as ``result[-1]``).  The loop
+then loses the state.  A product with a non-sequence is summed on the other side
+(``dot(sum(A), W)``).  The sum runs in another order than the loop's, so results
 differ from it by rounding only.
 """
 
@@ -73,7 +76,7 @@ class _Traces:
 
     def outer(self, var, new_node):
         """The outer trace of ``var`` once ``new_node`` (the rebuilt scan, None when no
-    output is left to it) exists."""
+        output is left to it) exists."""
         if var in self.windows:
             seq, window = self.windows[var]
             return window(seq, self.node.inputs[0])

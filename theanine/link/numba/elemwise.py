@@ -37,14 +37,14 @@ from theanine.tensor.fused import FusedReduce
 in_loop_body = ContextVar("in_loop_body", default=False)
 
 
-
 def parallel_driver(program: KernelProgram, name: str):
     """The fused kernel engine's ``prange`` driver ``name`` for ``program`` (shared
     with the default engine, cached on disk), or None where it is not used."""
     if not config.numba__parallel or in_loop_body.get():
         return None
-    if program.reduce is None and not any(op in COSTLY_OPS    # (memory-bound: two
-                                          for _, op, _ in program.instructions):  # gain little)
+    # an elementwise program without transcendental math is bound by memory, which
+    # two threads share: it gains little
+    if program.reduce is None and not any(op in COSTLY_OPS for _, op, _ in program.instructions):
         return None
     module, _ = load_kernel_module(program, config.compiledir, True)
     return getattr(module, name)
