@@ -40,6 +40,18 @@ def unchecked(fn):
     return run
 
 
+def _collecting(fn, args):
+    """``fn(*args)`` and the conjunction of the checks its tracing collected (None
+    where it collected none)."""
+    token = _checks.set([])
+    try:
+        outs = fn(*args)
+        checks = _checks.get()
+    finally:
+        _checks.reset(token)
+    return outs, (jax.numpy.all(jax.numpy.stack(checks)) if checks else None)
+
+
 def nested(fn):
     """``fn`` returning ``(outputs, ok)`` for a loop body or a lazy branch: ``ok`` the
     conjunction of the checks its tracing collected, a traced ``True`` where none
@@ -48,14 +60,8 @@ def nested(fn):
     def run(*args):
         if _checks.get() is None:
             return fn(*args), jax.numpy.asarray(True)
-        token = _checks.set([])
-        try:
-            outs = fn(*args)
-            checks = _checks.get()
-        finally:
-            _checks.reset(token)
-        return outs, (jax.numpy.all(jax.numpy.stack(checks)) if checks
-                      else jax.numpy.asarray(True))
+        outs, ok = _collecting(fn, args)
+        return outs, jax.numpy.asarray(True) if ok is None else ok
 
     return run
 
@@ -63,17 +69,7 @@ def nested(fn):
 def with_checks(fn):
     """``fn`` returning ``(outputs, ok)``: ``ok`` the conjunction of the checks its
     tracing collected, or None where it collected none (nothing to wait for)."""
-    def checked(*args):
-        token = _checks.set([])
-        try:
-            outs = fn(*args)
-            checks = _checks.get()
-        finally:
-            _checks.reset(token)
-        ok = jax.numpy.all(jax.numpy.stack(checks)) if checks else None
-        return outs, ok
-
-    return checked
+    return lambda *args: _collecting(fn, args)
 
 
 __all__ = ["check_later", "nested", "unchecked", "with_checks"]
