@@ -16,10 +16,9 @@ import numpy as np
 
 from .numba_environment import prepare_numba
 from .numpy_reference import REDUCERS, numpy_eval, write_outputs
-from .program import FLOAT_FUNCS, KernelProgram
+from .program import COSTLY_OPS, KernelProgram
 
-__all__ = ["COSTLY_OPS", "Kernel", "PARALLEL_MIN", "PAR_LOCK", "needs_par_lock",
-           "parallel_min"]
+__all__ = ["Kernel", "PARALLEL_MIN", "PAR_LOCK", "needs_par_lock", "parallel_min"]
 
 
 prepare_numba()     # before Numba is imported and its threads start
@@ -33,8 +32,6 @@ PARALLEL_MIN = 1 << 14
 #: kernel is bound by memory, which both cores share (``x * x + 1``: 65,536
 #: elements took 16 us serially and 63 us in parallel; a million 259 and 250 us)
 PARALLEL_FROM_NS = 120_000
-#: the transcendental functions: what makes a program compute-bound
-COSTLY_OPS = (FLOAT_FUNCS - {"true_div", "sqrt", "reciprocal"}) | {"pow"}
 #: per-element serial cost (ns, one core, vectorized) of a transcendental function
 #: (``exp`` about 0.9, ``tanh`` 1.2 on AVX-512), of any other op, and of the memory
 _COSTLY_NS, _OP_NS, _MEMORY_NS = 1.0, 0.05, 0.25

@@ -70,6 +70,9 @@ FLOAT_FUNCS = frozenset({
     "arcsinh", "arccosh", "arctanh", "sigmoid", "softplus", "erf", "erfc", "reciprocal",
     "gammaln",
 })
+#: the transcendental functions: costly per element (about 1 ns each, vectorized,
+#: against a few hundredths for arithmetic), what makes a program compute-bound
+COSTLY_OPS = (FLOAT_FUNCS - {"true_div", "sqrt", "reciprocal"}) | {"pow"}
 ARITH = frozenset({
     "add", "sub", "mul", "int_div", "mod", "pow", "neg", "abs", "sign", "sqr",
     "floor", "ceil", "round", "round_half_away", "trunc", "maximum", "minimum", "clip",

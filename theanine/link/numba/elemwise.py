@@ -25,9 +25,9 @@ from contextvars import ContextVar
 
 from theanine.config import config
 from theanine.link.fused.numba_cache import load_module as load_kernel_module
-from theanine.link.fused.numba_kernel import COSTLY_OPS, parallel_min
+from theanine.link.fused.numba_kernel import parallel_min
 from theanine.link.fused.numba_source import BLOCK, _BodyGen
-from theanine.link.fused.program import OPS, KernelProgram
+from theanine.link.fused.program import COSTLY_OPS, OPS, KernelProgram
 from theanine.link.numba.compile import NumbaUnsupported, cast, njit_source, npname, transposed
 from theanine.scalar.composite import Composite
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise, normalize_axis

@@ -9,7 +9,8 @@ the kernel is ready) runs the NumPy evaluation while a thread compiles.  Arrays
 below ``SMALL`` elements take the NumPy path: there a native call's overhead
 costs more than it saves (NumPy's own SIMD ``exp``/``tanh`` loops also beat the
 kernels' math per element on AVX-512 machines), except for programs of many steps
-(one ufunc call each in NumPy), native from ``SMALL_MANY_STEPS`` elements, and
+(one ufunc call each in NumPy; fewer without transcendental functions), native from
+``SMALL_MANY_STEPS`` elements, and
 programs with an op NumPy computes in several passes (``SLOW_IN_NUMPY``), native
 from ``SMALL_SLOW_IN_NUMPY`` elements.  In-place nodes pass the destroyed input as
 ``out=``.
@@ -41,10 +42,14 @@ SMALL = 10_000
 # chain's time, the logistic-regression step's merged node 0.8x
 SLOW_IN_NUMPY = frozenset({"softplus"})
 SMALL_SLOW_IN_NUMPY = 1_000
-# a NumPy step costs about a microsecond of call overhead: programs of 12-23 steps
-# (the logistic-regression step's merged node, a polynomial) took 0.4-0.9x the
-# chain's time natively from 100 elements on; 2-4 steps of exp/tanh took 2x
+# a NumPy step costs about half a microsecond of call overhead, a native call about
+# 1.8 us: programs of 12-23 steps (the logistic-regression step's merged node, a
+# polynomial) took 0.4-0.9x the chain's time natively from 100 elements on, and
+# since the kernels store without scatters 4-6 steps of arithmetic take 0.5-0.8x at
+# 1,000-3,000 elements (``((x+1)*2-3)/4 + x*x``: 2.1 / 2.4 us against 3.6 / 5.3);
+# with exp/tanh (NumPy's own are cheaper here) 3-4 steps took 0.9-1.4x
 MANY_STEPS = 8
+MANY_LIGHT_STEPS = 4        # (without transcendental functions)
 SMALL_MANY_STEPS = 100
 
 _kernels: dict = {}
@@ -175,7 +180,9 @@ class FusedThunk:
 
 def _native_from(comp: Composite) -> int:
     """The input size from which ``comp`` runs as a native kernel."""
-    if len(comp.code) >= MANY_STEPS:
+    steps = len(comp.code)
+    if steps >= MANY_STEPS or (steps >= MANY_LIGHT_STEPS and not any(
+            op.kernel_name in _program.COSTLY_OPS for op, _, _ in comp.code)):
         return SMALL_MANY_STEPS
     if any(op.kernel_name in SLOW_IN_NUMPY for op, _, _ in comp.code):
         return SMALL_SLOW_IN_NUMPY
