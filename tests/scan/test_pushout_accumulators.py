@@ -6,7 +6,7 @@ import pytest
 import theanine as th
 import theanine.tensor as tt
 from theanine.compile.mode import Mode
-from theanine.scan.op import Scan
+from theanine.scan.op import Scan, ScanError
 
 ENGINES = ["FAST_RUN", "NUMBA", "JAX"]
 
@@ -223,3 +223,24 @@ def test_a_recurrent_sum_read_at_its_last_step_leaves_the_loop(mode):
         th.function([x, w, n], sums[-1], mode="FAST_RUN")(xv, wv, 0)
     with pytest.raises(IndexError):
         f(xv, wv, 0)
+
+
+@pytest.mark.parametrize("mode", ENGINES)
+def test_a_loop_pushed_out_whole_keeps_the_loops_errors(mode):
+    """No loop is left of a map or a sum over a sequence; a negative or too large
+    ``n_steps`` still raises the loop's ``ScanError`` on every engine (they had given
+    a slice of the sequence)."""
+    _require(mode)
+    x, n = tt.dmatrix("x"), tt.lscalar("n")
+    sums, _ = th.scan(lambda xt, acc: acc + xt, sequences=x, outputs_info=tt.zeros(3),
+                      n_steps=n)
+    doubled, _ = th.scan(lambda xt: xt * 2, sequences=x, n_steps=n)
+    for out in (sums[-1], doubled):
+        f = th.function([x, n], out, mode=mode)
+        assert _scans(f) == []
+        np.testing.assert_allclose(f(np.ones((4, 3)), 3), th.function([x, n], out)(
+            np.ones((4, 3)), 3))
+        with pytest.raises(ScanError, match="n_steps=-1 is negative"):
+            f(np.ones((4, 3)), -1)
+        with pytest.raises(ScanError, match="has 4 steps but n_steps=6"):
+            f(np.ones((4, 3)), 6)

@@ -119,9 +119,6 @@ def _dot_sum(a, b, traces):
 def _term_sum(term, state_ndim: int, traces):
     """How to build the sum over steps of body value ``term``, or None."""
     owner = term.owner
-    if traces.fixed(term) is not None:          # n_steps times the same value
-        return lambda new_node: tm.mul(tm.cast(traces.node.inputs[0], term.dtype),
-                                       traces.fixed(term))
     if owner is not None and type(owner.op) is tm.Dot:
         a, b = owner.inputs
         fixed_a, fixed_b = traces.fixed(a), traces.fixed(b)

@@ -9,8 +9,9 @@ needs no loop at all: the scan's output is the vectorized value itself, and a
 scan left with no output disappears (the tutorial's polynomial becomes
 ``sum(coefficients * x ** arange(n))``).
 
-Sequences are read through ``SequenceWindow``, which checks their length as the
-loop does, so a sequence too short for ``n_steps`` still raises the loop's error.
+Sequences are read through ``SequenceWindow``, which checks their length and
+``n_steps`` as the loop does, so a sequence too short for ``n_steps``, or a negative
+``n_steps``, still raises the loop's error (on every engine).
 """
 
 from __future__ import annotations
@@ -50,12 +51,19 @@ class SequenceWindow(Op):
                             f"{seq.type} and {n_steps.type}")
         return Apply(self, [seq, n_steps], [TensorType(seq.dtype, (None,) + seq.type.shape[1:])()])
 
+    def check(self, length: int, n: int) -> None:
+        """Raise the loop's ``ScanError`` where the loop would refuse these steps."""
+        if n < 0:
+            scan = self.label.rsplit(": sequence ", 1)[0]
+            raise ScanError(f"{scan}: n_steps={n} is negative{self.where}")
+        if length < n + self.span:
+            raise ScanError(f"{self.label} has {length} steps but n_steps={n}"
+                            f"{self.taps_text} needs {n + self.span}{self.where}")
+
     def perform(self, node, inputs, output_storage):
         seq, n = inputs
         n = int(n)
-        if len(seq) < n + self.span:
-            raise ScanError(f"{self.label} has {len(seq)} steps but n_steps={n}"
-                            f"{self.taps_text} needs {n + self.span}{self.where}")
+        self.check(len(seq), n)
         output_storage[0][0] = seq[self.offset:self.offset + n]
 
     def infer_shape(self, fgraph, node, input_shapes):

@@ -369,6 +369,7 @@ def _read(op, node):
     if isinstance(op, SequenceWindow):
         def window(seq, n):
             n = _static_ints((n,), "n_steps", node)[0]
+            op.check(jnp.shape(seq)[0], n)          # (static: the loop's error at once)
             return seq[op.offset:op.offset + n]
         return window
     def read(x, *values):

@@ -241,7 +241,12 @@ def _subtensor(op, node):
 
 @numba_funcify.register(SequenceWindow)
 def _sequence_window(op, node):
-    return _src("window", ["seq", "n"], [f"return seq[{op.offset}:{op.offset} + n]"])
+    # a refused window raises; the call is then rerun on the default engine, whose
+    # ``SequenceWindow.check`` gives the loop's message
+    return _src("window", ["seq", "n"], [
+        f"if n < 0 or seq.shape[0] < n + {op.span}:",
+        "    raise ValueError('scan: a sequence is too short for n_steps, or n_steps < 0')",
+        f"return seq[{op.offset}:{op.offset} + n]"])
 
 
 @numba_funcify.register(IncSubtensor)
