@@ -323,8 +323,9 @@ def test_integer_indices_inside_branches_and_loops_run():
 
 
 def test_indices_out_of_range_inside_loops_and_branches_raise():
-    """A loop body or a lazy branch checks its own traced indices (and integer
-    powers) and hands the verdict out: JAX had given clamped values there.  An
+    """A loop body, a lazy branch or a Jacobian's ``vmap`` checks its own traced
+    indices (and integer powers) and hands the verdict out: JAX had given clamped
+    values (or zeros) there.  An
     integer index read from a sequence is a dynamic index, compiled with the loop."""
     x, idx, c, k = tt.dvector("x"), tt.lvector("idx"), tt.lscalar("c"), tt.lscalar("k")
     scalar, _ = th.scan(lambda i, x: x[i], sequences=idx, non_sequences=x)
@@ -341,6 +342,7 @@ def test_indices_out_of_range_inside_loops_and_branches_raise():
         ([x, idx, c], ifelse(c, x[idx].sum(), x.sum()), (np.arange(3.0), np.array([7]), 1)),
         ([x, idx, c], ifelse(c, x[idx[0]], x.sum()), (np.arange(3.0), np.array([7]), 1)),
         ([x, idx, c], ifelse(c, x.sum(), x[idx[0]] * 2), (np.arange(3.0), np.array([7]), 0)),
+        ([x, idx], th.gradient.jacobian(x[idx] ** 2, x), (np.arange(3.0), np.array([0, 7]))),
     ]
     for inputs, out, args in cases:
         want = _error(th.function(inputs, out), *args)

@@ -4,11 +4,11 @@ XLA clamps an integer index out of range and computes an integer to a negative
 power; NumPy raises.  While the whole function is traced, such a condition is
 added here as a traced boolean (``check_later``); the linker returns their
 conjunction with the outputs and, when it is false, reruns the call on the default
-engine for NumPy's exception.  A traced value cannot leave the loop body or the
-lazy branch it was traced in, so those collect their own checks (``nested``) and
-return their conjunction as one more value, which the loop carries (each step's
-anded in) and the branch returns; the caller checks that later.  Inside a
-``vmap`` (``unchecked``) nothing is collected.
+engine for NumPy's exception.  A traced value cannot leave the loop body, the
+lazy branch or the ``vmap`` it was traced in, so those collect their own checks
+(``nested``) and return their conjunction as one more value, which the loop
+carries (each step's anded in), the branch returns and the ``vmap`` batches; the
+caller checks that later.
 """
 
 from __future__ import annotations
@@ -26,18 +26,6 @@ def check_later(ok) -> None:
     checks = _checks.get()
     if checks is not None:
         checks.append(ok)
-
-
-def unchecked(fn):
-    """``fn`` collecting no checks (traced inside a loop, a branch or a ``vmap``)."""
-    def run(*args):
-        token = _checks.set(None)
-        try:
-            return fn(*args)
-        finally:
-            _checks.reset(token)
-
-    return run
 
 
 def _collecting(fn, args):
@@ -72,4 +60,4 @@ def with_checks(fn):
     return lambda *args: _collecting(fn, args)
 
 
-__all__ = ["check_later", "nested", "unchecked", "with_checks"]
+__all__ = ["check_later", "nested", "with_checks"]

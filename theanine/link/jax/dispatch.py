@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from theanine.graph.basic import io_toposort
 from theanine.graph.op import _FromFunctionOp
 from theanine.graph.utils import user_line
 from theanine.ifelse import IfElse
@@ -30,6 +31,7 @@ from theanine.tensor.blas import Gemm, Gemv, Ger
 from theanine.tensor.construct import Eye
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise, normalize_axis
 from theanine.tensor.fused import FusedReduce
+from theanine.tensor.gradient.jacobian import JacobianLoop
 from theanine.tensor.gradient.ops import GradientOp
 from theanine.tensor.indexing import build_index
 from theanine.tensor.join import Join, Split
@@ -345,6 +347,9 @@ def checked_after_the_call(node) -> bool:
     inner = getattr(op, "fgraph", None)             # a loop body checks its nodes too
     if inner is not None:
         return any(checked_after_the_call(n) for n in inner.apply_nodes)
+    if isinstance(op, JacobianLoop):                # and a Jacobian's inner graphs
+        nodes = io_toposort([*op._free, op._cotangent], [op.expression, *op.wrt, *op._vjps])
+        return any(checked_after_the_call(n) for n in nodes)
     return isinstance(op, Elemwise) and _has_pow(op.scalar_op)
 
 

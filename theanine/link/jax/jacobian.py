@@ -12,15 +12,17 @@ import jax
 import jax.numpy as jnp
 
 from theanine.graph.fg import FunctionGraph
-from theanine.link.jax.checks import unchecked
+from theanine.link.jax.checks import check_later, nested
 from theanine.link.jax.dispatch import jax_funcify
 from theanine.link.jax.emitter import JAXEmitter, pure_spec
 from theanine.tensor.gradient.jacobian import JacobianLoop
 
 
 def _emitted(inputs, outputs):
+    """The inner graph as a JAX function returning ``(outputs, ok)``: its value checks
+    (an index out of range) come out as ``ok``, batched under the ``vmap``."""
     fgraph = FunctionGraph(inputs, outputs, clone=True)
-    return unchecked(JAXEmitter(fgraph, pure_spec(fgraph)).compile())
+    return nested(JAXEmitter(fgraph, pure_spec(fgraph)).compile())
 
 
 @jax_funcify.register(JacobianLoop)
@@ -33,9 +35,17 @@ def _jacobian(op, node):
     cot_dtype = op._cotangent.dtype
 
     def jacobian(*free):
-        y, *wrt = (jnp.asarray(v) for v in expression(*free))
+        values, ok = expression(*free)
+        check_later(ok)
+        y, *wrt = (jnp.asarray(v) for v in values)
         basis = jnp.eye(y.size, dtype=cot_dtype).reshape((y.size,) + y.shape)
-        rows = jax.vmap(lambda c: tuple(jnp.asarray(g) for g in vjps(*free, c)))(basis)
+
+        def row(c):
+            grads, row_ok = vjps(*free, c)
+            return tuple(jnp.asarray(g) for g in grads), row_ok
+
+        rows, oks = jax.vmap(row)(basis)
+        check_later(jnp.all(oks))
         outs = [jnp.broadcast_to(r, (y.size,) + jnp.shape(w)).reshape(y.shape + jnp.shape(w))
                 .astype(dt) for r, w, dt in zip(rows, wrt, out_dtypes)]
         return outs[0] if len(outs) == 1 else tuple(outs)
