@@ -12,6 +12,7 @@ through ``theanine.scalar.basic``.
 from __future__ import annotations
 
 import functools
+import platform
 
 import numpy as np
 
@@ -510,6 +511,14 @@ class Second(ScalarOp):
 
 
 second = Second()
+
+
+#: NumPy converts floats to integers with the CPU's instructions.  On x86 a value
+#: out of range (or NaN) becomes the most negative int32/int64 and the narrower
+#: types take the low bits of an int32; uint32/uint64 convert ``x`` signed below
+#: 2**(bits-1) and ``x - 2**(bits-1)`` signed above, flipping the top bit back.
+#: Elsewhere (ARM) conversions saturate, as XLA's do.
+CASTS_WRAP_AS_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
 
 
 class Cast(ScalarOp):

@@ -61,6 +61,34 @@ def _ov_ld3(a, i, j, k):
 
 
 # ---------------------------------------------------------------- NumPy-exact ops
+# float -> uint32/uint64 as NumPy casts arrays on x86 (``CASTS_WRAP_AS_X86``): LLVM's
+# ``fptoui`` of a value out of range is undefined, and NumPy's is the signed
+# conversion (out of range: the most negative integer) of x, or of x - 2**(bits-1)
+# with the top bit flipped back
+_I64_MIN, _TOP64 = np.int64(-(2 ** 63)), 9223372036854775808.0
+_I32_MIN, _TOP32 = np.int32(-(2 ** 31)), 2147483648.0
+
+
+@_jit
+def f2uint64(x):
+    x = np.float64(x)
+    if x >= _TOP64:
+        t = x - _TOP64
+        v = np.int64(t) if t < _TOP64 else _I64_MIN
+        return np.uint64(v) ^ np.uint64(2 ** 63)
+    return np.uint64(np.int64(x) if x >= -_TOP64 else _I64_MIN)
+
+
+@_jit
+def f2uint32(x):
+    x = np.float64(x)
+    if x >= _TOP32:
+        t = x - _TOP32
+        v = np.int32(t) if t < _TOP32 else _I32_MIN
+        return np.uint32(v) ^ np.uint32(2 ** 31)
+    return np.uint32(np.int32(x) if x >= -_TOP32 else _I32_MIN)
+
+
 @_jit
 def ifloordiv(a, b):
     if b == 0:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from theanine.scalar.arithmetic import CASTS_WRAP_AS_X86
+
 from .program import (
     COMPARISONS,
     FLOAT_DTYPES,
@@ -52,6 +54,8 @@ def _cast(expr: str, src: str, dst: str) -> str:
         return expr
     if dst == "bool":
         return f"({expr} != 0)"
+    if dst in ("uint32", "uint64") and src in FLOAT_DTYPES and CASTS_WRAP_AS_X86:
+        return f"_s.f2{dst}({expr})"
     return f"{_npname(dst)}({expr})"
 
 

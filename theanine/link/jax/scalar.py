@@ -9,14 +9,13 @@ results cast to the dtype the graph declares, so JAX computes what NumPy would.
 
 from __future__ import annotations
 
-import platform
-
 import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
 import numpy as np
 
 from theanine.link.jax.checks import check_later
+from theanine.scalar.arithmetic import CASTS_WRAP_AS_X86
 from theanine.scalar.composite import Composite
 
 
@@ -34,26 +33,36 @@ def _floor_divide(x, y):
     return jnp.floor_divide(x, y)
 
 
-#: NumPy converts floats to integers with the CPU's instructions: on x86 a value out
-#: of range (or NaN) becomes the most negative int32/int64, and the narrower types
-#: take the low bits of an int32; XLA saturates (as NumPy does on ARM)
-_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+#: the integer types NumPy converts floats to through an int32 (``CASTS_WRAP_AS_X86``;
+#: XLA saturates, as NumPy does on ARM)
 _VIA_INT32 = ("int8", "int16", "int32", "uint8", "uint16")
+
+
+def _signed(x, via):
+    """``x`` converted to the signed type ``via``, the most negative value where out of
+    range or NaN (x86's conversion)."""
+    bound = float(2 ** (np.iinfo(via).bits - 1))
+    inside = (x >= -bound) & (x < bound)          # (NaN: outside)
+    return jnp.where(inside, jnp.where(inside, x, 0).astype(via), np.iinfo(via).min)
 
 
 def _cast_function(dtype):
     """``astype(dtype)`` as NumPy computes it on this CPU."""
-    via = np.int64 if dtype == "int64" else np.int32
-
     def cast(x):
         x = jnp.asarray(x)
-        if not (_X86 and jnp.issubdtype(x.dtype, jnp.floating)
-                and (dtype == "int64" or dtype in _VIA_INT32)):
+        if not (CASTS_WRAP_AS_X86 and jnp.issubdtype(x.dtype, jnp.floating)):
             return x                              # the result cast below does it
-        bound = float(2 ** (np.iinfo(via).bits - 1))
-        inside = (x >= -bound) & (x < bound)      # (NaN: outside)
-        whole = jnp.where(inside, x, 0).astype(via)
-        return jnp.where(inside, whole, np.iinfo(via).min).astype(dtype)
+        if dtype in ("uint32", "uint64"):         # x, or x - 2**(bits-1) and the top bit
+            via = np.int64 if dtype == "uint64" else np.int32
+            x = x.astype("float64")
+            top = float(2 ** (np.iinfo(via).bits - 1))
+            low = _signed(x, via).astype(dtype)
+            high = _signed(x - top, via).astype(dtype) ^ np.array(2 ** 63 if via is np.int64
+                                                                  else 2 ** 31, dtype)
+            return jnp.where(x >= top, high, low)
+        if dtype == "int64" or dtype in _VIA_INT32:
+            return _signed(x, np.int64 if dtype == "int64" else np.int32).astype(dtype)
+        return x
 
     return cast
 
