@@ -57,8 +57,7 @@ def _cast_function(dtype):
             x = x.astype("float64")
             top = float(2 ** (np.iinfo(via).bits - 1))
             low = _signed(x, via).astype(dtype)
-            high = _signed(x - top, via).astype(dtype) ^ np.array(2 ** 63 if via is np.int64
-                                                                  else 2 ** 31, dtype)
+            high = _signed(x - top, via).astype(dtype) ^ np.array(int(top), dtype)
             return jnp.where(x >= top, high, low)
         if dtype == "int64" or dtype in _VIA_INT32:
             return _signed(x, np.int64 if dtype == "int64" else np.int32).astype(dtype)
