@@ -172,3 +172,53 @@ def test_blas_accumulator_that_is_an_input_is_not_overwritten(rng):
     f, ref, counts = compile_both([z, x, y], [acc + tt.dot(x, y), acc], mode=mode)
     assert counts["inplace_gemm"] == 0
     assert_same_values(f, ref, vals, rtol=1e-12)
+
+
+@pytest.mark.parametrize("build, op", [
+    # an SGD step with weight decay: one gemv, written into the accumulator
+    (lambda z, x, y, v, w: v - 0.1 * (tt.dot(x, w) + 0.02 * v), "Gemv"),
+    (lambda z, x, y, v, w: 0.5 * v + 3 * (v - tt.dot(x, w)), "Gemv"),
+    (lambda z, x, y, v, w: 2 * (z + tt.dot(x, y)), "Gemm"),
+    (lambda z, x, y, v, w: z * 0.5 - 0.25 * (z + tt.dot(x, y)), "Gemm"),
+])
+def test_blas_fold_scale_fires(build, op, rng):
+    z, x, y = tt.dmatrices("z", "x", "y")
+    v, w = tt.dvectors("v", "w")
+    ins = [z, x, y, v, w]
+    f, ref, counts = compile_both(ins, build(*ins))
+    assert counts["blas_fold_scale"] >= 1
+    names = op_names(f)
+    assert names == [op], names
+    assert_same_values(f, ref, random_values(ins, rng), rtol=1e-12)
+
+
+def test_blas_fold_scale_with_a_symbolic_rate_updates_a_shared_vector_in_place(rng):
+    x, d = tt.dmatrix("x"), tt.dvector("d")
+    lr = tt.dscalar("lr")
+    w0 = rng.standard_normal(4)
+    w = th.shared(w0.copy(), name="w")
+    f = th.function([x, d, lr], [], updates=[(w, w - lr * (tt.dot(x.T, d) + 0.02 * w))])
+    (node,) = [n for n in f.maker.fgraph.toposort() if isinstance(n.op, Gemv)]
+    assert node.op.inplace
+    xv, dv = rng.standard_normal((3, 4)), rng.standard_normal(3)
+    f(xv, dv, 0.3)
+    np.testing.assert_allclose(w.get_value(), w0 - 0.3 * (xv.T @ dv + 0.02 * w0), rtol=1e-12)
+
+
+def test_blas_fold_scale_negative_cases(rng):
+    x = tt.dmatrix("x")
+    v, w = tt.dvectors("v", "w")
+    g = v + tt.dot(x, w)
+    f, ref, counts = compile_both([v, w, x], [v + 2 * g, g])     # the gemv is read elsewhere
+    assert counts["blas_fold_scale"] == 0
+    assert_same_values(f, ref, random_values([v, w, x], rng), rtol=1e-12)
+    for other in [
+        (w + 0 * v) - 2 * (v + tt.dot(x, w)),      # another accumulator than the gemv's
+        2 * v - 2 * (v + tt.dot(x, w)),            # v's terms cancel: its inf must stay NaN
+    ]:
+        # only the scale folds (2 * gemv); the sum stays elementwise
+        f, ref, counts = compile_both([v, w, x], other)
+        assert counts["blas_fold_scale"] == 1 and "sub" in op_names(f)
+        vals = [np.array([np.inf, 1.0, 2.0]), rng.standard_normal(3), rng.standard_normal((3, 3))]
+        assert_same_values(f, ref, vals, rtol=1e-12)
+        assert np.isnan(f(*vals)[0])

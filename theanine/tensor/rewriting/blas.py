@@ -154,4 +154,75 @@ def dot_to_blas(fgraph, node):
     return None
 
 
-__all__ = ["Gemm", "Gemv", "Ger", "dot_to_blas"]
+# -- rules: b*z + c*gemm(z, a, x, y, b') -> one gemm --------------------------------------
+
+
+def _blas_call(fgraph, var, dtype):
+    """The Gemm/Gemv node computing ``var``, used only here, or None."""
+    owner = var.owner
+    if owner is None or not isinstance(owner.op, (Gemm, Gemv)) or owner.op.inplace \
+            or var.dtype != dtype or not single_client(fgraph, var):
+        return None
+    return owner
+
+
+def _scale(a, b, dtype):
+    """``a * b`` as a 0-d scalar (``_alpha``'s forms: None is 1), a constant when both are."""
+    a, b = _alpha(a, 1.0, dtype), _alpha(b, 1.0, dtype)
+    ca, cb = constant_array(a), constant_array(b)
+    if ca is not None and cb is not None:
+        return tb.constant(np.asarray(ca * cb, dtype=dtype).reshape(()))
+    return tm.mul(a, b)
+
+
+def _plus(a, b, dtype):
+    """``a + b`` as a 0-d scalar (``_alpha``'s forms), a constant when both are."""
+    a, b = _alpha(a, 1.0, dtype), _alpha(b, 1.0, dtype)
+    ca, cb = constant_array(a), constant_array(b)
+    if ca is not None and cb is not None:
+        return tb.constant(np.asarray(ca + cb, dtype=dtype).reshape(()))
+    return tm.add(a, b)
+
+
+@register_elemwise_rule("specialize", ts.add, ts.sub, ts.mul, name="blas_fold_scale")
+def blas_fold_scale(fgraph, node):
+    """``p*z + q*gemv(z, a, A, x, b)`` -> ``gemv(z, q*a, A, x, p + q*b)`` (and ``gemm``):
+    an SGD step with weight decay, ``w - lr * (dot(X.T, d) + c * w)``, is then one BLAS
+    call written in place into ``w``, not a BLAS call and a pass over its result;
+    ``q*gemv(...)`` alone folds ``q`` the same way."""
+    out = node.outputs[0]
+    if out.dtype not in BLAS_DTYPES or out.ndim not in (1, 2):
+        return None
+    dtype = out.dtype
+    kind = type(scalar_op_of(out))
+    if kind is ts.Mul:
+        q, core = _scaled(out)
+        call = _blas_call(fgraph, core, dtype)
+        if q is None or call is None:
+            return None
+        z, a, u, v, b = call.inputs
+        new = type(call.op)(False)(z, _scale(q, a, dtype), u, v, _scale(q, b, dtype))
+        return [as_replacement(new, out)]
+    sign = -1.0 if kind is ts.Sub else 1.0
+    p, q = node.inputs
+    tries = [(p, q, sign)] if sign < 0 else [(p, q, 1.0), (q, p, 1.0)]
+    for acc, term, s in tries:
+        alpha, core = _scaled(term)
+        call = _blas_call(fgraph, core, dtype)
+        if call is None:
+            continue
+        z, a, u, v, b = call.inputs
+        beta, acc_core = _scaled(acc)
+        if acc_core is not z or not fits(z, out):
+            continue
+        q_s = _alpha(alpha, s, dtype)
+        new_beta = _plus(beta, _scale(q_s, b, dtype), dtype)
+        zero = constant_array(new_beta)
+        if zero is not None and not zero:
+            continue        # z's terms cancel: BLAS would skip z, its inf/NaN with it
+        new = type(call.op)(False)(z, _scale(q_s, a, dtype), u, v, new_beta)
+        return [as_replacement(new, out)]
+    return None
+
+
+__all__ = ["Gemm", "Gemv", "Ger", "blas_fold_scale", "dot_to_blas"]
