@@ -33,7 +33,7 @@ PARALLEL_MIN = 1 << 14
 #: elements took 16 us serially and 63 us in parallel; a million 259 and 250 us)
 PARALLEL_FROM_NS = 120_000
 #: per-element serial cost (ns, one core, vectorized) of a transcendental function
-#: (``exp`` about 0.9, ``tanh`` 1.2 on AVX-512), of any other op, and of the memory
+#: (``exp`` about 0.85, ``tanh`` 1.0 on AVX-512), of any other op, and of the memory
 _COSTLY_NS, _OP_NS, _MEMORY_NS = 1.0, 0.05, 0.25
 
 
