@@ -279,6 +279,10 @@ class EquilibriumPass(RewritePass):
                                                        for i in node.inputs)):
                     queue.append(node)
         queued = set(queue)
+        # every node the pass has seen, in a deterministic order (the first sweep's,
+        # then imports as they came): a rule woken late is offered these still in the
+        # graph, with no new sort of the whole graph
+        known = list(order)
         tracker = _ImportTracker()
         fgraph.attach_feature(tracker)
         budget = self.max_iterations * (len(queue) + 10)
@@ -304,13 +308,15 @@ class EquilibriumPass(RewritePass):
                         budget -= 1
                         report.applied[rw.name] += 1
                         revisit = list(tracker.imported)
+                        known.extend(revisit)
                         woken = census.add(tracker.imported)
                         if woken:           # a kind they need appeared
                             by_op.clear()
                             by_value.clear()
                             far = [w for w in woken if not w.adjacent]
-                            revisit.extend(n for n in fgraph.toposort()    # offer them all
-                                           if any(w.matches(n) for w in far))
+                            nodes = fgraph.apply_nodes
+                            revisit.extend(n for n in dict.fromkeys(known)  # offer them all
+                                           if n in nodes and any(w.matches(n) for w in far))
                         for _, new in pairs:
                             revisit.extend(c for c, _ in fgraph.clients.get(new, ())
                                            if c != "output")
