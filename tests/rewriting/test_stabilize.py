@@ -7,6 +7,7 @@ them, at an input where the naive formula fails, against an exact reference.
 import numpy as np
 import pytest
 import scipy.special as sp
+from op_checker import linker_names, mode_for_linker
 from rewrite_helpers import compile_both, op_names
 
 import theanine as th
@@ -123,6 +124,23 @@ def test_logsumexp():
     np.testing.assert_allclose(got, v[:1])
     _, _, counts, _ = run([x], tt.log(tt.sum(x, axis=1)), [np.ones((2, 2))])
     assert counts["logsumexp"] == 0
+
+
+@pytest.mark.parametrize("shape, axis", [((0,), None), ((3, 0), 1), ((0, 4), 0), ((0, 4), None)])
+@pytest.mark.parametrize("linker", linker_names())
+def test_logsumexp_of_an_empty_reduction_is_minus_inf_with_its_gradient(shape, axis, linker):
+    """NumPy's ``log(sum(exp(x)))`` over nothing is ``log(0) = -inf``; the stable form's
+    max over nothing would raise (it did, in FAST_RUN and in ``th.grad``'s own
+    stabilization of the cost)."""
+    x = tt.TensorType("float64", (None,) * len(shape))("x")
+    out = tt.log(tt.sum(tt.exp(x), axis=axis))
+    f = th.function([x], [out, th.grad(out.sum(), x)], mode=mode_for_linker(linker))
+    v = np.zeros(shape)
+    with np.errstate(divide="ignore"):
+        want = np.log(np.sum(np.exp(v), axis=axis))
+    got, grad = f(v)
+    np.testing.assert_array_equal(got, want)
+    assert grad.shape == shape
 
 
 def test_hand_written_cross_entropy_is_overflow_free():

@@ -12,7 +12,6 @@ import numpy as np
 from theanine.graph.basic import Apply
 from theanine.graph.op import Op
 from theanine.scalar import basic as ts
-from theanine.scalar.transcendental import special
 from theanine.tensor import basic as tb
 from theanine.tensor import math as tm
 from theanine.tensor.alloc import ARange
@@ -117,10 +116,7 @@ class LogSumExp(Op):
 
     def perform(self, node, inputs, output_storage):
         x = np.asarray(inputs[0], dtype=node.outputs[0].dtype)
-        with np.errstate(divide="ignore"):
-            out = special("logsumexp")(x, axis=self.axis) if x.size else \
-                np.log(np.sum(np.exp(x), axis=self.axis))
-        output_storage[0][0] = np.asarray(out, dtype=node.outputs[0].dtype)
+        output_storage[0][0] = np.asarray(_logsumexp(x, self.axis), dtype=x.dtype)
 
     def infer_shape(self, fgraph, node, input_shapes):
         axes = normalize_axis(self.axis, node.inputs[0].ndim)
@@ -131,6 +127,18 @@ class LogSumExp(Op):
         axes = normalize_axis(self.axis, x.ndim)
         out_k, gz_k = keep_dims(out, x.ndim, axes), keep_dims(gz, x.ndim, axes)
         return [tm.mul(gz_k, tm.exp(tm.sub(x, out_k)))]
+
+
+def _logsumexp(x, axis):
+    """``m + log(sum(exp(x - m)))`` with ``m`` the max (0 where it is infinite, so
+    rows of ``-inf`` stay ``-inf``); an empty reduction gives ``log(0) = -inf``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if not x.size:
+            return np.log(np.sum(np.exp(x), axis=axis))
+        m = np.max(x, axis=axis, keepdims=True)
+        m[~np.isfinite(m)] = 0
+        out = np.log(np.sum(np.exp(x - m), axis=axis))
+        return out + (m.reshape(out.shape) if axis is not None else m.reshape(()))
 
 
 def softmax(x, axis=-1):

@@ -13,8 +13,8 @@ import numpy as np
 from theanine.graph.rewriting.reasons import decline
 from theanine.scalar import basic as ts
 from theanine.tensor import math as tm
-from theanine.tensor.elemwise import CAReduce, DimShuffle, keep_dims, normalize_axis
-from theanine.tensor.nnet import LogSoftmax, Softmax
+from theanine.tensor.elemwise import CAReduce, DimShuffle, normalize_axis
+from theanine.tensor.nnet import LogSoftmax, LogSumExp, Softmax
 from theanine.tensor.rewriting.utils import (
     as_replacement,
     constant_array,
@@ -158,9 +158,10 @@ def _is_max_shifted(arg) -> bool:
 
 @register_elemwise_rule("stabilize", ts.log, name="logsumexp")
 def logsumexp(fgraph, node):
-    """``log(sum(exp(x), axis))`` -> ``m + log(sum(exp(x - m), axis))``, ``m = max(x, axis)``
-    (0 where the max is infinite, so all-``-inf`` rows stay ``-inf``).  A ``keepdims``
-    DimShuffle between the log and the sum is kept."""
+    """``log(sum(exp(x), axis))`` -> ``LogSumExp``: ``m + log(sum(exp(x - m), axis))``,
+    ``m = max(x, axis)`` (0 where the max is infinite, so all-``-inf`` rows stay
+    ``-inf``), and ``-inf`` for an empty reduction as NumPy gives, where a ``max`` node
+    would raise.  A ``keepdims`` DimShuffle between the log and the sum is kept."""
     out = node.outputs[0]
     (arg,) = node.inputs
     keep = None
@@ -172,12 +173,7 @@ def logsumexp(fgraph, node):
     x = bound["x"]
     if x.dtype[0] != "f" or _is_max_shifted(x):
         return None
-    axis = arg.owner.op.axis
-    axes = normalize_axis(axis, x.ndim)
-    peak = CAReduce("max", axis)(x)
-    m = tm.switch(tm.isinf(peak), 0, peak)
-    shifted = tm.exp(tm.sub(x, keep_dims(m, x.ndim, axes)))
-    new = tm.add(tm.log(CAReduce("sum", axis)(shifted)), m)
+    new = LogSumExp(normalize_axis(arg.owner.op.axis, x.ndim))(x)
     if keep is not None:
         new = keep(new)
     return [as_replacement(new, out)]
