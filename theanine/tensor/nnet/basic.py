@@ -137,7 +137,8 @@ def _logsumexp(x, axis):
             return np.log(np.sum(np.exp(x), axis=axis))
         m = np.max(x, axis=axis, keepdims=True)
         m[~np.isfinite(m)] = 0
-        out = np.log(np.sum(np.exp(x - m), axis=axis))
+        shifted = np.subtract(x, m)
+        out = np.log(np.sum(np.exp(shifted, out=shifted), axis=axis))   # one temporary
         return out + (m.reshape(out.shape) if axis is not None else m.reshape(()))
 
 
