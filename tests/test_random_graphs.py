@@ -17,8 +17,14 @@ import numpy as np
 import scipy.special as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from op_checker import engine_names, first_shape_set_linkers, run_on
+from op_checker import (
+    REFERENCE_MODE,
+    engine_names,
+    first_shape_set_linkers,
+    run_on,
+)
 
+import theanine as th
 import theanine.tensor as tt
 from theanine.tensor.type import TensorType
 
@@ -33,6 +39,8 @@ UNARY = {
     "log1p_sqr": (lambda x: tt.log1p(tt.sqr(x)), lambda x: np.log1p(x * x)),
     "sqrt_abs": (lambda x: tt.sqrt(tt.abs(x)), lambda x: np.sqrt(np.abs(x))),
     "scale": (lambda x: x * 0.5 + 1, lambda x: x * 0.5 + 1),
+    "softplus": (tt.softplus, lambda x: np.logaddexp(0, x)),
+    "log_sigmoid": (lambda x: tt.log(tt.sigmoid(x)), lambda x: -np.logaddexp(0, -x)),
 }
 BINARY = {
     "add": (tt.add, np.add),
@@ -49,6 +57,11 @@ REDUCE = {
     "max": (tt.max, np.max),
     "prod": (lambda x, axis, keepdims: tt.prod(tt.tanh(x), axis=axis, keepdims=keepdims),
              lambda x, axis, keepdims: np.prod(np.tanh(x), axis=axis, keepdims=keepdims)),
+    # written out: the stabilizing rewrite turns it into LogSumExp (-inf over nothing)
+    "logsumexp": (lambda x, axis, keepdims: tt.log(tt.sum(tt.exp(x), axis=axis,
+                                                         keepdims=keepdims)),
+                  lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis=axis,
+                                                          keepdims=keepdims))),
 }
 
 
@@ -131,3 +144,26 @@ def test_random_graph_matches_numpy(graph):
             assert str(value.dtype) == out.dtype
             np.testing.assert_allclose(value, ref.astype(out.dtype), rtol=rtol, atol=atol,
                                        equal_nan=True, err_msg=f"[{linker}] output {k}")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs())
+def test_random_graph_gradients_match_the_reference(graph):
+    """The gradient of a weighted sum of the outputs with respect to every input, on
+    every linker (the rewrites, fusion and each backend's ops on gradient graphs),
+    against the same gradient graph run by the NumPy reference without rewrites."""
+    inputs, arrays, outs, _, dtype = graph
+    if dtype != "float64":
+        return
+    cost = sum(tt.sum(out * (k + 1.5)) for k, out in enumerate(outs))
+    grads = th.grad(cost, inputs, disconnected_inputs="ignore")
+    with np.errstate(all="ignore"):
+        want = th.function(inputs, [cost, *grads], mode=REFERENCE_MODE)(*arrays)
+    slow = set(first_shape_set_linkers()) if next(_examples) % SLOW_LINKER_EVERY else set()
+    for linker in [name for name in engine_names() if name not in slow]:
+        with np.errstate(all="ignore"):
+            got = run_on(linker, inputs, [cost, *grads], [a.copy() for a in arrays])
+        for k, (value, ref) in enumerate(zip(got, want)):
+            assert value.shape == ref.shape, f"[{linker}] gradient {k}: {value.shape}"
+            np.testing.assert_allclose(value, ref, rtol=1e-7, atol=1e-10, equal_nan=True,
+                                       err_msg=f"[{linker}] value {k} (0: the cost)")
