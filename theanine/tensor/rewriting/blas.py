@@ -166,22 +166,18 @@ def _blas_call(fgraph, var, dtype):
     return owner
 
 
+def _scalar(numpy_op, tensor_op, a, b, dtype):
+    """``op(a, b)`` for 0-d scalars in ``_alpha``'s forms (None is 1), a constant when
+    both are constants."""
+    a, b = _alpha(a, 1.0, dtype), _alpha(b, 1.0, dtype)
+    ca, cb = constant_array(a), constant_array(b)
+    if ca is not None and cb is not None:
+        return tb.constant(np.asarray(numpy_op(ca, cb), dtype=dtype).reshape(()))
+    return tensor_op(a, b)
+
+
 def _scale(a, b, dtype):
-    """``a * b`` as a 0-d scalar (``_alpha``'s forms: None is 1), a constant when both are."""
-    a, b = _alpha(a, 1.0, dtype), _alpha(b, 1.0, dtype)
-    ca, cb = constant_array(a), constant_array(b)
-    if ca is not None and cb is not None:
-        return tb.constant(np.asarray(ca * cb, dtype=dtype).reshape(()))
-    return tm.mul(a, b)
-
-
-def _plus(a, b, dtype):
-    """``a + b`` as a 0-d scalar (``_alpha``'s forms), a constant when both are."""
-    a, b = _alpha(a, 1.0, dtype), _alpha(b, 1.0, dtype)
-    ca, cb = constant_array(a), constant_array(b)
-    if ca is not None and cb is not None:
-        return tb.constant(np.asarray(ca + cb, dtype=dtype).reshape(()))
-    return tm.add(a, b)
+    return _scalar(np.multiply, tm.mul, a, b, dtype)
 
 
 @register_elemwise_rule("specialize", ts.add, ts.sub, ts.mul, name="blas_fold_scale")
@@ -216,7 +212,7 @@ def blas_fold_scale(fgraph, node):
         if acc_core is not z or not fits(z, out):
             continue
         q_s = _alpha(alpha, s, dtype)
-        new_beta = _plus(beta, _scale(q_s, b, dtype), dtype)
+        new_beta = _scalar(np.add, tm.add, beta, _scale(q_s, b, dtype), dtype)
         zero = constant_array(new_beta)
         if zero is not None and not zero:
             continue        # z's terms cancel: BLAS would skip z, its inf/NaN with it
