@@ -23,6 +23,7 @@ from theanine.graph.utils import user_line
 from theanine.ifelse import IfElse
 from theanine.link.jax.checks import check_later
 from theanine.link.jax.scalar import promoted, scalar_function
+from theanine.link.jax.writes import write_box
 from theanine.scalar.composite import Composite
 from theanine.scan.pushout import SequenceWindow
 from theanine.tensor.alloc import Alloc, ARange
@@ -391,7 +392,12 @@ def _read(op, node):
 @jax_funcify.register(AdvancedIncSubtensor)
 def _write(op, node):
     def write(x, y, *values):
-        at = jnp.asarray(x).at[_index(op, node, values, x)]
+        index = _index(op, node, values, x)
+        if isinstance(op, IncSubtensor):        # a static box: no scatter (writes.py)
+            boxed = write_box(x, y, index, op.set_instead_of_inc)
+            if boxed is not None:
+                return boxed
+        at = jnp.asarray(x).at[index]
         return at.set(y) if op.set_instead_of_inc else at.add(y)
     return write
 
