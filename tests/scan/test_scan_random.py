@@ -16,7 +16,7 @@ import theanine as th
 import theanine.tensor as tt
 
 TAPS = ([-1], [-2, -1], [-2], [-3, -1])
-KINDS = ("pass", "scale", "add_driver", "mix", "negate")
+KINDS = ("pass", "scale", "add_driver", "mix", "negate", "tanh_mix")
 
 
 def _expression(kind, p, q, a, driver):
@@ -28,6 +28,8 @@ def _expression(kind, p, q, a, driver):
         return p + (a if driver is None else driver)
     if kind == "mix":
         return p * 0.5 + q * a
+    if kind == "tanh_mix":
+        return tt.tanh(p * a + q) * 0.9 + (0 if driver is None else driver * 0.1)
     return -p
 
 
@@ -87,3 +89,29 @@ def test_random_scans_on_the_default_engine():
 def test_random_scans_on_the_compiling_engines(mode):
     pytest.importorskip("numba" if mode == "NUMBA" else "jax")
     _check(mode, range(0, 60, 5))
+
+
+def _check_gradients(mode, seeds):
+    for seed in seeds:
+        inputs, outputs, args = _random_scan(seed)
+        cost = sum(tt.sum(out * (k + 1.5)) for k, out in enumerate(outputs))
+        grads = th.grad(cost, inputs[:3], disconnected_inputs="ignore")
+        want = th.function(inputs, [cost, *grads], mode="PY", on_unused_input="ignore")(*args)
+        got = th.function(inputs, [cost, *grads], mode=mode, on_unused_input="ignore")(*args)
+        for k, (g, w) in enumerate(zip(got, want)):
+            np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-11,
+                                       err_msg=f"mode {mode}, seed {seed}, value {k}")
+
+
+def test_random_scan_gradients_on_the_default_engine():
+    """Gradients with respect to the initial states, the non-sequence and the
+    sequence, against ``Scan``'s own gradient run by the PY mode."""
+    _check_gradients("FAST_RUN", range(40))
+
+
+@pytest.mark.parametrize("mode, seeds", [("JAX", range(2, 40, 3)), ("NUMBA", range(0, 40, 10))])
+def test_random_scan_gradients_on_the_compiling_engines(mode, seeds):
+    """(On JAX, seed 2's backward scan gradient had aborted the process in XLA's
+    compiler: tests/link/test_jax_writes.py.)"""
+    pytest.importorskip("numba" if mode == "NUMBA" else "jax")
+    _check_gradients(mode, seeds)
