@@ -216,3 +216,23 @@ def test_verify_grad_through_ifelse_and_switch(cond):
     points = [rng.random(4), rng.random(4)]
     th.gradient.verify_grad(through_ifelse, points, rng=rng)
     th.gradient.verify_grad(through_switch, points, rng=rng)
+
+
+def test_an_ifelse_output_is_never_overwritten_in_place():
+    """An ifelse output is a view of its then-value or of its else-value, chosen at
+    run time: an in-place op on it could overwrite the else-value that another node
+    still reads (the destroy bookkeeping had followed the then-value only)."""
+    x, s = tt.dvector("x"), tt.dscalar("s")
+    a, b = tt.tanh(x) * 2, tt.exp(x) * 3
+    z = ifelse(tt.lt(s, 0), a, b)
+    f = th.function([x, s], [tt.sqr(z) + 1, tt.sin(b) * 5, tt.cos(a)])
+    for node in f.maker.fgraph.apply_nodes:
+        for ins in node.op.destroy_map.values():
+            assert all(not isinstance(getattr(node.inputs[i].owner, "op", None), IfElse)
+                       for i in ins), node
+    xv = np.linspace(-1, 1, 5)
+    av, bv = np.tanh(xv) * 2, np.exp(xv) * 3
+    for sv in (-1.0, 1.0):
+        zv = av if sv < 0 else bv
+        for got, want in zip(f(xv, sv), [zv ** 2 + 1, np.sin(bv) * 5, np.cos(av)]):
+            np.testing.assert_allclose(got, want, rtol=1e-13)

@@ -12,7 +12,9 @@ A destroyer is legal when
 * the buffer is not a Constant, nor a graph input unless the compile layer
   marked it mutable (``In(x, mutable=True)``) or it is a shared variable whose
   update value is the destroyer's own output,
-* no alias is a graph output (its value is returned after the body runs), and
+* no alias is a graph output (its value is returned after the body runs),
+* the destroyed value is not a view of one of several inputs (an ``ifelse``
+  output: the buffer it shares is chosen at run time), and
 * every other reader can run before it: ``orderings()`` adds those edges and
   ``validate`` rejects a graph where they close a cycle.
 
@@ -37,6 +39,25 @@ def view_source(var: Variable) -> Variable | None:
         if node.outputs[out_idx] is var and in_idxs:
             return node.inputs[in_idxs[0]]
     return None
+
+
+def views_several(var: Variable) -> bool:
+    """Whether ``var``, or a value it views, is a view of one of several inputs
+    (an ``ifelse`` output is a view of its then- or its else-value): which buffer
+    it shares is known only when the function runs, so it is never overwritten."""
+    while True:
+        node = var.owner
+        if node is None:
+            return False
+        src = None
+        for out_idx, in_idxs in node.op.view_map.items():
+            if node.outputs[out_idx] is var and in_idxs:
+                if len(in_idxs) > 1:
+                    return True
+                src = node.inputs[in_idxs[0]]
+        if src is None:
+            return False
+        var = src
 
 
 def buffer_root(var: Variable) -> Variable:
@@ -200,7 +221,7 @@ class DestroyHandler(Feature):
         buffer: not a constant, not a function input it may not touch, not owned
         by another destroyer.  (``validate`` still decides.)"""
         root = buffer_root(var)
-        if isinstance(root, Constant):
+        if isinstance(root, Constant) or views_several(var):
             return False
         if root.owner is None and root not in self.mutable and root not in self.updates:
             return False
@@ -244,7 +265,12 @@ class DestroyHandler(Feature):
             for root in self._roots.pop(node, ()):      # ownership recorded earlier
                 if self._owner.get(root) is node:
                     del self._owner[root]
-            for out_idx, _, root in self._destroyed_roots(node):
+            for out_idx, in_idx, root in self._destroyed_roots(node):
+                if views_several(node.inputs[in_idx]):
+                    raise InconsistencyError(
+                        f"{node.op} (output {out_idx}) would overwrite {node.inputs[in_idx]}, "
+                        "a view of one of several buffers (an ifelse output): which one is "
+                        "known only at run time")
                 other = self._owner.get(root)
                 if other is not None and other is not node and other in fgraph.apply_nodes \
                         and any(r is root for _, _, r in self._destroyed_roots(other)):
