@@ -14,8 +14,11 @@ Merging must not make a node depend on itself: no path may leave the merged set
 and come back.  Positions in one topological order of the graph certify it: when
 every producer of a value the set reads from outside comes before every outside
 reader of its results, no such path exists (it would have to go from a reader
-back to an earlier producer), whatever other sets are merged.  An attempt costs
-the edges of the set it tries: linear in the graph.  Graphs with a lazy op (``IfElse``) are
+back to an earlier producer).  An attempt costs the edges of the set it tries:
+linear in the graph.  The certificate holds for one set in the original graph;
+two certified sets whose nodes interleave can still close a cycle together, so
+when merged sets overlap in position the plan is checked once on the contracted
+graph and a set on a cycle is left unmerged.  Graphs with a lazy op (``IfElse``) are
 left as they are: a value of one branch merged with a value of the other would
 compute both.
 """
@@ -86,8 +89,56 @@ def plan_merges(fgraph, units: dict, position: dict) -> list:
             group = merged
         done.add(group)
     groups = {id(g): g for g in group_of.values() if len(g.members) > 1}
-    return [sorted((n for r in g.members for n in units[r].nodes), key=position.__getitem__)
-            for g in sorted(groups.values(), key=lambda g: g.order[0])]
+    merges = [sorted((n for r in g.members for n in units[r].nodes), key=position.__getitem__)
+              for g in sorted(groups.values(), key=lambda g: g.order[0])]
+    return _without_cycles(fgraph, merges, position)
+
+
+def _without_cycles(fgraph, merges, position) -> list:
+    """``merges`` less those that would close a cycle together.  Each set's
+    certificate holds for it alone; two sets whose nodes interleave (one reads a node
+    of the other early, the other reads one of it late) can each be certified and
+    still form a cycle once both are merged.  Only sets whose position spans overlap
+    can do that, so the graph is checked (one pass over it) only then, and a set on
+    a cycle is dropped (its units are built unmerged) until none is left."""
+    spans = sorted((position[nodes[0]], position[nodes[-1]]) for nodes in merges)
+    if all(spans[k][0] > spans[k - 1][1] for k in range(1, len(spans))):
+        return merges
+    merges = list(merges)
+    while True:
+        on_cycle = _merges_on_cycles(fgraph, merges)
+        if not on_cycle:
+            return merges
+        merges.pop(max(on_cycle))
+
+
+def _merges_on_cycles(fgraph, merges) -> list:
+    """Indices of the merged sets on a cycle of the graph with every set contracted
+    to one node (Kahn's algorithm: what it cannot order lies on or after a cycle)."""
+    set_of = {node: k for k, nodes in enumerate(merges) for node in nodes}
+    succ: dict = {}
+    indegree: dict = {}
+    for node in fgraph.apply_nodes:
+        key = set_of.get(node, node)
+        indegree.setdefault(key, 0)
+        for var in node.inputs:
+            owner = var.owner
+            if owner is None:
+                continue
+            src = set_of.get(owner, owner)
+            if src == key:
+                continue
+            out = succ.setdefault(src, set())
+            if key not in out:
+                out.add(key)
+                indegree[key] += 1
+    ready = [key for key, n in indegree.items() if n == 0]
+    while ready:
+        for nxt in succ.get(ready.pop(), ()):
+            indegree[nxt] -= 1
+            if indegree[nxt] == 0:
+                ready.append(nxt)
+    return sorted(key for key, n in indegree.items() if n and isinstance(key, int))
 
 
 class _Group:
