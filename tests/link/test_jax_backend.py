@@ -404,3 +404,21 @@ def test_negative_integer_exponents_and_signed_zeros_as_numpy():
     xv = np.array([-0.0, 0.0, np.nan, -3.0])
     got = th.function([x], tt.sign(x), mode=JAX)(xv)
     np.testing.assert_array_equal(np.signbit(got), np.signbit(np.sign(xv)))
+
+
+def test_ifelse_branches_of_different_shapes_run_op_by_op():
+    """An ifelse's types fix only the broadcast pattern: branches of shapes (3, 4) and
+    (1, 4) cannot be one ``lax.cond`` (JAX's TypeError had ended the call); the
+    function runs op by op with the condition known, as the default engine does."""
+    x = tt.dmatrix("x")
+    row = tt.TensorType("float64", (1, None))("row")
+    s = tt.dscalar("s")
+    out = ifelse(tt.lt(s, 0), x * 2, row + 1) * x
+    f = th.function([x, row, s], [out, th.grad(out.sum(), x)], mode="JAX")
+    ref = th.function([x, row, s], [out, th.grad(out.sum(), x)], mode="FAST_RUN")
+    xv, rv = np.arange(12.0).reshape(3, 4), np.arange(4.0).reshape(1, 4)
+    for sv in (-1.0, 1.0):
+        for got, want in zip(f(xv, rv, sv), ref(xv, rv, sv)):
+            np.testing.assert_allclose(got, want, rtol=1e-13)
+    assert f.fn.jax_execution["mode"].startswith("op by op"), f.fn.jax_execution
+    assert "different shapes" in f.fn.jax_execution["mode"]

@@ -14,7 +14,7 @@ from theanine.ifelse import IfElse
 from theanine.link.callspec import ArgSpec, CallSpec
 from theanine.link.emitter import Emitter
 from theanine.link.jax.checks import check_later, nested
-from theanine.link.jax.dispatch import thunk_for
+from theanine.link.jax.dispatch import NeedsConcreteValues, _where, thunk_for
 from theanine.link.lazy import ELSE, THEN
 
 
@@ -31,6 +31,7 @@ class JAXEmitter(Emitter):
         n = node.op.n_outs
         dtypes = [o.dtype for o in node.outputs]
         self.ns[f"_dt{pos}"] = dtypes
+        self.ns[f"_at{pos}"] = f"{node.op}{_where(node)}"
         for branch, values in ((THEN, node.inputs[1:1 + n]), (ELSE, node.inputs[1 + n:])):
             name = f"_{'then' if branch == THEN else 'else'}{pos}"
             entries.append((depth, f"def {name}():", node, []))
@@ -40,20 +41,30 @@ class JAXEmitter(Emitter):
                             [v for v in values if v.owner is not None or v in self.names]))
         targets = ", ".join(self.name_of(o) for o in node.outputs)
         entries.append((depth, f"{targets}, = _lax_cond({self.name_of(node.inputs[0])}, "
-                               f"_then{pos}, _else{pos}, _dt{pos})", node,
+                               f"_then{pos}, _else{pos}, _dt{pos}, _at{pos})", node,
                         [node.inputs[0]]))
 
 
-def _lax_cond(cond, then_fn, else_fn, dtypes):
+def _lax_cond(cond, then_fn, else_fn, dtypes, where):
     """``lax.cond`` with both branches' values cast to the node's dtypes (a branch of
-    constants would otherwise give NumPy values of another type)."""
+    constants would otherwise give NumPy values of another type).  Branches whose
+    values differ in shape (an ifelse's types only fix the broadcast pattern) cannot
+    be one XLA program: ``NeedsConcreteValues``, and the function runs op by op, the
+    condition then known."""
     def typed(fn):
         return lambda: tuple(jax.numpy.asarray(v).astype(dt) for v, dt in zip(fn(), dtypes))
 
     if not isinstance(cond, jax.core.Tracer):
         return typed(then_fn if bool(cond) else else_fn)()
-    outs, ok = jax.lax.cond(jax.numpy.asarray(cond).astype(bool).reshape(()),
-                            nested(typed(then_fn)), nested(typed(else_fn)))
+    try:
+        outs, ok = jax.lax.cond(jax.numpy.asarray(cond).astype(bool).reshape(()),
+                                nested(typed(then_fn)), nested(typed(else_fn)))
+    except TypeError:
+        shapes = [[v.shape for v in jax.eval_shape(typed(fn))] for fn in (then_fn, else_fn)]
+        if shapes[0] != shapes[1]:
+            raise NeedsConcreteValues(f"the branches of {where} give values of different "
+                                      f"shapes ({shapes[0]} and {shapes[1]})") from None
+        raise
     check_later(ok)             # (the taken branch's checks)
     return outs
 
