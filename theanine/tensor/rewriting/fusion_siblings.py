@@ -99,8 +99,9 @@ def _without_cycles(fgraph, merges, position) -> list:
     certificate holds for it alone; two sets whose nodes interleave (one reads a node
     of the other early, the other reads one of it late) can each be certified and
     still form a cycle once both are merged.  Only sets whose position spans overlap
-    can do that, so the graph is checked (one pass over it) only then, and a set on
-    a cycle is dropped (its units are built unmerged) until none is left."""
+    can do that, so the graph is checked (one pass over it) only then, and the last
+    set Kahn's algorithm cannot order (on a cycle, or after one) is dropped, its units
+    built unmerged, until every set is ordered."""
     spans = sorted((position[nodes[0]], position[nodes[-1]]) for nodes in merges)
     if all(spans[k][0] > spans[k - 1][1] for k in range(1, len(spans))):
         return merges
