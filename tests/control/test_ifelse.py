@@ -236,3 +236,14 @@ def test_an_ifelse_output_is_never_overwritten_in_place():
         zv = av if sv < 0 else bv
         for got, want in zip(f(xv, sv), [zv ** 2 + 1, np.sin(bv) * 5, np.cos(av)]):
             np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+def test_an_input_chosen_by_an_ifelse_is_not_overwritten():
+    """The else-value here is the input ``y`` itself: an in-place op on the ifelse
+    output had written into the caller's array when the else branch was taken."""
+    x, y, s = tt.dvector("x"), tt.dvector("y"), tt.dscalar("s")
+    f = th.function([x, y, s], tt.exp(ifelse(tt.lt(s, 0), tt.tanh(x) * 2, y)) * 3 + 1)
+    xv, yv = np.linspace(-1, 1, 4), np.linspace(0, 1, 4)
+    keep = yv.copy()
+    np.testing.assert_allclose(f(xv, yv, 1.0), np.exp(keep) * 3 + 1, rtol=1e-14)
+    np.testing.assert_array_equal(yv, keep)
