@@ -30,15 +30,20 @@ from theanine.graph.basic import Constant, Variable, io_toposort
 from theanine.graph.fg import OUTPUT, Feature, InconsistencyError
 
 
+def _viewed(var: Variable) -> list:
+    """The inputs ``var`` may be a view of (several: one is chosen at run time)."""
+    node = var.owner
+    if node is not None:
+        for out_idx, in_idxs in node.op.view_map.items():
+            if node.outputs[out_idx] is var and in_idxs:
+                return [node.inputs[i] for i in in_idxs]
+    return []
+
+
 def view_source(var: Variable) -> Variable | None:
     """The input ``var`` is a view of, or None."""
-    node = var.owner
-    if node is None:
-        return None
-    for out_idx, in_idxs in node.op.view_map.items():
-        if node.outputs[out_idx] is var and in_idxs:
-            return node.inputs[in_idxs[0]]
-    return None
+    viewed = _viewed(var)
+    return viewed[0] if viewed else None
 
 
 def views_several(var: Variable) -> bool:
@@ -46,18 +51,10 @@ def views_several(var: Variable) -> bool:
     (an ``ifelse`` output is a view of its then- or its else-value): which buffer
     it shares is known only when the function runs, so it is never overwritten."""
     while True:
-        node = var.owner
-        if node is None:
-            return False
-        src = None
-        for out_idx, in_idxs in node.op.view_map.items():
-            if node.outputs[out_idx] is var and in_idxs:
-                if len(in_idxs) > 1:
-                    return True
-                src = node.inputs[in_idxs[0]]
-        if src is None:
-            return False
-        var = src
+        viewed = _viewed(var)
+        if len(viewed) != 1:
+            return len(viewed) > 1
+        var = viewed[0]
 
 
 def buffer_root(var: Variable) -> Variable:
