@@ -54,6 +54,7 @@ def njit_source(src: str, name: str, extra: dict | None = None, inline: bool = F
     if not extra and not inline:
         fn = load_node_function(src, name)
         fn.source = src
+        fn.inline_source = src      # reads only the generated modules' globals
         return fn
     ns = base_namespace()
     if extra:

@@ -25,6 +25,7 @@ import numpy as np
 from theanine.graph.basic import Constant
 from theanine.link.callspec import ArgSpec, CallSpec
 from theanine.link.emitter import Emitter
+from theanine.link.numba.inline import inline_statements
 from theanine.tensor.type import TensorType
 
 
@@ -87,6 +88,19 @@ class JitBodyEmitter(Emitter):
         if node in self.destinations:
             args.append(self.destinations[node])
         return f"{fname}({', '.join(args)})"
+
+    def emit_node(self, node, pos: int) -> list[str]:
+        """The node's function body written in place where it can be (``inline.py``),
+        else a call of its function."""
+        src = getattr(self.thunks[node], "inline_source", None)
+        if src is not None:
+            args = [self.name_of(i) for i in node.inputs]
+            if node in self.destinations:
+                args.append(self.destinations[node])
+            lines = inline_statements(src, args, self.assign_targets(node), f"_n{pos}")
+            if lines is not None:
+                return lines
+        return super().emit_node(node, pos)
 
     def function_source(self, fn_name: str, inputs, outputs, boundary: bool) -> str:
         """``def fn_name(inputs): body; return (outputs,)``; with ``boundary`` the 0-d
