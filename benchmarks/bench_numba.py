@@ -14,27 +14,27 @@ PyTensor-numba's first call for comparison.
 
 from __future__ import annotations
 
+# BLAS threads: every engine keeps its default (both cores, as JAX uses them).
+# NumPy's and SciPy's OpenBLAS (the default engine's and the Numba backend's
+# products) each read OPENBLAS_NUM_THREADS when they load; setting it here, after
+# run.py has loaded NumPy, gave the Numba backend one thread and the default
+# engine two, and made its RNN row look 1.45x JAX's time where it is at parity.
+import json
 import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
 
-# one BLAS thread for every engine: on a small loaded machine OpenBLAS's spinning
-# threads make BLAS-bound rows (the RNN) 50x slower at random; set before NumPy loads
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np
+from bench_jax import _branch
+from bench_scan import BATCH, HIDDEN, T, _rnn_data
+from harness import Workload, optional_import, run_workloads
 
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import textwrap  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-from bench_jax import _branch  # noqa: E402
-from bench_scan import BATCH, HIDDEN, T, _rnn_data  # noqa: E402
-from harness import Workload, optional_import, run_workloads  # noqa: E402
-
-import theanine as th  # noqa: E402
-import theanine.tensor as tt  # noqa: E402
-from theanine.ifelse import ifelse  # noqa: E402
+import theanine as th
+import theanine.tensor as tt
+from theanine.ifelse import ifelse
 
 jax = optional_import("jax")
 pytensor = optional_import("pytensor")
