@@ -142,21 +142,34 @@ def _nested_loop(ins, in_ndims, nd, stores, indent="") -> list[str]:
 
 
 def elemwise_source(program, in_ndims, nd, name, par: bool = False,
-                    into: bool = False) -> str:
+                    into: bool = False, scalar_like: tuple = ()) -> str:
     """Source of ``name(a0, a1, ...)`` returning the program's outputs (a tuple
     when several); see the module docstring for the loops (``par``: large flat
     operands go to the global ``_par``, the engine's ``flat_par``).  ``into`` (one
     output, ``nd`` > 0): a last parameter ``dst``, a C-contiguous array the result
     is written into when it has the result's shape (else a new array), which the
     caller guarantees overlaps no operand: a scan step writes its new state over
-    the state it no longer needs."""
+    the state it no longer needs.
+
+    ``scalar_like``: the operands whose type has size 1 on every axis (a constant
+    such as ``(1, 1, 1)``); each is read once as a scalar, so that the loops over
+    the others stay flat and vectorized.  With one array operand left nothing can
+    broadcast, and a strided operand is copied (``_flat``) instead of walked by a
+    nested loop: one loop less to compile."""
     scalar, vector, has_trig = _bodies(program)
     ins = [f"a{k}" for k in range(len(in_ndims))]
+    params = [f"p{k}" if k in scalar_like else a for k, a in enumerate(ins)]
     n_out = len(program.outputs)
     out_dts = program.output_dtypes()
     if into and (n_out != 1 or nd == 0):
         raise NumbaUnsupported("only a one-output array result is written into a buffer")
-    lines = [f"def {name}({', '.join(ins + (['dst'] if into else []))}):"]
+    lines = [f"def {name}({', '.join(params + (['dst'] if into else []))}):"]
+    for k in scalar_like:
+        zeros = ", ".join("0" for _ in range(in_ndims[k]))
+        lines += [f"    if p{k}.size != 1:",
+                  "        raise ValueError('elementwise operands have incompatible shapes')",
+                  f"    a{k} = p{k}[{zeros}]"]
+    in_ndims = [0 if k in scalar_like else n for k, n in enumerate(in_ndims)]
     if nd == 0:
         lines.append(f"    r = body({', '.join(ins)})")
         outs = [f"r[{j}]" for j in range(n_out)]
@@ -169,9 +182,10 @@ def elemwise_source(program, in_ndims, nd, name, par: bool = False,
         body.append(f"o{j} = dst if dst.shape == {shape} else {fresh}" if into
                     else f"o{j} = {fresh}")
     arrays = [(a, n) for a, n in zip(ins, in_ndims) if n > 0]
-    flat_ok = " and ".join([f"{a}.ndim == {nd} and {a}.shape == o0.shape and "
-                            f"{a}.flags.c_contiguous" for a, n in arrays if n == nd]
-                           or ["True"])
+    alone = len(arrays) == 1 and arrays[0][1] == nd      # its shape is the result's
+    flat_ok = "True" if alone else " and ".join(
+        [f"{a}.ndim == {nd} and {a}.shape == o0.shape and {a}.flags.c_contiguous"
+         for a, n in arrays if n == nd] or ["True"])
     if all(n in (0, nd) for _, n in arrays):
         body.append(f"if {flat_ok}:")
         body.append("    n = o0.size")
@@ -196,15 +210,23 @@ def elemwise_source(program, in_ndims, nd, name, par: bool = False,
             body += ["        " + ln for ln in serial]
         else:
             body += ["    " + ln for ln in serial]
-        body.append("else:")
-        body += _nested_loop(ins, in_ndims, nd, [f"o{j}[{{at}}] = r[{j}]" for j in range(n_out)],
-                             "    ")
+        if not alone:
+            body.append("else:")
+            body += _nested_loop(ins, in_ndims, nd,
+                                 [f"o{j}[{{at}}] = r[{j}]" for j in range(n_out)], "    ")
     else:
         body += _nested_loop(ins, in_ndims, nd, [f"o{j}[{{at}}] = r[{j}]" for j in range(n_out)])
     outs = [f"o{j}" for j in range(n_out)]
     body.append(f"return {outs[0] if n_out == 1 else '(' + ', '.join(outs) + ',)'}")
     lines += ["    " + ln for ln in body]
     return "\n".join([scalar, vector] + lines) + "\n"
+
+
+def scalar_like_operands(inputs) -> tuple:
+    """Indices of the operands typed with size 1 on every axis (see
+    ``elemwise_source``)."""
+    return tuple(k for k, var in enumerate(inputs)
+                 if var.ndim > 0 and all(var.type.broadcastable))
 
 
 def elemwise_function(scalar_op, node, name="elemwise", into=False):
@@ -215,7 +237,8 @@ def elemwise_function(scalar_op, node, name="elemwise", into=False):
     nd = max([o.ndim for o in node.outputs] + [i.ndim for i in node.inputs])
     driver = parallel_driver(program, "flat_par") if nd and not into else None
     src = elemwise_source(program, [i.ndim for i in node.inputs], nd, name,
-                          par=driver is not None, into=into)
+                          par=driver is not None, into=into,
+                          scalar_like=scalar_like_operands(node.inputs))
     return njit_source(src, name, {"_par": driver} if driver is not None else None), program
 
 
@@ -302,17 +325,25 @@ def fused_reduce_function(op, node):
     out_dt = node.outputs[0].dtype
     in_ndims = [i.ndim for i in node.inputs]
     extra = None
-    src = _decorate(elemwise_source(program, in_ndims, nd, "elem"), "elem")
-    src += _JIT + reduce_source(op.kind, axes, nd, out_dt, "reduce")
     ins = [f"a{k}" for k in range(len(in_ndims))]
     lines = [f"def fused_reduce({', '.join(ins)}):"]
-    if nd and len(axes) == nd and op.kind in ("sum", "prod", "max", "min") and \
-            all(n in (0, nd) for n in in_ndims) and out_dt == elem_dt:
-        _, _, has_trig = _bodies(program)
-        arrays = [a for a, n in zip(ins, in_ndims) if n]
+    blockwise = nd and len(axes) == nd and op.kind in ("sum", "prod", "max", "min") and \
+        all(n in (0, nd) for n in in_ndims) and out_dt == elem_dt
+    arrays = [a for a, n in zip(ins, in_ndims) if n]
+    # operands of one shape go blockwise (a strided one copied first: ``_flat``); only
+    # broadcasting needs the general path, an elementwise function and a reduction,
+    # which are two more functions to compile (0.9 s of an RNN gradient's cold compile)
+    general = not blockwise or len(arrays) > 1
+    src = ""
+    if general:
+        src = _decorate(elemwise_source(program, in_ndims, nd, "elem"), "elem")
+        src += _JIT + reduce_source(op.kind, axes, nd, out_dt, "reduce")
+    if blockwise:
+        scalar, vector, has_trig = _bodies(program)
+        if not general:
+            src = scalar + "\n" + vector + "\n"
         ref = arrays[0]
-        cond = " and ".join(f"{a}.shape == {ref}.shape and {a}.flags.c_contiguous"
-                            for a in arrays)
+        cond = " and ".join(f"{a}.shape == {ref}.shape" for a in arrays[1:]) or "True"
         # unsigned loads: the block loop starts at a variable (see ``_nbsupport.ld``)
         loads = ", ".join(f"_s.ld(f{a}, i)" if n else a for a, n in zip(ins, in_ndims))
         init = _init(op.kind, out_dt)
@@ -340,7 +371,8 @@ def fused_reduce_function(op, node):
                       f"                    buf[np.uint64(i - start)] = body({loads})[0]"]
         lines += [f"            acc = _s.comb_{op.kind}(acc, _s.{op.kind}_buf(buf, stop - start,"
                   f" {init}))", "        return acc"]
-    lines.append(f"    return reduce(elem({', '.join(ins)}))")
+    if general:
+        lines.append(f"    return reduce(elem({', '.join(ins)}))")
     return njit_source(src + "\n".join(lines) + "\n", "fused_reduce", extra)
 
 
