@@ -10,16 +10,13 @@ as part of it (a cache hit of the whole function compiles none of them).
 from __future__ import annotations
 
 import hashlib
-import math
 
 import numba
 import numpy as np
 from numba import types
 from numba.extending import overload
 
-from theanine.link.fused import _nbsupport, vecmath
-from theanine.link.numba.assign import assign, assign_add, scale_add
-from theanine.link.numba.cache import describe, load_node_function
+from theanine.link.numba.cache import GENERATED_IMPORTS, describe, load_node_function
 
 # NumPy's float semantics (inf/nan, no ZeroDivisionError), like the default engine
 JIT_OPTIONS = {"error_model": "numpy", "nogil": True, "no_cpython_wrapper": True,
@@ -42,10 +39,17 @@ class NumbaUnsupported(NotImplementedError):
     """A node has no Numba form (yet): it runs as a call-out (see ``emitter.py``)."""
 
 
+_BASE: dict = {}
+
+
 def base_namespace() -> dict:
-    return {"np": np, "math": math, "numba": numba, "_s": _nbsupport, "_vm": vecmath,
-            "_contiguous": contiguous, "_assign": assign,
-            "_assign_add": assign_add, "_scale_add": scale_add}
+    """The globals of generated source: those every generated module imports
+    (``cache.GENERATED_IMPORTS``, one list for both), and ``numba``."""
+    if not _BASE:
+        ns = {"numba": numba}
+        exec(GENERATED_IMPORTS, ns)
+        _BASE.update(ns)
+    return dict(_BASE)
 
 
 def njit_source(src: str, name: str, extra: dict | None = None, inline: bool = False):
