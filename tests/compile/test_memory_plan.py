@@ -132,3 +132,26 @@ def test_tutorial_exercise_4_polynomial_by_scan_agrees_with_the_profiler():
     fn.profile.atexit_print = False
     plan = th.memory_plan(fn, coefficients=(3000,), x=())
     assert close(plan.peak, measured_peak(fn, np.linspace(-1, 1, 3000), 0.5)), plan
+
+
+def _live_nodes_of(op) -> int:
+    import gc
+
+    from theanine.graph.basic import Apply
+    gc.collect()
+    return sum(1 for obj in gc.get_objects() if type(obj) is Apply and obj.op == op)
+
+
+def test_a_compiled_function_keeps_no_copy_of_the_nodes_rewrites_replaced():
+    x = tt.dvector("x")
+    y = tt.log(1 + tt.exp(x))          # stabilize: one softplus node, no log left
+    log_op = y.owner.op
+    before = _live_nodes_of(log_op)
+    f = th.function([x], y)
+    assert _live_nodes_of(log_op) == before       # the user's log node only
+    assert f.maker.fgraph.equiv is None and f.maker.fgraph.cloned_from[1] == [y]
+    np.testing.assert_allclose(f(np.array([0.0, 30.0])), np.log1p(np.exp([0.0, 30.0])))
+    with th.config.change_flags(trace_rewrites=True):   # explain needs the copies
+        traced = th.function([x], y)
+    assert traced.maker.fgraph.equiv is not None
+    assert "softplus" in str(traced.maker.explain(y))

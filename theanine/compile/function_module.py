@@ -386,6 +386,7 @@ def _compile(inputs, outputs, mode, updates, givens, no_default_updates, name,
         prepare(fgraph)
     report = run_pipeline(fgraph, mode_obj.effective_query()) if hasattr(
         mode_obj, "effective_query") else None
+    fgraph.forget_copies()
     t2 = time.perf_counter()
 
     args = [ArgSpec(name=i.name, type=i.variable.type, default=i.value,

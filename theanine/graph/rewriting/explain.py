@@ -82,14 +82,10 @@ def find_rule(rule_name: str):
 def _rebuilt(compiled: FunctionGraph) -> FunctionGraph | None:
     """A fresh copy of the user's graph a compiled FunctionGraph started from, with the
     same updates and in-place permissions (None when that is not known)."""
-    originals = getattr(compiled, "pipeline_outputs", None)
-    if originals is None or not compiled.equiv:
+    source = getattr(compiled, "cloned_from", None)
+    if source is None or len(source[0]) != len(compiled.inputs):
         return None
-    user = {clone: var for var, clone in compiled.equiv.items()}
-    try:
-        ins, outs = [user[i] for i in compiled.inputs], [user[o] for o in originals]
-    except KeyError:
-        return None
+    ins, outs = source
     fgraph = FunctionGraph(ins, outs, clone=True, update_mapping=compiled.update_mapping)
     handler = getattr(compiled, "destroy_handler", None)
     if handler is not None:

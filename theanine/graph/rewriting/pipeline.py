@@ -110,7 +110,6 @@ def run_pipeline(fgraph, query: Query) -> RewriteReport:
     report = RewriteReport()
     if query.capabilities is not None or not hasattr(fgraph, "capabilities"):
         fgraph.capabilities = query.capabilities
-    fgraph.pipeline_outputs = list(fgraph.outputs)     # what explain_rewrite starts from
     trace = None
     if config.trace_rewrites:           # opt-in: off, nothing listens to the rewrites
         trace = fgraph.rewrite_trace = RewriteTrace()
