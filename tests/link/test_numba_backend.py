@@ -368,6 +368,30 @@ def _loop_sources(f):
     return [getattr(g, "fingerprint", "") or "" for g in f.fn.jitted.py_func.__globals__.values()]
 
 
+def test_a_kept_state_is_written_into_its_row_and_returned_without_a_copy():
+    """A step whose new state is an elementwise result writes it straight into the
+    state's row of the buffer every step is kept in, and the scan returns the rows
+    as a view; a state another output of the step also reads is copied in."""
+    x, h0 = tt.dmatrix("x"), tt.dvector("h0")
+    xv, h0v = np.linspace(-1.0, 1.0, 12).reshape(4, 3), np.array([0.1, -0.2, 0.3])
+    hs, _ = th.scan(lambda xt, h: tt.tanh(h * 0.5 + xt), sequences=x, outputs_info=h0)
+    f = same_as_default([x, h0], hs, [xv, h0v])
+    loop = next(src for src in _loop_sources(f) if "def scan" in src)
+    assert "b0[(1 + i) % S0])" in loop and "_assign(b0[(1 + i) % S0]" not in loop
+    assert "r0 = b0[1:1 + done]" in loop
+    np.testing.assert_array_equal(xv, np.linspace(-1.0, 1.0, 12).reshape(4, 3))
+    # stopped early by ``until``: the view has the rows computed
+    grown, _ = th.scan(lambda h: (h * 2.0, until(h.sum() > 20)), outputs_info=h0,
+                       n_steps=50)
+    same_as_default([h0], grown, [np.ones(3)])
+    # the new state is also another output of the step: copied into its row
+    (hs2, sums), _ = th.scan(lambda xt, h: [tt.tanh(h + xt), tt.tanh(h + xt) * 2.0],
+                             sequences=x, outputs_info=[h0, None])
+    f = same_as_default([x, h0], [hs2, sums], [xv, h0v])
+    loop = next(src for src in _loop_sources(f) if "def scan" in src)
+    assert "_assign(b0[(1 + i) % S0]" in loop
+
+
 def test_a_register_state_is_written_over_the_state_that_drops_out():
     """A step's new state goes into the buffer of the state no tap reads any more
     (two buffers take turns): values match the default engine, inputs stay intact,

@@ -118,7 +118,8 @@ def scan_source(op, node, in_place=None) -> str:
         args += [f"v{j}_{depth + tap}" if j in regs else f"b{j}[({depth} + i + ({tap})) % S{j}]"
                  for tap in taps]
     args += [f"cc{j}" for j in range(info.n_carry)] + nonseqs
-    args += [f"sp{j}" for j in in_place]
+    args += [f"sp{j}" if j in regs else f"b{j}[({info.sot_depth(j)} + i) % S{j}]"
+             for j in in_place]
     lines.append(f"    outs = step({', '.join(args)})")
     for j in range(n_sot):
         depth = info.sot_depth(j)
@@ -134,6 +135,8 @@ def scan_source(op, node, in_place=None) -> str:
             lines.append(f"    v{j}_{depth - 1} = outs[{j}]")
             if j in in_place:
                 lines.append(f"    sp{j} = old{j}")
+            continue
+        if j in in_place:   # its shape checked: the step wrote it into its row
             continue
         lines.append("    " + _put(f"b{j}[({depth} + i) % S{j}]", f"outs[{j}]",
                                       node.outputs[j].ndim > 1))
@@ -167,6 +170,11 @@ def scan_source(op, node, in_place=None) -> str:
             results.append(f"r{j}")
             continue
         name, buf = (f"r{j}", f"b{j}") if sot else (f"rn{j - n_sot}", f"m{j - n_sot}")
+        if keep is None:    # every step kept, in order: a view, no copy of them all
+            first = info.sot_depth(j) if sot else 0
+            lines.append(f"{name} = {buf}[{first}:{first} + done]")
+            results.append(name)
+            continue
         row = (f"({info.sot_depth(j)} + done - kept + r) % S{j}" if sot
                else f"(done - kept + r) % M{j - n_sot}")
         lines += ["kept = done" if keep is None else f"kept = min(done, {keep})",
@@ -196,9 +204,12 @@ def _register_outputs(info, node) -> set:
 
 def _written_in_place(info, op, node) -> dict:
     """``{output: (inner node, its function writing into a buffer)}`` for the
-    register outputs whose step writes its new
-    state into the buffer of the state that drops out of the registers (the
-    register's values are then two buffers taking turns, no array made per step).
+    recurrent outputs whose step writes its new state in place: into the buffer of
+    the state that drops out of the registers (the register's values are then two
+    buffers taking turns, no array made per step), or into its row of the ring (no
+    array made and no row copied per step: an RNN's hidden states, kept for its
+    gradient).  A ring has more rows than the taps read, so that row is none of the
+    step's operands.
 
     The recycled buffer must be read by nothing after the step: so every output of
     the body is a value computed afresh (no input, constant or view of one passed
@@ -212,7 +223,7 @@ def _written_in_place(info, op, node) -> dict:
         if owner is None or owner.op.view_map or owner.op.destroy_map:
             return {}
     found = {}
-    for j in sorted(_register_outputs(info, node)):
+    for j in [j for j in range(info.n_sot) if node.outputs[j].ndim > 1]:
         inner = outputs[j].owner
         if not (isinstance(inner.op, Elemwise) and len(inner.outputs) == 1
                 and outputs.count(outputs[j]) == 1
