@@ -392,6 +392,22 @@ def test_a_kept_state_is_written_into_its_row_and_returned_without_a_copy():
     assert "_assign(b0[(1 + i) % S0]" in loop
 
 
+def test_a_backward_scan_writes_the_steps_it_keeps_in_their_final_order():
+    """A backward loop (a gradient's) writes its mapped output from the last row up,
+    so it needs no reversed copy; values match the default engine."""
+    x, h0, w = tt.dmatrix("x"), tt.dvector("h0"), tt.dmatrix("w")
+    hs, _ = th.scan(lambda xt, h, w: tt.tanh(tt.dot(h, w) + xt), sequences=x,
+                    outputs_info=h0, non_sequences=w)
+    cost = (hs ** 2).sum()
+    rng = np.random.default_rng(3)
+    args = [rng.normal(size=(5, 3)), rng.normal(size=3), rng.normal(size=(3, 3)) / 2]
+    f = same_as_default([x, h0, w], [cost, *th.grad(cost, [x, h0, w])], args)
+    backward = [src for src in _loop_sources(f) if "def scan" in src and "n - 1 - i" in src]
+    assert backward and "m0[n - 1 - i]" in backward[0] and "rn0[::-1]" not in backward[0]
+    same_as_default([x, h0, w], [cost, *th.grad(cost, [x, h0, w])],
+                    [args[0][:1], args[1], args[2]])
+
+
 def test_a_register_state_is_written_over_the_state_that_drops_out():
     """A step's new state goes into the buffer of the state no tap reads any more
     (two buffers take turns): values match the default engine, inputs stay intact,

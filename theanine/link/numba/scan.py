@@ -147,14 +147,17 @@ def scan_source(op, node, in_place=None) -> str:
             shape = f"(M{j},) + outs[{k}].shape"
         else:
             shape = f"(M{j},)"
+        # a backward loop keeping every step writes them from the last row up: its
+        # result is then in order, with no reversed copy of them all
+        row = "n - 1 - i" if info.reverse and info.keep[k] is None else f"i % M{j}"
         lines += ["    if i == 0:", f"        m{j} = np.empty({shape}, {npname(out.dtype)})",
-                  "    " + _put(f"m{j}[i % M{j}]", f"outs[{k}]", out.ndim > 1)]
+                  "    " + _put(f"m{j}[{row}]", f"outs[{k}]", out.ndim > 1)]
     for j in range(info.n_carry):
         lines.append(f"    cc{j} = outs[{n_sot + n_nit + j}]")
     lines.append("    done = i + 1")
     if info.until:
         lines += ["    if outs[-1]:", "        break"]
-    results = []
+    results, in_order = [], set()
     for j in range(n_sot + n_nit):      # the kept rows of each ring, oldest first
         sot = j < n_sot
         keep, var = info.keep[j], node.outputs[j]
@@ -171,19 +174,23 @@ def scan_source(op, node, in_place=None) -> str:
             continue
         name, buf = (f"r{j}", f"b{j}") if sot else (f"rn{j - n_sot}", f"m{j - n_sot}")
         if keep is None:    # every step kept, in order: a view, no copy of them all
-            first = info.sot_depth(j) if sot else 0
-            lines.append(f"{name} = {buf}[{first}:{first} + done]")
+            if not sot and info.reverse:    # written from the last row up
+                lines.append(f"{name} = {buf}[n - done:n]")
+                in_order.add(name)
+            else:
+                first = info.sot_depth(j) if sot else 0
+                lines.append(f"{name} = {buf}[{first}:{first} + done]")
             results.append(name)
             continue
         row = (f"({info.sot_depth(j)} + done - kept + r) % S{j}" if sot
                else f"(done - kept + r) % M{j - n_sot}")
-        lines += ["kept = done" if keep is None else f"kept = min(done, {keep})",
+        lines += [f"kept = min(done, {keep})",
                   f"{name} = np.empty({_dims(var, 'kept', buf)}, {npname(var.dtype)})",
                   "for r in range(kept):",
                   "    " + _put(f"{name}[r]", f"{buf}[{row}]", var.ndim > 1)]
         results.append(name)
     if info.reverse:
-        results = [f"{r}[::-1].copy()" for r in results]
+        results = [r if r in in_order else f"{r}[::-1].copy()" for r in results]
     for j in range(info.n_carry):
         var = node.outputs[n_sot + n_nit + j]
         results.append(f"cc{j}.copy()" if var.ndim else f"cc{j}")
