@@ -32,6 +32,7 @@ from op_checker import (
 import theanine.tensor as tt
 import theanine.tensor.math as tm
 import theanine.tensor.sorting as tsort
+from theanine.tensor.blas import Gemm, Gemv, Ger
 
 INTS_BOOL = ("int64", "int32", "bool")
 NO_BOOL = ("float64", "float32", "int64", "int32")
@@ -204,6 +205,20 @@ SHAPE_CASES = [
     OpCase("dot", tm.dot, np.dot, nin=2, shapes=DOT_SHAPES,
            dtypes=FLOATS + ("int64", ("float32", "float64"))),
     OpCase("dot[scalar]", tm.dot, np.dot, nin=2, shapes=[((), (3,)), ((2, 3), ())]),
+    # transposed operands: views whose columns, not rows, have unit stride
+    OpCase("dot[a.T, b.T]", lambda a, b: tm.dot(a.T, b.T), lambda a, b: np.dot(a.T, b.T),
+           nin=2, shapes=[((3, 2), (4, 3)), ((1, 2), (4, 1)), ((3, 1), (1, 3))]),
+    OpCase("dot[a.T, b]", lambda a, b: tm.dot(a.T, b), lambda a, b: np.dot(a.T, b),
+           nin=2, shapes=[((3, 2), (3,)), ((3, 2), (3, 4)), ((0, 2), (0, 4))]),
+    OpCase("gemm", lambda z, a, x, y, b: Gemm()(z, a, x, y, b),
+           lambda z, a, x, y, b: b * z + a * (x @ y), nin=5,
+           shapes=[((3, 5), (), (3, 4), (4, 5), ()), ((2, 1), (), (2, 3), (3, 1), ())]),
+    OpCase("gemv", lambda y, a, m, x, b: Gemv()(y, a, m, x, b),
+           lambda y, a, m, x, b: b * y + a * (m @ x), nin=5,
+           shapes=[((3,), (), (3, 4), (4,), ()), ((1,), (), (1, 2), (2,), ())]),
+    OpCase("ger", lambda m, a, x, y: Ger()(m, a, x, y),
+           lambda m, a, x, y: m + a * np.outer(x, y), nin=4,
+           shapes=[((3, 4), (), (3,), (4,))]),
     OpCase("reshape[(6,4)]", lambda x: tt.reshape(x, (6, 4)), lambda x: x.reshape(6, 4),
            shapes=[((2, 3, 4),)], dtypes=ALL),
     OpCase("reshape[(-1,)]", lambda x: tt.reshape(x, (-1,)), lambda x: x.reshape(-1),

@@ -24,17 +24,14 @@ from theanine.link.numba import products as _products
 from theanine.link.numba.compile import (
     NumbaUnsupported,
     cast,
-    float_output,
     njit_source,
     npname,
 )
 from theanine.scan.pushout import SequenceWindow
 from theanine.tensor.alloc import Alloc
 from theanine.tensor.basic import MakeVector, ScalarFromTensor, TensorFromScalar, VectorEntry
-from theanine.tensor.blas import Gemm, Gemv, Ger
 from theanine.tensor.gradient.ops import GradientOp
 from theanine.tensor.join import Join
-from theanine.tensor.math import Dot
 from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape, Unbroadcast
 from theanine.tensor.subtensor import IncSubtensor, Subtensor
 
@@ -59,56 +56,6 @@ def _src(name, params, lines, **extra):
 
 def _args(node):
     return [f"a{k}" for k in range(len(node.inputs))]
-
-
-# -- products --------------------------------------------------------------------------
-
-def _float_operand(var, name, dt) -> str:
-    """An operand of ``np.dot``: contiguous, of the product's dtype."""
-    if var.ndim == 0:
-        return cast(name, dt)
-    conv = f"{name}.astype({npname(dt)})" if var.dtype != dt else name
-    return f"_contiguous({conv})"
-
-
-def _dot_expr(x, y, xn, yn, dt) -> str:
-    if x.ndim == 0 or y.ndim == 0:
-        return f"({_float_operand(x, xn, dt)} * {_float_operand(y, yn, dt)})"
-    return f"np.dot({_float_operand(x, xn, dt)}, {_float_operand(y, yn, dt)})"
-
-
-@numba_funcify.register(Dot)
-def _dot(op, node):
-    float_output(op, node)
-    x, y = node.inputs
-    if x.ndim > 2 or y.ndim > 2:
-        raise NumbaUnsupported("dot of arrays with more than 2 dims")
-    dt = node.outputs[0].dtype
-    return _src("dot", ["a", "b"], [f"return {cast(_dot_expr(x, y, 'a', 'b', dt), dt)}"
-                                    if node.outputs[0].ndim == 0 else
-                                    f"return {_dot_expr(x, y, 'a', 'b', dt)}"])
-
-
-@numba_funcify.register(Gemm)
-@numba_funcify.register(Gemv)
-def _gemm(op, node):
-    float_output(op, node)
-    z, a, x, y, b = node.inputs
-    dt = node.outputs[0].dtype
-    product = _dot_expr(x, y, "x", "y", dt)
-    # the product's own array, scaled and accumulated in place (b == 0: z unread)
-    return _src("gemm", ["z", "a", "x", "y", "b"],
-                [f"p = {product}",       # operands of dtype dt (_float_operand)
-                 f"_scale_add(p, {cast('a', dt)}, z, {cast('b', dt)})", "return p"])
-
-
-@numba_funcify.register(Ger)
-def _ger(op, node):
-    float_output(op, node)
-    dt = node.outputs[0].dtype
-    return _src("ger", ["A", "a", "x", "y"],
-                ["p = np.outer(x, y)",   # x, y have A's dtype (Ger.make_node)
-                 f"_scale_add(p, {cast('a', dt)}, A, {npname(dt)}(1))", "return p"])
 
 
 # -- shapes ----------------------------------------------------------------------------

@@ -1,18 +1,30 @@
-"""``matmul`` (batched, broadcasting, 1-d promotion) and ``tensordot`` on Numba's BLAS.
+"""Products on BLAS: ``dot``, ``Gemm``/``Gemv``/``Ger``, ``matmul`` (batched,
+broadcasting, 1-d promotion) and ``tensordot``.
 
-Both reduce to ``np.dot`` of contiguous matrices of the result's float dtype:
+Matrix products go through ``blas_kernels`` (``gemm``/``gemv`` with their scale
+factors, operands read in any layout BLAS can describe): a ``Gemm`` is one BLAS
+call on a copy of its accumulator, not a product and a second pass.
 ``matmul`` loops over the broadcast batch axes and writes each product into its
 slot of the output; ``tensordot`` permutes the summed axes of each operand next
 to each other (views built from shape and strides, see ``compile.transposed``),
-flattens them and takes one product.  Integer products stay call-outs (Numba's
-BLAS products are float-only).  A shape mismatch raises inside the compiled
-code, and the linker re-raises it with the default engine's message.
+flattens them and takes one product.  Integer products stay call-outs (BLAS is
+float-only).  A shape mismatch raises inside the compiled code, and the linker
+re-raises it with the default engine's message.
 """
 
 from __future__ import annotations
 
-from theanine.link.numba.compile import float_output, njit_source, npname, transposed
+from theanine.link.numba.compile import (
+    NumbaUnsupported,
+    cast,
+    float_output,
+    njit_source,
+    npname,
+    transposed,
+)
+from theanine.tensor.blas import Gemm, Gemv, Ger
 from theanine.tensor.linalg import MatMul, TensorDot
+from theanine.tensor.math import Dot
 
 
 def _operand(name: str, src: str, dtype: str, out_dtype: str) -> str:
@@ -49,7 +61,7 @@ def matmul_source(a_ndim: int, b_ndim: int, a_dtype: str, b_dtype: str, dtype: s
     dims = "".join(f"d{t}, " for t in range(nbatch))
     lines.append(f"    out = np.empty(({dims}n, m), {npname(dtype)})")
     if nbatch == 0:
-        lines.append("    np.dot(A, B, out)")
+        lines.append("    _gemm_into(1.0, A, B, 0.0, out)")
     else:
         total = " * ".join(f"d{t}" for t in range(nbatch))
         lines += [f"    for q in range({total}):", "        r = q"]
@@ -63,7 +75,7 @@ def matmul_source(a_ndim: int, b_ndim: int, a_dtype: str, b_dtype: str, dtype: s
         a_at = f"A[{pick('A', a_off)}]" if na > 2 else "A"
         b_at = f"B[{pick('B', b_off)}]" if nb > 2 else "B"
         at = ", ".join(f"i{t}" for t in range(nbatch))
-        lines.append(f"        np.dot({a_at}, {b_at}, out[{at}])")
+        lines.append(f"        _gemm_into(1.0, {a_at}, {b_at}, 0.0, out[{at}])")
     if a_ndim == 1:
         lines.append(f"    out = out.reshape(({dims}m))")
     if b_ndim == 1:
@@ -90,7 +102,8 @@ def tensordot_source(a_ndim: int, b_ndim: int, a_axes, b_axes, a_dtype: str, b_d
               f"{size('A', a_axes)}))",
               f"    B2 = np.ascontiguousarray({pb}).reshape(({size('B', b_axes)}, "
               f"{size('B', free_b)}))",
-              "    p = np.dot(A2, B2)"]
+              f"    p = _gemm_into(1.0, A2, B2, 0.0, np.empty((A2.shape[0], B2.shape[1]), "
+              f"{npname(dtype)}))"]
     if not free_a and not free_b:
         lines.append("    return p[0, 0]")
     else:
@@ -98,6 +111,71 @@ def tensordot_source(a_ndim: int, b_ndim: int, a_axes, b_axes, a_dtype: str, b_d
             "".join(f"B.shape[{d}], " for d in free_b)
         lines.append(f"    return p.reshape(({shape}))")
     return "\n".join(lines) + "\n"
+
+
+def _src(name, params, lines):
+    src = f"def {name}({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in lines)
+    return njit_source(src, name)
+
+
+def _in_dtype(var, name, dt) -> str:
+    """``name`` in the product's dtype ``dt`` (a 0-d value as a scalar)."""
+    if var.ndim == 0:
+        return cast(name, dt)
+    return f"{name}.astype({npname(dt)})" if var.dtype != dt else name
+
+
+def _dot(op, node):
+    float_output(op, node)
+    x, y = node.inputs
+    if x.ndim > 2 or y.ndim > 2:
+        raise NumbaUnsupported("dot of arrays with more than 2 dims")
+    dt = node.outputs[0].dtype
+    a, b, np_dt = _in_dtype(x, "a", dt), _in_dtype(y, "b", dt), npname(dt)
+    if x.ndim == 0 or y.ndim == 0:
+        product = f"({a} * {b})"
+        return _src("dot", ["a", "b"], [
+            f"return {cast(product, dt) if node.outputs[0].ndim == 0 else product}"])
+    if x.ndim == 1 and y.ndim == 1:
+        return _src("dot", ["a", "b"], [
+            f"return {cast(f'np.dot(_contiguous({a}), _contiguous({b}))', dt)}"])
+    lines = [f"A = {a}", f"B = {b}"]
+    if x.ndim == 2 and y.ndim == 2:
+        lines.append(f"return _gemm_into({np_dt}(1), A, B, {np_dt}(0), "
+                     f"np.empty((A.shape[0], B.shape[1]), {np_dt}))")
+    elif x.ndim == 2:
+        lines.append(f"return _gemv_into({np_dt}(1), A, B, {np_dt}(0), "
+                     f"np.empty(A.shape[0], {np_dt}))")
+    else:                       # vector @ matrix: the matrix's transpose times the vector
+        lines.append(f"return _gemv_into({np_dt}(1), B.T, A, {np_dt}(0), "
+                     f"np.empty(B.shape[1], {np_dt}))")
+    return _src("dot", ["a", "b"], lines)
+
+
+def _gemm(op, node):
+    """``Gemm``/``Gemv``: ``b * z + a * x @ y`` in one BLAS call on a copy of ``z``
+    (``z`` unread when ``b == 0``)."""
+    float_output(op, node)
+    z, _, x, y, _ = node.inputs
+    dt = node.outputs[0].dtype
+    np_dt = npname(dt)
+    if isinstance(op, Gemm):
+        shape, call = "(X.shape[0], Y.shape[1])", "_gemm_into"
+    else:
+        shape, call = "X.shape[0]", "_gemv_into"
+    return _src("gemm", ["z", "a", "x", "y", "b"], [
+        f"X = {_in_dtype(x, 'x', dt)}", f"Y = {_in_dtype(y, 'y', dt)}",
+        f"out = np.empty({shape}, {np_dt})", f"beta = {cast('b', dt)}",
+        "if beta != 0:", "    _assign(out, z)",
+        f"return {call}({cast('a', dt)}, X, Y, beta, out)"])
+
+
+def _ger(op, node):
+    float_output(op, node)
+    dt = node.outputs[0].dtype
+    return _src("ger", ["A", "a", "x", "y"],
+                ["p = np.outer(x, y)",   # x, y have A's dtype (Ger.make_node)
+                 f"_scale_add(p, {cast('a', dt)}, A, {npname(dt)}(1))", "return p"])
 
 
 def _matmul(op, node):
@@ -114,6 +192,10 @@ def _tensordot(op, node):
 
 
 def register(numba_funcify) -> None:
+    numba_funcify.register(Dot)(_dot)
+    numba_funcify.register(Gemm)(_gemm)
+    numba_funcify.register(Gemv)(_gemm)
+    numba_funcify.register(Ger)(_ger)
     numba_funcify.register(MatMul)(_matmul)
     numba_funcify.register(TensorDot)(_tensordot)
 
