@@ -30,7 +30,7 @@ def test_one_array_operand_runs_flat_even_when_strided():
     fn = _check([x], tt.exp(x) + 1, np.random.rand(3, 4, 5)[:, ::-1, ::2])
     src = _sources(fn)
     assert "for i0 in range" not in src           # no nested broadcasting loop
-    assert "np.ascontiguousarray(a0)" in src
+    assert "_ascontiguous(a0)" in src
 
 
 def test_an_operand_of_size_one_everywhere_is_read_as_a_scalar():

@@ -34,7 +34,7 @@ def arange_source(dtype: str) -> str:
         "        raise ValueError('arange: step must not be zero')",
         "    n = int(np.ceil((np.float64(stop) - np.float64(start)) / np.float64(step)))",
         "    n = max(n, 0)",
-        f"    out = np.empty(n, {dt})",
+        f"    out = _empty(n, {dt})",
         "    if n == 0:",
         "        return out",
         f"    first = {dt}(start)",
@@ -77,9 +77,9 @@ def read_source(kind: str, m: int, ndim: int, dtype: str) -> str:
     if kind == "b":
         lines = ["def adv(x, i0):",
                  *_mask_check(m),
-                 "    mf = np.ascontiguousarray(i0).reshape(i0.size)",
-                 f"    xr = np.ascontiguousarray(x).reshape((i0.size, {rest}))",
-                 f"    out = np.empty((np.count_nonzero(mf), {rest}), {dt})",
+                 "    mf = _ascontiguous(i0).reshape(i0.size)",
+                 f"    xr = _ascontiguous(x).reshape((i0.size, {rest}))",
+                 f"    out = _empty((np.count_nonzero(mf), {rest}), {dt})",
                  "    c = 0",
                  "    for k in range(mf.shape[0]):",
                  "        if mf[k]:",
@@ -90,7 +90,7 @@ def read_source(kind: str, m: int, ndim: int, dtype: str) -> str:
     params = ", ".join(f"i{j}" for j in range(m))
     at = ", ".join(f"j{j}" for j in range(m))
     lines = [f"def adv(x, {params}):", *_vector_index_lines(m),
-             f"    out = np.empty((n, {rest}), {dt})",
+             f"    out = _empty((n, {rest}), {dt})",
              "    for k in range(n):", *_position_lines(m, "        "),
              _copy("out[k]", f"x[{at}]", m < ndim, "        "),
              "    return out"]
@@ -129,7 +129,7 @@ def write_source(kind: str, m: int, ndim: int, y_ndim: int, set_: bool) -> str:
         rest = _rest_shape("x", m, ndim)
         lines = ["def adv_inc(x, y, i0):", *_mask_check(m),
                  "    out = x.copy()",
-                 "    mf = np.ascontiguousarray(i0).reshape(i0.size)",
+                 "    mf = _ascontiguous(i0).reshape(i0.size)",
                  f"    orows = out.reshape((i0.size, {rest}))",
                  "    N = np.count_nonzero(mf)", *check,
                  "    c = 0",
@@ -174,7 +174,7 @@ def _flattened(src: str, head: str, prologue: list[str], result: str | None) -> 
     ``i0`` is its flattened view, and the result (if given) is reshaped."""
     lines = src.rstrip("\n").split("\n")
     body = lines[1:-1] if result else lines[1:]
-    flat = ["    i0 = np.ascontiguousarray(i_nd).reshape(i_nd.size)"]
+    flat = ["    i0 = _ascontiguous(i_nd).reshape(i_nd.size)"]
     tail = [f"    return {result}"] if result else []
     return "\n".join([head, *flat, *prologue, *body, *tail]) + "\n"
 
@@ -194,7 +194,7 @@ def nd_write_source(ndim: int, y_ndim: int, set_: bool) -> str:
         return _flattened(write_source("a", 1, ndim, y_ndim, set_),
                           "def adv_inc(x, y, i_nd):", [], None)
     rest = _rest_shape("x", 1, ndim)
-    prologue = [f"    y = np.ascontiguousarray(np.broadcast_to(y_in, i_nd.shape + ({rest})))"
+    prologue = [f"    y = _ascontiguous(np.broadcast_to(y_in, i_nd.shape + ({rest})))"
                 f".reshape((i_nd.size, {rest}))"]
     return _flattened(write_source("a", 1, ndim, ndim, set_),
                       "def adv_inc(x, y_in, i_nd):", prologue, None)
@@ -229,12 +229,12 @@ def nonzero_source(ndim: int) -> str:
     """``nz(x)``: ``np.nonzero(x)``, one int64 vector per axis (C order; NaN counts)."""
     outs = [f"o{d}" for d in range(ndim)]
     lines = ["def nz(x):",
-             "    a = np.ascontiguousarray(x).reshape(x.size)",
+             "    a = _ascontiguous(x).reshape(x.size)",
              "    c = 0",
              "    for i in range(a.shape[0]):",
              "        if a[i] != 0:",
              "            c += 1",
-             *[f"    {o} = np.empty(c, np.int64)" for o in outs],
+             *[f"    {o} = _empty(c, np.int64)" for o in outs],
              "    k = 0",
              "    for i in range(a.shape[0]):",
              "        if a[i] != 0:",

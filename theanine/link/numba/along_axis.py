@@ -29,7 +29,7 @@ def argx_source(kind: str, axis, ndim: int) -> str:
     lines = ["def argx(x):", *prologue,
              "    if R == 0:",
              f"        raise ValueError('attempt to get arg{kind} of an empty sequence')",
-             "    out = np.empty(K, np.int64)",
+             "    out = _empty(K, np.int64)",
              "    for k in range(K):",
              "        best = y2[k, 0]",
              "        at = 0",
@@ -57,7 +57,7 @@ def cum_source(mode: str, axis, ndim: int, out_dt: str) -> str:
         lines.append("    return y2.reshape(K * R)")
     else:
         lines += ["    o = y2.reshape(y.shape)",
-                  f"    return np.ascontiguousarray({transposed('o', inverse)})"]
+                  f"    return _ascontiguous({transposed('o', inverse)})"]
     return "\n".join(lines) + "\n"
 
 
@@ -65,12 +65,12 @@ def sort_source(axis: int, ndim: int, out_dt: str, values: bool) -> str:
     """``srt(x)``: a stable sort (``values``) or argsort along ``axis``."""
     prologue, _, inverse = row_view((axis,), ndim)
     lines = ["def srt(x):", *prologue,
-             f"    o2 = np.empty((K, R), {npname(out_dt)})",
+             f"    o2 = _empty((K, R), {npname(out_dt)})",
              "    for k in range(K):",
              "        order = np.argsort(y2[k], kind='mergesort')",
              "        o2[k] = y2[k][order]" if values else "        o2[k] = order",
              "    o = o2.reshape(y.shape)",
-             f"    return np.ascontiguousarray({transposed('o', inverse)})"]
+             f"    return _ascontiguous({transposed('o', inverse)})"]
     return "\n".join(lines) + "\n"
 
 

@@ -103,7 +103,7 @@ def transposed(expr: str, perm: tuple) -> str:
         return f"{expr}.T"
     shape = "".join(f"{expr}.shape[{d}], " for d in perm)
     strides = "".join(f"{expr}.strides[{d}], " for d in perm)
-    return f"np.lib.stride_tricks.as_strided({expr}, ({shape}), ({strides}))"
+    return f"_as_strided({expr}, ({shape}), ({strides}))"
 
 
 def float_output(op, node) -> str:

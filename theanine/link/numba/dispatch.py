@@ -64,7 +64,7 @@ def _args(node):
 def _shape(op, node):
     nd = node.inputs[0].ndim
     if nd == 0:
-        return _src("shape", ["x"], ["return np.empty(0, np.int64)"])
+        return _src("shape", ["x"], ["return _empty(0, np.int64)"])
     items = ", ".join(f"x.shape[{d}]" for d in range(nd))
     return _src("shape", ["x"], [f"return np.array([{items}], np.int64)"])
 
@@ -79,9 +79,9 @@ def _reshape(op, node):
     x = node.inputs[0]
     nd = node.outputs[0].ndim
     if nd == 0:
-        conv = "np.ascontiguousarray(x).reshape(1)[0]" if x.ndim else "x"
+        conv = "_ascontiguous(x).reshape(1)[0]" if x.ndim else "x"
         return _src("reshape", ["x", "shape"], [f"return {conv}"])
-    src = "np.ascontiguousarray(x)" if x.ndim else f"np.full(1, x, {npname(x.dtype)})"
+    src = "_ascontiguous(x)" if x.ndim else f"np.full(1, x, {npname(x.dtype)})"
     dims = "".join(f"shape[{d}], " for d in range(nd))
     return _src("reshape", ["x", "shape"], [f"return {src}.reshape(({dims}))"])
 
@@ -117,7 +117,7 @@ def _alloc(op, node):
     if nd == 0:
         return _src("alloc", params, [f"return {cast('value', dt)}"])
     dims = "(" + "".join(f"s{d}, " for d in range(nd)) + ")"
-    lines = [f"out = np.empty({dims}, {npname(dt)})"]
+    lines = [f"out = _empty({dims}, {npname(dt)})"]
     if value.ndim == 0:
         lines.append(f"out[...] = {cast('value', dt)}")
     else:
@@ -128,7 +128,7 @@ def _alloc(op, node):
 @numba_funcify.register(MakeVector)
 def _make_vector(op, node):
     n = len(node.inputs)
-    lines = [f"out = np.empty({n}, {npname(op.dtype)})"]
+    lines = [f"out = _empty({n}, {npname(op.dtype)})"]
     lines += [f"out[{k}] = a{k}" for k in range(n)]
     return _src("make_vector", _args(node), lines + ["return out"])
 
@@ -146,7 +146,7 @@ def _join(op, node):
     parts = ", ".join(f"a{k}" if i.dtype == dt else f"a{k}.astype({npname(dt)})"
                       for k, i in enumerate(node.inputs))
     axis = op.axis % node.outputs[0].ndim
-    return _src("join", _args(node), [f"return np.concatenate(({parts},), axis={axis})"])
+    return _src("join", _args(node), [f"return _concatenate(({parts},), {axis})"])
 
 
 # -- basic indexing --------------------------------------------------------------------

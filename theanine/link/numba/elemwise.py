@@ -98,7 +98,7 @@ def _flat(a: str, nd: int) -> str:
     """A C-contiguous operand ``a`` as a flat array.  A vector needs no reshape: each
     reshape makes an array structure (and reference counting), 60 ns per step of a
     scan over 1,000-vectors (scan-pow: 0.19 -> 0.13 ms for 1,000 steps)."""
-    return f"np.ascontiguousarray({a})" if nd == 1 else f"np.ascontiguousarray({a}).reshape(n)"
+    return f"_ascontiguous({a})" if nd == 1 else f"_ascontiguous({a}).reshape(n)"
 
 
 def _broadcast_lines(ins, in_ndims, nd) -> list[str]:
@@ -178,7 +178,7 @@ def elemwise_source(program, in_ndims, nd, name, par: bool = False,
     body = _broadcast_lines(ins, in_ndims, nd)
     shape = "(" + "".join(f"s{d}, " for d in range(nd)) + ")"
     for j, dt in enumerate(out_dts):
-        fresh = f"np.empty({shape}, {npname(dt)})"
+        fresh = f"_empty({shape}, {npname(dt)})"
         body.append(f"o{j} = dst if dst.shape == {shape} else {fresh}" if into
                     else f"o{j} = {fresh}")
     arrays = [(a, n) for a, n in zip(ins, in_ndims) if n > 0]
@@ -278,7 +278,7 @@ def reduce_source(kind, axes, ndim, out_dt, name) -> str:
     kept = [d for d in range(ndim) if d not in axes]
     perm = tuple(kept + list(axes))
     lines = [f"def {name}(x):",
-             f"    y = np.ascontiguousarray({transposed('x', perm)})"]
+             f"    y = _ascontiguous({transposed('x', perm)})"]
     lines.append("    K = 1")
     for d in kept:
         lines.append(f"    K *= x.shape[{d}]")
@@ -290,7 +290,7 @@ def reduce_source(kind, axes, ndim, out_dt, name) -> str:
                   "        raise ValueError('zero-size array to reduction operation "
                   f"{kind} which has no identity')"]
     lines += ["    y2 = y.reshape((K, R))",
-              f"    out = np.empty(K, {npname(out_dt)})",
+              f"    out = _empty(K, {npname(out_dt)})",
               "    for k in range(K):",
               f"        acc = {_init(kind, out_dt)}",
               "        for q in range(R):",
@@ -357,7 +357,7 @@ def fused_reduce_function(op, node):
             lines += [f"        if n >= {parallel_min(red_program)}:",
                       f"            return {cast(f'_rpar(n, {operands})', out_dt)}"]
             extra = {"_rpar": driver}
-        lines += [f"        buf = np.empty({BLOCK}, {npname(out_dt)})",
+        lines += [f"        buf = _empty({BLOCK}, {npname(out_dt)})",
                   f"        acc = {init}",
                   f"        for start in range(0, n, {BLOCK}):",
                   f"            stop = min(start + {BLOCK}, n)",
@@ -395,7 +395,7 @@ def dimshuffle_function(op, node):
             it = iter(range(len(kept)))
             dims = "".join("1, " if i == "x" else f"y.shape[{next(it)}], "
                            for i in op.new_order)
-            body.append(f"    return np.ascontiguousarray(y).reshape(({dims}))")
+            body.append(f"    return _ascontiguous(y).reshape(({dims}))")
         else:
             body.append("    return y")
     return njit_source("def dimshuffle(x):\n" + "\n".join(body) + "\n", "dimshuffle")

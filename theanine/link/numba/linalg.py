@@ -26,7 +26,7 @@ def _source(name: str, call: str, empty: str, dtype: str) -> str:
     dt = npname(dtype)
     return "\n".join([
         f"def {name}(x):",
-        f"    a = np.ascontiguousarray(x).astype({dt})",
+        f"    a = _ascontiguous(x).astype({dt})",
         "    if a.shape[0] == 0:",
         f"        return {empty}",
         f"    return {call}",
@@ -52,11 +52,11 @@ def cholesky_source(lower: bool, nan_on_error: bool, dtype: str) -> str:
     """``chol(x)``: the factor from the ``lower`` (else upper) triangle of ``x``."""
     dt = npname(dtype)
     src = (f"def chol(x):\n"
-           f"    a = np.ascontiguousarray(x{'' if lower else '.T'}).astype({dt})\n"
+           f"    a = _ascontiguous(x{'' if lower else '.T'}).astype({dt})\n"
            + _FINITE.format("a") +
            "    if a.shape[0] == 0:\n"
            "        return a\n")
-    back = "f" if lower else "np.ascontiguousarray(f.T)"
+    back = "f" if lower else "_ascontiguous(f.T)"
     if nan_on_error:
         src += ("    try:\n"
                 "        f = np.linalg.cholesky(a)\n"
@@ -99,8 +99,8 @@ def solve_source(assume_a: str, lower: bool, b_ndim: int, dtype: str) -> str:
         _SUBSTITUTE.format(name="fwd", row="s", others="range(i)"),
         _SUBSTITUTE.format(name="bwd", row="n - 1 - s", others="range(i + 1, n)"),
         "def solve(a_in, b_in):",
-        f"    a = np.ascontiguousarray(a_in).astype({dt})",
-        f"    b = np.ascontiguousarray(b_in).astype({dt})",
+        f"    a = _ascontiguous(a_in).astype({dt})",
+        f"    b = _ascontiguous(b_in).astype({dt})",
         _FINITE.format("a") + _FINITE.format("b").rstrip("\n"),
         "    n = a.shape[0]",
         "    if a.shape[1] != n or b.shape[0] != n:",
@@ -122,7 +122,7 @@ def solve_source(assume_a: str, lower: bool, b_ndim: int, dtype: str) -> str:
         if assume_a == "sym":
             return "\n".join(lines + ["    return np.linalg.solve(s, b)"]) + "\n"
         lines += ["    f = np.linalg.cholesky(s)",        # raises if not positive definite
-                  f"    x = {x2}", "    fwd(f, x)", "    bwd(np.ascontiguousarray(f.T), x)"]
+                  f"    x = {x2}", "    fwd(f, x)", "    bwd(_ascontiguous(f.T), x)"]
     lines.append("    return b")
     return "\n".join(lines) + "\n"
 
@@ -147,7 +147,7 @@ def extract_diag_source(offset: int, swapped: bool, dtype: str) -> str:
         f"    a = x{'.T' if swapped else ''}",
         "    n1, n2 = a.shape",
         length,
-        f"    out = np.empty(k, {npname(dtype)})",
+        f"    out = _empty(k, {npname(dtype)})",
         "    for i in range(k):",
         f"        out[i] = a{at}",
         "    return out",

@@ -26,9 +26,9 @@ def rows_source(kind, axes, ndim, out_dt) -> str:
     prologue, kept, inverse = row_view(axes, ndim, out_dt)
     lines = ["def rows(x):", *prologue]
     if kind == "logsumexp":
-        lines.append(f"    out = np.empty(K, {dt})")
+        lines.append(f"    out = _empty(K, {dt})")
     else:
-        lines.append(f"    o2 = np.empty((K, R), {dt})")
+        lines.append(f"    o2 = _empty((K, R), {dt})")
     lines += ["    for k in range(K):", "        row = y2[k]"]
     if kind == "logsumexp":
         lines += ["        if R == 0:", "            out[k] = -np.inf", "            continue"]
@@ -44,7 +44,7 @@ def rows_source(kind, axes, ndim, out_dt) -> str:
             lines.append(f"    return out.reshape({shape})")
     else:
         lines.append("    o = o2.reshape(y.shape)")
-        lines.append(f"    return np.ascontiguousarray({transposed('o', inverse)})")
+        lines.append(f"    return _ascontiguous({transposed('o', inverse)})")
     return "\n".join(lines) + "\n"
 
 
@@ -66,7 +66,7 @@ def one_hot_source(y_ndim: int, dtype: str) -> str:
     """``onehot(y, n)``: ``out[..., k] = (y[...] == k)``; labels outside ``[0, n)`` raise."""
     dt = npname(dtype)
     dims = "".join(f"y.shape[{d}], " for d in range(y_ndim))
-    flat = "np.ascontiguousarray(y).reshape(y.size)" if y_ndim else "np.full(1, y)"
+    flat = "_ascontiguous(y).reshape(y.size)" if y_ndim else "np.full(1, y)"
     return "\n".join([
         "def onehot(y, n):",
         "    c = int(n)",

@@ -29,7 +29,7 @@ from theanine.tensor.math import Dot
 
 def _operand(name: str, src: str, dtype: str, out_dtype: str) -> str:
     conv = f".astype({npname(out_dtype)})" if dtype != out_dtype else ""
-    return f"    {name} = np.ascontiguousarray({src}){conv}"
+    return f"    {name} = _ascontiguous({src}){conv}"
 
 
 def _mismatch(what: str) -> str:
@@ -59,7 +59,7 @@ def matmul_source(a_ndim: int, b_ndim: int, a_dtype: str, b_dtype: str, dtype: s
                   "    if sa != sb and sa != 1 and sb != 1:", _mismatch("matmul batch axes"),
                   f"    d{t} = sb if sa == 1 else sa"]
     dims = "".join(f"d{t}, " for t in range(nbatch))
-    lines.append(f"    out = np.empty(({dims}n, m), {npname(dtype)})")
+    lines.append(f"    out = _empty(({dims}n, m), {npname(dtype)})")
     if nbatch == 0:
         lines.append("    _gemm_into(1.0, A, B, 0.0, out)")
     else:
@@ -98,11 +98,11 @@ def tensordot_source(a_ndim: int, b_ndim: int, a_axes, b_axes, a_dtype: str, b_d
         return " * ".join(f"{op}.shape[{d}]" for d in axes) or "1"
     pa = transposed("A", tuple(free_a) + tuple(a_axes))
     pb = transposed("B", tuple(b_axes) + tuple(free_b))
-    lines += [f"    A2 = np.ascontiguousarray({pa}).reshape(({size('A', free_a)}, "
+    lines += [f"    A2 = _ascontiguous({pa}).reshape(({size('A', free_a)}, "
               f"{size('A', a_axes)}))",
-              f"    B2 = np.ascontiguousarray({pb}).reshape(({size('B', b_axes)}, "
+              f"    B2 = _ascontiguous({pb}).reshape(({size('B', b_axes)}, "
               f"{size('B', free_b)}))",
-              f"    p = _gemm_into(1.0, A2, B2, 0.0, np.empty((A2.shape[0], B2.shape[1]), "
+              f"    p = _gemm_into(1.0, A2, B2, 0.0, _empty((A2.shape[0], B2.shape[1]), "
               f"{npname(dtype)}))"]
     if not free_a and not free_b:
         lines.append("    return p[0, 0]")
@@ -142,13 +142,13 @@ def _dot(op, node):
     lines = [f"A = {a}", f"B = {b}"]
     if x.ndim == 2 and y.ndim == 2:
         lines.append(f"return _gemm_into({np_dt}(1), A, B, {np_dt}(0), "
-                     f"np.empty((A.shape[0], B.shape[1]), {np_dt}))")
+                     f"_empty((A.shape[0], B.shape[1]), {np_dt}))")
     elif x.ndim == 2:
         lines.append(f"return _gemv_into({np_dt}(1), A, B, {np_dt}(0), "
-                     f"np.empty(A.shape[0], {np_dt}))")
+                     f"_empty(A.shape[0], {np_dt}))")
     else:                       # vector @ matrix: the matrix's transpose times the vector
         lines.append(f"return _gemv_into({np_dt}(1), B.T, A, {np_dt}(0), "
-                     f"np.empty(B.shape[1], {np_dt}))")
+                     f"_empty(B.shape[1], {np_dt}))")
     return _src("dot", ["a", "b"], lines)
 
 
@@ -165,7 +165,7 @@ def _gemm(op, node):
         shape, call = "X.shape[0]", "_gemv_into"
     return _src("gemm", ["z", "a", "x", "y", "b"], [
         f"X = {_in_dtype(x, 'x', dt)}", f"Y = {_in_dtype(y, 'y', dt)}",
-        f"out = np.empty({shape}, {np_dt})", f"beta = {cast('b', dt)}",
+        f"out = _empty({shape}, {np_dt})", f"beta = {cast('b', dt)}",
         "if beta != 0:", "    _assign(out, z)",
         f"return {call}({cast('a', dt)}, X, Y, beta, out)"])
 

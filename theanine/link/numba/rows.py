@@ -18,7 +18,7 @@ def row_view(axes: tuple, ndim: int, dtype: str | None = None) -> tuple[list, li
     kept = [d for d in range(ndim) if d not in axes]
     perm = tuple(kept + list(axes))
     inverse = tuple(perm.index(d) for d in range(ndim))
-    y = f"np.ascontiguousarray({transposed('x', perm)})"
+    y = f"_ascontiguous({transposed('x', perm)})"
     if dtype is not None:
         y += f".astype({npname(dtype)})"
     lines = [f"    y = {y}", "    K = 1"]

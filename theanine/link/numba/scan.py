@@ -94,7 +94,7 @@ def scan_source(op, node, in_place=None) -> str:
                 lines.append(f"sp{j} = np.empty_like(v{j}_0)")
             continue
         lines += [f"S{j} = {depth} + n" if slots is None else f"S{j} = {slots}",
-                  f"b{j} = np.empty({_dims(var, f'S{j}', z)}, {dt})",
+                  f"b{j} = _empty({_dims(var, f'S{j}', z)}, {dt})",
                   f"for r in range({depth}):",
                   "    " + _put(f"b{j}[r % S{j}]", f"{z}[{z}.shape[0] - {depth} + r]",
                                var.ndim > 1)]
@@ -104,7 +104,7 @@ def scan_source(op, node, in_place=None) -> str:
         keep = info.keep[n_sot + j]
         empty = "(0, " + "".join(f"{s or 0}, " for s in static) + ")"
         lines += [f"M{j} = n" if keep is None else f"M{j} = {keep}",
-                  f"m{j} = np.empty({empty}, {npname(out.dtype)})"]
+                  f"m{j} = _empty({empty}, {npname(out.dtype)})"]
     for j, c in enumerate(carries):
         lines.append(f"cc{j} = {c}")
     lines += ["done = 0", "for i in range(n):",
@@ -150,7 +150,7 @@ def scan_source(op, node, in_place=None) -> str:
         # a backward loop keeping every step writes them from the last row up: its
         # result is then in order, with no reversed copy of them all
         row = "n - 1 - i" if info.reverse and info.keep[k] is None else f"i % M{j}"
-        lines += ["    if i == 0:", f"        m{j} = np.empty({shape}, {npname(out.dtype)})",
+        lines += ["    if i == 0:", f"        m{j} = _empty({shape}, {npname(out.dtype)})",
                   "    " + _put(f"m{j}[{row}]", f"outs[{k}]", out.ndim > 1)]
     for j in range(info.n_carry):
         lines.append(f"    cc{j} = outs[{n_sot + n_nit + j}]")
@@ -166,7 +166,7 @@ def scan_source(op, node, in_place=None) -> str:
             regs_tuple = "(" + "".join(f"v{j}_{k}, " for k in range(depth)) + ")"
             lines += [f"kept = min(done, {keep})",
                       f"t{j} = {regs_tuple}",
-                      f"r{j} = np.empty({_dims(var, 'kept', inits[j])}, "
+                      f"r{j} = _empty({_dims(var, 'kept', inits[j])}, "
                       f"{npname(var.dtype)})",
                       "for r in range(kept):",
                       "    " + _put(f"r{j}[r]", f"t{j}[{depth} - kept + r]", True)]
@@ -185,7 +185,7 @@ def scan_source(op, node, in_place=None) -> str:
         row = (f"({info.sot_depth(j)} + done - kept + r) % S{j}" if sot
                else f"(done - kept + r) % M{j - n_sot}")
         lines += [f"kept = min(done, {keep})",
-                  f"{name} = np.empty({_dims(var, 'kept', buf)}, {npname(var.dtype)})",
+                  f"{name} = _empty({_dims(var, 'kept', buf)}, {npname(var.dtype)})",
                   "for r in range(kept):",
                   "    " + _put(f"{name}[r]", f"{buf}[{row}]", var.ndim > 1)]
         results.append(name)
