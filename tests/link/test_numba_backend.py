@@ -346,7 +346,10 @@ def test_large_transcendental_work_outside_loops_runs_on_the_parallel_drivers():
     with th.config.change_flags(numba__parallel=True):
         fn = same_as_default([v], [branch, tt.exp(v) * 2.0], [data])
     sources = _node_sources(fn)
-    assert "_rpar(n, " in sources and "_par(n, " in sources
+    assert sources.count("_par(n, ") == 2           # the reduction and the elementwise node
+    # below the parallel size, the drivers' serial twins: the program's vectorized body
+    # is compiled once, in the kernel module, not also into the node's own loop
+    assert sources.count("_ser(n, ") == 2 and "= body_v(" not in sources
     with th.config.change_flags(numba__parallel=False):
         serial = th.function([v], [branch, tt.exp(v) * 2.0], mode=NUMBA)
     assert "_par(n, " not in _node_sources(serial)

@@ -38,8 +38,12 @@ in_loop_body = ContextVar("in_loop_body", default=False)
 
 
 def parallel_driver(program: KernelProgram, name: str):
-    """The fused kernel engine's ``prange`` driver ``name`` for ``program`` (shared
-    with the default engine, cached on disk), or None where it is not used."""
+    """The fused kernel engine's ``prange`` driver ``name`` (``flat``, ``red_flat``)
+    for ``program`` (shared with the default engine, cached on disk) and its serial
+    twin, as ``{"_par": ..., "_ser": ...}``, or None where they are not used.  The
+    two share the module's block function: the program's vectorized body is
+    compiled once, not also into the node's own loop (0.3-0.6 s of a cold compile
+    with ``tanh`` in it)."""
     if not config.numba__parallel or in_loop_body.get():
         return None
     # an elementwise program without transcendental math is bound by memory, which
@@ -47,7 +51,7 @@ def parallel_driver(program: KernelProgram, name: str):
     if program.reduce is None and not any(op in COSTLY_OPS for _, op, _ in program.instructions):
         return None
     module, _ = load_kernel_module(program, config.compiledir, True)
-    return getattr(module, name)
+    return {"_par": getattr(module, f"{name}_par"), "_ser": getattr(module, f"{name}_ser")}
 
 
 def kernel_program(scalar_op, in_dtypes, out_dtypes, reduce=None) -> KernelProgram:
@@ -206,8 +210,8 @@ def elemwise_source(program, in_ndims, nd, name, par: bool = False,
             operands += [f"fo{j}" for j in range(n_out)]
             body += [f"    if n >= {parallel_min(program)}:",
                      f"        _par(n, {', '.join(operands)})",
-                     "    else:"]
-            body += ["        " + ln for ln in serial]
+                     "    else:",
+                     f"        _ser(n, {', '.join(operands)})"]
         else:
             body += ["    " + ln for ln in serial]
         if not alone:
@@ -235,11 +239,11 @@ def elemwise_function(scalar_op, node, name="elemwise", into=False):
     program = kernel_program(scalar_op, [i.dtype for i in node.inputs],
                              [o.dtype for o in node.outputs])
     nd = max([o.ndim for o in node.outputs] + [i.ndim for i in node.inputs])
-    driver = parallel_driver(program, "flat_par") if nd and not into else None
+    drivers = parallel_driver(program, "flat") if nd and not into else None
     src = elemwise_source(program, [i.ndim for i in node.inputs], nd, name,
-                          par=driver is not None, into=into,
+                          par=drivers is not None, into=into,
                           scalar_like=scalar_like_operands(node.inputs))
-    return njit_source(src, name, {"_par": driver} if driver is not None else None), program
+    return njit_source(src, name, drivers), program
 
 
 # -- reductions ---------------------------------------------------------------------
@@ -351,12 +355,13 @@ def fused_reduce_function(op, node):
         lines += [f"        f{a} = {_flat(a, nd)}" for a in arrays]
         red_program = kernel_program(op.scalar_op, [i.dtype for i in node.inputs],
                                      [elem_dt], reduce=(op.kind, axes))
-        driver = parallel_driver(red_program, "red_flat_par")
-        if driver is not None:
+        extra = parallel_driver(red_program, "red_flat")
+        if extra is not None:
             operands = ", ".join(f"f{a}" if n else a for a, n in zip(ins, in_ndims))
             lines += [f"        if n >= {parallel_min(red_program)}:",
-                      f"            return {cast(f'_rpar(n, {operands})', out_dt)}"]
-            extra = {"_rpar": driver}
+                      f"            return {cast(f'_par(n, {operands})', out_dt)}",
+                      f"        return {cast(f'_ser(n, {operands})', out_dt)}"]
+    if blockwise and extra is None:
         lines += [f"        buf = _empty({BLOCK}, {npname(out_dt)})",
                   f"        acc = {init}",
                   f"        for start in range(0, n, {BLOCK}):",
