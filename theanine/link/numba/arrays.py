@@ -1,10 +1,11 @@
 """Array allocation and layout helpers that generated code calls instead of NumPy's.
 
 Numba compiles its implementation of ``np.empty``, ``np.ascontiguousarray``,
-``np.concatenate`` or ``as_strided`` anew for every argument type in every process, as part of the first
-function that uses it: 40-80 ms per signature, about a second of a cold RNN
-gradient's compile.  These wrappers are compiled once per signature and kept in
-Numba's disk cache with the package; a later compile loads them and links them in.
+``np.concatenate`` or ``as_strided`` anew for every argument type in every
+process, as part of the first function that uses it: 40-80 ms per signature,
+about a second of a cold RNN gradient's compile.  These wrappers are compiled once
+per signature and kept in Numba's disk cache with the package; a later compile
+loads them and links them in.
 """
 
 from __future__ import annotations
