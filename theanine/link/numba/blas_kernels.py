@@ -122,6 +122,17 @@ def _layout(X):
 
 
 @_jit
+def _empty_product(beta, out):
+    """``beta * out`` written into ``out``, for a product summing nothing (``out``
+    unread when ``beta == 0``)."""
+    if beta == 0:
+        out[...] = 0
+    else:
+        out *= beta
+    return out
+
+
+@_jit
 def gemm_into(alpha, A, B, beta, C):
     """``C[...] = alpha * A @ B + beta * C`` for matrices of one float dtype, ``C``
     C-contiguous (``C`` unread when ``beta == 0``); returns ``C``."""
@@ -134,11 +145,7 @@ def gemm_into(alpha, A, B, beta, C):
     if (n > 1 and C.strides[1] != C.itemsize) or (m > 1 and C.strides[0] != n * C.itemsize):
         raise ValueError("gemm_into: the result must be C-contiguous")
     if k == 0:
-        if beta == 0:
-            C[...] = 0
-        else:
-            C *= beta
-        return C
+        return _empty_product(beta, C)
     ta, lda = _layout(A)
     if ta == 0:
         A = np.ascontiguousarray(A)
@@ -166,11 +173,7 @@ def gemv_into(alpha, A, x, beta, y):
     if m > 1 and y.strides[0] != y.itemsize:
         raise ValueError("gemv_into: the result must be contiguous")
     if n == 0:
-        if beta == 0:
-            y[...] = 0
-        else:
-            y *= beta
-        return y
+        return _empty_product(beta, y)
     if x.strides[0] != x.itemsize and n > 1:
         x = np.ascontiguousarray(x)
     flag, ld = _layout(A)
