@@ -80,6 +80,13 @@ def njit_source(src: str, name: str, extra: dict | None = None, inline: bool = F
     return fn
 
 
+def njit_lines(name: str, params, lines, **extra):
+    """``njit_source`` of ``def name(params):`` with body ``lines`` (one statement
+    each, indented here)."""
+    src = f"def {name}({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in lines)
+    return njit_source(src, name, extra or None)
+
+
 def _described(src: str, extra: dict | None) -> tuple[str, bool]:
     """``src`` and a description of each global (``cache.describe``), and whether
     every global could be described (else the object stands for itself)."""
@@ -130,4 +137,4 @@ def cast(expr: str, dtype) -> str:
 
 
 __all__ = ["JIT_OPTIONS", "NumbaUnsupported", "cast", "contiguous", "float_output",
-           "njit_source", "npname"]
+           "njit_lines", "njit_source", "npname"]

@@ -24,7 +24,7 @@ from theanine.link.numba import products as _products
 from theanine.link.numba.compile import (
     NumbaUnsupported,
     cast,
-    njit_source,
+    njit_lines,
     npname,
 )
 from theanine.scan.pushout import SequenceWindow
@@ -49,11 +49,6 @@ _linalg.register(numba_funcify)
 _products.register(numba_funcify)
 
 
-def _src(name, params, lines, **extra):
-    src = f"def {name}({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in lines)
-    return njit_source(src, name, extra or None)
-
-
 def _args(node):
     return [f"a{k}" for k in range(len(node.inputs))]
 
@@ -64,14 +59,14 @@ def _args(node):
 def _shape(op, node):
     nd = node.inputs[0].ndim
     if nd == 0:
-        return _src("shape", ["x"], ["return _empty(0, np.int64)"])
+        return njit_lines("shape", ["x"], ["return _empty(0, np.int64)"])
     items = ", ".join(f"x.shape[{d}]" for d in range(nd))
-    return _src("shape", ["x"], [f"return np.array([{items}], np.int64)"])
+    return njit_lines("shape", ["x"], [f"return np.array([{items}], np.int64)"])
 
 
 @numba_funcify.register(ShapeI)
 def _shape_i(op, node):
-    return _src("shape_i", ["x"], [f"return np.int64(x.shape[{op.i}])"])
+    return njit_lines("shape_i", ["x"], [f"return np.int64(x.shape[{op.i}])"])
 
 
 @numba_funcify.register(Reshape)
@@ -80,10 +75,10 @@ def _reshape(op, node):
     nd = node.outputs[0].ndim
     if nd == 0:
         conv = "_ascontiguous(x).reshape(1)[0]" if x.ndim else "x"
-        return _src("reshape", ["x", "shape"], [f"return {conv}"])
+        return njit_lines("reshape", ["x", "shape"], [f"return {conv}"])
     src = "_ascontiguous(x)" if x.ndim else f"np.full(1, x, {npname(x.dtype)})"
     dims = "".join(f"shape[{d}], " for d in range(nd))
-    return _src("reshape", ["x", "shape"], [f"return {src}.reshape(({dims}))"])
+    return njit_lines("reshape", ["x", "shape"], [f"return {src}.reshape(({dims}))"])
 
 
 @numba_funcify.register(SpecifyShape)
@@ -93,19 +88,19 @@ def _specify_shape(op, node):
         if want is not None:
             lines += [f"if x.shape[{d}] != {int(want)}:",
                       "    raise ValueError('specify_shape: the value has another shape')"]
-    return _src("specify_shape", ["x"], lines + ["return x"])
+    return njit_lines("specify_shape", ["x"], lines + ["return x"])
 
 
 @numba_funcify.register(Unbroadcast)
 @numba_funcify.register(GradientOp)
 def _identity(op, node):
-    return _src("identity", ["x"], ["return x"])
+    return njit_lines("identity", ["x"], ["return x"])
 
 
 @numba_funcify.register(TensorFromScalar)
 @numba_funcify.register(ScalarFromTensor)
 def _scalar_box(op, node):
-    return _src("box", ["x"], [f"return {cast('x', node.outputs[0].type.dtype)}"])
+    return njit_lines("box", ["x"], [f"return {cast('x', node.outputs[0].type.dtype)}"])
 
 
 @numba_funcify.register(Alloc)
@@ -115,14 +110,14 @@ def _alloc(op, node):
     nd = len(shape)
     params = ["value"] + [f"s{d}" for d in range(nd)]
     if nd == 0:
-        return _src("alloc", params, [f"return {cast('value', dt)}"])
+        return njit_lines("alloc", params, [f"return {cast('value', dt)}"])
     dims = "(" + "".join(f"s{d}, " for d in range(nd)) + ")"
     lines = [f"out = _empty({dims}, {npname(dt)})"]
     if value.ndim == 0:
         lines.append(f"out[...] = {cast('value', dt)}")
     else:
         lines.append("_assign(out, value)")
-    return _src("alloc", params, lines + ["return out"])
+    return njit_lines("alloc", params, lines + ["return out"])
 
 
 @numba_funcify.register(MakeVector)
@@ -130,12 +125,12 @@ def _make_vector(op, node):
     n = len(node.inputs)
     lines = [f"out = _empty({n}, {npname(op.dtype)})"]
     lines += [f"out[{k}] = a{k}" for k in range(n)]
-    return _src("make_vector", _args(node), lines + ["return out"])
+    return njit_lines("make_vector", _args(node), lines + ["return out"])
 
 
 @numba_funcify.register(VectorEntry)
 def _vector_entry(op, node):
-    return _src("vector_entry", ["v"], [f"return v[{op.i}]"])
+    return njit_lines("vector_entry", ["v"], [f"return v[{op.i}]"])
 
 
 @numba_funcify.register(Join)
@@ -146,7 +141,7 @@ def _join(op, node):
     parts = ", ".join(f"a{k}" if i.dtype == dt else f"a{k}.astype({npname(dt)})"
                       for k, i in enumerate(node.inputs))
     axis = op.axis % node.outputs[0].ndim
-    return _src("join", _args(node), [f"return _concatenate(({parts},), {axis})"])
+    return njit_lines("join", _args(node), [f"return _concatenate(({parts},), {axis})"])
 
 
 # -- basic indexing --------------------------------------------------------------------
@@ -181,16 +176,16 @@ def _index_source(idx_list, first_input: int, x: str, ndim: int):
 def _subtensor(op, node):
     x = node.inputs[0]
     if x.ndim == 0:
-        return _src("subtensor", _args(node), ["return a0"])
+        return njit_lines("subtensor", _args(node), ["return a0"])
     checks, expr = _index_source(op.idx_list, 1, "a0", x.ndim)
-    return _src("subtensor", _args(node), checks + [f"return {expr}"])
+    return njit_lines("subtensor", _args(node), checks + [f"return {expr}"])
 
 
 @numba_funcify.register(SequenceWindow)
 def _sequence_window(op, node):
     # a refused window raises; the call is then rerun on the default engine, whose
     # ``SequenceWindow.check`` gives the loop's message
-    return _src("window", ["seq", "n"], [
+    return njit_lines("window", ["seq", "n"], [
         f"if n < 0 or seq.shape[0] < n + {op.span}:",
         "    raise ValueError('scan: a sequence is too short for n_steps, or n_steps < 0')",
         f"return seq[{op.offset}:{op.offset} + n]"])
@@ -215,7 +210,7 @@ def _inc_subtensor(op, node):
         lines.append(f"view = {expr}")
         lines.append(f"_assign(view, {value})" if op.set_instead_of_inc else
                      f"_assign_add(view, {value})")
-    return _src("inc_subtensor", _args(node), lines + ["return out"])
+    return njit_lines("inc_subtensor", _args(node), lines + ["return out"])
 
 
 __all__ = ["NumbaUnsupported", "numba_funcify"]

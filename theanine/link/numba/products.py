@@ -18,6 +18,7 @@ from theanine.link.numba.compile import (
     NumbaUnsupported,
     cast,
     float_output,
+    njit_lines,
     njit_source,
     npname,
     transposed,
@@ -113,11 +114,6 @@ def tensordot_source(a_ndim: int, b_ndim: int, a_axes, b_axes, a_dtype: str, b_d
     return "\n".join(lines) + "\n"
 
 
-def _src(name, params, lines):
-    src = f"def {name}({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in lines)
-    return njit_source(src, name)
-
-
 def _in_dtype(var, name, dt) -> str:
     """``name`` in the product's dtype ``dt`` (a 0-d value as a scalar)."""
     if var.ndim == 0:
@@ -134,10 +130,10 @@ def _dot(op, node):
     a, b, np_dt = _in_dtype(x, "a", dt), _in_dtype(y, "b", dt), npname(dt)
     if x.ndim == 0 or y.ndim == 0:
         product = f"({a} * {b})"
-        return _src("dot", ["a", "b"], [
+        return njit_lines("dot", ["a", "b"], [
             f"return {cast(product, dt) if node.outputs[0].ndim == 0 else product}"])
     if x.ndim == 1 and y.ndim == 1:
-        return _src("dot", ["a", "b"], [
+        return njit_lines("dot", ["a", "b"], [
             f"return {cast(f'np.dot(_contiguous({a}), _contiguous({b}))', dt)}"])
     lines = [f"A = {a}", f"B = {b}"]
     if x.ndim == 2 and y.ndim == 2:
@@ -149,7 +145,7 @@ def _dot(op, node):
     else:                       # vector @ matrix: the matrix's transpose times the vector
         lines.append(f"return _gemv_into({np_dt}(1), B.T, A, {np_dt}(0), "
                      f"_empty(B.shape[1], {np_dt}))")
-    return _src("dot", ["a", "b"], lines)
+    return njit_lines("dot", ["a", "b"], lines)
 
 
 def _gemm(op, node):
@@ -163,7 +159,7 @@ def _gemm(op, node):
         shape, call = "(X.shape[0], Y.shape[1])", "_gemm_into"
     else:
         shape, call = "X.shape[0]", "_gemv_into"
-    return _src("gemm", ["z", "a", "x", "y", "b"], [
+    return njit_lines("gemm", ["z", "a", "x", "y", "b"], [
         f"X = {_in_dtype(x, 'x', dt)}", f"Y = {_in_dtype(y, 'y', dt)}",
         f"out = _empty({shape}, {np_dt})", f"beta = {cast('b', dt)}",
         "if beta != 0:", "    _assign(out, z)",
@@ -173,7 +169,7 @@ def _gemm(op, node):
 def _ger(op, node):
     float_output(op, node)
     dt = node.outputs[0].dtype
-    return _src("ger", ["A", "a", "x", "y"],
+    return njit_lines("ger", ["A", "a", "x", "y"],
                 ["p = np.outer(x, y)",   # x, y have A's dtype (Ger.make_node)
                  f"_scale_add(p, {cast('a', dt)}, A, {npname(dt)}(1))", "return p"])
 
