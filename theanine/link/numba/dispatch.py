@@ -30,8 +30,9 @@ from theanine.link.numba.compile import (
 from theanine.scan.pushout import SequenceWindow
 from theanine.tensor.alloc import Alloc
 from theanine.tensor.basic import MakeVector, ScalarFromTensor, TensorFromScalar, VectorEntry
+from theanine.tensor.construct import Eye
 from theanine.tensor.gradient.ops import GradientOp
-from theanine.tensor.join import Join
+from theanine.tensor.join import Join, Split
 from theanine.tensor.shape import Reshape, Shape, ShapeI, SpecifyShape, Unbroadcast
 from theanine.tensor.subtensor import IncSubtensor, Subtensor
 
@@ -142,6 +143,30 @@ def _join(op, node):
                       for k, i in enumerate(node.inputs))
     axis = op.axis % node.outputs[0].ndim
     return njit_lines("join", _args(node), [f"return _concatenate(({parts},), {axis})"])
+
+
+@numba_funcify.register(Split)
+def _split(op, node):
+    """Views of ``x`` between the running sums of ``sizes``; bad sizes raise (and the
+    call is rerun on the default engine for its message)."""
+    n, axis = op.n_splits, op.axis
+    lines = [f"if sizes.shape[0] != {n}:",
+             "    raise ValueError('split: wrong number of sizes')",
+             "b0 = 0"]
+    for k in range(n):
+        lines += [f"if sizes[{k}] < 0:", "    raise ValueError('split: negative size')",
+                  f"b{k + 1} = b{k} + sizes[{k}]"]
+    lines += [f"if b{n} != x.shape[{axis}]:",
+              "    raise ValueError('split: the sizes do not sum to the axis length')"]
+    lead = ":, " * axis
+    views = "".join(f"x[{lead}b{k}:b{k + 1}], " for k in range(n))
+    return njit_lines("split", ["x", "sizes"], lines + [f"return ({views})"])
+
+
+@numba_funcify.register(Eye)
+def _eye(op, node):
+    return njit_lines("eye", ["n", "m", "k"],
+                      [f"return np.eye(n, m, k, {npname(op.dtype)})"])
 
 
 # -- basic indexing --------------------------------------------------------------------
