@@ -250,6 +250,9 @@ _add("numba__wide_vectors", True, "Numba code uses 512-bit vectors on CPUs with 
 _add("numba__parallel", True, "Whole-function Numba code (mode=NUMBA, tiered) hands large "
      "flat elementwise math and full reductions outside loops to the fused kernels' "
      "prange drivers (both cores)", _parse_bool)
+_add("numba__numpy_blas", True, "Whole-function Numba code calls NumPy's own BLAS (one "
+     "thread pool with the default engine) where NumPy's OpenBLAS exports CBLAS; else, or "
+     "off, SciPy's (read once per process)", _parse_bool)
 _add("numba__steady_heap", True, "On the first call of a Numba-compiled function, keep "
      "glibc's heap from being given back and refilled page by page around every call "
      "(mallopt: blocks under 32 MB from the heap, 64 MB of free space kept; the values "

@@ -83,3 +83,39 @@ def test_mismatched_shapes_and_layouts_raise():
         gemv_into(1.0, np.ones((2, 3)), np.ones(4), 0.0, np.empty(2))
     with pytest.raises(ValueError, match="C-contiguous"):
         gemm_into(1.0, np.ones((2, 3)), np.ones((3, 2)), 0.0, np.empty((2, 2), order="F"))
+
+
+FALLBACK_SCRIPT = """
+import numpy as np
+import theanine as th, theanine.tensor as tt
+from theanine.link.numba import blas_kernels
+assert blas_kernels.NUMPY_CBLAS is {expected}
+rng = np.random.default_rng(0)
+a, b, z = rng.standard_normal((4, 3)), rng.standard_normal((5, 4)), rng.standard_normal((3, 5))
+x, y = tt.dmatrix(), tt.dmatrix()
+f = th.function([x, y], [tt.dot(x.T, y.T), tt.dot(x.T, y[0])], mode="NUMBA")
+got = f(a, b)
+np.testing.assert_allclose(got[0], a.T @ b.T, rtol=1e-12)
+np.testing.assert_allclose(got[1], a.T @ b[0], rtol=1e-12)
+c = np.empty((3, 5))
+blas_kernels.gemm_into(2.0, a.T, b.T, 0.0, c)
+np.testing.assert_allclose(c, 2 * a.T @ b.T, rtol=1e-12)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("numpy_blas", [True, False])
+def test_either_blas_in_a_fresh_process(tmp_path, numpy_blas):
+    """``config.numba__numpy_blas`` off (or a NumPy without CBLAS exports) falls back to
+    SciPy's BLAS; machine code cached for one is never loaded for the other."""
+    import os
+    import subprocess
+    import sys
+
+    from theanine.link.numba.numpy_blas import register_numpy_cblas
+    expected = numpy_blas and register_numpy_cblas()
+    env = dict(os.environ, THEANINE_FLAGS=f"compiledir={tmp_path},"
+               f"numba__numpy_blas={numpy_blas}")
+    out = subprocess.run([sys.executable, "-c", FALLBACK_SCRIPT.format(expected=expected)],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -21,6 +21,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from theanine.link.numba.numpy_blas import register_numpy_cblas
+
 _I8 = ir.IntType(8)
 _I32 = ir.IntType(32)
 _VOID_P = ir.IntType(8).as_pointer()
@@ -97,7 +99,98 @@ def _xxgemv(typingctx, trans, m, n, alpha, a, lda, x, beta, y):
     return sig, codegen
 
 
+#: NumPy's own CBLAS is registered under these names when found (``numpy_blas.py``)
+_CBLAS_NAMES = {("gemm", types.float64): "theanine_cblas_dgemm",
+                ("gemm", types.float32): "theanine_cblas_sgemm",
+                ("gemv", types.float64): "theanine_cblas_dgemv",
+                ("gemv", types.float32): "theanine_cblas_sgemv"}
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+#: whether the products call NumPy's BLAS (one thread pool with the default engine)
+NUMPY_CBLAS = register_numpy_cblas()
+
+
+def _cblas_call(builder, name, argtypes, args):
+    """Call NumPy's CBLAS routine ``name``; where it was not found, code that is never
+    run (``NUMPY_CBLAS`` steers around it) and names no missing symbol."""
+    if not NUMPY_CBLAS:
+        builder.unreachable()
+        builder.position_at_end(builder.append_basic_block("unreachable.after"))
+        return
+    fn = cgutils.get_or_insert_function(builder.module,
+                                        ir.FunctionType(ir.VoidType(), argtypes), name)
+    builder.call(fn, args)
+
+
+def _trans(builder, context, ty, flag):
+    """CBLAS's transpose code for ``ord('n')``/``ord('t')``."""
+    is_n = builder.icmp_signed("==", _intp(context, builder, ty, flag),
+                               ir.Constant(cgutils.intp_t, _N))
+    return builder.select(is_n, ir.Constant(_I32, _NO_TRANS), ir.Constant(_I32, _TRANS))
+
+
+@intrinsic
+def _cblas_gemm(typingctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """Row-major ``c = alpha * op(a) @ op(b) + beta * c`` on NumPy's CBLAS (64-bit
+    integers); ``ta``/``tb``: ``ord('n')`` or ``ord('t')``."""
+    if not isinstance(a, types.Array) or a.dtype not in _KIND:
+        return None
+    sig = types.void(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+
+    def codegen(context, builder, signature, args):
+        at = signature.args
+        dt = context.get_value_type(a.dtype)
+        i64 = cgutils.intp_t
+        values = [ir.Constant(_I32, _ROW_MAJOR), _trans(builder, context, at[0], args[0]),
+                  _trans(builder, context, at[1], args[1]),
+                  *(_intp(context, builder, at[i], args[i]) for i in (2, 3, 4)),
+                  context.cast(builder, args[5], at[5], a.dtype),
+                  _data(context, builder, at[6], args[6]), _intp(context, builder, at[7], args[7]),
+                  _data(context, builder, at[8], args[8]), _intp(context, builder, at[9], args[9]),
+                  context.cast(builder, args[10], at[10], a.dtype),
+                  _data(context, builder, at[11], args[11]),
+                  _intp(context, builder, at[12], args[12])]
+        _cblas_call(builder, _CBLAS_NAMES["gemm", a.dtype],
+                    [_I32, _I32, _I32, i64, i64, i64, dt, _VOID_P, i64, _VOID_P, i64, dt,
+                     _VOID_P, i64], values)
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@intrinsic
+def _cblas_gemv(typingctx, trans, m, n, alpha, a, lda, x, incx, beta, y):
+    """Row-major ``y = alpha * op(a) @ x + beta * y`` on NumPy's CBLAS, ``x`` read
+    every ``incx`` elements, ``y`` contiguous."""
+    if not isinstance(a, types.Array) or a.dtype not in _KIND:
+        return None
+    sig = types.void(trans, m, n, alpha, a, lda, x, incx, beta, y)
+
+    def codegen(context, builder, signature, args):
+        at = signature.args
+        dt = context.get_value_type(a.dtype)
+        i64 = cgutils.intp_t
+        values = [ir.Constant(_I32, _ROW_MAJOR), _trans(builder, context, at[0], args[0]),
+                  _intp(context, builder, at[1], args[1]), _intp(context, builder, at[2], args[2]),
+                  context.cast(builder, args[3], at[3], a.dtype),
+                  _data(context, builder, at[4], args[4]), _intp(context, builder, at[5], args[5]),
+                  _data(context, builder, at[6], args[6]), _intp(context, builder, at[7], args[7]),
+                  context.cast(builder, args[8], at[8], a.dtype),
+                  _data(context, builder, at[9], args[9]), ir.Constant(i64, 1)]
+        _cblas_call(builder, _CBLAS_NAMES["gemv", a.dtype],
+                    [_I32, _I32, i64, i64, dt, _VOID_P, i64, _VOID_P, i64, dt, _VOID_P, i64],
+                    values)
+        return context.get_dummy_value()
+    return sig, codegen
+
+
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True)
+
+
+def _cached_per_blas(fn):
+    """``_jit`` of ``fn`` under a name saying which BLAS it calls: Numba's disk cache
+    is keyed by name, so machine code calling NumPy's CBLAS is never loaded where it
+    was not found (another NumPy build in the same place)."""
+    fn.__qualname__ = f"{fn.__name__}_{'numpy' if NUMPY_CBLAS else 'scipy'}_blas"
+    return _jit(fn)
 
 
 @_jit
@@ -132,7 +225,7 @@ def _empty_product(beta, out):
     return out
 
 
-@_jit
+@_cached_per_blas
 def gemm_into(alpha, A, B, beta, C):
     """``C[...] = alpha * A @ B + beta * C`` for matrices of one float dtype, ``C``
     C-contiguous (``C`` unread when ``beta == 0``); returns ``C``."""
@@ -154,6 +247,9 @@ def gemm_into(alpha, A, B, beta, C):
     if tb == 0:
         B = np.ascontiguousarray(B)
         tb, ldb = _N, n
+    if NUMPY_CBLAS:
+        _cblas_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, max(n, 1))
+        return C
     # row-major C = A @ B is column-major C^T = B^T @ A^T
     status = _xxgemm(tb, ta, n, m, k, alpha, B, ldb, A, lda, beta, C, max(n, 1))
     if status != 0:
@@ -161,7 +257,7 @@ def gemm_into(alpha, A, B, beta, C):
     return C
 
 
-@_jit
+@_cached_per_blas
 def gemv_into(alpha, A, x, beta, y):
     """``y[...] = alpha * A @ x + beta * y`` for a matrix and vectors of one float
     dtype, ``y`` contiguous (unread when ``beta == 0``); returns ``y``."""
@@ -174,12 +270,22 @@ def gemv_into(alpha, A, x, beta, y):
         raise ValueError("gemv_into: the result must be contiguous")
     if n == 0:
         return _empty_product(beta, y)
-    if x.strides[0] != x.itemsize and n > 1:
-        x = np.ascontiguousarray(x)
     flag, ld = _layout(A)
     if flag == 0:
         A = np.ascontiguousarray(A)
         flag, ld = _N, n
+    if NUMPY_CBLAS:
+        inc = x.strides[0] // x.itemsize if n > 1 else 1
+        if inc <= 0 or inc * x.itemsize != x.strides[0]:
+            x = np.ascontiguousarray(x)
+            inc = 1
+        if flag == _N:
+            _cblas_gemv(_N, m, n, alpha, A, ld, x, inc, beta, y)
+        else:                   # A^T is stored row-major (n x m)
+            _cblas_gemv(_T, n, m, alpha, A, ld, x, inc, beta, y)
+        return y
+    if x.strides[0] != x.itemsize and n > 1:
+        x = np.ascontiguousarray(x)
     # rows of unit stride: A is its column-major transpose (n x m), read transposed
     if flag == _N:
         status = _xxgemv(_T, n, m, alpha, A, ld, x, beta, y)

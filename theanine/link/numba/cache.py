@@ -37,6 +37,7 @@ from numba.core.compiler_lock import global_compiler_lock
 from theanine.config import config, environment_variable
 from theanine.link.fused.numba_cache import engine_version
 from theanine.link.fused.numba_load import load_cached
+from theanine.link.numba.numpy_blas import register_numpy_cblas
 from theanine.link.numba.scipy_blas import preload as preload_scipy_blas
 
 _HERE = Path(__file__).resolve().parent
@@ -72,6 +73,7 @@ def backend_version() -> str:
             h.update(path.read_bytes())
         h.update(engine_version().encode())       # fused code generator, Numba, NumPy
         h.update(f"{numba.__version__}|{llvmlite.__version__}|{np.__version__}".encode())
+        h.update(f"numpy cblas: {register_numpy_cblas()}".encode())   # which BLAS it calls
         _VERSION = h.hexdigest()[:16]
     return _VERSION
 
