@@ -18,6 +18,8 @@ import ctypes
 import glob
 import os
 
+from theanine.config import config
+
 _ROUTINES = ("dgemm", "sgemm", "dgemv", "sgemv")
 _found: bool | None = None
 
@@ -39,8 +41,6 @@ def register_numpy_cblas() -> bool:
     global _found
     if _found is None:
         import llvmlite.binding as llvm
-
-        from theanine.config import config
 
         try:
             lib = _library() if config.numba__numpy_blas else None
