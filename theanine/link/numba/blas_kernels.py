@@ -215,6 +215,16 @@ def _layout(X):
 
 
 @_jit
+def _operand(X):
+    """``(X, flag, ld)`` for BLAS (``_layout``), ``X`` copied C-contiguous first where
+    no BLAS layout describes it."""
+    flag, ld = _layout(X)
+    if flag == 0:
+        return np.ascontiguousarray(X), _N, max(X.shape[1], 1)
+    return X, flag, ld
+
+
+@_jit
 def _empty_product(beta, out):
     """``beta * out`` written into ``out``, for a product summing nothing (``out``
     unread when ``beta == 0``)."""
@@ -239,14 +249,8 @@ def gemm_into(alpha, A, B, beta, C):
         raise ValueError("gemm_into: the result must be C-contiguous")
     if k == 0:
         return _empty_product(beta, C)
-    ta, lda = _layout(A)
-    if ta == 0:
-        A = np.ascontiguousarray(A)
-        ta, lda = _N, k
-    tb, ldb = _layout(B)
-    if tb == 0:
-        B = np.ascontiguousarray(B)
-        tb, ldb = _N, n
+    A, ta, lda = _operand(A)
+    B, tb, ldb = _operand(B)
     if NUMPY_CBLAS:
         _cblas_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, max(n, 1))
         return C
@@ -270,10 +274,7 @@ def gemv_into(alpha, A, x, beta, y):
         raise ValueError("gemv_into: the result must be contiguous")
     if n == 0:
         return _empty_product(beta, y)
-    flag, ld = _layout(A)
-    if flag == 0:
-        A = np.ascontiguousarray(A)
-        flag, ld = _N, n
+    A, flag, ld = _operand(A)
     if NUMPY_CBLAS:
         inc = x.strides[0] // x.itemsize if n > 1 else 1
         if inc <= 0 or inc * x.itemsize != x.strides[0]:
