@@ -5,11 +5,13 @@ Numba's ``np.dot`` of matrices compiles its own implementation into every
 function that uses it (0.1-0.5 s of a cold compile per product, three of them a
 second of an RNN gradient's), allocates its result, and leaves ``alpha``/``beta``
 of a ``Gemm`` to a second pass over the result.  The helpers here are compiled
-once per signature and kept in Numba's disk cache with the package, call the same
-BLAS as ``np.dot`` (Numba's ``numba_xxgemm``/``numba_xxgemv`` wrappers of SciPy's
-BLAS) and pass the scale factors to it.  A transposed operand is read in place
-(BLAS's transpose flag); only an operand no BLAS layout describes (a broadcast or
-reversed axis, a gap between rows of a vector) is copied first.
+once per signature and kept in Numba's disk cache with the package, and pass the
+scale factors to BLAS: NumPy's own CBLAS where ``numpy_blas.py`` found it (one
+thread pool with the default engine), else SciPy's through Numba's
+``numba_xxgemm``/``numba_xxgemv`` wrappers, the BLAS ``np.dot`` calls.  A
+transposed operand is read in place (BLAS's transpose flag); only an operand no
+BLAS layout describes (a broadcast or reversed axis, a gap between rows of a
+vector) is copied first.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from theanine.link.numba.numpy_blas import register_numpy_cblas
+from theanine.link.numba.numpy_blas import cblas_symbol, register_numpy_cblas
 
 _I8 = ir.IntType(8)
 _I32 = ir.IntType(32)
@@ -34,7 +36,8 @@ def _data(context, builder, aty, value):
     return builder.bitcast(context.make_array(aty)(context, builder, value).data, _VOID_P)
 
 
-def _slot(context, builder, ty, value):
+def _slot(builder, value):
+    """A pointer to a stack copy of ``value`` (BLAS takes the scale factors by address)."""
     return builder.bitcast(cgutils.alloca_once_value(builder, value), _VOID_P)
 
 
@@ -57,16 +60,15 @@ def _xxgemm(typingctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
                                       _VOID_P, cgutils.intp_t, _VOID_P,
                                       _VOID_P, cgutils.intp_t])
         fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
-        dt = context.get_value_type(a.dtype)
         return builder.call(fn, (
             ir.Constant(_I8, ord(_KIND[a.dtype])),
             builder.trunc(_intp(context, builder, at[0], args[0]), _I8),
             builder.trunc(_intp(context, builder, at[1], args[1]), _I8),
             *(_intp(context, builder, at[i], args[i]) for i in (2, 3, 4)),
-            _slot(context, builder, dt, context.cast(builder, args[5], at[5], a.dtype)),
+            _slot(builder, context.cast(builder, args[5], at[5], a.dtype)),
             _data(context, builder, at[6], args[6]), _intp(context, builder, at[7], args[7]),
             _data(context, builder, at[8], args[8]), _intp(context, builder, at[9], args[9]),
-            _slot(context, builder, dt, context.cast(builder, args[10], at[10], a.dtype)),
+            _slot(builder, context.cast(builder, args[10], at[10], a.dtype)),
             _data(context, builder, at[11], args[11]),
             _intp(context, builder, at[12], args[12])))
     return sig, codegen
@@ -86,24 +88,18 @@ def _xxgemv(typingctx, trans, m, n, alpha, a, lda, x, beta, y):
                                       _VOID_P, _VOID_P, cgutils.intp_t,
                                       _VOID_P, _VOID_P, _VOID_P])
         fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemv")
-        dt = context.get_value_type(a.dtype)
         return builder.call(fn, (
             ir.Constant(_I8, ord(_KIND[a.dtype])),
             builder.trunc(_intp(context, builder, at[0], args[0]), _I8),
             _intp(context, builder, at[1], args[1]), _intp(context, builder, at[2], args[2]),
-            _slot(context, builder, dt, context.cast(builder, args[3], at[3], a.dtype)),
+            _slot(builder, context.cast(builder, args[3], at[3], a.dtype)),
             _data(context, builder, at[4], args[4]), _intp(context, builder, at[5], args[5]),
             _data(context, builder, at[6], args[6]),
-            _slot(context, builder, dt, context.cast(builder, args[7], at[7], a.dtype)),
+            _slot(builder, context.cast(builder, args[7], at[7], a.dtype)),
             _data(context, builder, at[8], args[8])))
     return sig, codegen
 
 
-#: NumPy's own CBLAS is registered under these names when found (``numpy_blas.py``)
-_CBLAS_NAMES = {("gemm", types.float64): "theanine_cblas_dgemm",
-                ("gemm", types.float32): "theanine_cblas_sgemm",
-                ("gemv", types.float64): "theanine_cblas_dgemv",
-                ("gemv", types.float32): "theanine_cblas_sgemv"}
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 #: whether the products call NumPy's BLAS (one thread pool with the default engine)
 NUMPY_CBLAS = register_numpy_cblas()
@@ -149,7 +145,7 @@ def _cblas_gemm(typingctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
                   context.cast(builder, args[10], at[10], a.dtype),
                   _data(context, builder, at[11], args[11]),
                   _intp(context, builder, at[12], args[12])]
-        _cblas_call(builder, _CBLAS_NAMES["gemm", a.dtype],
+        _cblas_call(builder, cblas_symbol(_KIND[a.dtype] + "gemm"),
                     [_I32, _I32, _I32, i64, i64, i64, dt, _VOID_P, i64, _VOID_P, i64, dt,
                      _VOID_P, i64], values)
         return context.get_dummy_value()
@@ -175,7 +171,7 @@ def _cblas_gemv(typingctx, trans, m, n, alpha, a, lda, x, incx, beta, y):
                   _data(context, builder, at[6], args[6]), _intp(context, builder, at[7], args[7]),
                   context.cast(builder, args[8], at[8], a.dtype),
                   _data(context, builder, at[9], args[9]), ir.Constant(i64, 1)]
-        _cblas_call(builder, _CBLAS_NAMES["gemv", a.dtype],
+        _cblas_call(builder, cblas_symbol(_KIND[a.dtype] + "gemv"),
                     [_I32, _I32, i64, i64, dt, _VOID_P, i64, _VOID_P, i64, dt, _VOID_P, i64],
                     values)
         return context.get_dummy_value()

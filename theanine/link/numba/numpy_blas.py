@@ -36,8 +36,13 @@ def _library():
     return ctypes.CDLL(paths[0])       # already loaded by NumPy: the same library
 
 
+def cblas_symbol(routine: str) -> str:
+    """The name NumPy's CBLAS ``routine`` (``dgemm``...) is registered under."""
+    return f"theanine_cblas_{routine}"
+
+
 def register_numpy_cblas() -> bool:
-    """Register ``theanine_cblas_<routine>`` for NumPy's CBLAS; whether it was found."""
+    """Register NumPy's CBLAS routines (``cblas_symbol``); whether they were found."""
     global _found
     if _found is None:
         import llvmlite.binding as llvm
@@ -51,9 +56,9 @@ def register_numpy_cblas() -> bool:
             addresses = None
         if addresses:
             for routine, address in addresses.items():
-                llvm.add_symbol(f"theanine_cblas_{routine}", address)
+                llvm.add_symbol(cblas_symbol(routine), address)
         _found = bool(addresses)
     return _found
 
 
-__all__ = ["register_numpy_cblas"]
+__all__ = ["cblas_symbol", "register_numpy_cblas"]

@@ -28,9 +28,15 @@ from theanine.tensor.linalg import MatMul, TensorDot
 from theanine.tensor.math import Dot
 
 
-def _operand(name: str, src: str, dtype: str, out_dtype: str) -> str:
-    conv = f".astype({npname(out_dtype)})" if dtype != out_dtype else ""
-    return f"    {name} = _ascontiguous({src}){conv}"
+def _operand(name: str, src: str, dtype: str, out_dtype: str, contiguous: bool = False) -> str:
+    """``name = src`` in ``out_dtype``; copied C-contiguous only when ``contiguous`` (a
+    vector to reshape): the products read any other layout BLAS can describe."""
+    value = f"_ascontiguous({src})" if contiguous else src
+    return f"    {name} = {_as_dtype(value, dtype, out_dtype)}"
+
+
+def _as_dtype(expr: str, dtype: str, out_dtype: str) -> str:
+    return f"{expr}.astype({npname(out_dtype)})" if dtype != out_dtype else expr
 
 
 def _mismatch(what: str) -> str:
@@ -39,8 +45,8 @@ def _mismatch(what: str) -> str:
 
 def matmul_source(a_ndim: int, b_ndim: int, a_dtype: str, b_dtype: str, dtype: str) -> str:
     """``mm(a, b)``: ``np.matmul(a, b)`` in ``dtype``."""
-    lines = ["def mm(a, b):", _operand("A", "a", a_dtype, dtype), _operand("B", "b", b_dtype,
-                                                                            dtype)]
+    lines = ["def mm(a, b):", _operand("A", "a", a_dtype, dtype, a_ndim == 1),
+             _operand("B", "b", b_dtype, dtype, b_ndim == 1)]
     if a_ndim == 1 and b_ndim == 1:
         return "\n".join(lines + ["    if A.shape[0] != B.shape[0]:", _mismatch("matmul"),
                                   f"    return {npname(dtype)}(np.dot(A, B))"]) + "\n"
@@ -116,9 +122,7 @@ def tensordot_source(a_ndim: int, b_ndim: int, a_axes, b_axes, a_dtype: str, b_d
 
 def _in_dtype(var, name, dt) -> str:
     """``name`` in the product's dtype ``dt`` (a 0-d value as a scalar)."""
-    if var.ndim == 0:
-        return cast(name, dt)
-    return f"{name}.astype({npname(dt)})" if var.dtype != dt else name
+    return cast(name, dt) if var.ndim == 0 else _as_dtype(name, var.dtype, dt)
 
 
 def _dot(op, node):
