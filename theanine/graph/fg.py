@@ -357,8 +357,18 @@ class FunctionGraph:
         """Drop the copy mapping (``equiv``) unless a rewrite trace will read it: it
         holds the copy of every node rewrites replaced, which would live as long as
         the compiled function (a 10,000-layer gradient's 150,000 of them, 80% of the
-        objects its compile left; ``cloned_from`` is enough to rebuild the graph)."""
-        if getattr(self, "rewrite_trace", None) is None:
+        objects its compile left; ``cloned_from`` is enough to rebuild the graph).
+
+        The copies no longer in the graph are only reachable from the mapping, each
+        in a cycle with its outputs (``owner``).  Emptying their output lists breaks
+        those cycles, so dropping the mapping frees them at once: left to the cyclic
+        collector, they made its first collection after a 10,000-layer gradient's
+        compile walk 780,000 objects instead of 350,000 (0.31 s instead of 0.15)."""
+        if getattr(self, "rewrite_trace", None) is None and self.equiv is not None:
+            live = self.apply_nodes
+            for copy in self.equiv.values():
+                if type(copy) is Apply and copy not in live:
+                    copy.outputs = []
             self.equiv = None
 
     def clone_get_equiv(self):
