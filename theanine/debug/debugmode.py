@@ -298,6 +298,7 @@ class DebugMode(Mode):
 
     def prepare_fgraph(self, fgraph) -> None:
         fgraph.debug_rewrite_history = []
+        fgraph.keeps_replaced_values = True     # the history evaluates them on each call
 
 
 register_mode("DebugMode", DebugMode)
