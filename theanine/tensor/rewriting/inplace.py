@@ -28,7 +28,10 @@ def _elemwise_choices(fgraph, node, handler):
     """``(output, input position)`` pairs an Elemwise could compute in place: each
     output's candidates best first, outputs in order.  What does not depend on the
     output (constants, repeated inputs, the buffer checks) is decided once per input:
-    a merged node has up to 4 outputs and 29 inputs."""
+    a merged node has up to 4 outputs and 29 inputs.  The buffer checks (order
+    searches in the destroy handler) run in the candidates' order, as they are
+    asked for: the caller stops at the first pair that validates, and checking every
+    input first was 5% of a 10,000-layer gradient's compile."""
     why = reasons_wanted()      # explain_rewrite is listening: say why inputs are skipped
     inputs = node.inputs
     eligible = []
@@ -50,15 +53,20 @@ def _elemwise_choices(fgraph, node, handler):
                 why and decline(f"input {pos} ({inp.type}) is not of the output's type "
                                 f"{out_type}", node)
                 continue
+            priority = 0 if (update_of_out and inp in handler.updates) else (
+                1 if len(fgraph.clients[inp]) == 1 else 2)
+            cands.append((priority, pos, inp))
+        cands.sort(key=_first_two)
+        for _, pos, inp in cands:
             ok = checked.get(pos)
             if ok is None:
                 ok = checked[pos] = _buffer_free(fgraph, node, handler, pos, inp, why)
             if ok:
-                priority = 0 if (update_of_out and inp in handler.updates) else (
-                    1 if len(fgraph.clients[inp]) == 1 else 2)
-                cands.append((priority, pos))
-        cands.sort()
-        yield from ((index, pos) for _, pos in cands)
+                yield index, pos
+
+
+def _first_two(cand):
+    return cand[0], cand[1]
 
 
 def _buffer_free(fgraph, node, handler, pos, inp, why) -> bool:
