@@ -205,6 +205,24 @@ def test_blas_fold_scale_with_a_symbolic_rate_updates_a_shared_vector_in_place(r
     np.testing.assert_allclose(w.get_value(), w0 - 0.3 * (xv.T @ dv + 0.02 * w0), rtol=1e-12)
 
 
+def test_blas_fold_scale_is_not_offered_nodes_of_a_graph_without_gemm_or_gemv(monkeypatch):
+    from theanine.graph.rewriting.pipeline import get_pass
+    (rule,) = [r for r in get_pass("specialize").rules if r.name == "blas_fold_scale"]
+    offered = []
+
+    def record(fgraph, node, _fn=rule.fn):
+        offered.append(node)
+        return _fn(fgraph, node)
+
+    monkeypatch.setattr(rule, "fn", record)
+    v, w = tt.dvectors("v", "w")
+    th.function([v, w], 2 * (v + w * 3.0))
+    assert offered == []
+    x = tt.dmatrix("x")
+    th.function([v, w, x], 2 * (v + tt.dot(x, w)))      # dot_to_blas makes a gemv
+    assert offered
+
+
 def test_blas_fold_scale_negative_cases(rng):
     x = tt.dmatrix("x")
     v, w = tt.dvectors("v", "w")

@@ -133,6 +133,25 @@ def test_a_rule_is_not_offered_nodes_while_a_kind_it_needs_is_missing():
     assert PatternRule((ts.mul, "x", 1), "x").needs == ()
 
 
+def test_a_need_given_as_a_tuple_is_met_by_any_of_its_kinds():
+    from theanine.graph.rewriting.basic import Rule
+    from theanine.tensor.elemwise import Elemwise
+    tried = []
+
+    def record(fgraph, node):
+        tried.append(node)
+
+    rewrite = EquilibriumPass("test")
+    rewrite.register(Rule(record, [Elemwise], "record", needs=((ts.Sigmoid, ts.Log),)))
+    x = tt.dvector("x")
+    rewrite.apply(FunctionGraph([x], [tt.exp(x) * 2.0]))
+    assert tried == []
+    rewrite.apply(FunctionGraph([x], [tt.log(x) * 2.0]))
+    assert len(tried) == 2
+    rewrite.apply(FunctionGraph([x], [tt.nnet.sigmoid(x) * 2.0]))
+    assert len(tried) == 4
+
+
 def test_a_rule_wakes_when_a_rewrite_brings_the_kind_it_needs():
     """The mul is visited first, while the graph has no sigmoid; once a rewrite makes
     one (elsewhere in the graph), the mul is offered to the rule again."""

@@ -43,7 +43,8 @@ class Rule:
     (equality); empty means every node.  Passes cache the answer per op.
     ``needs``: classes of computation (``Op.kinds``) the rule can only fire with,
     each somewhere in the graph (``sigmoid(v) * exp(-v)`` needs a sigmoid and an
-    exp); a pass does not offer it nodes while one is missing.  ``adjacent``: each
+    exp; a tuple of classes is met by any of them); a pass does not offer it nodes
+    while one is missing.  ``adjacent``: each
     needed kind computes an input of the node the rule fires on (``add(exp(x), -1)``),
     so when one appears, the nodes a pass revisits anyway (the new ones and the
     readers of replaced values) are all that can match.  ``constant_inputs``: it can
