@@ -98,17 +98,10 @@ def _op_fusable(scalar_op, in_dtypes, out_dtypes, caps) -> bool:
 _verdicts: dict = {}
 
 
-def fusable_node(node, memo: dict | None = None, caps=DEFAULT_CAPABILITIES,
-                 multi_output: bool = False) -> bool:
-    """Can ``node`` join a fused group under ``caps``? (``memo`` caches answers
-    within a pass.)  ``multi_output``: a fused node of several outputs may join too
-    (the sibling merge); a group grown towards producers has one output."""
-    if memo is not None:
-        key = (node, multi_output)
-        known = memo.get(key)
-        if known is None:
-            known = memo[key] = fusable_node(node, None, caps, multi_output)
-        return known
+def fusable_node(node, caps=DEFAULT_CAPABILITIES, multi_output: bool = False) -> bool:
+    """Can ``node`` join a fused group under ``caps``?  ``multi_output``: a fused node
+    of several outputs may join too (the sibling merge); a group grown towards
+    producers has one output."""
     op = node.op
     if not isinstance(op, Elemwise) or op.inplace_pattern:
         return False
@@ -116,6 +109,28 @@ def fusable_node(node, memo: dict | None = None, caps=DEFAULT_CAPABILITIES,
         return False
     return _op_fusable(op.scalar_op, tuple([i.type.dtype for i in node.inputs]),
                        tuple([o.type.dtype for o in node.outputs]), caps)
+
+
+def _fusable_sets(order, caps) -> tuple[set, set]:
+    """The nodes of ``order`` that ``fusable_node`` accepts, with one output and with
+    any number: each node is judged once per pass (asked of one node up to four times
+    before, a sixth of the pass)."""
+    single: set = set()
+    multi: set = set()
+    for node in order:
+        op = node.op
+        if not isinstance(op, Elemwise) or op.inplace_pattern:
+            continue
+        outputs = node.outputs
+        one = len(outputs) == 1
+        if not (one or isinstance(op.scalar_op, Composite)):
+            continue
+        if _op_fusable(op.scalar_op, tuple([i.type.dtype for i in node.inputs]),
+                       tuple([o.type.dtype for o in outputs]), caps):
+            multi.add(node)
+            if one:
+                single.add(node)
+    return single, multi
 
 
 class _Group:
@@ -147,7 +162,7 @@ def _n_ops(node) -> int:
     return op.n_ops if isinstance(op, Composite) else 1
 
 
-def _grow(root, clients, position, assigned, memo, caps) -> _Group:
+def _grow(root, clients, position, assigned, fusable, caps) -> _Group:
     group = _Group(root)
     pattern = broadcast_pattern(root.outputs[0])
     heap: list = []
@@ -175,7 +190,7 @@ def _grow(root, clients, position, assigned, memo, caps) -> _Group:
         if group.n_ops >= MAX_FUSED_OPS:
             decline(f"fusion stopped here: the group reached {MAX_FUSED_OPS} ops", p)
             break
-        if not fusable_node(p, memo, caps):
+        if p not in fusable:
             if reasons_wanted():
                 decline(f"fusion stopped here: {why_not_fusable(p, caps)}", p)
             continue
@@ -219,23 +234,23 @@ def fuse(fgraph, skip=frozenset()) -> Counter:
     order = fgraph.toposort()
     position = {node: i for i, node in enumerate(order)}
     assigned: set = set()
-    memo: dict = {}
+    single, multi = _fusable_sets(order, caps)
     units: dict = {}          # root -> Unit: every fusable group and node, not built yet
     for node in reversed(order):
-        if node in assigned or not fusable_node(node, memo, caps):
+        if node in assigned or node not in single:
             continue
-        group = _grow(node, fgraph.clients, position, assigned, memo, caps)
+        group = _grow(node, fgraph.clients, position, assigned, single, caps)
         assigned |= group.members
         nodes = sorted(group.members, key=position.__getitem__)
         units[node] = Unit(node, tuple(nodes), list(group.inputs), group.n_ops)
     for node in order:        # nodes of several outputs (merged before) may merge again
-        if node not in assigned and fusable_node(node, memo, caps, multi_output=True):
+        if node not in assigned and node in multi:
             units[node] = Unit(node, (node,), outside_inputs([node]), _n_ops(node))
     counts.update(_fuse_reductions(fgraph, caps, units, position))
     merged: set = set()
     if "fuse_siblings" not in skip:
         mergeable = {root: u for root, u in units.items()
-                     if len(u.nodes) > 1 or fusable_node(root, memo, caps, multi_output=True)}
+                     if len(u.nodes) > 1 or root in multi}
         for nodes in plan_merges(fgraph, mergeable, position):
             if build_merged(fgraph, nodes):
                 counts["fuse_siblings"] += 1

@@ -80,7 +80,7 @@ def sum_mul_to_dot(fgraph, node):
         return None
     x, y = prod.owner.inputs
     caps = capabilities_of(fgraph)
-    if any(v.owner is not None and fusable_node(v.owner, None, caps) and single_client(fgraph, v)
+    if any(v.owner is not None and fusable_node(v.owner, caps) and single_client(fgraph, v)
            for v in (x, y)):
         return None
     if not (x.dtype == y.dtype == out.dtype == prod.dtype) or out.dtype[0] != "f":
