@@ -113,24 +113,10 @@ def fusable_node(node, caps=DEFAULT_CAPABILITIES, multi_output: bool = False) ->
 
 def _fusable_sets(order, caps) -> tuple[set, set]:
     """The nodes of ``order`` that ``fusable_node`` accepts, with one output and with
-    any number: each node is judged once per pass (asked of one node up to four times
-    before, a sixth of the pass)."""
-    single: set = set()
-    multi: set = set()
-    for node in order:
-        op = node.op
-        if not isinstance(op, Elemwise) or op.inplace_pattern:
-            continue
-        outputs = node.outputs
-        one = len(outputs) == 1
-        if not (one or isinstance(op.scalar_op, Composite)):
-            continue
-        if _op_fusable(op.scalar_op, tuple([i.type.dtype for i in node.inputs]),
-                       tuple([o.type.dtype for o in outputs]), caps):
-            multi.add(node)
-            if one:
-                single.add(node)
-    return single, multi
+    any number: each node judged once per pass (a memo was asked up to four times
+    per node)."""
+    multi = {node for node in order if fusable_node(node, caps, multi_output=True)}
+    return {node for node in multi if len(node.outputs) == 1}, multi
 
 
 class _Group:

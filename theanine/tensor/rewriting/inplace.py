@@ -56,17 +56,13 @@ def _elemwise_choices(fgraph, node, handler):
             priority = 0 if (update_of_out and inp in handler.updates) else (
                 1 if len(fgraph.clients[inp]) == 1 else 2)
             cands.append((priority, pos, inp))
-        cands.sort(key=_first_two)
+        cands.sort()        # (positions differ: the variables are never compared)
         for _, pos, inp in cands:
             ok = checked.get(pos)
             if ok is None:
                 ok = checked[pos] = _buffer_free(fgraph, node, handler, pos, inp, why)
             if ok:
                 yield index, pos
-
-
-def _first_two(cand):
-    return cand[0], cand[1]
 
 
 def _buffer_free(fgraph, node, handler, pos, inp, why) -> bool:
