@@ -411,6 +411,23 @@ def test_a_backward_scan_writes_the_steps_it_keeps_in_their_final_order():
                     [args[0][:1], args[1], args[2]])
 
 
+def test_an_arithmetic_step_kernel_is_inlined_into_the_step_a_costly_one_called():
+    """The step's in-place elementwise function: with arithmetic only, its call costs
+    as much as its work, so Numba inlines it; with transcendental math it stays a
+    call (cheaper to compile); values match the default engine either way."""
+    from theanine.link.numba.elemwise import elemwise_function
+    v = tt.dvector("v")
+    for expr, inlined in ((v * 2.0 + 1.0, True), (tt.tanh(v) * 2.0, False)):
+        node = th.function([v], expr).maker.fgraph.outputs[0].owner
+        fn, _ = elemwise_function(node.op.scalar_op, node, into=True)
+        assert (fn.targetoptions.get("inline") == "always") is inlined
+    a, k = tt.dvector("a"), tt.iscalar("k")
+    for step in (lambda p, a: p * a + 0.5, lambda p, a: tt.tanh(p * a)):
+        seq, _ = th.scan(step, outputs_info=v, non_sequences=a, n_steps=k)
+        f = same_as_default([v, a, k], seq[-1], [np.ones(4), np.linspace(0.5, 1.5, 4), 7])
+        assert any("dst0" in src for src in _loop_sources(f))
+
+
 def test_a_register_state_is_written_over_the_state_that_drops_out():
     """A step's new state goes into the buffer of the state no tap reads any more
     (two buffers take turns): values match the default engine, inputs stay intact,
