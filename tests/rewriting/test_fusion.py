@@ -14,7 +14,7 @@ from theanine.graph.fg import FunctionGraph
 from theanine.link.fused.program import KernelProgram
 from theanine.link.python import dispatch_fused
 from theanine.scalar import basic as ts
-from theanine.scalar.composite import Composite, ref_dtype
+from theanine.scalar.composite import Composite, input_ref, node_ref, ref_dtype
 from theanine.tensor.elemwise import Elemwise
 from theanine.tensor.fused import FusedReduce
 from theanine.tensor.rewriting.fusion import MAX_FUSED_INPUTS, MAX_FUSED_OPS, fuse
@@ -161,6 +161,35 @@ def test_long_chain_fuses_into_bounded_groups(rng):
     for i in range(300):
         ref = np.sin(ref) if i % 2 else ref * 0.999
     np.testing.assert_allclose(f(v), ref)
+
+
+def test_equal_fused_kernels_share_one_composite_while_alive(rng):
+    """The fusion of repeated layers builds equal Composites: each is the one still
+    alive (one object, one cache of its name and program), and a dropped one goes."""
+    import gc
+    import weakref
+    x, w = tt.dvector("x"), tt.dvector("w")
+    c = x
+    for _ in range(60):
+        c = tt.tanh(c * w)
+    g = th.grad(c.sum(), w)
+    f = th.function([x, w], g)
+    comps = [n.op.scalar_op for n in f.maker.fgraph.apply_nodes
+             if isinstance(getattr(n.op, "scalar_op", None), Composite)]
+    assert len(comps) > len({id(op) for op in comps})       # repeated layers share
+    assert len({id(op) for op in comps}) == len({op._key for op in comps})
+    xv, wv = rng.normal(size=3), rng.normal(size=3)
+    ref = th.function([x, w], g, mode=Mode(optimizer="None"))
+    np.testing.assert_allclose(f(xv, wv), ref(xv, wv), rtol=1e-12)
+    code = [(ts.mul, (input_ref(0), input_ref(1)), ("float64",)),
+            (ts.exp, (node_ref(0),), ("float64",))]        # distinct from the above
+    made = Composite.from_code(["float64", "float64"], code, [node_ref(1)], ["float64"])
+    again = Composite.from_code(["float64", "float64"], code, [node_ref(1)], ["float64"])
+    assert again is made
+    gone = weakref.ref(made)
+    del made, again
+    gc.collect()
+    assert gone() is None
 
 
 def test_a_group_stops_growing_at_the_input_limit(rng):
