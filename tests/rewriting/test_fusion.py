@@ -186,6 +186,12 @@ def test_equal_fused_kernels_share_one_composite_while_alive(rng):
     made = Composite.from_code(["float64", "float64"], code, [node_ref(1)], ["float64"])
     again = Composite.from_code(["float64", "float64"], code, [node_ref(1)], ["float64"])
     assert again is made
+    # the NumPy chain of small inputs is built once per Composite value
+    from theanine.link.python.fused_numpy import compile_chain
+    chain = compile_chain(made)
+    assert compile_chain(again) is chain
+    np.testing.assert_allclose(chain(np.array([1.0, 2.0]), np.array([3.0, -1.0]))[0],
+                               np.exp([3.0, -2.0]))
     gone = weakref.ref(made)
     del made, again
     gc.collect()
