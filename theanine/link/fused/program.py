@@ -144,6 +144,12 @@ class KernelProgram:
     def input_names(self) -> tuple:
         return tuple(n for n, _ in self.inputs)
 
+    @property
+    def costly(self) -> bool:
+        """Whether some instruction is a transcendental function (``COSTLY_OPS``): the
+        program is then bound by its math rather than by memory or call overhead."""
+        return any(op in COSTLY_OPS for _, op, _ in self.instructions)
+
     def validate(self) -> None:
         defined = set()
         for n, d in self.inputs:

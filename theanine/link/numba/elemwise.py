@@ -27,7 +27,7 @@ from theanine.config import config
 from theanine.link.fused.numba_cache import load_module as load_kernel_module
 from theanine.link.fused.numba_kernel import parallel_min
 from theanine.link.fused.numba_source import BLOCK, _BodyGen
-from theanine.link.fused.program import COSTLY_OPS, OPS, KernelProgram
+from theanine.link.fused.program import OPS, KernelProgram
 from theanine.link.numba.compile import NumbaUnsupported, cast, njit_source, npname, transposed
 from theanine.scalar.composite import Composite
 from theanine.tensor.elemwise import CAReduce, DimShuffle, Elemwise, normalize_axis
@@ -48,7 +48,7 @@ def parallel_driver(program: KernelProgram, name: str):
         return None
     # an elementwise program without transcendental math is bound by memory, which
     # two threads share: it gains little
-    if program.reduce is None and not any(op in COSTLY_OPS for _, op, _ in program.instructions):
+    if program.reduce is None and not program.costly:
         return None
     module, _ = load_kernel_module(program, config.compiledir, True)
     return {"_par": getattr(module, f"{name}_par"), "_ser": getattr(module, f"{name}_ser")}
@@ -249,8 +249,7 @@ def elemwise_function(scalar_op, node, name="elemwise", into=False):
     src = elemwise_source(program, [i.ndim for i in node.inputs], nd, name,
                           par=drivers is not None, into=into,
                           scalar_like=scalar_like_operands(node.inputs))
-    inline = into and not any(op in COSTLY_OPS for _, op, _ in program.instructions)
-    return njit_source(src, name, drivers, inline=inline), program
+    return njit_source(src, name, drivers, inline=into and not program.costly), program
 
 
 # -- reductions ---------------------------------------------------------------------
